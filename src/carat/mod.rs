@@ -1,0 +1,3 @@
+//! Carat Portal's wire format and the HTTP client that speaks it.
+
+pub mod wire;

@@ -1,0 +1,622 @@
+//! Carat Portal's JSON wire format for the v3 recharge resources.
+//!
+//! Rules from the documentation that shape these types:
+//! * every body is one envelope object (`{"begin_recharge_request": {...}}`);
+//! * scalars are JSON strings, leading zeros included (`"001"`); the exception documented is
+//!   `total_copies`, a bare number, which is accepted either way here;
+//! * Carat adds response fields without notice: no `deny_unknown_fields` anywhere, and every
+//!   response field is optional so a missing block never fails a parse.
+//!
+//! The same types serve both ends: the merchant client serialises requests and deserialises
+//! responses; the sandbox does the opposite.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A request or response body, and the key of the envelope that wraps it.
+pub trait Envelope: Serialize + DeserializeOwned {
+    const KEY: &'static str;
+
+    /// Wraps `self` in its envelope: `{KEY: self}`.
+    fn wrap(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::with_capacity(1);
+        map.insert(
+            Self::KEY.to_owned(),
+            serde_json::to_value(self).expect("wire types serialise"),
+        );
+        serde_json::Value::Object(map)
+    }
+}
+
+/// A response body that carries Carat's `esitef{code,message}` verdict and a status.
+pub trait Verdict {
+    fn esitef(&self) -> Option<&Esitef>;
+    fn status(&self) -> Option<&str>;
+}
+
+macro_rules! verdict {
+    ($t:ty) => {
+        impl Verdict for $t {
+            fn esitef(&self) -> Option<&Esitef> {
+                self.esitef.as_ref()
+            }
+            fn status(&self) -> Option<&str> {
+                self.status.as_deref()
+            }
+        }
+    };
+}
+
+/// Carat Portal's own answer: `code` `"0"` is success, anything else a failure.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Esitef {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Carat's USN (`= 15 N`), on effectuation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usn: Option<String>,
+}
+
+impl Esitef {
+    pub const OK: &'static str = "0";
+
+    pub fn is_ok(&self) -> bool {
+        self.code == Self::OK
+    }
+}
+
+/// `{code, message}` blocks of the sub-systems (`sitef`, `host`, `authorizer`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeMessage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hashes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub general: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Create: POST /v3/recharge
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginRechargeRequest {
+    pub merchant_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_usn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub general_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recharge_type: Option<String>,
+}
+
+impl Envelope for BeginRechargeRequest {
+    const KEY: &'static str = "begin_recharge_request";
+}
+
+/// In authenticity-POST mode only `esitef` comes back; in signature mode the transaction's
+/// data (`nit` included) comes here instead of through the POST.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeginRechargeResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esitef: Option<Esitef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nit: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_usn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub general_hash: Option<String>,
+}
+
+impl Envelope for BeginRechargeResponse {
+    const KEY: &'static str = "begin_recharge_response";
+}
+verdict!(BeginRechargeResponse);
+
+// ---------------------------------------------------------------------------------------------
+// List dealers: GET /v3/rechargedealers?nit=..&generalhash=..
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListDealersQuery {
+    pub nit: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generalhash: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListDealersResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esitef: Option<Esitef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<CodeMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<Hashes>,
+    #[serde(default)]
+    pub dealers: Vec<Dealer>,
+}
+
+impl Envelope for ListDealersResponse {
+    const KEY: &'static str = "list_dealers_response";
+}
+verdict!(ListDealersResponse);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dealer {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub type_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<Branch>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Branch {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub code: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// List branch data (normal): GET /v3/rechargebranches?nit=..&ddd=..&dealercode=..&generalhash=..
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListBranchesQuery {
+    pub nit: String,
+    pub ddd: String,
+    pub dealercode: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generalhash: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListBranchDataResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esitef: Option<Esitef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sitef: Option<CodeMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<Hashes>,
+    #[serde(default)]
+    pub questions: Vec<Question>,
+    /// Free messages to show (`general[].message`).
+    #[serde(default)]
+    pub general: Vec<GeneralMessage>,
+    #[serde(default)]
+    pub categories: Vec<Category>,
+}
+
+impl Envelope for ListBranchDataResponse {
+    const KEY: &'static str = "list_branch_data_response";
+}
+verdict!(ListBranchDataResponse);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Question {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub display: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<String>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneralMessage {
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Category {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub amount_ranges: Vec<AmountRange>,
+}
+
+/// One sellable amount or range, in cents. A fixed value has `min_amount == max_amount`.
+/// The meaning of `expiry_date`/`bonus_expiry_date` (days, probably) is not documented.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmountRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bonus_in_percentage: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bonus: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bonus_category: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bonus_expiry_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_amount: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Effectuate: PUT /v3/recharge/{nit} with do_recharge_request
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoRechargeRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<Hashes>,
+    pub dealer: DealerRef,
+    /// Mandatory for `normal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<Phone>,
+    /// Cents, `< 12 N`.
+    pub amount: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_key: Option<String>,
+    /// Mandatory when the branch data returned questions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<Vec<AnswerWire>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_payment_methods: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub terminal_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpf: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnpj: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zip_code: Option<String>,
+}
+
+impl Envelope for DoRechargeRequest {
+    const KEY: &'static str = "do_recharge_request";
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DealerRef {
+    pub code: String,
+    pub type_code: String,
+    /// Mandatory for `others`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<BranchRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchRef {
+    pub code: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Phone {
+    pub ddd: String,
+    pub number: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerWire {
+    pub code: String,
+    pub description: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DoRechargeResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_usn: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tv_package_subscription_codes: Vec<String>,
+    /// `T/F` in the table; seen neither as a string nor as a boolean, so both are accepted.
+    #[serde(
+        default,
+        deserialize_with = "lenient_bool",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub resubmit_transaction: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_payment_methods: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esitef: Option<Esitef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sitef: Option<CodeMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<CodeMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquirer: Option<Acquirer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Receipt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<Receipt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hashes: Option<Hashes>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_methods: Option<PaymentMethods>,
+}
+
+impl Envelope for DoRechargeResponse {
+    const KEY: &'static str = "do_recharge_response";
+}
+verdict!(DoRechargeResponse);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acquirer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_code: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authorization {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer_time: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_usn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sitef_usn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    #[serde(
+        default,
+        deserialize_with = "lenient_u32",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub total_copies: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentMethods {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<String>,
+    #[serde(default)]
+    pub available: Vec<NamedMethod>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedMethod {
+    #[serde(default)]
+    pub name: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Confirm / undo: PUT /v3/recharge/{nit} with confirm_recharge_request
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmRechargeRequest {
+    /// `"true"` confirms the recharge and its payment, `"false"` undoes both.
+    pub confirm: String,
+    pub merchant_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_payment_methods: Option<Vec<String>>,
+}
+
+impl Envelope for ConfirmRechargeRequest {
+    const KEY: &'static str = "confirm_recharge_request";
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfirmRechargeResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esitef: Option<Esitef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentStatus>,
+}
+
+impl Envelope for ConfirmRechargeResponse {
+    const KEY: &'static str = "confirm_recharge_response";
+}
+verdict!(ConfirmRechargeResponse);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentStatus {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query: GET /v3/recharge/{nit}/?merchantkey=..
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetStatusQuery {
+    pub merchantkey: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetStatusRechargeResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esitef: Option<Esitef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant_usn: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorizers: Vec<NamedCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acquirer: Option<Acquirer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<Authorization>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Receipt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merchant: Option<Receipt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentStatus>,
+}
+
+impl Envelope for GetStatusRechargeResponse {
+    const KEY: &'static str = "get_status_recharge_response";
+}
+verdict!(GetStatusRechargeResponse);
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedCode {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The authenticity POST (form-urlencoded, Carat -> merchant).
+
+/// Parameters of the authenticity POST, as sent. Unknown parameters are ignored by serde's
+/// default; every field is optional here so that validation, not parsing, names what is wrong.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticityForm {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nit: Option<String>,
+    #[serde(rename = "merchantId", default, skip_serializing_if = "Option::is_none")]
+    pub merchant_id: Option<String>,
+    #[serde(rename = "orderId", default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    #[serde(rename = "merchantUSN", default, skip_serializing_if = "Option::is_none")]
+    pub merchant_usn: Option<String>,
+    #[serde(rename = "generalHash", default, skip_serializing_if = "Option::is_none")]
+    pub general_hash: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+
+fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Bool(b)) => Some(b),
+        Some(serde_json::Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" | "t" => Some(true),
+            "false" | "f" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    })
+}
+
+fn lenient_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Number(n)) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn begin_request_matches_the_seed_example() {
+        let req = BeginRechargeRequest {
+            merchant_key: "XXXXXXXX".into(),
+            merchant_usn: Some("2398".into()),
+            order_id: Some("023748".into()),
+            general_hash: Some("0000000000000000".into()),
+            recharge_type: Some("normal".into()),
+        };
+        assert_eq!(
+            req.wrap(),
+            serde_json::json!({"begin_recharge_request":{
+                "merchant_key":"XXXXXXXX","merchant_usn":"2398","order_id":"023748",
+                "general_hash":"0000000000000000","recharge_type":"normal"}})
+        );
+    }
+
+    #[test]
+    fn query_response_tolerates_numbers_and_unknown_fields() {
+        let body = r#"{"status":"CON","esitef":{"message":"OK","code":"0"},
+            "authorizers":[{"name":"sitef","message":"x","code":"0"}],
+            "customer":{"total_copies":3,"receipt":"COMPROVANTE"},
+            "merchant":{"total_copies":"2","receipt":"R"},
+            "brand_new_field":{"a":1}}"#;
+        let r: GetStatusRechargeResponse = serde_json::from_str(body).unwrap();
+        assert_eq!(r.status.as_deref(), Some("CON"));
+        assert!(r.esitef.as_ref().unwrap().is_ok());
+        assert_eq!(r.customer.unwrap().total_copies, Some(3));
+        assert_eq!(r.merchant.unwrap().total_copies, Some(2));
+    }
+
+    #[test]
+    fn do_recharge_response_accepts_both_boolean_spellings() {
+        let a: DoRechargeResponse = serde_json::from_str(r#"{"resubmit_transaction":"true"}"#).unwrap();
+        let b: DoRechargeResponse = serde_json::from_str(r#"{"resubmit_transaction":false}"#).unwrap();
+        assert_eq!(a.resubmit_transaction, Some(true));
+        assert_eq!(b.resubmit_transaction, Some(false));
+    }
+
+    #[test]
+    fn authenticity_form_reads_the_seed_example_and_ignores_extras() {
+        let body = "merchantUSN=987654321&merchantId=LOJAFATURAT&orderId=123456789\
+            &nit=e009886843920c5173104557c9f6cd66b1481557fb3f4d88daca072eb8a50c97\
+            &generalHash=85E791AD85E791AD&somethingNew=1";
+        let f: AuthenticityForm = serde_urlencoded::from_str(body).unwrap();
+        assert_eq!(f.merchant_usn.as_deref(), Some("987654321"));
+        assert_eq!(f.merchant_id.as_deref(), Some("LOJAFATURAT"));
+        assert_eq!(f.general_hash.as_deref(), Some("85E791AD85E791AD"));
+    }
+
+    #[test]
+    fn dealers_response_reads_the_others_example() {
+        let body = r#"{"list_dealers_response":{"status":"NOV","esitef":{"code":"0"},
+          "dealers":[{"name":"Vex-PIN","code":"905","type_name":"PIN TELEFONE","type_code":"02",
+          "branches":[{"name":"Vex-PIN","code":"97200000000"}]},{"name":"Vivo","code":"001"}]}}"#;
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        let r: ListDealersResponse =
+            serde_json::from_value(v[ListDealersResponse::KEY].clone()).unwrap();
+        assert_eq!(r.dealers.len(), 2);
+        assert_eq!(r.dealers[0].branches[0].code, "97200000000");
+        assert_eq!(r.dealers[1].type_code, None);
+    }
+}

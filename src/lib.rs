@@ -1,0 +1,4 @@
+//! carat-merchant: the merchant's side of Carat Portal's REST recharge interface.
+
+pub mod carat;
+pub mod domain;
