@@ -521,13 +521,25 @@ pub struct NamedCode {
 pub struct AuthenticityForm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nit: Option<String>,
-    #[serde(rename = "merchantId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "merchantId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub merchant_id: Option<String>,
     #[serde(rename = "orderId", default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    #[serde(rename = "merchantUSN", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "merchantUSN",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub merchant_usn: Option<String>,
-    #[serde(rename = "generalHash", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "generalHash",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub general_hash: Option<String>,
 }
 
@@ -590,8 +602,10 @@ mod tests {
 
     #[test]
     fn do_recharge_response_accepts_both_boolean_spellings() {
-        let a: DoRechargeResponse = serde_json::from_str(r#"{"resubmit_transaction":"true"}"#).unwrap();
-        let b: DoRechargeResponse = serde_json::from_str(r#"{"resubmit_transaction":false}"#).unwrap();
+        let a: DoRechargeResponse =
+            serde_json::from_str(r#"{"resubmit_transaction":"true"}"#).unwrap();
+        let b: DoRechargeResponse =
+            serde_json::from_str(r#"{"resubmit_transaction":false}"#).unwrap();
         assert_eq!(a.resubmit_transaction, Some(true));
         assert_eq!(b.resubmit_transaction, Some(false));
     }

@@ -133,11 +133,7 @@ impl FieldError {
 }
 
 /// Checks `value` against `format`, naming `field` on failure.
-pub fn check_field(
-    field: &'static str,
-    format: Format,
-    value: &str,
-) -> Result<(), FieldError> {
+pub fn check_field(field: &'static str, format: Format, value: &str) -> Result<(), FieldError> {
     format.check(value).map_err(|e| FieldError::new(field, e))
 }
 
@@ -149,7 +145,10 @@ mod tests {
     fn exact_alphanumeric() {
         let f = Format::exactly(4, Charset::Alphanumeric);
         assert_eq!(f.check("ab12"), Ok(()));
-        assert!(matches!(f.check("ab1"), Err(FormatError::Length { found: 3, .. })));
+        assert!(matches!(
+            f.check("ab1"),
+            Err(FormatError::Length { found: 3, .. })
+        ));
         assert!(matches!(f.check("ab-1"), Err(FormatError::Charset { .. })));
         assert_eq!(f.check(""), Err(FormatError::Empty));
     }
@@ -174,7 +173,10 @@ mod tests {
 
     #[test]
     fn displays_in_doc_notation() {
-        assert_eq!(Format::exactly(64, Charset::Alphanumeric).to_string(), "= 64 AN");
+        assert_eq!(
+            Format::exactly(64, Charset::Alphanumeric).to_string(),
+            "= 64 AN"
+        );
         assert_eq!(Format::at_most(12, Charset::Numeric).to_string(), "< 12 N");
     }
 

@@ -151,7 +151,10 @@ mod tests {
         assert_eq!(MerchantUsn::parse("000123").unwrap().get(), 123);
         assert!(MerchantUsn::parse("1234567890123").is_err());
         assert!(MerchantUsn::new(MerchantUsn::MAX + 1).is_err());
-        assert_eq!(MerchantUsn::new(987654321).unwrap().to_string(), "987654321");
+        assert_eq!(
+            MerchantUsn::new(987654321).unwrap().to_string(),
+            "987654321"
+        );
     }
 
     #[test]

@@ -147,6 +147,13 @@ pub struct Answer {
     pub description: AnswerText,
 }
 
+impl TryFrom<String> for RechargeType {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).ok_or_else(|| format!("unknown recharge type {value:?}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,7 +162,10 @@ mod tests {
     fn amount_is_positive_integer_cents() {
         assert_eq!(AmountCents::new(1500).unwrap().to_wire(), "1500");
         assert_eq!(AmountCents::new(0), Err(AmountError::Zero));
-        assert_eq!(AmountCents::new(AmountCents::MAX + 1), Err(AmountError::TooLarge));
+        assert_eq!(
+            AmountCents::new(AmountCents::MAX + 1),
+            Err(AmountError::TooLarge)
+        );
         assert!(serde_json::from_str::<AmountCents>("15.5").is_err());
         assert!(serde_json::from_str::<AmountCents>("\"1500\"").is_err());
         assert!(serde_json::from_str::<AmountCents>("-1").is_err());
@@ -174,7 +184,11 @@ mod tests {
 
     #[test]
     fn recharge_type_round_trips() {
-        for t in [RechargeType::Normal, RechargeType::Others, RechargeType::Invoice] {
+        for t in [
+            RechargeType::Normal,
+            RechargeType::Others,
+            RechargeType::Invoice,
+        ] {
             assert_eq!(RechargeType::parse(t.as_str()), Some(t));
         }
         assert_eq!(RechargeType::parse("phone"), None);

@@ -178,6 +178,13 @@ impl fmt::Display for CaratStatus {
     }
 }
 
+impl TryFrom<String> for RechargeStatus {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value).ok_or_else(|| format!("unknown recharge status {value:?}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,7 +208,14 @@ mod tests {
 
     #[test]
     fn happy_path_is_legal() {
-        let path = [Created, Started, Effectuating, PendingConfirmation, Confirming, Confirmed];
+        let path = [
+            Created,
+            Started,
+            Effectuating,
+            PendingConfirmation,
+            Confirming,
+            Confirmed,
+        ];
         for w in path.windows(2) {
             assert!(w[0].can_become(w[1]), "{} -> {}", w[0], w[1]);
         }
@@ -219,11 +233,23 @@ mod tests {
 
     #[test]
     fn a_query_resolves_an_unknown_effectuation() {
-        assert_eq!(Effectuating.after_carat_reports(&CaratStatus::Ppc), Some(PendingConfirmation));
-        assert_eq!(Effectuating.after_carat_reports(&CaratStatus::Nov), Some(Started));
-        assert_eq!(Effectuating.after_carat_reports(&CaratStatus::Neg), Some(Failed));
+        assert_eq!(
+            Effectuating.after_carat_reports(&CaratStatus::Ppc),
+            Some(PendingConfirmation)
+        );
+        assert_eq!(
+            Effectuating.after_carat_reports(&CaratStatus::Nov),
+            Some(Started)
+        );
+        assert_eq!(
+            Effectuating.after_carat_reports(&CaratStatus::Neg),
+            Some(Failed)
+        );
         assert_eq!(Effectuating.after_carat_reports(&CaratStatus::Err), None);
-        assert_eq!(Confirming.after_carat_reports(&CaratStatus::Con), Some(Confirmed));
+        assert_eq!(
+            Confirming.after_carat_reports(&CaratStatus::Con),
+            Some(Confirmed)
+        );
         assert_eq!(Undoing.after_carat_reports(&CaratStatus::Ppn), Some(Undone));
         // A confirmation cannot send a recharge back to NOV.
         assert_eq!(Confirming.after_carat_reports(&CaratStatus::Nov), None);

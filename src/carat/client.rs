@@ -1,0 +1,264 @@
+//! The outbound HTTP client for Carat Portal's v3 recharge resources.
+//!
+//! Every call has a connect timeout and a total timeout. The client reports facts (what was
+//! answered, or that nothing was); whether a failed call may be repeated is the recharge flow's
+//! decision, made with [`CaratError::certainly_not_applied`].
+
+use std::time::{Duration, Instant};
+
+use reqwest::{Method, RequestBuilder};
+use url::Url;
+
+use super::error::{CaratError, Refusal};
+use super::wire::{
+    BeginRechargeRequest, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
+    DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
+    ListBranchDataResponse, ListBranchesQuery, ListDealersQuery, ListDealersResponse, Verdict,
+};
+use crate::domain::{
+    Ddd, DealerCode, GeneralHash, MerchantUsn, Nit, OrderId, RechargeType, Secret,
+};
+
+#[derive(Clone, Debug)]
+pub struct CaratClientConfig {
+    /// Up to and including `/e-sitef`, e.g. `https://esitef-ec.softwareexpress.com.br/e-sitef`.
+    pub base_url: Url,
+    pub merchant_key: Secret,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct CaratClient {
+    http: reqwest::Client,
+    base: String,
+    merchant_key: Secret,
+}
+
+impl CaratClient {
+    pub fn new(config: CaratClientConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .user_agent(concat!("carat-merchant/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            http,
+            base: config.base_url.as_str().trim_end_matches('/').to_owned(),
+            merchant_key: config.merchant_key,
+        })
+    }
+
+    /// `POST /v3/recharge`. In authenticity-POST mode the NIT arrives through the callback
+    /// while this call is in flight; the body carries only Carat's verdict.
+    pub async fn begin(
+        &self,
+        order_id: &OrderId,
+        merchant_usn: MerchantUsn,
+        general_hash: &GeneralHash,
+        recharge_type: RechargeType,
+    ) -> Result<BeginRechargeResponse, CaratError> {
+        let body = BeginRechargeRequest {
+            merchant_key: self.merchant_key.expose().to_owned(),
+            merchant_usn: Some(merchant_usn.to_string()),
+            order_id: Some(order_id.to_string()),
+            general_hash: Some(general_hash.to_string()),
+            recharge_type: Some(recharge_type.as_str().to_owned()),
+        };
+        let req = self
+            .request(Method::POST, "/v3/recharge")
+            .json(&body.wrap());
+        self.send("begin", req).await
+    }
+
+    /// `GET /v3/rechargedealers`.
+    pub async fn list_dealers(
+        &self,
+        nit: &Nit,
+        general_hash: &GeneralHash,
+    ) -> Result<ListDealersResponse, CaratError> {
+        let query = ListDealersQuery {
+            nit: nit.to_string(),
+            generalhash: Some(general_hash.to_string()),
+        };
+        let req = self
+            .request(Method::GET, "/v3/rechargedealers")
+            .query(&query);
+        self.send("list_dealers", req).await
+    }
+
+    /// `GET /v3/rechargebranches` (the `normal` recharge's branch data).
+    pub async fn list_branches(
+        &self,
+        nit: &Nit,
+        ddd: &Ddd,
+        dealer_code: &DealerCode,
+        general_hash: &GeneralHash,
+    ) -> Result<ListBranchDataResponse, CaratError> {
+        let query = ListBranchesQuery {
+            nit: nit.to_string(),
+            ddd: ddd.to_string(),
+            dealercode: dealer_code.to_string(),
+            generalhash: Some(general_hash.to_string()),
+        };
+        let req = self
+            .request(Method::GET, "/v3/rechargebranches")
+            .query(&query);
+        self.send("list_branches", req).await
+    }
+
+    /// `PUT /v3/recharge/{nit}` with `do_recharge_request`. Moves money: never repeat it after
+    /// an error that is not [`CaratError::certainly_not_applied`].
+    pub async fn effectuate(
+        &self,
+        nit: &Nit,
+        body: &DoRechargeRequest,
+    ) -> Result<DoRechargeResponse, CaratError> {
+        let req = self
+            .request(Method::PUT, &format!("/v3/recharge/{nit}"))
+            .json(&body.wrap());
+        self.send("effectuate", req).await
+    }
+
+    /// `PUT /v3/recharge/{nit}` with `confirm_recharge_request`: `true` confirms, `false` undoes.
+    pub async fn confirm(
+        &self,
+        nit: &Nit,
+        confirm: bool,
+    ) -> Result<ConfirmRechargeResponse, CaratError> {
+        let body = ConfirmRechargeRequest {
+            confirm: confirm.to_string(),
+            merchant_key: self.merchant_key.expose().to_owned(),
+            used_payment_methods: None,
+        };
+        let req = self
+            .request(Method::PUT, &format!("/v3/recharge/{nit}"))
+            .json(&body.wrap());
+        self.send(if confirm { "confirm" } else { "undo" }, req)
+            .await
+    }
+
+    /// `GET /v3/recharge/{nit}/?merchantkey=..`: Carat's own record of the transaction. Safe to
+    /// repeat.
+    pub async fn query(&self, nit: &Nit) -> Result<GetStatusRechargeResponse, CaratError> {
+        let query = GetStatusQuery {
+            merchantkey: self.merchant_key.expose().to_owned(),
+        };
+        // The trailing slash is as in the documentation's example.
+        let req = self
+            .request(Method::GET, &format!("/v3/recharge/{nit}/"))
+            .query(&query);
+        self.send("query", req).await
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.base))
+    }
+
+    async fn send<T: Envelope + Verdict>(
+        &self,
+        call: &'static str,
+        req: RequestBuilder,
+    ) -> Result<T, CaratError> {
+        let started = Instant::now();
+        let result = self.exchange::<T>(req).await;
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        match &result {
+            Ok(body) => tracing::info!(
+                call,
+                elapsed_ms,
+                carat_status = body.status(),
+                "carat call answered"
+            ),
+            Err(error) => tracing::warn!(call, elapsed_ms, %error, "carat call failed"),
+        }
+        result
+    }
+
+    async fn exchange<T: Envelope + Verdict>(&self, req: RequestBuilder) -> Result<T, CaratError> {
+        // `without_url()`: the query's URL carries the merchant key.
+        let response = req.send().await.map_err(|e| {
+            let connect = e.is_connect() || e.is_builder();
+            let e = e.without_url().to_string();
+            if connect {
+                CaratError::NotSent(e)
+            } else {
+                CaratError::NoAnswer(e)
+            }
+        })?;
+        let http_status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| CaratError::NoAnswer(e.without_url().to_string()))?;
+
+        let Some(body) = parse_envelope::<T>(&bytes) else {
+            return Err(CaratError::Answered(Refusal {
+                http_status,
+                code: None,
+                message: Some(excerpt(&bytes)),
+                carat_status: None,
+                unreadable: true,
+            }));
+        };
+        let esitef = body.esitef();
+        if http_status == 200 && esitef.is_some_and(|e| e.is_ok()) {
+            return Ok(body);
+        }
+        let mut refusal = Refusal::from_esitef(http_status, esitef, body.status());
+        // A 200 without a verdict is not a success we can rely on.
+        refusal.unreadable = http_status == 200 && esitef.is_none();
+        Err(CaratError::Answered(refusal))
+    }
+}
+
+/// Reads `{KEY: {...}}`. An error may come in another envelope than the one expected, so a
+/// body with a single envelope of another name is read as `T` too (all fields are optional).
+fn parse_envelope<T: Envelope>(bytes: &[u8]) -> Option<T> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let object = value.as_object()?;
+    let inner = match object.get(T::KEY) {
+        Some(inner) => inner,
+        None if object.len() == 1 => object.values().next()?,
+        None => return None,
+    };
+    serde_json::from_value(inner.clone()).ok()
+}
+
+/// The start of an unreadable body, for the error message: enough to recognise an HTML error
+/// page or a proxy's answer.
+fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+    if text.is_empty() {
+        "(empty body)".to_owned()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_expected_envelope_or_a_lone_other_one() {
+        let ok = br#"{"confirm_recharge_response":{"esitef":{"code":"0"},"status":"CON"}}"#;
+        let r: ConfirmRechargeResponse = parse_envelope(ok).unwrap();
+        assert_eq!(r.status.as_deref(), Some("CON"));
+
+        let other = br#"{"error_response":{"esitef":{"code":"7","message":"x"}}}"#;
+        let r: ConfirmRechargeResponse = parse_envelope(other).unwrap();
+        assert_eq!(r.esitef.unwrap().code, "7");
+
+        assert!(parse_envelope::<ConfirmRechargeResponse>(b"<html>502</html>").is_none());
+        assert!(parse_envelope::<ConfirmRechargeResponse>(br#"{"a":{},"b":{}}"#).is_none());
+    }
+
+    #[test]
+    fn excerpt_is_short_and_printable() {
+        assert_eq!(excerpt(b""), "(empty body)");
+        assert_eq!(excerpt(&[b'a'; 500]).len(), 200);
+        assert_eq!(excerpt(b"a\nb"), "ab");
+    }
+}
