@@ -1,0 +1,56 @@
+//! The connection pool: the database is created when missing and migrated at start-up.
+
+use std::time::Duration;
+
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres};
+
+use crate::domain::Secret;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    // sqlx's messages do not include the URL (and so no password).
+    #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
+    InvalidUrl(sqlx::Error),
+    #[error("could not create the database: {0}")]
+    Create(sqlx::Error),
+    #[error("could not connect to the database: {0}")]
+    Connect(sqlx::Error),
+    #[error("could not apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Connects, creating the database first if it does not exist, and applies the migrations.
+pub async fn connect_and_migrate(
+    url: &Secret,
+    max_connections: u32,
+) -> Result<PgPool, DbSetupError> {
+    let options: PgConnectOptions = url.expose().parse().map_err(DbSetupError::InvalidUrl)?;
+    if !Postgres::database_exists(url.expose())
+        .await
+        .map_err(DbSetupError::Connect)?
+    {
+        // Several instances may start at once: losing the race to create it is fine.
+        if let Err(e) = Postgres::create_database(url.expose()).await
+            && !Postgres::database_exists(url.expose())
+                .await
+                .unwrap_or(false)
+        {
+            return Err(DbSetupError::Create(e));
+        }
+        tracing::info!(database = options.get_database(), "created the database");
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        // Fail fast when PostgreSQL is away, so callers answer 503 instead of hanging.
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_with(options)
+        .await
+        .map_err(DbSetupError::Connect)?;
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
