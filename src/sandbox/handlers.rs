@@ -1,0 +1,296 @@
+//! The HTTP endpoints: decode, validate, act on the transaction, answer in the operation's
+//! envelope. Every answer, good or bad, is a Carat-style JSON body.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value};
+use tracing::debug;
+
+use super::catalog::TABLE_HASH;
+use super::errors::{CaratError, Reply};
+use super::faults::{self, ConfirmationFault, EffectuationFault};
+use super::state::{Decision, Touch};
+use super::{Shared, authorizer, decode, responses, validate};
+use crate::carat::wire::{
+    AuthenticityForm, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
+    DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
+    ListBranchDataResponse, ListBranchesQuery, ListDealersQuery, ListDealersResponse,
+};
+use crate::domain::{CaratStatus, RechargeType};
+
+type SharedState = State<Arc<Shared>>;
+type NitPath = Result<Path<String>, PathRejection>;
+
+/// When to answer an operation that went through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pace {
+    Prompt,
+    /// After `slow_answer_delay`: the operation is applied, the answer comes late.
+    Slow,
+}
+
+/// `POST /recharge`.
+pub(super) async fn create(
+    State(sandbox): SharedState,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond("create", begin(&sandbox, &headers, &body).await)
+}
+
+/// `GET /rechargedealers`.
+pub(super) async fn list_dealers(
+    State(sandbox): SharedState,
+    RawQuery(query): RawQuery,
+) -> Response {
+    respond("list dealers", dealers(&sandbox, query.as_deref()))
+}
+
+/// `GET /rechargebranches`.
+pub(super) async fn list_branch_data(
+    State(sandbox): SharedState,
+    RawQuery(query): RawQuery,
+) -> Response {
+    respond("list branch data", branch_data(&sandbox, query.as_deref()))
+}
+
+/// `PUT /recharge/{nit}`: effectuation or confirmation, by the body's envelope.
+pub(super) async fn update(
+    State(sandbox): SharedState,
+    nit: NitPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match decode::json_object(&headers, &body).and_then(Update::of) {
+        Ok(Update::Effectuation(content)) => {
+            let result = path_nit(nit).and_then(|nit| effectuate(&sandbox, &nit, content));
+            answer_at_pace("effectuation", &sandbox, result).await
+        }
+        Ok(Update::Confirmation(content)) => {
+            let result = path_nit(nit).and_then(|nit| confirm(&sandbox, &nit, content));
+            answer_at_pace("confirmation", &sandbox, result).await
+        }
+        Err(error) => respond::<DoRechargeResponse>("update", Err(error)),
+    }
+}
+
+/// `GET /recharge/{nit}` and `GET /recharge/{nit}/`.
+pub(super) async fn query(
+    State(sandbox): SharedState,
+    nit: NitPath,
+    RawQuery(query): RawQuery,
+) -> Response {
+    respond("query", status(&sandbox, nit, query.as_deref()))
+}
+
+/// `PUT /recharge` without a NIT.
+pub(super) async fn update_without_nit() -> Response {
+    respond::<DoRechargeResponse>("update", Err(CaratError::nit_missing()))
+}
+
+/// `GET /recharge` without a NIT.
+pub(super) async fn query_without_nit() -> Response {
+    respond::<GetStatusRechargeResponse>("query", Err(CaratError::nit_missing()))
+}
+
+/// Creates the transaction, then tells the merchant its NIT by the authenticity POST, before
+/// answering: a merchant that does not accept the POST gets code 115 and an INV transaction.
+async fn begin(
+    sandbox: &Shared,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<BeginRechargeResponse, CaratError> {
+    let request = decode::envelope(decode::json_object(headers, body)?)?;
+    let order = validate::begin(&request, &sandbox.merchant_key)?;
+    faults::on_create(order.order_id.as_deref())?;
+    let mut form = AuthenticityForm {
+        nit: None,
+        merchant_id: Some(sandbox.merchant_id.to_string()),
+        order_id: order.order_id.clone(),
+        merchant_usn: order.merchant_usn.clone(),
+        general_hash: Some(TABLE_HASH.to_owned()),
+    };
+    let nit = sandbox.ledger.open(order);
+    debug!(
+        nit,
+        "sandbox: transaction created, sending the authenticity POST"
+    );
+    form.nit = Some(nit.clone());
+    match sandbox.authenticity.post(&form).await {
+        Ok(()) => Ok(responses::begun()),
+        Err(refusal) => {
+            sandbox.ledger.invalidate(&nit);
+            Err(CaratError::authenticity(refusal).with_status(CaratStatus::Inv))
+        }
+    }
+}
+
+fn dealers(sandbox: &Shared, query: Option<&str>) -> Result<ListDealersResponse, CaratError> {
+    let query: ListDealersQuery = decode::query(query)?;
+    validate::nit(&query.nit)?;
+    validate::general_hash("generalhash", query.generalhash.as_deref())?;
+    sandbox.ledger.with_live(&query.nit, Touch::Listing, |tx| {
+        tx.require(CaratStatus::Nov, "listing dealers")?;
+        Ok(responses::dealers(tx))
+    })
+}
+
+fn branch_data(
+    sandbox: &Shared,
+    query: Option<&str>,
+) -> Result<ListBranchDataResponse, CaratError> {
+    let query: ListBranchesQuery = decode::query(query)?;
+    validate::nit(&query.nit)?;
+    sandbox.ledger.with_live(&query.nit, Touch::Listing, |tx| {
+        tx.require(CaratStatus::Nov, "listing branch data")?;
+        let recharge_type = tx.order.recharge_type;
+        if recharge_type != RechargeType::Normal {
+            // Carat lists others/invoice branch data with a PUT, which the sandbox lacks.
+            return Err(CaratError::not_allowed(
+                "listing branch data by GET",
+                format!("it is for recharge_type normal, this transaction is {recharge_type}"),
+            ));
+        }
+        let dealer = validate::branch_query(&query, recharge_type)?;
+        Ok(responses::branch_data(tx, dealer))
+    })
+}
+
+/// Counted for any `do_recharge_request` on a known NIT, valid or not. Faults act only on a
+/// request that would otherwise succeed.
+fn effectuate(
+    sandbox: &Shared,
+    nit: &str,
+    content: Value,
+) -> Result<(DoRechargeResponse, Pace), CaratError> {
+    sandbox.ledger.with_live(nit, Touch::Effectuation, |tx| {
+        let request: DoRechargeRequest = decode::content_of(content)?;
+        let purchase = validate::effectuation(&request, tx.order.recharge_type)?;
+        tx.require(CaratStatus::Nov, "effectuation")?;
+        let phone_number = purchase.phone.as_ref().map(|p| p.number.as_str());
+        let pace = match faults::on_effectuation(phone_number) {
+            Some(EffectuationFault::Denial) => {
+                tx.deny();
+                return Ok((responses::denied(tx), Pace::Prompt));
+            }
+            Some(EffectuationFault::EsitefError) => return Err(faults::esitef_error("55")),
+            Some(EffectuationFault::InternalError) => return Err(faults::internal_error()),
+            Some(EffectuationFault::Slow) => Pace::Slow,
+            None => Pace::Prompt,
+        };
+        tx.approve(authorizer::approve(&purchase));
+        Ok((responses::approved(tx), pace))
+    })
+}
+
+/// Confirms or undoes a PPC transaction; the confirmation faults hang on the effectuated
+/// amount and act only on the PPC → CON step, so an undo always works.
+fn confirm(
+    sandbox: &Shared,
+    nit: &str,
+    content: Value,
+) -> Result<(ConfirmRechargeResponse, Pace), CaratError> {
+    sandbox.ledger.with_live(nit, Touch::Confirmation, |tx| {
+        let request: ConfirmRechargeRequest = decode::content_of(content)?;
+        let decision = validate::confirmation(&request, &sandbox.merchant_key)?;
+        let fault = match (decision, &tx.status) {
+            (Decision::Confirm, CaratStatus::Ppc) => {
+                tx.approved_cents().and_then(faults::on_confirmation)
+            }
+            _ => None,
+        };
+        if fault == Some(ConfirmationFault::InternalError) {
+            return Err(faults::internal_error());
+        }
+        tx.settle(decision)?;
+        let pace = match fault {
+            Some(ConfirmationFault::Slow) => Pace::Slow,
+            _ => Pace::Prompt,
+        };
+        Ok((responses::settled(tx), pace))
+    })
+}
+
+fn status(
+    sandbox: &Shared,
+    nit: NitPath,
+    query: Option<&str>,
+) -> Result<GetStatusRechargeResponse, CaratError> {
+    let nit = path_nit(nit)?;
+    sandbox.ledger.with_live(&nit, Touch::Query, |tx| {
+        let query: GetStatusQuery = decode::query(query)?;
+        validate::merchant_key("merchantkey", &query.merchantkey, &sandbox.merchant_key)?;
+        Ok(responses::query(tx))
+    })
+}
+
+/// The two requests that share `PUT /recharge/{nit}`, told apart by their envelope key.
+enum Update {
+    Effectuation(Value),
+    Confirmation(Value),
+}
+
+impl Update {
+    fn of(mut body: Map<String, Value>) -> Result<Self, CaratError> {
+        let effectuation = body.remove(DoRechargeRequest::KEY);
+        let confirmation = body.remove(ConfirmRechargeRequest::KEY);
+        match (effectuation, confirmation) {
+            (Some(content), None) => Ok(Self::Effectuation(content)),
+            (None, Some(content)) => Ok(Self::Confirmation(content)),
+            (Some(_), Some(_)) => Err(CaratError::malformed(format!(
+                "body: holds both {} and {}; send one",
+                DoRechargeRequest::KEY,
+                ConfirmRechargeRequest::KEY
+            ))),
+            (None, None) => Err(CaratError::missing(format!(
+                "{} or {}",
+                DoRechargeRequest::KEY,
+                ConfirmRechargeRequest::KEY
+            ))),
+        }
+    }
+}
+
+fn path_nit(path: NitPath) -> Result<String, CaratError> {
+    let Path(nit) = path.map_err(|e| CaratError::malformed(format!("nit: {}", e.body_text())))?;
+    validate::nit(&nit)?;
+    Ok(nit)
+}
+
+/// Answers, after `slow_answer_delay` when a fault asked for it. The lock is long released.
+async fn answer_at_pace<T: Reply>(
+    operation: &'static str,
+    sandbox: &Shared,
+    result: Result<(T, Pace), CaratError>,
+) -> Response {
+    let result = match result {
+        Ok((body, Pace::Slow)) => {
+            tokio::time::sleep(sandbox.slow_answer_delay).await;
+            Ok(body)
+        }
+        Ok((body, Pace::Prompt)) => Ok(body),
+        Err(error) => Err(error),
+    };
+    respond(operation, result)
+}
+
+fn respond<T: Reply>(operation: &'static str, result: Result<T, CaratError>) -> Response {
+    let (http, body) = match result {
+        Ok(body) => (StatusCode::OK, body),
+        Err(error) => (error.http, error.into_reply::<T>()),
+    };
+    debug!(
+        operation,
+        http = http.as_u16(),
+        code = body.esitef().map(|e| e.code.as_str()),
+        status = body.status(),
+        "sandbox answered"
+    );
+    (http, Json(body.wrap())).into_response()
+}

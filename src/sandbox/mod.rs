@@ -1,0 +1,192 @@
+//! A strict, faithful stand-in for Carat Portal's v3 recharge API, for tests and local runs.
+//!
+//! Same paths (`/e-sitef/v3/...`), same envelopes and JSON-string scalars as the real gateway
+//! ([`crate::carat::wire`]); every field is checked against its documented format; the
+//! authenticity POST is sent synchronously during the create, as Carat does. State lives in
+//! memory and is lost on restart.
+//!
+//! | endpoint | answers |
+//! |---|---|
+//! | `POST /e-sitef/v3/recharge` | `begin_recharge_response`; NIT sent by the authenticity POST |
+//! | `GET /e-sitef/v3/rechargedealers?nit&generalhash` | `list_dealers_response` |
+//! | `GET /e-sitef/v3/rechargebranches?nit&ddd&dealercode&generalhash` | `list_branch_data_response` (normal only) |
+//! | `PUT /e-sitef/v3/recharge/{nit}` + `do_recharge_request` | `do_recharge_response`, NOV → PPC |
+//! | `PUT /e-sitef/v3/recharge/{nit}` + `confirm_recharge_request` | `confirm_recharge_response`, PPC → CON / PPN |
+//! | `GET /e-sitef/v3/recharge/{nit}[/]?merchantkey` | `get_status_recharge_response` |
+//!
+//! Catalogue: `normal` sells Vivo 001, Claro 002, Oi 003 and Tim 004 (`type_code` "03"; Tim asks
+//! question 5, an answer of 5 to 30 characters); `others` and `invoice` sell Vex-PIN 905
+//! (branch 97200000000) and TIM-Leste-PIN 902 (branch 97001000000), `type_code` "02". Every
+//! dealer sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
+//! (+10 %), key 4 = 1000..2000 (so that the confirmation test amounts below are sellable).
+//!
+//! A NOV transaction older than `nit_lifetime` becomes EXP when next touched.
+//!
+//! # Errors
+//!
+//! The sandbox's convention, since Carat's own code table is not published in full. Every
+//! error is the operation's response envelope with `esitef{code,message}`; the message names
+//! the field and the rule (`phone.ddd: must be = 2 N (found 3 characters)`), and `status`
+//! carries the transaction's status whenever one is known. Checks run in this order, the first
+//! failure answers: body (content type, JSON, envelope), NIT format, transaction known (then
+//! counted), not expired, fields in table order (merchant key first), transaction status.
+//!
+//! | code | HTTP | meaning |
+//! |---|---|---|
+//! | `0` | 200 | OK (a denial too: see `host`/`sitef`) |
+//! | `1` | 400 | NIT missing (absent or empty) |
+//! | `2` | 400 | invalid format; also a wrong Content-Type, unparseable JSON, a JSON number where a string is due |
+//! | `3` | 400 | mandatory field missing (conditionally mandatory ones say why) |
+//! | `4` | 401 | merchant key not accepted |
+//! | `5` | 404 | transaction not found |
+//! | `6` | 400 | operation not allowed in the transaction's status (named), or for its recharge type |
+//! | `7` | 400 | transaction expired (`status` EXP) |
+//! | `8` | 400 | value not offered: unknown dealer, branch, amount_key, amount outside the ranges |
+//! | `55` | 200 | test value: esitef error on effectuation |
+//! | `56` | 200 | test value: esitef error on create |
+//! | `99` | 500 | test value: internal error |
+//! | `115` | 200 | authenticity error on create: the POST was not answered 200 (transaction INV) |
+//!
+//! # Test values ([`faults`])
+//!
+//! | value | where | effect |
+//! |---|---|---|
+//! | `999990001` | effectuation `phone.number` | denied: NEG, HTTP 200, esitef 0, `host` 05, `sitef` 005 |
+//! | `999990002` | effectuation `phone.number` | HTTP 200, esitef 55, transaction stays NOV |
+//! | `999990003` | effectuation `phone.number` | HTTP 500, esitef 99, transaction stays NOV |
+//! | `999990004` | effectuation `phone.number` | applied (PPC), answered after `slow_answer_delay` |
+//! | amount `1313` | effectuated amount, acts on `confirm:"true"` | HTTP 500, esitef 99, stays PPC |
+//! | amount `1414` | effectuated amount, acts on `confirm:"true"` | applied (CON), answered after `slow_answer_delay` |
+//! | `SBX500…` | create `order_id` prefix | HTTP 500, esitef 99, no transaction, no POST |
+//! | `SBXERR…` | create `order_id` prefix | HTTP 200, esitef 56, no transaction, no POST |
+//!
+//! The amount faults never hit an undo, so a test can always end such a recharge.
+
+mod authenticity;
+mod authorizer;
+mod catalog;
+mod decode;
+mod errors;
+pub mod faults;
+mod handlers;
+mod responses;
+mod state;
+mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post, put};
+use url::Url;
+
+use crate::domain::{MerchantId, Secret};
+use authenticity::AuthenticityPoster;
+use state::Ledger;
+
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Sent as `merchantId` in the authenticity POST.
+    pub merchant_id: MerchantId,
+    /// The only `merchant_key` / `merchantkey` the sandbox accepts.
+    pub merchant_key: Secret,
+    /// Where the authenticity POST goes; may be set later with
+    /// [`Sandbox::set_authenticity_url`]. Without it every create gets code 115.
+    pub authenticity_url: Option<Url>,
+    /// A NOV transaction older than this becomes EXP.
+    pub nit_lifetime: Duration,
+    /// How long the "slow" test values wait before answering.
+    pub slow_answer_delay: Duration,
+    /// Timeout of the authenticity POST.
+    pub callback_timeout: Duration,
+}
+
+/// The sandbox: cheap to clone, every clone sees the same transactions.
+#[derive(Clone)]
+pub struct Sandbox {
+    shared: Arc<Shared>,
+}
+
+/// A transaction as the sandbox sees it, for test inspection.
+#[derive(Clone, Debug)]
+pub struct SandboxTransaction {
+    pub nit: String,
+    /// NOV, PPC, CON, PPN, NEG, INV or EXP.
+    pub status: String,
+    pub order_id: Option<String>,
+    pub merchant_usn: Option<String>,
+    pub recharge_type: String,
+    /// Every `do_recharge_request` received for this NIT, valid or not.
+    pub effectuation_requests: u32,
+    /// Every `confirm_recharge_request` received for this NIT, valid or not.
+    pub confirmation_requests: u32,
+    /// Every query received for this NIT, whatever its merchant key.
+    pub query_requests: u32,
+}
+
+/// What the handlers share.
+struct Shared {
+    merchant_id: MerchantId,
+    merchant_key: Secret,
+    slow_answer_delay: Duration,
+    authenticity: AuthenticityPoster,
+    ledger: Ledger,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Self {
+        let shared = Shared {
+            authenticity: AuthenticityPoster::new(config.authenticity_url, config.callback_timeout),
+            ledger: Ledger::new(config.nit_lifetime),
+            merchant_id: config.merchant_id,
+            merchant_key: config.merchant_key,
+            slow_answer_delay: config.slow_answer_delay,
+        };
+        Self {
+            shared: Arc::new(shared),
+        }
+    }
+
+    /// Routes with full paths (`/e-sitef/v3/...`) and no fallback, so that the router can be
+    /// merged into another.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(
+                "/e-sitef/v3/recharge",
+                post(handlers::create)
+                    .put(handlers::update_without_nit)
+                    .get(handlers::query_without_nit),
+            )
+            .route(
+                "/e-sitef/v3/recharge/{nit}",
+                put(handlers::update).get(handlers::query),
+            )
+            // The official query example has a trailing slash.
+            .route("/e-sitef/v3/recharge/{nit}/", get(handlers::query))
+            .route("/e-sitef/v3/rechargedealers", get(handlers::list_dealers))
+            .route(
+                "/e-sitef/v3/rechargebranches",
+                get(handlers::list_branch_data),
+            )
+            .with_state(Arc::clone(&self.shared))
+    }
+
+    pub fn set_authenticity_url(&self, url: Url) {
+        self.shared.authenticity.set_url(url);
+    }
+
+    /// A snapshot of the transaction with this NIT.
+    pub fn transaction(&self, nit: &str) -> Option<SandboxTransaction> {
+        self.shared.ledger.snapshot(nit)
+    }
+
+    /// A snapshot of the latest transaction created with this order id.
+    pub fn find_by_order_id(&self, order_id: &str) -> Option<SandboxTransaction> {
+        self.shared.ledger.find_by_order_id(order_id)
+    }
+}
+
+/// Serves the sandbox alone on `listener` until the server fails.
+pub async fn serve(sandbox: Sandbox, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, sandbox.router()).await
+}

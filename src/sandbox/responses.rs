@@ -1,0 +1,176 @@
+//! Successful answers, built from a transaction in the shapes of the seed examples.
+
+use super::authorizer::Approval;
+use super::catalog::{self, DealerSpec};
+use super::state::Transaction;
+use super::validate::PAYMENT_METHODS_MAX;
+use crate::carat::wire::{
+    BeginRechargeResponse, CodeMessage, ConfirmRechargeResponse, DoRechargeResponse, Esitef,
+    GetStatusRechargeResponse, Hashes, ListBranchDataResponse, ListDealersResponse, NamedCode,
+    NamedMethod, PaymentMethods, Receipt,
+};
+
+/// The payment methods a store may report in `used_payment_methods`.
+const PAYMENT_METHODS: [&str; 2] = ["Dinheiro", "Cartao de Debito"];
+
+pub(crate) fn dealers(tx: &Transaction) -> ListDealersResponse {
+    ListDealersResponse {
+        status: status(tx),
+        esitef: Some(successful()),
+        authorizer: Some(code_message("000", "")),
+        hashes: Some(hashes()),
+        dealers: catalog::dealers(tx.order.recharge_type)
+            .iter()
+            .map(DealerSpec::to_wire)
+            .collect(),
+    }
+}
+
+pub(crate) fn branch_data(tx: &Transaction, dealer: &DealerSpec) -> ListBranchDataResponse {
+    ListBranchDataResponse {
+        status: status(tx),
+        esitef: Some(successful()),
+        sitef: Some(CodeMessage {
+            code: Some("000".to_owned()),
+            message: None,
+        }),
+        hashes: Some(hashes()),
+        questions: dealer.questions_wire(),
+        general: catalog::general_messages(),
+        categories: dealer.categories_wire(),
+    }
+}
+
+/// The answer to an approved effectuation.
+pub(crate) fn approved(tx: &Transaction) -> DoRechargeResponse {
+    let approval = tx.approval.as_ref();
+    DoRechargeResponse {
+        esitef: Some(Esitef {
+            usn: approval.map(|a| a.usn.clone()),
+            ..successful()
+        }),
+        sitef: Some(code_message("000", "OK")),
+        host: Some(code_message("00", "OK")),
+        acquirer: approval.map(|a| a.acquirer.clone()),
+        authorization: approval.map(|a| a.authorization.clone()),
+        customer: approval.map(customer_receipt),
+        merchant: approval.map(merchant_receipt),
+        payment_methods: Some(PaymentMethods {
+            max: Some(PAYMENT_METHODS_MAX.to_string()),
+            available: PAYMENT_METHODS
+                .iter()
+                .map(|name| NamedMethod {
+                    name: (*name).to_owned(),
+                })
+                .collect(),
+        }),
+        ..effectuation_base(tx)
+    }
+}
+
+/// The answer to an effectuation the authorizer denied: Carat itself worked (code 0).
+pub(crate) fn denied(tx: &Transaction) -> DoRechargeResponse {
+    DoRechargeResponse {
+        esitef: Some(successful()),
+        sitef: Some(code_message("005", "Transacao negada")),
+        host: Some(code_message("05", "TRANSACAO NEGADA")),
+        ..effectuation_base(tx)
+    }
+}
+
+pub(crate) fn settled(tx: &Transaction) -> ConfirmRechargeResponse {
+    ConfirmRechargeResponse {
+        esitef: Some(ok()),
+        status: status(tx),
+        payment: None,
+    }
+}
+
+pub(crate) fn query(tx: &Transaction) -> GetStatusRechargeResponse {
+    let approval = tx.approval.as_ref();
+    GetStatusRechargeResponse {
+        status: status(tx),
+        esitef: Some(ok()),
+        order_id: tx.order.order_id.clone(),
+        merchant_usn: tx.order.merchant_usn.clone(),
+        authorizers: vec![NamedCode {
+            name: "sitef".to_owned(),
+            code: Some("0".to_owned()),
+            message: Some("OK".to_owned()),
+        }],
+        acquirer: approval.map(|a| a.acquirer.clone()),
+        authorization: approval.map(|a| a.authorization.clone()),
+        customer: approval.map(customer_receipt),
+        merchant: approval.map(merchant_receipt),
+        payment: None,
+    }
+}
+
+/// The create's answer in authenticity-POST mode: the NIT went by the POST, not here.
+pub(crate) fn begun() -> BeginRechargeResponse {
+    BeginRechargeResponse {
+        esitef: Some(successful()),
+        ..Default::default()
+    }
+}
+
+fn effectuation_base(tx: &Transaction) -> DoRechargeResponse {
+    DoRechargeResponse {
+        status: status(tx),
+        order_id: tx.order.order_id.clone(),
+        merchant_usn: tx.order.merchant_usn.clone(),
+        hashes: Some(hashes()),
+        ..Default::default()
+    }
+}
+
+fn customer_receipt(approval: &Approval) -> Receipt {
+    receipt(&approval.customer_receipt)
+}
+
+fn merchant_receipt(approval: &Approval) -> Receipt {
+    receipt(&approval.merchant_receipt)
+}
+
+fn receipt(text: &str) -> Receipt {
+    Receipt {
+        total_copies: Some(1),
+        receipt: Some(text.to_owned()),
+    }
+}
+
+fn status(tx: &Transaction) -> Option<String> {
+    Some(tx.status.as_str().to_owned())
+}
+
+fn hashes() -> Hashes {
+    Hashes {
+        general: Some(catalog::TABLE_HASH.to_owned()),
+        wallet: None,
+    }
+}
+
+/// `esitef` of create, listings and effectuation, as in the seed examples.
+fn successful() -> Esitef {
+    esitef("OK. Transaction successful.")
+}
+
+/// `esitef` of confirmation and query, as in the seed examples.
+fn ok() -> Esitef {
+    esitef("OK")
+}
+
+fn esitef(message: &str) -> Esitef {
+    Esitef {
+        code: Esitef::OK.to_owned(),
+        message: Some(message.to_owned()),
+        usn: None,
+    }
+}
+
+fn code_message(code: &str, message: &str) -> CodeMessage {
+    CodeMessage {
+        code: Some(code.to_owned()),
+        message: Some(message.to_owned()),
+    }
+}

@@ -1,0 +1,981 @@
+//! The sandbox over real HTTP: the sandbox on one port, a tiny merchant app on another that
+//! receives the authenticity POST.
+
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use carat_merchant::carat::wire::AuthenticityForm;
+use carat_merchant::domain::{MerchantId, Secret};
+use carat_merchant::sandbox::{Sandbox, SandboxConfig, SandboxTransaction, faults, serve};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use url::Url;
+
+const KEY: &str = "SANDBOXKEY123";
+const MERCHANT_ID: &str = "LOJATESTE";
+const TABLE_HASH: &str = "09A9681D09A9681D";
+const SLOW: Duration = Duration::from_millis(300);
+
+// ---------------------------------------------------------------------------------------------
+// The merchant's authenticity endpoint: records every POST, answers as the test says.
+
+#[derive(Clone)]
+struct Merchant {
+    received: Arc<Mutex<Vec<Received>>>,
+    answer: Arc<AtomicU16>,
+    delay_ms: Arc<AtomicU64>,
+}
+
+#[derive(Clone, Debug)]
+struct Received {
+    content_type: String,
+    form: AuthenticityForm,
+}
+
+impl Merchant {
+    fn answer_with(&self, status: u16) {
+        self.answer.store(status, Ordering::SeqCst);
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    async fn start(&self) -> Url {
+        let app = Router::new()
+            .route("/authenticity", post(authenticity))
+            .with_state(self.clone());
+        let base = spawn(app).await;
+        Url::parse(&format!("{base}/authenticity")).unwrap()
+    }
+}
+
+async fn authenticity(
+    State(merchant): State<Merchant>,
+    headers: HeaderMap,
+    Form(form): Form<AuthenticityForm>,
+) -> StatusCode {
+    let delay = merchant.delay_ms.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    merchant
+        .received
+        .lock()
+        .unwrap()
+        .push(Received { content_type, form });
+    StatusCode::from_u16(merchant.answer.load(Ordering::SeqCst)).unwrap()
+}
+
+async fn spawn(app: Router) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The harness: a sandbox served with `serve`, a merchant, an HTTP client.
+
+struct Harness {
+    sandbox: Sandbox,
+    base: String,
+    http: reqwest::Client,
+    merchant: Merchant,
+    merchant_url: Url,
+}
+
+type Reply = (u16, Value);
+
+fn config(authenticity_url: Url) -> SandboxConfig {
+    SandboxConfig {
+        merchant_id: MerchantId::parse(MERCHANT_ID).unwrap(),
+        merchant_key: Secret::new(KEY),
+        authenticity_url: Some(authenticity_url),
+        nit_lifetime: Duration::from_secs(60),
+        slow_answer_delay: SLOW,
+        callback_timeout: Duration::from_secs(5),
+    }
+}
+
+impl Harness {
+    async fn start() -> Self {
+        Self::with(|_| {}).await
+    }
+
+    async fn with(tweak: impl FnOnce(&mut SandboxConfig)) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let merchant = Merchant {
+            received: Arc::default(),
+            answer: Arc::new(AtomicU16::new(200)),
+            delay_ms: Arc::default(),
+        };
+        let merchant_url = merchant.start().await;
+        let mut config = config(merchant_url.clone());
+        tweak(&mut config);
+        let sandbox = Sandbox::new(config);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/e-sitef/v3", listener.local_addr().unwrap());
+        tokio::spawn(serve(sandbox.clone(), listener));
+        Self {
+            sandbox,
+            base,
+            http: reqwest::Client::new(),
+            merchant,
+            merchant_url,
+        }
+    }
+
+    fn tx(&self, nit: &str) -> SandboxTransaction {
+        self.sandbox.transaction(nit).expect("known transaction")
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder, envelope: &str) -> Reply {
+        let response = request.send().await.expect("the sandbox answers");
+        let http = response.status().as_u16();
+        let mut body: Value = response.json().await.expect("a JSON body");
+        let content = body
+            .get_mut(envelope)
+            .map(Value::take)
+            .unwrap_or_else(|| panic!("no {envelope} in {body}"));
+        (http, content)
+    }
+
+    async fn create_with(&self, content: Value) -> Reply {
+        let request = self
+            .http
+            .post(format!("{}/recharge", self.base))
+            .json(&json!({ "begin_recharge_request": content }));
+        self.call(request, "begin_recharge_response").await
+    }
+
+    async fn create(&self, order_id: &str) -> Reply {
+        self.create_with(begin_request(order_id, "normal")).await
+    }
+
+    /// A created transaction's NIT, as the merchant learnt it from the authenticity POST.
+    async fn begin(&self, order_id: &str) -> String {
+        self.begin_typed(order_id, "normal").await
+    }
+
+    async fn begin_typed(&self, order_id: &str, recharge_type: &str) -> String {
+        let reply = self
+            .create_with(begin_request(order_id, recharge_type))
+            .await;
+        assert_ok(&reply);
+        self.merchant
+            .received()
+            .into_iter()
+            .rev()
+            .find(|r| r.form.order_id.as_deref() == Some(order_id))
+            .and_then(|r| r.form.nit)
+            .expect("the authenticity POST carried the NIT")
+    }
+
+    async fn get(&self, path_and_query: &str, envelope: &str) -> Reply {
+        let request = self.http.get(format!("{}{path_and_query}", self.base));
+        self.call(request, envelope).await
+    }
+
+    async fn dealers(&self, nit: &str) -> Reply {
+        let query = format!("/rechargedealers?nit={nit}&generalhash=0000000000000000");
+        self.get(&query, "list_dealers_response").await
+    }
+
+    async fn branches(&self, query: &str) -> Reply {
+        self.get(
+            &format!("/rechargebranches?{query}"),
+            "list_branch_data_response",
+        )
+        .await
+    }
+
+    async fn put(&self, nit: &str, body: Value, envelope: &str) -> Reply {
+        let request = self
+            .http
+            .put(format!("{}/recharge/{nit}", self.base))
+            .json(&body);
+        self.call(request, envelope).await
+    }
+
+    async fn effectuate(&self, nit: &str, content: Value) -> Reply {
+        let body = json!({ "do_recharge_request": content });
+        self.put(nit, body, "do_recharge_response").await
+    }
+
+    async fn confirm(&self, nit: &str, confirm: &str) -> Reply {
+        self.confirm_with(nit, json!({"confirm": confirm, "merchant_key": KEY}))
+            .await
+    }
+
+    async fn confirm_with(&self, nit: &str, content: Value) -> Reply {
+        let body = json!({ "confirm_recharge_request": content });
+        self.put(nit, body, "confirm_recharge_response").await
+    }
+
+    async fn query(&self, nit: &str, key: &str) -> Reply {
+        let path = format!("/recharge/{nit}/?merchantkey={key}");
+        self.get(&path, "get_status_recharge_response").await
+    }
+
+    /// A NIT effectuated (PPC) with `amount` cents.
+    async fn pending(&self, order_id: &str, amount: &str) -> String {
+        let nit = self.begin(order_id).await;
+        let reply = self.effectuate(&nit, top_up("987654321", amount)).await;
+        assert_ok(&reply);
+        assert_eq!(reply.1["status"], "PPC");
+        nit
+    }
+}
+
+fn begin_request(order_id: &str, recharge_type: &str) -> Value {
+    json!({
+        "merchant_key": KEY,
+        "merchant_usn": "000123",
+        "order_id": order_id,
+        "general_hash": "0000000000000000",
+        "recharge_type": recharge_type,
+    })
+}
+
+/// A valid normal effectuation: Vivo, (11) `number`, `amount` cents.
+fn top_up(number: &str, amount: &str) -> Value {
+    json!({
+        "hashes": {"general": TABLE_HASH},
+        "dealer": {"code": "001", "type_code": "03"},
+        "phone": {"ddd": "11", "number": number},
+        "amount": amount,
+        "terminal_type": "04",
+        "used_payment_methods": ["00:3000"],
+    })
+}
+
+/// `request` with the field at JSON `pointer` set to `value`, or removed for `None`.
+fn edit(mut request: Value, pointer: &str, value: Option<Value>) -> Value {
+    let (parent, key) = pointer.rsplit_once('/').expect("a JSON pointer");
+    let object = request
+        .pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .expect("an object to edit");
+    match value {
+        Some(value) => object.insert(key.to_owned(), value),
+        None => object.remove(key),
+    };
+    request
+}
+
+#[track_caller]
+fn assert_ok((http, body): &Reply) {
+    assert_eq!(*http, 200, "{body}");
+    assert_eq!(body["esitef"]["code"], "0", "{body}");
+}
+
+/// An error answer: HTTP status, esitef code, and a message containing `needle`.
+#[track_caller]
+fn assert_error((http, body): &Reply, expected_http: u16, code: &str, needle: &str) {
+    let message = body["esitef"]["message"].as_str().unwrap_or_default();
+    assert_eq!(*http, expected_http, "{body}");
+    assert_eq!(body["esitef"]["code"], code, "{body}");
+    assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+}
+
+fn is_digits(value: &Value, len: usize) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.len() == len && s.bytes().all(|b| b.is_ascii_digit()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The flow
+
+#[tokio::test]
+async fn a_normal_recharge_goes_from_create_to_confirmation() {
+    let h = Harness::start().await;
+
+    let created = h.create("ORDER1").await;
+    assert_ok(&created);
+    assert_eq!(
+        created.1,
+        json!({"esitef": {"message": "OK. Transaction successful.", "code": "0"}})
+    );
+
+    let received = h.merchant.received();
+    assert_eq!(received.len(), 1);
+    assert!(
+        received[0]
+            .content_type
+            .starts_with("application/x-www-form-urlencoded"),
+        "{}",
+        received[0].content_type
+    );
+    let form = &received[0].form;
+    assert_eq!(form.merchant_usn.as_deref(), Some("000123"));
+    assert_eq!(form.merchant_id.as_deref(), Some(MERCHANT_ID));
+    assert_eq!(form.order_id.as_deref(), Some("ORDER1"));
+    assert_eq!(form.general_hash.as_deref(), Some(TABLE_HASH));
+    let nit = form.nit.clone().unwrap();
+    assert_eq!(nit.len(), 64);
+    assert!(
+        nit.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+        "{nit}"
+    );
+    let tx = h.sandbox.find_by_order_id("ORDER1").unwrap();
+    assert_eq!((tx.nit.as_str(), tx.status.as_str()), (nit.as_str(), "NOV"));
+    assert_eq!(tx.merchant_usn.as_deref(), Some("000123"));
+    assert_eq!(tx.recharge_type, "normal");
+
+    let (http, dealers) = h.dealers(&nit).await;
+    assert_eq!(http, 200);
+    assert_eq!(dealers["status"], "NOV");
+    assert_eq!(dealers["authorizer"], json!({"code": "000", "message": ""}));
+    assert_eq!(dealers["hashes"]["general"], TABLE_HASH);
+    let list: Vec<_> = dealers["dealers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["code"].as_str().unwrap(), d["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        list,
+        [
+            ("001", "Vivo"),
+            ("002", "Claro"),
+            ("003", "Oi"),
+            ("004", "Tim")
+        ]
+    );
+    assert!(
+        dealers["dealers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| { d["type_code"] == "03" && d["type_name"] == "RECARGA CELULAR" })
+    );
+
+    let (http, branch) = h
+        .branches(&format!(
+            "nit={nit}&ddd=11&dealercode=1&generalhash={TABLE_HASH}"
+        ))
+        .await;
+    assert_eq!(http, 200, "{branch}");
+    assert_eq!(branch["status"], "NOV");
+    assert_eq!(branch["sitef"]["code"], "000");
+    assert_eq!(branch["questions"], json!([]));
+    assert_eq!(branch["general"], json!([{"message": "MENSAGEM DE TESTE"}]));
+    let ranges = branch["categories"][0]["amount_ranges"].as_array().unwrap();
+    let keys: Vec<_> = ranges
+        .iter()
+        .map(|r| r["amount_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["1", "2", "3", "4"]);
+    assert_eq!(ranges[0]["min_amount"], "1000");
+    assert_eq!(ranges[0]["max_amount"], "1000");
+    assert_eq!(ranges[1]["bonus"], "500");
+    assert_eq!(ranges[1]["bonus_expiry_date"], "15");
+    assert_eq!(ranges[2]["bonus_in_percentage"], "10");
+    assert_eq!(ranges[2]["payment_amount"], "3000");
+    assert_eq!(ranges[2]["max_amount"], "10000");
+    assert_eq!(ranges[3]["expiry_date"], "30");
+
+    let (_, tim) = h
+        .branches(&format!("nit={nit}&ddd=11&dealercode=004"))
+        .await;
+    assert_eq!(
+        tim["questions"],
+        json!([{"id": "5", "display": "Qual o nome do seu pai?", "rule": "3",
+                "min": "5", "max": "30", "type": "i"}])
+    );
+
+    let mut request = top_up("987654321", "3000");
+    request["amount_key"] = json!("3");
+    request["brand_new_field"] = json!({"tolerated": true});
+    let effectuated = h.effectuate(&nit, request).await;
+    assert_ok(&effectuated);
+    let done = &effectuated.1;
+    assert_eq!(done["status"], "PPC");
+    assert_eq!(done["order_id"], "ORDER1");
+    assert_eq!(done["merchant_usn"], "000123");
+    assert_eq!(done["esitef"]["message"], "OK. Transaction successful.");
+    assert!(is_digits(&done["esitef"]["usn"], 15), "{done}");
+    assert_eq!(done["sitef"], json!({"code": "000", "message": "OK"}));
+    assert_eq!(done["host"], json!({"code": "00", "message": "OK"}));
+    assert!(done["acquirer"]["branch_code"].is_string());
+    let authorization = &done["authorization"];
+    assert!(
+        is_digits(&authorization["authorizer_date"], 4),
+        "{authorization}"
+    );
+    assert!(
+        is_digits(&authorization["authorizer_time"], 6),
+        "{authorization}"
+    );
+    assert!(is_digits(&authorization["number"], 6), "{authorization}");
+    assert!(authorization["confirmation_data"].is_string());
+    let receipt = done["customer"]["receipt"].as_str().unwrap();
+    assert!(receipt.starts_with("COMPROVANTE DE RECARGA"), "{receipt}");
+    for part in ["Vivo", "(11) 987654321", "R$ 30,00"] {
+        assert!(receipt.contains(part), "{receipt} lacks {part}");
+    }
+    assert_eq!(done["customer"]["total_copies"], 1);
+    assert_eq!(done["merchant"]["total_copies"], 1);
+    assert_eq!(done["hashes"]["general"], TABLE_HASH);
+    assert_eq!(done["payment_methods"]["max"], "2");
+    assert_eq!(
+        done["payment_methods"]["available"],
+        json!([{"name": "Dinheiro"}, {"name": "Cartao de Debito"}])
+    );
+    assert_eq!(h.tx(&nit).status, "PPC");
+
+    let (http, pending) = h.query(&nit, KEY).await;
+    assert_eq!(http, 200, "{pending}");
+    assert_eq!(pending["status"], "PPC");
+    assert_eq!(pending["order_id"], "ORDER1");
+    assert_eq!(pending["merchant_usn"], "000123");
+    assert_eq!(
+        pending["authorizers"],
+        json!([{"name": "sitef", "code": "0", "message": "OK"}])
+    );
+    assert_eq!(pending["authorization"], done["authorization"]);
+    assert_eq!(pending["customer"], done["customer"]);
+    assert_eq!(pending["merchant"], done["merchant"]);
+
+    let confirmed = h.confirm(&nit, "true").await;
+    assert_ok(&confirmed);
+    assert_eq!(
+        confirmed.1,
+        json!({"esitef": {"code": "0", "message": "OK"}, "status": "CON"})
+    );
+
+    let path = format!("/recharge/{nit}?merchantkey={KEY}");
+    let (http, settled) = h.get(&path, "get_status_recharge_response").await;
+    assert_eq!(http, 200);
+    assert_eq!(settled["status"], "CON");
+    assert_eq!(settled["esitef"], json!({"code": "0", "message": "OK"}));
+
+    let tx = h.tx(&nit);
+    assert_eq!(tx.status, "CON");
+    assert_eq!(
+        (
+            tx.effectuation_requests,
+            tx.confirmation_requests,
+            tx.query_requests
+        ),
+        (1, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn an_undo_leaves_ppn_and_repeated_decisions_are_idempotent() {
+    let h = Harness::start().await;
+
+    let undone = h.pending("UNDO1", "1000").await;
+    for _ in 0..2 {
+        let reply = h.confirm(&undone, "false").await;
+        assert_ok(&reply);
+        assert_eq!(reply.1["status"], "PPN");
+    }
+    let reversed = h.confirm(&undone, "true").await;
+    assert_error(&reversed, 400, "6", "PPN");
+    assert_eq!(reversed.1["status"], "PPN");
+    let tx = h.tx(&undone);
+    assert_eq!((tx.status.as_str(), tx.confirmation_requests), ("PPN", 3));
+
+    let confirmed = h.pending("CONFIRM2", "2000").await;
+    for _ in 0..2 {
+        let reply = h.confirm(&confirmed, "true").await;
+        assert_ok(&reply);
+        assert_eq!(reply.1["status"], "CON");
+    }
+    assert_error(&h.confirm(&confirmed, "false").await, 400, "6", "CON");
+    assert_eq!(h.tx(&confirmed).status, "CON");
+
+    let fresh = h.begin("FRESH3").await;
+    let early = h.confirm(&fresh, "true").await;
+    assert_error(&early, 400, "6", "NOV");
+    assert_eq!(early.1["status"], "NOV");
+
+    let twice = h.effectuate(&confirmed, top_up("987654321", "1000")).await;
+    assert_error(&twice, 400, "6", "CON");
+    assert_eq!(h.tx(&confirmed).effectuation_requests, 2);
+}
+
+#[tokio::test]
+async fn an_others_recharge_sells_pin_products_by_branch() {
+    let h = Harness::start().await;
+    let nit = h.begin_typed("PIN1", "others").await;
+
+    let (http, dealers) = h.dealers(&nit).await;
+    assert_eq!(http, 200);
+    assert_eq!(dealers["dealers"][0]["code"], "905");
+    assert_eq!(dealers["dealers"][0]["type_code"], "02");
+    assert_eq!(
+        dealers["dealers"][0]["branches"],
+        json!([{"name": "Vex-PIN", "code": "97200000000"}])
+    );
+    let by_get = h
+        .branches(&format!("nit={nit}&ddd=11&dealercode=905"))
+        .await;
+    assert_error(&by_get, 400, "6", "recharge_type normal");
+
+    let mut request = json!({"dealer": {"code": "905", "type_code": "02"}, "amount": "1000"});
+    let missing = h.effectuate(&nit, request.clone()).await;
+    assert_error(&missing, 400, "3", "dealer.branch.code");
+    request["dealer"]["branch"] = json!({"code": "97001000000"});
+    let foreign = h.effectuate(&nit, request.clone()).await;
+    assert_error(&foreign, 400, "8", "dealer.branch.code");
+    request["dealer"]["branch"] = json!({"code": "97200000000"});
+    let sold = h.effectuate(&nit, request).await;
+    assert_ok(&sold);
+    assert_eq!(sold.1["status"], "PPC");
+    let receipt = sold.1["customer"]["receipt"].as_str().unwrap();
+    assert!(
+        receipt.contains("Vex-PIN") && receipt.contains("R$ 10,00"),
+        "{receipt}"
+    );
+    assert_eq!(h.tx(&nit).effectuation_requests, 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The authenticity POST
+
+#[tokio::test]
+async fn a_refused_authenticity_post_fails_the_create_with_115() {
+    let h = Harness::start().await;
+    h.merchant.answer_with(404);
+
+    let refused = h.create("REFUSED1").await;
+    assert_error(&refused, 200, "115", "Authenticity error");
+    assert_error(&refused, 200, "115", "404");
+    assert_eq!(refused.1["status"], "INV");
+    assert!(refused.1.get("nit").is_none());
+    let tx = h.sandbox.find_by_order_id("REFUSED1").unwrap();
+    assert_eq!(tx.status, "INV");
+    assert_eq!(
+        h.merchant.received()[0].form.nit.as_deref(),
+        Some(tx.nit.as_str())
+    );
+
+    let listed = h.dealers(&tx.nit).await;
+    assert_error(&listed, 400, "6", "INV");
+    assert_eq!(listed.1["status"], "INV");
+}
+
+#[tokio::test]
+async fn an_unanswered_or_unconfigured_authenticity_post_fails_the_create() {
+    let h = Harness::with(|c| {
+        c.authenticity_url = None;
+        c.callback_timeout = Duration::from_millis(100);
+    })
+    .await;
+    assert_error(&h.create("NOURL1").await, 200, "115", "no authenticity URL");
+    assert_eq!(h.sandbox.find_by_order_id("NOURL1").unwrap().status, "INV");
+
+    h.sandbox.set_authenticity_url(h.merchant_url.clone());
+    h.merchant.delay_ms.store(500, Ordering::SeqCst);
+    let started = Instant::now();
+    assert_error(&h.create("LATE1").await, 200, "115", "within 100 ms");
+    assert!(started.elapsed() < Duration::from_millis(450));
+    assert_eq!(h.sandbox.find_by_order_id("LATE1").unwrap().status, "INV");
+
+    h.merchant.delay_ms.store(0, Ordering::SeqCst);
+    assert_ok(&h.create("ONTIME1").await);
+    assert_eq!(h.sandbox.find_by_order_id("ONTIME1").unwrap().status, "NOV");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field checks
+
+#[tokio::test]
+async fn bad_effectuation_fields_are_refused_naming_the_field() {
+    let h = Harness::start().await;
+    let nit = h.begin("FIELDS1").await;
+
+    #[rustfmt::skip]
+    let cases = [
+        ("/phone/ddd", Some(json!("123")), "2", "phone.ddd: must be = 2 N (found 3 characters)"),
+        ("/phone/number", Some(json!("98765432a")), "2", "phone.number: must be < 9 N"),
+        ("/phone", None, "3", "phone: mandatory field missing"),
+        ("/amount", Some(json!(3000)), "2", "amount: invalid type: integer `3000`"),
+        ("/amount", Some(json!("30,00")), "2", "amount: must be < 12 N"),
+        ("/amount", Some(json!("0")), "2", "amount: must be a positive number"),
+        ("/amount", Some(json!("2500")), "8", "amount: 2500 cents is outside"),
+        ("/amount_key", Some(json!("9")), "8", "amount_key: 9 is not"),
+        ("/amount_key", Some(json!("1")), "8", "amount: 3000 cents is outside amount_key 1"),
+        ("/dealer/code", Some(json!("1234")), "2", "dealer.code: must be < 3 N"),
+        ("/dealer/code", Some(json!("9")), "8", "dealer.code: dealer 9 is not offered"),
+        ("/dealer/type_code", Some(json!("02")), "8", "dealer.type_code: dealer 001 is"),
+        ("/dealer/type_code", None, "3", "dealer.type_code: mandatory field missing"),
+        ("/dealer/branch", Some(json!({"code": "123"})), "2", "dealer.branch.code: must be = 11"),
+        ("/hashes/general", Some(json!("ABC")), "2", "hashes.general: must be = 16 AN"),
+        ("/terminal_type", Some(json!("06")), "2", "terminal_type: must be 01"),
+        ("/cpf", Some(json!("1".repeat(21))), "2", "cpf: must be < 20 AN"),
+        ("/zip_code", Some(json!("01310-100")), "2", "zip_code: must be < 9 AN"),
+        ("/used_payment_methods", Some(json!(["1:1000"])), "2", "used_payment_methods[0]: must"),
+        ("/used_payment_methods", Some(json!([11])), "2", "used_payment_methods[0]: invalid"),
+        ("/answers", Some(json!([{"code": "5", "description": "a\u{1}b"}])), "2", "answers[0]"),
+    ];
+    let count = cases.len();
+    for (pointer, value, code, needle) in cases {
+        let request = edit(top_up("987654321", "3000"), pointer, value);
+        let reply = h.effectuate(&nit, request).await;
+        assert_error(&reply, 400, code, needle);
+        assert_eq!(reply.1["status"], "NOV", "{needle}");
+    }
+    let tx = h.tx(&nit);
+    assert_eq!(tx.status, "NOV");
+    assert_eq!(tx.effectuation_requests as usize, count);
+
+    // Tim asks question 5: an answer of 5 to 30 characters is due.
+    let mut tim = top_up("987654321", "3000");
+    tim["dealer"]["code"] = json!("4");
+    assert_error(&h.effectuate(&nit, tim.clone()).await, 400, "3", "answers");
+    tim["answers"] = json!([{"code": "5", "description": "Jo"}]);
+    assert_error(
+        &h.effectuate(&nit, tim.clone()).await,
+        400,
+        "2",
+        "answers[0].description: must be 5 to 30 characters",
+    );
+    tim["answers"] = json!([{"code": "5", "description": "Joaquim"}]);
+    assert_ok(&h.effectuate(&nit, tim).await);
+}
+
+#[tokio::test]
+async fn bad_create_listing_and_confirmation_fields_are_refused() {
+    let h = Harness::start().await;
+
+    #[rustfmt::skip]
+    let creates = [
+        ("/merchant_usn", Some(json!("12a")), "2", "merchant_usn: must be < 12 N"),
+        ("/merchant_usn", Some(json!(123)), "2", "merchant_usn: invalid type"),
+        ("/order_id", Some(json!("ORDER-1")), "2", "order_id: must be < 20 AN"),
+        ("/general_hash", Some(json!("0")), "2", "general_hash: must be = 16 AN"),
+        ("/recharge_type", Some(json!("phone")), "2", "recharge_type: must be normal"),
+        ("/merchant_key", None, "3", "merchant_key: mandatory field missing"),
+    ];
+    for (pointer, value, code, needle) in creates {
+        let request = edit(begin_request("BAD1", "normal"), pointer, value);
+        let reply = h.create_with(request).await;
+        assert_error(&reply, 400, code, needle);
+    }
+    assert!(
+        h.merchant.received().is_empty(),
+        "no POST for a refused create"
+    );
+    assert!(h.sandbox.find_by_order_id("BAD1").is_none());
+
+    let nit = h.begin("GOOD1").await;
+    let unknown = "0".repeat(64);
+    let (dealers, branches) = ("list_dealers_response", "list_branch_data_response");
+    #[rustfmt::skip]
+    let listings = [
+        (format!("/rechargedealers?generalhash={TABLE_HASH}"), dealers, 400, "1", "nit"),
+        ("/rechargedealers?nit=".to_owned(), dealers, 400, "1", "nit"),
+        ("/rechargedealers?nit=abc".to_owned(), dealers, 400, "2", "nit: must be = 64 AN"),
+        (format!("/rechargedealers?nit={unknown}"), dealers, 404, "5", "not found"),
+        (format!("/rechargedealers?nit={nit}&generalhash=1"), dealers, 400, "2", "generalhash"),
+        (format!("/rechargebranches?nit={nit}&ddd=123&dealercode=1"), branches, 400, "2", "ddd: must"),
+        (format!("/rechargebranches?nit={nit}&dealercode=1"), branches, 400, "3", "ddd: mandatory"),
+        (format!("/rechargebranches?nit={nit}&ddd=11&dealercode=1234"), branches, 400, "2", "dealercode"),
+        (format!("/rechargebranches?nit={nit}&ddd=11&dealercode=9"), branches, 400, "8", "dealer 9"),
+    ];
+    for (path, envelope, http, code, needle) in listings {
+        assert_error(&h.get(&path, envelope).await, http, code, needle);
+    }
+
+    let nit = h.pending("CONF1", "1000").await;
+    #[rustfmt::skip]
+    let confirmations = [
+        (json!({"confirm": "yes", "merchant_key": KEY}), "2", "confirm: must be \"true\" or"),
+        (json!({"confirm": true, "merchant_key": KEY}), "2", "confirm: invalid type"),
+        (json!({"confirm": "true"}), "3", "merchant_key: mandatory field missing"),
+        (json!({"confirm": "true", "merchant_key": KEY, "used_payment_methods": ["x"]}), "2",
+            "used_payment_methods[0]: must be Type:Amount"),
+    ];
+    for (content, code, needle) in confirmations {
+        let reply = h.confirm_with(&nit, content).await;
+        assert_error(&reply, 400, code, needle);
+        assert_eq!(reply.1["status"], "PPC");
+    }
+    assert_eq!(h.tx(&nit).confirmation_requests, 4);
+    assert_eq!(h.tx(&nit).status, "PPC");
+}
+
+#[tokio::test]
+async fn bodies_that_are_not_one_json_envelope_are_refused() {
+    let h = Harness::start().await;
+    let nit = h.begin("BODY1").await;
+    let url = format!("{}/recharge/{nit}", h.base);
+    let envelope = "do_recharge_response";
+
+    let plain = h.http.put(&url).header(header::CONTENT_TYPE, "text/plain");
+    let reply = h.call(plain.body("{}"), envelope).await;
+    assert_error(&reply, 400, "2", "Content-Type: must be application/json");
+
+    let json_type = |body: &'static str| {
+        h.http
+            .put(&url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+    };
+    let reply = h
+        .call(json_type("{\"do_recharge_request\":"), envelope)
+        .await;
+    assert_error(&reply, 400, "2", "body: not valid JSON");
+    let reply = h.call(json_type("{\"something_else\":{}}"), envelope).await;
+    assert_error(
+        &reply,
+        400,
+        "3",
+        "do_recharge_request or confirm_recharge_request",
+    );
+    let both = r#"{"do_recharge_request":{},"confirm_recharge_request":{}}"#;
+    assert_error(&h.call(json_type(both), envelope).await, 400, "2", "both");
+
+    let short = h.effectuate("abc", top_up("987654321", "1000")).await;
+    assert_error(&short, 400, "2", "nit: must be = 64 AN");
+    let unknown = h
+        .effectuate(&"f".repeat(64), top_up("987654321", "1000"))
+        .await;
+    assert_error(&unknown, 404, "5", "not found");
+    let without_nit = h.http.put(format!("{}/recharge", h.base)).json(&json!({}));
+    assert_error(&h.call(without_nit, envelope).await, 400, "1", "nit");
+
+    let create = h.http.post(format!("{}/recharge", h.base)).body("x");
+    let reply = h.call(create, "begin_recharge_response").await;
+    assert_error(&reply, 400, "2", "Content-Type");
+    assert_eq!(h.tx(&nit).effectuation_requests, 0);
+}
+
+#[tokio::test]
+async fn only_the_configured_merchant_key_is_accepted() {
+    let h = Harness::start().await;
+
+    let mut request = begin_request("KEY1", "normal");
+    request["merchant_key"] = json!("WRONGKEY");
+    let refused = h.create_with(request).await;
+    assert_error(
+        &refused,
+        401,
+        "4",
+        "merchant_key: merchant key not accepted",
+    );
+    assert!(!refused.1.to_string().contains("WRONGKEY"));
+    assert!(h.merchant.received().is_empty());
+
+    let nit = h.pending("KEY2", "1000").await;
+    let query = h.query(&nit, "WRONGKEY").await;
+    assert_error(&query, 401, "4", "merchantkey");
+    assert_eq!(query.1["status"], "PPC");
+    let missing = h
+        .get(&format!("/recharge/{nit}"), "get_status_recharge_response")
+        .await;
+    assert_error(&missing, 400, "3", "merchantkey: mandatory field missing");
+
+    let confirm = json!({"confirm": "true", "merchant_key": "WRONGKEY"});
+    assert_error(
+        &h.confirm_with(&nit, confirm).await,
+        401,
+        "4",
+        "merchant_key",
+    );
+    assert_eq!(h.tx(&nit).status, "PPC");
+    assert_eq!(h.tx(&nit).query_requests, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test values
+
+#[tokio::test]
+async fn the_denial_test_number_denies_the_recharge() {
+    let h = Harness::start().await;
+    let nit = h.begin("DENY1").await;
+
+    let denied = h
+        .effectuate(&nit, top_up(faults::DENIAL_PHONE, "1000"))
+        .await;
+    assert_ok(&denied);
+    assert_eq!(denied.1["status"], "NEG");
+    assert_eq!(
+        denied.1["host"],
+        json!({"code": "05", "message": "TRANSACAO NEGADA"})
+    );
+    assert_eq!(
+        denied.1["sitef"],
+        json!({"code": "005", "message": "Transacao negada"})
+    );
+    assert!(denied.1.get("authorization").is_none());
+    assert_eq!(h.tx(&nit).status, "NEG");
+    assert_error(&h.confirm(&nit, "true").await, 400, "6", "NEG");
+}
+
+#[tokio::test]
+async fn the_error_test_numbers_leave_the_transaction_new() {
+    let h = Harness::start().await;
+    let nit = h.begin("ERRORS1").await;
+
+    let esitef = h
+        .effectuate(&nit, top_up(faults::ESITEF_ERROR_PHONE, "1000"))
+        .await;
+    assert_error(
+        &esitef,
+        200,
+        "55",
+        "Sandbox: esitef error requested by test value",
+    );
+    assert_eq!(esitef.1["status"], "NOV");
+    assert_eq!(h.tx(&nit).status, "NOV");
+
+    let internal = h
+        .effectuate(&nit, top_up(faults::INTERNAL_ERROR_PHONE, "1000"))
+        .await;
+    assert_error(
+        &internal,
+        500,
+        "99",
+        "Sandbox: internal error requested by test value",
+    );
+    assert_eq!(internal.1["status"], "NOV");
+    assert_eq!(h.tx(&nit).status, "NOV");
+
+    assert_ok(&h.effectuate(&nit, top_up("987654321", "1000")).await);
+    let tx = h.tx(&nit);
+    assert_eq!((tx.status.as_str(), tx.effectuation_requests), ("PPC", 3));
+}
+
+#[tokio::test]
+async fn the_slow_test_number_effectuates_before_answering_late() {
+    let h = Harness::start().await;
+
+    // A merchant with a shorter timeout sees a timeout, yet the recharge happened.
+    let nit = h.begin("SLOW1").await;
+    let impatient = h
+        .http
+        .put(format!("{}/recharge/{nit}", h.base))
+        .timeout(Duration::from_millis(100))
+        .json(&json!({"do_recharge_request": top_up(faults::SLOW_PHONE, "1000")}))
+        .send()
+        .await;
+    assert!(impatient.unwrap_err().is_timeout());
+    assert_eq!(h.tx(&nit).status, "PPC");
+
+    let nit = h.begin("SLOW2").await;
+    let started = Instant::now();
+    let late = h.effectuate(&nit, top_up(faults::SLOW_PHONE, "1000")).await;
+    assert!(started.elapsed() >= SLOW, "{:?}", started.elapsed());
+    assert_ok(&late);
+    assert_eq!(late.1["status"], "PPC");
+}
+
+#[tokio::test]
+async fn the_confirmation_test_amounts_fail_or_delay_the_confirmation() {
+    let h = Arc::new(Harness::start().await);
+
+    let failing = h
+        .pending("CONF500", &faults::CONFIRMATION_ERROR_AMOUNT.to_string())
+        .await;
+    let reply = h.confirm(&failing, "true").await;
+    assert_error(&reply, 500, "99", "internal error requested by test value");
+    assert_eq!(reply.1["status"], "PPC");
+    assert_eq!(h.tx(&failing).status, "PPC");
+    let undone = h.confirm(&failing, "false").await;
+    assert_ok(&undone);
+    assert_eq!(undone.1["status"], "PPN");
+
+    let slow = h
+        .pending("CONFSLOW", &faults::SLOW_CONFIRMATION_AMOUNT.to_string())
+        .await;
+    let started = Instant::now();
+    let confirming = tokio::spawn({
+        let (h, slow) = (Arc::clone(&h), slow.clone());
+        async move { h.confirm(&slow, "true").await }
+    });
+    while h.tx(&slow).status != "CON" {
+        assert!(started.elapsed() < SLOW, "not confirmed before the answer");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(!confirming.is_finished(), "answered before the delay");
+    let reply = confirming.await.unwrap();
+    assert!(started.elapsed() >= SLOW);
+    assert_ok(&reply);
+    assert_eq!(reply.1["status"], "CON");
+}
+
+#[tokio::test]
+async fn the_create_test_order_ids_fail_before_any_post() {
+    let h = Harness::start().await;
+
+    let internal = h.create("SBX500A").await;
+    assert_error(
+        &internal,
+        500,
+        "99",
+        "internal error requested by test value",
+    );
+    let esitef = h.create("SBXERRA").await;
+    assert_error(&esitef, 200, "56", "esitef error requested by test value");
+
+    assert!(h.merchant.received().is_empty());
+    assert!(h.sandbox.find_by_order_id("SBX500A").is_none());
+    assert!(h.sandbox.find_by_order_id("SBXERRA").is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Expiry, reused orders, routing
+
+#[tokio::test]
+async fn a_new_transaction_expires_after_the_nit_lifetime() {
+    let h = Harness::with(|c| c.nit_lifetime = Duration::from_millis(200)).await;
+    let nit = h.begin("EXPIRE1").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let listed = h.dealers(&nit).await;
+    assert_error(&listed, 400, "7", "expired");
+    assert_eq!(listed.1["status"], "EXP");
+    let effectuated = h.effectuate(&nit, top_up("987654321", "1000")).await;
+    assert_error(&effectuated, 400, "7", "expired");
+    assert_eq!(effectuated.1["status"], "EXP");
+    let queried = h.query(&nit, KEY).await;
+    assert_error(&queried, 400, "7", "expired");
+    assert_eq!(queried.1["status"], "EXP");
+
+    let tx = h.tx(&nit);
+    assert_eq!(tx.status, "EXP");
+    assert_eq!((tx.effectuation_requests, tx.query_requests), (1, 1));
+}
+
+#[tokio::test]
+async fn a_reused_order_id_makes_a_new_transaction() {
+    let h = Harness::start().await;
+    let first = h.begin("AGAIN1").await;
+    let second = h.begin("AGAIN1").await;
+    assert_ne!(first, second);
+    assert_eq!(h.sandbox.find_by_order_id("AGAIN1").unwrap().nit, second);
+    assert_eq!(h.tx(&first).status, "NOV");
+}
+
+#[tokio::test]
+async fn the_router_merges_into_another_app() {
+    let h = Harness::start().await;
+    let app = Router::new()
+        .route("/health", get(|| async { "up" }))
+        .merge(h.sandbox.router());
+    let base = spawn(app).await;
+
+    let health = h.http.get(format!("{base}/health")).send().await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "up");
+    let request = h
+        .http
+        .post(format!("{base}/e-sitef/v3/recharge"))
+        .json(&json!({"begin_recharge_request": begin_request("MERGED1", "normal")}));
+    assert_ok(&h.call(request, "begin_recharge_response").await);
+    assert_eq!(h.sandbox.find_by_order_id("MERGED1").unwrap().status, "NOV");
+}
