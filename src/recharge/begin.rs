@@ -1,0 +1,134 @@
+//! Create: write the recharge, ask Carat for a transaction, and learn its NIT from the
+//! authenticity POST that Carat sends, synchronously, to whichever instance it reaches.
+
+use uuid::Uuid;
+
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event};
+use crate::domain::{OrderId, RechargeStatus, RechargeType};
+use crate::store::{self, Changes, EventKind, Recharge, StoreError};
+
+impl RechargeService {
+    pub async fn begin(
+        &self,
+        order_id: Option<OrderId>,
+        recharge_type: RechargeType,
+    ) -> Result<Recharge, FlowError> {
+        let order_id = order_id.unwrap_or_else(generate_order_id);
+        let id = Uuid::new_v4();
+        tracing::Span::current().record("recharge_id", tracing::field::display(id));
+        // Committed before the call: the authenticity POST looks for this row.
+        let recharge = store::recharges::insert_created(&self.pool, id, &order_id, recharge_type)
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate(column) => FlowError::Duplicate(column),
+                e => e.into(),
+            })?;
+
+        let result = self
+            .carat
+            .begin(
+                &order_id,
+                recharge.merchant_usn(),
+                &self.general_hash(),
+                recharge_type,
+            )
+            .await;
+        store::recharges::record_event(
+            &self.pool,
+            id,
+            EventKind::OutboundCall,
+            "begin",
+            call_event(&result),
+        )
+        .await?;
+
+        // Whichever instance received the authenticity POST has committed the NIT by now:
+        // Carat answers the create only after the POST was answered.
+        let now = self.load(id).await?;
+        if let Some(nit) = &now.nit {
+            tracing::Span::current().record("nit", tracing::field::display(nit));
+        }
+        match (result, now.status) {
+            (Ok(_), RechargeStatus::Started) => Ok(now),
+            (Ok(_), RechargeStatus::Created) => {
+                let problem = CaratProblem {
+                    failure: CaratFailure::Refused,
+                    message: "Carat Portal accepted the create, but its authenticity POST never \
+                              reached this service: check the authenticity URL registered with Carat"
+                        .into(),
+                    http_status: Some(200),
+                    code: None,
+                    carat_message: None,
+                    carat_status: None,
+                    answered: true,
+                    recharge_status: None,
+                };
+                Err(self.fail_create(&now, problem).await?)
+            }
+            (Ok(_), _) => Ok(now),
+            // The NIT arrived but the create's answer did not: the NIT is Carat's, and
+            // usable; the next call will tell if it is not.
+            (Err(e), RechargeStatus::Started) if !e.certainly_not_applied() => Ok(now),
+            (Err(e), RechargeStatus::Created | RechargeStatus::Started) => {
+                let failure = if e.refusal().is_some() {
+                    CaratFailure::Refused
+                } else {
+                    CaratFailure::Unavailable
+                };
+                Err(self
+                    .fail_create(&now, CaratProblem::new(failure, &e))
+                    .await?)
+            }
+            (Err(e), status) => Err(FlowError::Carat(
+                CaratProblem::new(CaratFailure::Refused, &e).with_status(status),
+            )),
+        }
+    }
+
+    /// Marks a create that Carat did not complete as failed. A late authenticity POST for it
+    /// will then be refused, which makes Carat abort the transaction.
+    async fn fail_create(
+        &self,
+        recharge: &Recharge,
+        problem: CaratProblem,
+    ) -> Result<FlowError, FlowError> {
+        let changes = Changes {
+            error: Some((problem.code.clone(), Some(problem.message.clone()))),
+            ..Changes::default()
+        };
+        let detail = serde_json::json!({"reason": problem.message});
+        let failed = store::recharges::transition(
+            &self.pool,
+            recharge.id,
+            recharge.status,
+            RechargeStatus::Failed,
+            false,
+            changes,
+            detail,
+        )
+        .await?;
+        let status = match failed {
+            Some(r) => r.status,
+            // The authenticity POST won the race: report what is stored now.
+            None => self.load(recharge.id).await?.status,
+        };
+        Ok(FlowError::Carat(problem.with_status(status)))
+    }
+}
+
+/// An order id for a storefront that sends none: 20 alphanumerics (`< 20 AN`).
+fn generate_order_id() -> OrderId {
+    let hex = Uuid::new_v4().simple().to_string().to_uppercase();
+    OrderId::parse(&hex[..20]).expect("20 hex digits are a valid order id")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn generated_order_ids_are_valid_and_distinct() {
+        let a = super::generate_order_id();
+        let b = super::generate_order_id();
+        assert_eq!(a.as_str().len(), 20);
+        assert_ne!(a, b);
+    }
+}

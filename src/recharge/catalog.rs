@@ -1,0 +1,227 @@
+//! Listing dealers and branch data: read-only calls, safe to repeat, shown to the storefront
+//! in a clean shape (amounts as integer cents).
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event, why_not};
+use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
+use crate::domain::{Ddd, DealerCode, Nit, RechargeStatus};
+use crate::store::{self, EventKind, Recharge};
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Dealers {
+    pub general_hash: Option<String>,
+    pub dealers: Vec<DealerView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct DealerView {
+    pub code: String,
+    pub name: String,
+    pub type_code: Option<String>,
+    pub type_name: Option<String>,
+    pub branches: Vec<BranchView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BranchView {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BranchData {
+    pub general_hash: Option<String>,
+    pub questions: Vec<QuestionView>,
+    pub messages: Vec<String>,
+    pub categories: Vec<CategoryView>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct QuestionView {
+    pub id: String,
+    pub display: String,
+    pub rule: Option<String>,
+    pub min_length: Option<u32>,
+    pub max_length: Option<u32>,
+    /// Carat's `type` (e.g. `i`); its meaning is not documented.
+    pub input_type: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CategoryView {
+    pub code: String,
+    pub description: String,
+    pub amount_ranges: Vec<AmountRangeView>,
+}
+
+/// Amounts in integer cents. `expiry_date` and `bonus_expiry_date` are passed on as Carat
+/// sends them: their unit (days, probably) is not documented.
+#[derive(Clone, Debug, Serialize)]
+pub struct AmountRangeView {
+    pub amount_key: Option<String>,
+    pub message: Option<String>,
+    pub min_amount: Option<u64>,
+    pub max_amount: Option<u64>,
+    pub payment_amount: Option<u64>,
+    pub bonus: Option<u64>,
+    pub bonus_in_percentage: Option<String>,
+    pub bonus_category: Option<String>,
+    pub expiry_date: Option<String>,
+    pub bonus_expiry_date: Option<String>,
+}
+
+impl RechargeService {
+    pub async fn dealers(&self, id: Uuid) -> Result<Dealers, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        let result = self.carat.list_dealers(&nit, &self.general_hash()).await;
+        let response = self
+            .record_list_call(&recharge, "list_dealers", result)
+            .await?;
+        Ok(dealers_view(response))
+    }
+
+    pub async fn branches(
+        &self,
+        id: Uuid,
+        ddd: &Ddd,
+        dealer_code: &DealerCode,
+    ) -> Result<BranchData, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        let result = self
+            .carat
+            .list_branches(&nit, ddd, dealer_code, &self.general_hash())
+            .await;
+        let response = self
+            .record_list_call(&recharge, "list_branches", result)
+            .await?;
+        Ok(branch_data_view(response))
+    }
+
+    /// Listing belongs between create and effectuation (Carat status NOV).
+    async fn listable(&self, id: Uuid) -> Result<(Recharge, Nit), FlowError> {
+        let recharge = self.load(id).await?;
+        match (&recharge.nit, recharge.status) {
+            (Some(nit), RechargeStatus::Started) => {
+                let nit = nit.clone();
+                Ok((recharge, nit))
+            }
+            (_, status) => Err(FlowError::out_of_order(status, why_not(status, "list"))),
+        }
+    }
+
+    async fn record_list_call<T: crate::carat::wire::Verdict>(
+        &self,
+        recharge: &Recharge,
+        name: &str,
+        result: Result<T, crate::carat::CaratError>,
+    ) -> Result<T, FlowError> {
+        store::recharges::record_event(
+            &self.pool,
+            recharge.id,
+            EventKind::OutboundCall,
+            name,
+            call_event(&result),
+        )
+        .await?;
+        result.map_err(|e| {
+            let failure = if e.refusal().is_some() {
+                CaratFailure::Refused
+            } else {
+                CaratFailure::Unavailable
+            };
+            FlowError::Carat(CaratProblem::new(failure, &e).with_status(recharge.status))
+        })
+    }
+}
+
+fn dealers_view(r: ListDealersResponse) -> Dealers {
+    Dealers {
+        general_hash: r.hashes.and_then(|h| h.general),
+        dealers: r
+            .dealers
+            .into_iter()
+            .map(|d| DealerView {
+                code: d.code,
+                name: d.name,
+                type_code: d.type_code,
+                type_name: d.type_name,
+                branches: d
+                    .branches
+                    .into_iter()
+                    .map(|b| BranchView {
+                        code: b.code,
+                        name: b.name,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+fn branch_data_view(r: ListBranchDataResponse) -> BranchData {
+    BranchData {
+        general_hash: r.hashes.and_then(|h| h.general),
+        questions: r
+            .questions
+            .into_iter()
+            .map(|q| QuestionView {
+                id: q.id,
+                display: q.display,
+                rule: q.rule,
+                min_length: q.min.as_deref().and_then(|s| s.parse().ok()),
+                max_length: q.max.as_deref().and_then(|s| s.parse().ok()),
+                input_type: q.kind,
+            })
+            .collect(),
+        messages: r.general.into_iter().map(|g| g.message).collect(),
+        categories: r
+            .categories
+            .into_iter()
+            .map(|c| CategoryView {
+                code: c.code,
+                description: c.description,
+                amount_ranges: c.amount_ranges.into_iter().map(range_view).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn range_view(r: AmountRange) -> AmountRangeView {
+    let cents = |s: Option<String>| s.and_then(|s| s.trim().parse::<u64>().ok());
+    AmountRangeView {
+        amount_key: r.amount_key,
+        message: r.message,
+        min_amount: cents(r.min_amount),
+        max_amount: cents(r.max_amount),
+        payment_amount: cents(r.payment_amount),
+        bonus: cents(r.bonus),
+        bonus_in_percentage: r.bonus_in_percentage,
+        bonus_category: r.bonus_category,
+        expiry_date: r.expiry_date,
+        bonus_expiry_date: r.bonus_expiry_date,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_data_amounts_become_cents_and_odd_values_are_dropped() {
+        let body = r#"{"status":"NOV","esitef":{"code":"0"},"hashes":{"general":"09A9681D09A9681D"},
+          "questions":[{"id":"5","display":"Qual?","rule":"3","min":"5","max":"30","type":"i"}],
+          "general":[{"message":"MENSAGEM DE TESTE"}],
+          "categories":[{"code":"01","description":"RECARGA","amount_ranges":[
+            {"amount_key":"7","min_amount":"500","max_amount":"10000","bonus":"50","expiry_date":"30"},
+            {"amount_key":"8","min_amount":"10,00"}]}]}"#;
+        let view = branch_data_view(serde_json::from_str(body).unwrap());
+        assert_eq!(view.questions[0].max_length, Some(30));
+        assert_eq!(view.messages, ["MENSAGEM DE TESTE"]);
+        let ranges = &view.categories[0].amount_ranges;
+        assert_eq!(ranges[0].min_amount, Some(500));
+        assert_eq!(ranges[0].bonus, Some(50));
+        assert_eq!(ranges[1].min_amount, None);
+    }
+}

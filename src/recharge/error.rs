@@ -1,0 +1,85 @@
+//! Why a use case did not succeed, in the storefront's terms.
+
+use crate::carat::CaratError;
+use crate::domain::{FieldError, RechargeStatus};
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("no such recharge")]
+    NotFound,
+    /// A step out of order: says why.
+    #[error("{reason}")]
+    OutOfOrder {
+        status: RechargeStatus,
+        reason: String,
+    },
+    #[error("{0} is already in use")]
+    Duplicate(&'static str),
+    #[error("{0}")]
+    Invalid(FieldError),
+    #[error("{0}")]
+    Carat(CaratProblem),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FlowError {
+    pub(crate) fn out_of_order(status: RechargeStatus, reason: impl Into<String>) -> Self {
+        Self::OutOfOrder {
+            status,
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaratFailure {
+    /// Carat refused the call; nothing happened there.
+    Refused,
+    /// The authorizer denied the recharge (status NEG and the like).
+    Denied,
+    /// Carat could not be reached or did not answer a call that changes nothing.
+    Unavailable,
+    /// A money-moving call's outcome is unknown; the recharge stays in doubt until a query
+    /// to Carat resolves it.
+    OutcomeUnknown,
+}
+
+/// A failed exchange with Carat, with Carat's own code and message when it gave them.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct CaratProblem {
+    pub failure: CaratFailure,
+    /// Human summary for the storefront.
+    pub message: String,
+    pub http_status: Option<u16>,
+    pub code: Option<String>,
+    pub carat_message: Option<String>,
+    pub carat_status: Option<String>,
+    /// Whether Carat answered at all (504 vs 502 for the storefront).
+    pub answered: bool,
+    /// The recharge's status after the failure was recorded.
+    pub recharge_status: Option<RechargeStatus>,
+}
+
+impl CaratProblem {
+    pub fn new(failure: CaratFailure, error: &CaratError) -> Self {
+        let refusal = error.refusal();
+        Self {
+            failure,
+            message: error.to_string(),
+            http_status: refusal.map(|r| r.http_status),
+            code: refusal.and_then(|r| r.code.clone()),
+            carat_message: refusal.and_then(|r| r.message.clone()),
+            carat_status: refusal.and_then(|r| r.carat_status.clone()),
+            answered: refusal.is_some(),
+            recharge_status: None,
+        }
+    }
+
+    pub fn with_status(mut self, status: RechargeStatus) -> Self {
+        self.recharge_status = Some(status);
+        self
+    }
+}
