@@ -1,0 +1,155 @@
+//! The storefront API's one error type. Every error answers
+//! `{"error":{"code":"...","message":"..."}}`, with the field, the recharge's status and
+//! Carat's own code and message when they apply. Internal details are logged, never sent.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::domain::{FieldError, RechargeStatus};
+use crate::recharge::{CaratFailure, CaratProblem, FlowError};
+use crate::store::StoreError;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized,
+    NotFound(String),
+    /// The body is not JSON at all.
+    Malformed(String),
+    UnsupportedMediaType,
+    /// A field is missing, of the wrong type or format.
+    InvalidField(FieldError),
+    Conflict {
+        message: String,
+        status: Option<RechargeStatus>,
+    },
+    Carat(CaratProblem),
+    Unavailable,
+    Internal,
+}
+
+impl ApiError {
+    pub fn invalid(field: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self::InvalidField(FieldError::new(field, reason))
+    }
+}
+
+impl From<FlowError> for ApiError {
+    fn from(e: FlowError) -> Self {
+        match e {
+            FlowError::NotFound => Self::NotFound("no recharge with this id".into()),
+            FlowError::OutOfOrder { status, reason } => Self::Conflict {
+                message: reason,
+                status: Some(status),
+            },
+            FlowError::Duplicate(field) => Self::Conflict {
+                message: format!("{field} is already used by another recharge"),
+                status: None,
+            },
+            FlowError::Invalid(field) => Self::InvalidField(field),
+            FlowError::Carat(problem) => Self::Carat(problem),
+            FlowError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(source) => {
+                tracing::error!(error = %source, "database unavailable");
+                Self::Unavailable
+            }
+            StoreError::Duplicate(field) => Self::Conflict {
+                message: format!("{field} is already in use"),
+                status: None,
+            },
+            StoreError::Other(source) => {
+                tracing::error!(error = %source, "database error");
+                Self::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, extra) = match self {
+            Self::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "a valid `Authorization: Bearer <API_TOKEN>` header is required".to_owned(),
+                json!({}),
+            ),
+            Self::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message, json!({})),
+            Self::Malformed(message) => (
+                StatusCode::BAD_REQUEST,
+                "malformed_body",
+                message,
+                json!({}),
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be JSON (Content-Type: application/json)".to_owned(),
+                json!({}),
+            ),
+            Self::InvalidField(e) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                e.to_string(),
+                json!({"field": e.field}),
+            ),
+            Self::Conflict { message, status } => (
+                StatusCode::CONFLICT,
+                "conflict",
+                message,
+                json!({"recharge_status": status}),
+            ),
+            Self::Carat(p) => {
+                let (status, code) = match p.failure {
+                    CaratFailure::Denied => (StatusCode::UNPROCESSABLE_ENTITY, "carat_denied"),
+                    CaratFailure::Refused => (StatusCode::BAD_GATEWAY, "carat_refused"),
+                    CaratFailure::Unavailable if p.answered => {
+                        (StatusCode::BAD_GATEWAY, "carat_unavailable")
+                    }
+                    CaratFailure::Unavailable => (StatusCode::GATEWAY_TIMEOUT, "carat_unavailable"),
+                    CaratFailure::OutcomeUnknown if p.answered => {
+                        (StatusCode::BAD_GATEWAY, "carat_outcome_unknown")
+                    }
+                    CaratFailure::OutcomeUnknown => {
+                        (StatusCode::GATEWAY_TIMEOUT, "carat_outcome_unknown")
+                    }
+                };
+                let extra = json!({
+                    "recharge_status": p.recharge_status,
+                    "carat": {
+                        "http_status": p.http_status,
+                        "code": p.code,
+                        "message": p.carat_message,
+                        "status": p.carat_status,
+                    }
+                });
+                (status, code, p.message, extra)
+            }
+            Self::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service cannot reach its database; try again shortly".to_owned(),
+                json!({}),
+            ),
+            Self::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error".to_owned(),
+                json!({}),
+            ),
+        };
+        let mut error = json!({"code": code, "message": message});
+        if let (Some(error), serde_json::Value::Object(extra)) = (error.as_object_mut(), extra) {
+            error.extend(extra.into_iter().filter(|(_, v)| !v.is_null()));
+        }
+        (status, Json(json!({ "error": error }))).into_response()
+    }
+}

@@ -1,0 +1,125 @@
+//! The storefront's recharge routes.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::AppState;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::views::RechargeView;
+use crate::domain::{Ddd, DealerCode, OrderId, RechargeType};
+use crate::recharge::{BranchData, Dealers, EffectuateRequest};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRecharge {
+    pub recharge_type: RechargeType,
+    #[serde(default)]
+    pub order_id: Option<OrderId>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRecharge {
+    pub confirm: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BranchesQuery {
+    pub dealer_code: Option<String>,
+    pub ddd: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateRecharge>,
+) -> Result<impl IntoResponse, ApiError> {
+    if body.recharge_type != RechargeType::Normal {
+        return Err(ApiError::invalid(
+            "recharge_type",
+            format!(
+                "`{}` is not supported yet; this version sells `normal` top-ups",
+                body.recharge_type
+            ),
+        ));
+    }
+    let recharge = state
+        .recharges
+        .begin(body.order_id, body.recharge_type)
+        .await?;
+    let location = format!("/api/v1/recharges/{}", recharge.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(RechargeView::new(recharge, None)),
+    ))
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<RechargeView>, ApiError> {
+    let (recharge, events) = state.recharges.get(recharge_id(&id)?).await?;
+    Ok(Json(RechargeView::new(recharge, Some(events))))
+}
+
+pub async fn dealers(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Dealers>, ApiError> {
+    Ok(Json(state.recharges.dealers(recharge_id(&id)?).await?))
+}
+
+pub async fn branches(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<BranchData>, ApiError> {
+    let id = recharge_id(&id)?;
+    let query: BranchesQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::Malformed(format!("the query string is malformed: {e}")))?;
+    let dealer_code = query
+        .dealer_code
+        .ok_or_else(|| ApiError::invalid("dealer_code", "is required"))
+        .and_then(|v| DealerCode::parse(v).map_err(|e| ApiError::invalid("dealer_code", e)))?;
+    let ddd = query
+        .ddd
+        .ok_or_else(|| ApiError::invalid("ddd", "is required"))
+        .and_then(|v| Ddd::parse(v).map_err(|e| ApiError::invalid("ddd", e)))?;
+    Ok(Json(
+        state.recharges.branches(id, &ddd, &dealer_code).await?,
+    ))
+}
+
+pub async fn effectuate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<EffectuateRequest>,
+) -> Result<Json<RechargeView>, ApiError> {
+    let recharge = state.recharges.effectuate(recharge_id(&id)?, body).await?;
+    Ok(Json(RechargeView::new(recharge, None)))
+}
+
+pub async fn confirm(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ConfirmRecharge>,
+) -> Result<Json<RechargeView>, ApiError> {
+    let recharge = state
+        .recharges
+        .confirm(recharge_id(&id)?, body.confirm)
+        .await?;
+    Ok(Json(RechargeView::new(recharge, None)))
+}
+
+/// A recharge id from the path; anything that is not one names no recharge.
+fn recharge_id(raw: &str) -> Result<Uuid, ApiError> {
+    let id =
+        Uuid::parse_str(raw).map_err(|_| ApiError::NotFound("no recharge with this id".into()))?;
+    tracing::Span::current().record("recharge_id", tracing::field::display(id));
+    Ok(id)
+}

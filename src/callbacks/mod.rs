@@ -1,0 +1,23 @@
+//! Carat Portal's form-urlencoded POSTs to this store: parsed tolerantly, validated strictly,
+//! committed, and only then answered 200.
+
+pub mod authenticity;
+
+use axum::Router;
+use axum::routing::post;
+use sqlx::PgPool;
+
+use crate::domain::MerchantId;
+
+#[derive(Clone, Debug)]
+pub struct CallbackState {
+    pub pool: PgPool,
+    /// Our merchant id on Carat: a POST for another merchant is not for us.
+    pub merchant_id: MerchantId,
+}
+
+pub fn router(state: CallbackState) -> Router {
+    Router::new()
+        .route("/callbacks/authenticity", post(authenticity::receive))
+        .with_state(state)
+}
