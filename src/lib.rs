@@ -1,4 +1,12 @@
 //! carat-merchant: the merchant's side of Carat Portal's REST recharge interface.
 
+pub mod api;
+pub mod callbacks;
 pub mod carat;
+pub mod config;
 pub mod domain;
+pub mod recharge;
+pub mod sandbox;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,1 +1,118 @@
-fn main(){}
+//! `carat-merchant serve | sandbox | migrate`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use carat_merchant::config::Settings;
+use carat_merchant::sandbox::{self, Sandbox, SandboxConfig};
+use carat_merchant::startup::Application;
+use carat_merchant::{store, telemetry};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "The merchant's side of Carat Portal's REST recharge interface"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the service (the default). Without CARAT_BASE_URL it embeds the sandbox.
+    Serve,
+    /// Run only the Carat Portal sandbox, on SANDBOX_LISTEN_ADDR.
+    Sandbox,
+    /// Create the database if missing, apply the migrations, and exit.
+    Migrate,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    // One TLS stack for the whole process: rustls with ring (reqwest is built without a
+    // provider of its own).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("carat-merchant: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format, &settings.log_filter);
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Sandbox => run_sandbox(settings).await,
+        Command::Migrate => store::connect_and_migrate(&settings.database_url, 1)
+            .await
+            .map(|_| tracing::info!("migrations applied"))
+            .map_err(Into::into),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "carat-merchant stopped");
+            eprintln!("carat-merchant: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run_sandbox(settings: Settings) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(settings.sandbox.listen_addr)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("SANDBOX_LISTEN_ADDR {}: {e}", settings.sandbox.listen_addr)
+        })?;
+    let sandbox = Sandbox::new(SandboxConfig {
+        merchant_id: settings.carat.merchant_id,
+        merchant_key: settings.carat.merchant_key,
+        authenticity_url: Some(settings.sandbox.authenticity_url.clone()),
+        nit_lifetime: settings.sandbox.nit_lifetime,
+        slow_answer_delay: settings.sandbox.slow_answer_delay,
+        callback_timeout: settings.sandbox.callback_timeout,
+    });
+    tracing::info!(
+        addr = %settings.sandbox.listen_addr,
+        authenticity_url = %settings.sandbox.authenticity_url,
+        "Carat Portal sandbox listening"
+    );
+    tokio::select! {
+        result = sandbox::serve(sandbox, listener) => result?,
+        () = shutdown_signal() => {}
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

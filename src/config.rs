@@ -1,0 +1,318 @@
+//! Settings, layered: `config/default.toml`, then `config/<APP_PROFILE>.toml`, then the
+//! environment. Every key is flat, and its environment variable is the key in upper case
+//! (`carat_merchant_id` ↔ `CARAT_MERCHANT_ID`), so one table documents both.
+//!
+//! A missing or malformed setting stops start-up with an error naming it. Secret values are
+//! read into [`Secret`] and never appear in an error or a log.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::domain::{MerchantId, Secret};
+
+/// Every setting the service reads. Anything else in a config file is an error (a typo there
+/// should not silently fall back to a default).
+pub const KEYS: &[&str] = &[
+    "database_url",
+    "database_max_connections",
+    "listen_addr",
+    "api_token",
+    "carat_base_url",
+    "carat_merchant_id",
+    "carat_merchant_key",
+    "carat_connect_timeout_ms",
+    "carat_timeout_ms",
+    "log_format",
+    "log_filter",
+    "sandbox_listen_addr",
+    "sandbox_authenticity_url",
+    "sandbox_nit_lifetime_secs",
+    "sandbox_slow_answer_delay_ms",
+    "sandbox_callback_timeout_ms",
+];
+
+const SECRET_KEYS: &[&str] = &["database_url", "api_token", "carat_merchant_key"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("setting {env} is missing (set it in the environment or in config/*.toml as `{key}`)")]
+    Missing { key: &'static str, env: String },
+    #[error("setting {env} is invalid: {reason}")]
+    Invalid { env: String, reason: String },
+    #[error("config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub profile: String,
+    pub database_url: Secret,
+    pub database_max_connections: u32,
+    pub listen_addr: SocketAddr,
+    pub api_token: Secret,
+    pub carat: CaratSettings,
+    pub log_format: LogFormat,
+    pub log_filter: String,
+    pub sandbox: SandboxSettings,
+}
+
+#[derive(Clone, Debug)]
+pub struct CaratSettings {
+    /// `None`: the embedded sandbox plays Carat Portal in this process.
+    pub base_url: Option<Url>,
+    pub merchant_id: MerchantId,
+    pub merchant_key: Secret,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct SandboxSettings {
+    /// Where `carat-merchant sandbox` listens when run alone.
+    pub listen_addr: SocketAddr,
+    /// Where the standalone sandbox sends the authenticity POST. The embedded one always
+    /// posts to its own service.
+    pub authenticity_url: Url,
+    pub nit_lifetime: Duration,
+    pub slow_answer_delay: Duration,
+    pub callback_timeout: Duration,
+}
+
+impl Settings {
+    /// Loads from `APP_CONFIG_DIR` (default `config`) and the process environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        let dir = std::env::var("APP_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
+        Self::load_from(Path::new(&dir), |name| std::env::var(name).ok())
+    }
+
+    /// Loads from `dir`, with `env` standing for the environment (tests pass their own).
+    pub fn load_from(
+        dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let profile = env("APP_PROFILE").unwrap_or_else(|| "local".to_owned());
+        let mut values = BTreeMap::new();
+        read_file(&dir.join("default.toml"), true, &mut values)?;
+        read_file(&dir.join(format!("{profile}.toml")), false, &mut values)?;
+        for key in KEYS {
+            if let Some(value) = env(&key.to_uppercase()) {
+                values.insert(*key, value);
+            }
+        }
+        let v = Values(values);
+
+        let carat_base_url = v.optional("carat_base_url", parse_url)?;
+        if profile == "production" && carat_base_url.is_none() {
+            return Err(ConfigError::Invalid {
+                env: "CARAT_BASE_URL".into(),
+                reason:
+                    "required with APP_PROFILE=production (the embedded sandbox is for local runs)"
+                        .into(),
+            });
+        }
+        Ok(Self {
+            database_url: v.secret("database_url")?,
+            database_max_connections: v.required("database_max_connections", parse_positive)?,
+            listen_addr: v.required("listen_addr", parse_addr)?,
+            api_token: v.secret("api_token")?,
+            carat: CaratSettings {
+                base_url: carat_base_url,
+                merchant_id: v.required("carat_merchant_id", |s| {
+                    MerchantId::parse(s).map_err(|e| e.to_string())
+                })?,
+                merchant_key: v.secret("carat_merchant_key")?,
+                connect_timeout: v.required("carat_connect_timeout_ms", parse_millis)?,
+                timeout: v.required("carat_timeout_ms", parse_millis)?,
+            },
+            log_format: v.required("log_format", |s| match s {
+                "human" => Ok(LogFormat::Human),
+                "json" => Ok(LogFormat::Json),
+                _ => Err("must be `human` or `json`".into()),
+            })?,
+            log_filter: v.required("log_filter", |s| Ok(s.to_owned()))?,
+            sandbox: SandboxSettings {
+                listen_addr: v.required("sandbox_listen_addr", parse_addr)?,
+                authenticity_url: v.required("sandbox_authenticity_url", parse_url)?,
+                nit_lifetime: v.required("sandbox_nit_lifetime_secs", |s| {
+                    parse_positive(s).map(|n: u64| Duration::from_secs(n))
+                })?,
+                slow_answer_delay: v.required("sandbox_slow_answer_delay_ms", parse_millis)?,
+                callback_timeout: v.required("sandbox_callback_timeout_ms", parse_millis)?,
+            },
+            profile,
+        })
+    }
+}
+
+fn read_file(
+    path: &Path,
+    must_exist: bool,
+    values: &mut BTreeMap<&'static str, String>,
+) -> Result<(), ConfigError> {
+    let file_error = |reason: String| ConfigError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => return Ok(()),
+        Err(e) => return Err(file_error(e.to_string())),
+    };
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
+    for (key, value) in table {
+        let Some(known) = KEYS.iter().find(|k| **k == key) else {
+            return Err(file_error(format!("unknown setting `{key}`")));
+        };
+        let value = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            _ => return Err(file_error(format!("`{key}` must be a string or a number"))),
+        };
+        values.insert(known, value);
+    }
+    Ok(())
+}
+
+struct Values(BTreeMap<&'static str, String>);
+
+impl Values {
+    /// An empty value counts as unset, so `CARAT_BASE_URL=` turns a file's value off.
+    fn raw(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
+    }
+
+    fn optional<T>(
+        &self,
+        key: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.raw(key)
+            .map(|raw| {
+                parse(raw).map_err(|reason| ConfigError::Invalid {
+                    env: key.to_uppercase(),
+                    // The reason never quotes the value: it may be a secret.
+                    reason,
+                })
+            })
+            .transpose()
+    }
+
+    fn required<T>(
+        &self,
+        key: &'static str,
+        parse: impl Fn(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        self.optional(key, parse)?
+            .ok_or_else(|| ConfigError::Missing {
+                key,
+                env: key.to_uppercase(),
+            })
+    }
+
+    fn secret(&self, key: &'static str) -> Result<Secret, ConfigError> {
+        debug_assert!(SECRET_KEYS.contains(&key));
+        self.required(key, |s| Ok(Secret::new(s)))
+    }
+}
+
+fn parse_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|_| "must be an address like 127.0.0.1:8080".to_owned())
+}
+
+fn parse_url(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("must be an absolute URL ({e})"))?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        _ => Err("must be an http or https URL".into()),
+    }
+}
+
+fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Result<T, String> {
+    match s.parse::<T>() {
+        Ok(n) if n > T::default() => Ok(n),
+        _ => Err("must be a positive whole number".into()),
+    }
+}
+
+fn parse_millis(s: &str) -> Result<Duration, String> {
+    parse_positive(s).map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: BTreeMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(&config_dir(), |name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn local_profile_runs_with_no_environment() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.profile, "local");
+        assert!(s.carat.base_url.is_none(), "embedded sandbox by default");
+    }
+
+    #[test]
+    fn environment_overrides_files() {
+        let s = load(&[
+            (
+                "CARAT_BASE_URL",
+                "https://esitef-homologacao.softwareexpress.com.br/e-sitef",
+            ),
+            ("LISTEN_ADDR", "0.0.0.0:9000"),
+        ])
+        .unwrap();
+        assert_eq!(s.listen_addr.port(), 9000);
+        assert!(s.carat.base_url.is_some());
+    }
+
+    #[test]
+    fn production_needs_its_secrets_and_a_base_url() {
+        let err = load(&[("APP_PROFILE", "production")]).unwrap_err();
+        assert!(err.to_string().contains("CARAT_BASE_URL"), "{err}");
+
+        let err = load(&[
+            ("APP_PROFILE", "production"),
+            ("CARAT_BASE_URL", "https://example.test/e-sitef"),
+        ])
+        .unwrap_err();
+        assert!(matches!(err, ConfigError::Missing { .. }), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_named_and_secrets_never_quoted() {
+        let err = load(&[("CARAT_MERCHANT_ID", "not valid!")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("setting CARAT_MERCHANT_ID is invalid"),
+            "{err}"
+        );
+        let err = load(&[("CARAT_TIMEOUT_MS", "soon")]).unwrap_err();
+        assert!(err.to_string().contains("CARAT_TIMEOUT_MS"), "{err}");
+        let s = load(&[("CARAT_MERCHANT_KEY", "TOPSECRETKEY")]).unwrap();
+        assert!(!format!("{s:?}").contains("TOPSECRETKEY"));
+    }
+}

@@ -1,0 +1,185 @@
+//! Wiring: the database, the Carat client (or the embedded sandbox), the routers and the
+//! listener.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+use url::Url;
+
+use crate::api::{self, AppState, error::ApiError};
+use crate::callbacks::{self, CallbackState};
+use crate::carat::{CaratClient, CaratClientConfig};
+use crate::config::Settings;
+use crate::recharge::RechargeService;
+use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::store;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    local_addr: SocketAddr,
+    pool: PgPool,
+    sandbox: Option<Sandbox>,
+}
+
+impl Application {
+    /// Binds `settings.listen_addr` and builds everything.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.listen_addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("LISTEN_ADDR {}: {e}", settings.listen_addr))?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// Builds on a listener already bound (tests bind port 0 first).
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let pool =
+            store::connect_and_migrate(&settings.database_url, settings.database_max_connections)
+                .await?;
+
+        // Without CARAT_BASE_URL the sandbox plays Carat in this process, and its
+        // authenticity POST comes back to this very listener.
+        let own_url = format!("http://{}", reachable(local_addr));
+        let (carat_base_url, sandbox) = match &settings.carat.base_url {
+            Some(url) => (url.clone(), None),
+            None => {
+                let sandbox = Sandbox::new(SandboxConfig {
+                    merchant_id: settings.carat.merchant_id.clone(),
+                    merchant_key: settings.carat.merchant_key.clone(),
+                    authenticity_url: Some(Url::parse(&format!(
+                        "{own_url}/callbacks/authenticity"
+                    ))?),
+                    nit_lifetime: settings.sandbox.nit_lifetime,
+                    slow_answer_delay: settings.sandbox.slow_answer_delay,
+                    callback_timeout: settings.sandbox.callback_timeout,
+                });
+                (Url::parse(&format!("{own_url}/e-sitef"))?, Some(sandbox))
+            }
+        };
+        let carat = CaratClient::new(CaratClientConfig {
+            base_url: carat_base_url.clone(),
+            merchant_key: settings.carat.merchant_key.clone(),
+            connect_timeout: settings.carat.connect_timeout,
+            timeout: settings.carat.timeout,
+        })?;
+        let recharges = RechargeService::new(
+            pool.clone(),
+            carat,
+            settings.carat.merchant_id.clone(),
+            settings.carat.timeout,
+        );
+
+        let mut router = Router::new()
+            .merge(api::router(AppState {
+                recharges,
+                api_token: settings.api_token.clone(),
+            }))
+            .merge(callbacks::router(CallbackState {
+                pool: pool.clone(),
+                merchant_id: settings.carat.merchant_id.clone(),
+            }))
+            .route("/health", get(health).with_state(pool.clone()));
+        if let Some(sandbox) = &sandbox {
+            router = router.merge(sandbox.router());
+        }
+        let router = router.fallback(not_found).layer(trace_layer());
+
+        tracing::info!(
+            %local_addr,
+            carat = %carat_base_url,
+            embedded_sandbox = sandbox.is_some(),
+            "carat-merchant ready"
+        );
+        Ok(Self {
+            listener,
+            router,
+            local_addr,
+            pool,
+            sandbox,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The embedded sandbox, when this instance runs one.
+    pub fn sandbox(&self) -> Option<&Sandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}
+
+/// One span per request, carrying the recharge id and NIT once a handler knows them. The
+/// query string is left out: Carat's query call carries the merchant key there.
+pub fn trace_layer() -> TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&Request) -> tracing::Span + Clone,
+> {
+    TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| req.uri().path().to_owned());
+        tracing::info_span!(
+            "request",
+            method = %req.method(),
+            route,
+            request_id = %uuid::Uuid::new_v4().simple(),
+            recharge_id = tracing::field::Empty,
+            nit = tracing::field::Empty,
+        )
+    })
+}
+
+async fn health(State(pool): State<PgPool>) -> impl IntoResponse {
+    match sqlx::query("SELECT 1").execute(&pool).await {
+        Ok(_) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "health: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "database unavailable"})),
+            )
+        }
+    }
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+/// The address this process can reach itself on: a wildcard bind is reached on loopback.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
