@@ -1,0 +1,171 @@
+//! Carat's failures, each surfacing to the storefront with Carat's own code and message.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{
+    Options, PHONE_DENY, PHONE_ESITEF_ERROR, PHONE_HTTP_500, PHONE_OK, PHONE_SLOW, spawn_app,
+    spawn_app_with,
+};
+
+#[tokio::test]
+async fn a_denial_fails_the_recharge_with_the_authorizers_words() {
+    let app = spawn_app().await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap();
+
+    let (status, body) = app.effectuate(id, PHONE_DENY, 1000).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = &body["error"];
+    assert_eq!(error["code"], "carat_denied");
+    assert_eq!(error["carat"]["status"], "NEG");
+    assert_eq!(error["carat"]["code"], "05");
+    assert_eq!(error["carat"]["message"], "TRANSACAO NEGADA");
+    assert_eq!(error["recharge_status"], "failed");
+    let stored = app.recharge(id).await;
+    assert_eq!(
+        (stored["status"].as_str(), stored["carat_status"].as_str()),
+        (Some("failed"), Some("NEG"))
+    );
+}
+
+#[tokio::test]
+async fn an_esitef_error_code_is_surfaced_and_the_recharge_may_try_again() {
+    let app = spawn_app().await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap();
+
+    let (status, body) = app.effectuate(id, PHONE_ESITEF_ERROR, 1000).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "carat_refused");
+    assert_eq!(body["error"]["carat"]["code"], "55");
+    assert!(
+        body["error"]["carat"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("esitef error")
+    );
+    // Carat refused it outright: nothing happened there, so the recharge is usable again.
+    assert_eq!(body["error"]["recharge_status"], "started");
+
+    let (status, body) = app.effectuate(id, PHONE_OK, 1000).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "pending_confirmation");
+    assert_eq!(body["last_error"]["code"], "55");
+}
+
+#[tokio::test]
+async fn an_http_500_leaves_the_outcome_unknown_until_a_query_says_otherwise() {
+    let app = spawn_app().await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap();
+    let nit = created["nit"].as_str().unwrap();
+
+    let (status, body) = app.effectuate(id, PHONE_HTTP_500, 1000).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "carat_outcome_unknown");
+    assert_eq!(body["error"]["carat"]["http_status"], 500);
+    assert_eq!(body["error"]["carat"]["code"], "99");
+    assert!(
+        body["error"]["carat"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("internal error")
+    );
+    let stored = app.recharge(id).await;
+    assert_eq!(stored["status"], "effectuating");
+    assert_eq!(stored["outcome_unknown"], true);
+
+    // The retry asks Carat first (NOV: it never happened), and only then effectuates.
+    let (status, body) = app.effectuate(id, PHONE_OK, 1000).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "pending_confirmation");
+    let tx = app.sandbox.transaction(nit).unwrap();
+    assert_eq!((tx.effectuation_requests, tx.query_requests), (2, 1));
+}
+
+#[tokio::test]
+async fn a_timeout_on_effectuation_is_resolved_by_a_query_never_by_a_second_effectuation() {
+    let app = spawn_app_with(Options {
+        carat_timeout: Duration::from_millis(700),
+        slow_answer_delay: Duration::from_millis(2000),
+        ..Options::default()
+    })
+    .await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let nit = created["nit"].as_str().unwrap();
+
+    // While the call is out, nobody else may take the step or resolve it.
+    let first = {
+        let (client, url) = (
+            app.client.clone(),
+            app.url(&format!("/api/v1/recharges/{id}/effectuate")),
+        );
+        tokio::spawn(async move {
+            let body = crate::helpers::effectuation(PHONE_SLOW, 1000);
+            crate::helpers::read(
+                client
+                    .post(url)
+                    .bearer_auth(crate::helpers::TOKEN)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = app.effectuate(&id, PHONE_SLOW, 1000).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let (status, body) = first.await.unwrap();
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_eq!(body["error"]["code"], "carat_outcome_unknown");
+    let stored = app.recharge(&id).await;
+    assert_eq!(stored["status"], "effectuating");
+    assert_eq!(stored["outcome_unknown"], true);
+    // Carat did apply it, and received it once.
+    let tx = app.sandbox.transaction(nit).unwrap();
+    assert_eq!((tx.status.as_str(), tx.effectuation_requests), ("PPC", 1));
+
+    // Retrying resolves by query: pending confirmation, with Carat's receipts.
+    let (status, body) = app.effectuate(&id, PHONE_SLOW, 1000).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "pending_confirmation");
+    assert_eq!(body["outcome_unknown"], false);
+    assert!(body["receipts"]["customer"].is_string(), "{body}");
+    let tx = app.sandbox.transaction(nit).unwrap();
+    assert_eq!((tx.effectuation_requests, tx.query_requests), (1, 1));
+
+    let (status, body) = app.confirm(&id, true).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "confirmed");
+}
+
+#[tokio::test]
+async fn failed_creates_carry_carats_code() {
+    let app = spawn_app().await;
+    let (status, body) = app
+        .post_json(
+            "/api/v1/recharges",
+            json!({"recharge_type": "normal", "order_id": "SBXERR1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["carat"]["code"], "56");
+    assert_eq!(body["error"]["recharge_status"], "failed");
+
+    let (status, body) = app
+        .post_json(
+            "/api/v1/recharges",
+            json!({"recharge_type": "normal", "order_id": "SBX500A"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["carat"]["http_status"], 500);
+    assert_eq!(body["error"]["recharge_status"], "failed");
+}

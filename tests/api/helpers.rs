@@ -1,0 +1,252 @@
+//! `spawn_app()`: the real service on port 0, against a fresh PostgreSQL database of its own,
+//! with a standalone sandbox on another port 0 playing Carat Portal. The authenticity POST
+//! crosses HTTP from the sandbox's listener to the service's.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Once;
+use std::time::Duration;
+
+use carat_merchant::config::Settings;
+use carat_merchant::domain::{MerchantId, Secret};
+use carat_merchant::sandbox::{self, Sandbox, SandboxConfig};
+use carat_merchant::startup::Application;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use url::Url;
+
+pub const TOKEN: &str = "test-api-token";
+pub const MERCHANT_ID: &str = "LOJATESTE";
+pub const MERCHANT_KEY: &str = "TESTMERCHANTKEY0001";
+
+/// Sandbox test values (see `src/sandbox/faults.rs`).
+pub const PHONE_OK: &str = "987654321";
+pub const PHONE_DENY: &str = "999990001";
+pub const PHONE_ESITEF_ERROR: &str = "999990002";
+pub const PHONE_HTTP_500: &str = "999990003";
+pub const PHONE_SLOW: &str = "999990004";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub sandbox: Sandbox,
+    pub pool: PgPool,
+    settings: Settings,
+}
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub merchant_id: &'static str,
+    pub carat_timeout: Duration,
+    pub slow_answer_delay: Duration,
+    pub nit_lifetime: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            merchant_id: MERCHANT_ID,
+            carat_timeout: Duration::from_secs(10),
+            slow_answer_delay: Duration::from_secs(3),
+            nit_lifetime: Duration::from_secs(600),
+        }
+    }
+}
+
+static INIT: Once = Once::new();
+
+fn init_process() {
+    INIT.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        if std::env::var_os("TEST_LOG").is_some() {
+            tracing_subscriber::fmt()
+                .with_env_filter("info,carat_merchant=debug,sqlx=warn")
+                .with_test_writer()
+                .init();
+        }
+    });
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    init_process();
+    let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service_addr = service_listener.local_addr().unwrap();
+    let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sandbox_addr = sandbox_listener.local_addr().unwrap();
+
+    let sandbox = Sandbox::new(SandboxConfig {
+        merchant_id: MerchantId::parse(options.merchant_id).unwrap(),
+        merchant_key: Secret::new(MERCHANT_KEY),
+        authenticity_url: Some(
+            Url::parse(&format!("http://{service_addr}/callbacks/authenticity")).unwrap(),
+        ),
+        nit_lifetime: options.nit_lifetime,
+        slow_answer_delay: options.slow_answer_delay,
+        callback_timeout: Duration::from_secs(5),
+    });
+    tokio::spawn(sandbox::serve(sandbox.clone(), sandbox_listener));
+
+    // A database of its own, created by the service itself (create-when-missing).
+    let base = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
+    let database_url = format!(
+        "{}/test_{}",
+        base.trim_end_matches('/'),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut env = BTreeMap::new();
+    env.insert("DATABASE_URL", database_url);
+    env.insert("API_TOKEN", TOKEN.to_owned());
+    env.insert("CARAT_BASE_URL", format!("http://{sandbox_addr}/e-sitef"));
+    env.insert("CARAT_MERCHANT_ID", options.merchant_id.to_owned());
+    env.insert("CARAT_MERCHANT_KEY", MERCHANT_KEY.to_owned());
+    env.insert(
+        "CARAT_TIMEOUT_MS",
+        options.carat_timeout.as_millis().to_string(),
+    );
+    env.insert("DATABASE_MAX_CONNECTIONS", "5".to_owned());
+    let config_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let settings = Settings::load_from(&config_dir, |name| env.get(name).cloned()).unwrap();
+
+    let app = Application::build_on(settings.clone(), service_listener)
+        .await
+        .unwrap();
+    let pool = app.pool().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    TestApp {
+        address: format!("http://{service_addr}"),
+        client: reqwest::Client::new(),
+        sandbox,
+        pool,
+        settings,
+    }
+}
+
+impl TestApp {
+    /// Another instance of the service on the same database (and the same sandbox).
+    pub async fn spawn_second_instance(&self) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Application::build_on(self.settings.clone(), listener)
+            .await
+            .unwrap();
+        tokio::spawn(app.run_until(std::future::pending()));
+        format!("http://{addr}")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        read(response).await
+    }
+
+    /// Creates a normal recharge and checks it started.
+    pub async fn create_recharge(&self) -> Value {
+        let (status, body) = self
+            .post_json("/api/v1/recharges", json!({"recharge_type": "normal"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        assert_eq!(body["status"], "started", "{body}");
+        body
+    }
+
+    pub async fn effectuate(&self, id: &str, phone: &str, amount: u64) -> (StatusCode, Value) {
+        self.post_json(
+            &format!("/api/v1/recharges/{id}/effectuate"),
+            effectuation(phone, amount),
+        )
+        .await
+    }
+
+    pub async fn confirm(&self, id: &str, confirm: bool) -> (StatusCode, Value) {
+        self.post_json(
+            &format!("/api/v1/recharges/{id}/confirm"),
+            json!({"confirm": confirm}),
+        )
+        .await
+    }
+
+    pub async fn recharge(&self, id: &str) -> Value {
+        let (status, body) = self.get_json(&format!("/api/v1/recharges/{id}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    pub async fn post_authenticity(&self, body: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .post(self.url("/callbacks/authenticity"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    pub async fn event_count(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM recharge_events")
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn effectuation(phone: &str, amount: u64) -> Value {
+    json!({
+        "dealer": {"code": "001", "type_code": "03"},
+        "phone": {"ddd": "11", "number": phone},
+        "amount": amount,
+    })
+}
+
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, body)
+}
+
+/// The names of a recharge's history entries, in order.
+pub fn event_names(recharge: &Value) -> Vec<String> {
+    recharge["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["kind"].as_str().unwrap(),
+                e["name"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
