@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use url::Url;
 
 use crate::api::{self, AppState, error::ApiError};
@@ -136,8 +136,15 @@ impl Application {
 pub fn trace_layer() -> TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
     impl Fn(&Request) -> tracing::Span + Clone,
+    tower_http::trace::DefaultOnRequest,
+    DefaultOnResponse,
 > {
-    TraceLayer::new_for_http().make_span_with(|req: &Request| {
+    let layer = TraceLayer::new_for_http().on_response(
+        DefaultOnResponse::new()
+            .level(tracing::Level::INFO)
+            .latency_unit(tower_http::LatencyUnit::Millis),
+    );
+    layer.make_span_with(|req: &Request| {
         let route = req
             .extensions()
             .get::<MatchedPath>()

@@ -45,9 +45,6 @@ impl RechargeService {
         // Whichever instance received the authenticity POST has committed the NIT by now:
         // Carat answers the create only after the POST was answered.
         let now = self.load(id).await?;
-        if let Some(nit) = &now.nit {
-            tracing::Span::current().record("nit", tracing::field::display(nit));
-        }
         match (result, now.status) {
             (Ok(_), RechargeStatus::Started) => Ok(now),
             (Ok(_), RechargeStatus::Created) => {

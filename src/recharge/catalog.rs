@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event, why_not};
 use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
-use crate::domain::{Ddd, DealerCode, Nit, RechargeStatus};
-use crate::store::{self, EventKind, Recharge};
+use crate::domain::{CaratStatus, Ddd, DealerCode, Nit, RechargeStatus};
+use crate::store::{self, Changes, EventKind, Recharge};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Dealers {
@@ -125,14 +125,37 @@ impl RechargeService {
             call_event(&result),
         )
         .await?;
-        result.map_err(|e| {
-            let failure = if e.refusal().is_some() {
-                CaratFailure::Refused
-            } else {
-                CaratFailure::Unavailable
-            };
-            FlowError::Carat(CaratProblem::new(failure, &e).with_status(recharge.status))
-        })
+        let error = match result {
+            Ok(answer) => return Ok(answer),
+            Err(error) => error,
+        };
+        let failure = if error.refusal().is_some() {
+            CaratFailure::Refused
+        } else {
+            CaratFailure::Unavailable
+        };
+        let problem = CaratProblem::new(failure, &error);
+        // A refusal may say the transaction is over (EXP once its NIT's lifetime has passed).
+        let ended = problem
+            .carat_status
+            .as_deref()
+            .map(CaratStatus::parse)
+            .and_then(|c| recharge.status.after_carat_reports(&c))
+            .filter(|s| s.is_final());
+        let status = match ended {
+            Some(next) => {
+                let changes = Changes {
+                    carat_status: problem.carat_status.clone(),
+                    error: Some((problem.code.clone(), problem.carat_message.clone())),
+                    ..Changes::default()
+                };
+                self.settle(recharge.id, recharge.status, next, changes)
+                    .await?
+                    .status
+            }
+            None => recharge.status,
+        };
+        Err(FlowError::Carat(problem.with_status(status)))
     }
 }
 

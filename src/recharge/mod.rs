@@ -73,9 +73,16 @@ impl RechargeService {
     }
 
     async fn load(&self, id: Uuid) -> Result<Recharge, FlowError> {
-        store::recharges::find(&self.pool, id)
+        let recharge = store::recharges::find(&self.pool, id)
             .await?
-            .ok_or(FlowError::NotFound)
+            .ok_or(FlowError::NotFound)?;
+        // The request's span carries both ids from here on.
+        let span = tracing::Span::current();
+        span.record("recharge_id", tracing::field::display(recharge.id));
+        if let Some(nit) = &recharge.nit {
+            span.record("nit", tracing::field::display(nit));
+        }
+        Ok(recharge)
     }
 
     /// When a call sent now is over for sure.

@@ -169,3 +169,90 @@ async fn failed_creates_carry_carats_code() {
     assert_eq!(body["error"]["carat"]["http_status"], 500);
     assert_eq!(body["error"]["recharge_status"], "failed");
 }
+
+#[tokio::test]
+async fn a_nit_past_its_lifetime_expires_the_recharge() {
+    let app = spawn_app_with(Options {
+        nit_lifetime: Duration::from_secs(1),
+        ..Options::default()
+    })
+    .await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    let (status, body) = app
+        .get_json(&format!("/api/v1/recharges/{id}/dealers"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["carat"]["status"], "EXP");
+    assert_eq!(body["error"]["recharge_status"], "expired");
+
+    let (status, body) = app.effectuate(id, PHONE_OK, 1000).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmation_whose_answer_is_lost_is_resolved_by_query() {
+    let app = spawn_app_with(Options {
+        carat_timeout: Duration::from_millis(700),
+        slow_answer_delay: Duration::from_millis(1500),
+        ..Options::default()
+    })
+    .await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap();
+    let nit = created["nit"].as_str().unwrap();
+    // The sandbox applies a confirmation of 1414 cents but answers it late.
+    let (status, body) = app.effectuate(id, PHONE_OK, 1414).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = app.confirm(id, true).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_eq!(body["error"]["recharge_status"], "confirming");
+    assert_eq!(app.sandbox.transaction(nit).unwrap().status, "CON");
+
+    let (status, body) = app.confirm(id, true).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "confirmed");
+    let tx = app.sandbox.transaction(nit).unwrap();
+    assert_eq!((tx.confirmation_requests, tx.query_requests), (1, 1));
+}
+
+#[tokio::test]
+async fn a_confirmation_that_failed_can_still_be_undone() {
+    let app = spawn_app().await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap();
+    let nit = created["nit"].as_str().unwrap();
+    // The sandbox answers a confirmation of 1313 cents with HTTP 500, applying nothing.
+    let (status, body) = app.effectuate(id, PHONE_OK, 1313).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = app.confirm(id, true).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "carat_outcome_unknown");
+    assert_eq!(body["error"]["carat"]["http_status"], 500);
+    assert_eq!(app.recharge(id).await["status"], "confirming");
+
+    // Undo: the service asks Carat first (still PPC), then undoes.
+    let (status, body) = app.confirm(id, false).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "undone");
+    let tx = app.sandbox.transaction(nit).unwrap();
+    assert_eq!(
+        (
+            tx.status.as_str(),
+            tx.confirmation_requests,
+            tx.query_requests
+        ),
+        ("PPN", 2, 1)
+    );
+}
