@@ -19,6 +19,7 @@ pub fn init(format: LogFormat, filter: &str) {
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .init(),
     }
 }
