@@ -90,7 +90,7 @@ impl RechargeService {
         problem: CaratProblem,
     ) -> Result<FlowError, FlowError> {
         let changes = Changes {
-            error: Some((problem.code.clone(), Some(problem.message.clone()))),
+            error: Some(problem.as_last_error()),
             ..Changes::default()
         };
         let detail = serde_json::json!({"reason": problem.message});

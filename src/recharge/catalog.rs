@@ -4,9 +4,9 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event, why_not};
+use super::{CaratProblem, FlowError, RechargeService, call_event, why_not};
 use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
-use crate::domain::{CaratStatus, Ddd, DealerCode, Nit, RechargeStatus};
+use crate::domain::{Ddd, DealerCode, Nit, RechargeStatus};
 use crate::store::{self, Changes, EventKind, Recharge};
 
 #[derive(Clone, Debug, Serialize)]
@@ -129,24 +129,12 @@ impl RechargeService {
             Ok(answer) => return Ok(answer),
             Err(error) => error,
         };
-        let failure = if error.refusal().is_some() {
-            CaratFailure::Refused
-        } else {
-            CaratFailure::Unavailable
-        };
-        let problem = CaratProblem::new(failure, &error);
-        // A refusal may say the transaction is over (EXP once its NIT's lifetime has passed).
-        let ended = problem
-            .carat_status
-            .as_deref()
-            .map(CaratStatus::parse)
-            .and_then(|c| recharge.status.after_carat_reports(&c))
-            .filter(|s| s.is_final());
-        let status = match ended {
+        let problem = CaratProblem::not_applied(&error);
+        let status = match problem.ends(recharge.status) {
             Some(next) => {
                 let changes = Changes {
                     carat_status: problem.carat_status.clone(),
-                    error: Some((problem.code.clone(), problem.carat_message.clone())),
+                    error: Some(problem.as_last_error()),
                     ..Changes::default()
                 };
                 self.settle(recharge.id, recharge.status, next, changes)

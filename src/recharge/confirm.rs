@@ -6,7 +6,7 @@
 
 use uuid::Uuid;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event, why_not};
+use super::{FlowError, RechargeService, call_event, why_not};
 use crate::domain::{CaratStatus, RechargeStatus};
 use crate::store::{self, Changes, EventKind, Recharge};
 
@@ -85,39 +85,9 @@ impl RechargeService {
                 };
                 self.settle(id, in_flight, next, changes).await
             }
-            Err(error) if error.certainly_not_applied() => {
-                let reported = error
-                    .refusal()
-                    .and_then(|r| r.carat_status.as_deref())
-                    .map(CaratStatus::parse);
-                let next = reported
-                    .as_ref()
-                    .and_then(|c| in_flight.after_carat_reports(c))
-                    .unwrap_or(RechargeStatus::PendingConfirmation);
-                let failure = if error.refusal().is_some() {
-                    CaratFailure::Refused
-                } else {
-                    CaratFailure::Unavailable
-                };
-                let problem = CaratProblem::new(failure, &error);
-                let changes = Changes {
-                    carat_status: reported.map(|c| c.to_string()),
-                    error: Some((
-                        problem.code.clone(),
-                        problem
-                            .carat_message
-                            .clone()
-                            .or(Some(problem.message.clone())),
-                    )),
-                    ..Changes::default()
-                };
-                let stored = self.settle(id, in_flight, next, changes).await?;
-                Err(FlowError::Carat(problem.with_status(stored.status)))
-            }
-            Err(error) => {
-                let problem = CaratProblem::new(CaratFailure::OutcomeUnknown, &error);
-                Err(self.mark_in_doubt(id, in_flight, problem).await?)
-            }
+            Err(error) => Err(self
+                .call_failed(id, in_flight, RechargeStatus::PendingConfirmation, error)
+                .await?),
         }
     }
 }

@@ -263,43 +263,15 @@ impl RechargeService {
         id: Uuid,
         error: CaratError,
     ) -> Result<Recharge, FlowError> {
-        if !error.certainly_not_applied() {
-            let problem = CaratProblem::new(CaratFailure::OutcomeUnknown, &error);
-            return Err(self
-                .mark_in_doubt(id, RechargeStatus::Effectuating, problem)
-                .await?);
-        }
-        // Carat refused it: the NIT is still NOV (unless the refusal says otherwise) and the
-        // storefront may correct its choice and try again.
-        let reported = error
-            .refusal()
-            .and_then(|r| r.carat_status.as_deref())
-            .map(CaratStatus::parse);
-        let next = reported
-            .as_ref()
-            .and_then(|c| RechargeStatus::Effectuating.after_carat_reports(c))
-            .filter(|s| matches!(s, RechargeStatus::Failed | RechargeStatus::Expired))
-            .unwrap_or(RechargeStatus::Started);
-        let failure = if error.refusal().is_some() {
-            CaratFailure::Refused
-        } else {
-            CaratFailure::Unavailable
-        };
-        let problem = CaratProblem::new(failure, &error);
-        let changes = Changes {
-            carat_status: reported.map(|c| c.to_string()),
-            error: Some((
-                problem.code.clone(),
-                problem
-                    .carat_message
-                    .clone()
-                    .or(Some(problem.message.clone())),
-            )),
-            ..Changes::default()
-        };
-        let stored = self
-            .settle(id, RechargeStatus::Effectuating, next, changes)
-            .await?;
-        Err(FlowError::Carat(problem.with_status(stored.status)))
+        // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may correct
+        // its choice and try again.
+        Err(self
+            .call_failed(
+                id,
+                RechargeStatus::Effectuating,
+                RechargeStatus::Started,
+                error,
+            )
+            .await?)
     }
 }

@@ -1,7 +1,7 @@
 //! Why a use case did not succeed, in the storefront's terms.
 
 use crate::carat::CaratError;
-use crate::domain::{FieldError, RechargeStatus};
+use crate::domain::{CaratStatus, FieldError, RechargeStatus};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +76,32 @@ impl CaratProblem {
             answered: refusal.is_some(),
             recharge_status: None,
         }
+    }
+
+    /// A call Carat certainly did not act on: refused, or never sent.
+    pub fn not_applied(error: &CaratError) -> Self {
+        let failure = if error.refusal().is_some() {
+            CaratFailure::Refused
+        } else {
+            CaratFailure::Unavailable
+        };
+        Self::new(failure, error)
+    }
+
+    /// The final status a refusal reports for a recharge in `from` (EXP once a NIT's lifetime
+    /// has passed, NEG...), if it reports one.
+    pub fn ends(&self, from: RechargeStatus) -> Option<RechargeStatus> {
+        let reported = CaratStatus::parse(self.carat_status.as_deref()?);
+        from.after_carat_reports(&reported).filter(|s| s.is_final())
+    }
+
+    /// Carat's words, as the recharge's last error.
+    pub fn as_last_error(&self) -> (Option<String>, Option<String>) {
+        let message = self
+            .carat_message
+            .clone()
+            .unwrap_or_else(|| self.message.clone());
+        (self.code.clone(), Some(message))
     }
 
     pub fn with_status(mut self, status: RechargeStatus) -> Self {

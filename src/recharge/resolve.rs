@@ -3,6 +3,7 @@
 use uuid::Uuid;
 
 use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event, why_not};
+use crate::carat::CaratError;
 use crate::domain::{CaratStatus, RechargeStatus};
 use crate::store::{self, Changes, EventKind, Recharge};
 
@@ -40,7 +41,7 @@ impl RechargeService {
         let changes = Changes {
             outcome_unknown: true,
             call_deadline: None,
-            error: Some((problem.code.clone(), Some(problem.message.clone()))),
+            error: Some(problem.as_last_error()),
             ..Changes::default()
         };
         let detail = serde_json::json!({"reason": problem.message});
@@ -48,6 +49,31 @@ impl RechargeService {
             .await?;
         tracing::warn!(recharge_id = %id, %status, reason = %problem.message, "outcome unknown; will resolve by query");
         Ok(FlowError::Carat(problem.with_status(status)))
+    }
+
+    /// Records a money-moving call that failed. Outcome unknown: the recharge stays in doubt.
+    /// Certainly not applied: the recharge takes the final status Carat reported, if any, or
+    /// goes back to `fallback`, from where the step may be tried again.
+    pub(super) async fn call_failed(
+        &self,
+        id: Uuid,
+        in_flight: RechargeStatus,
+        fallback: RechargeStatus,
+        error: CaratError,
+    ) -> Result<FlowError, FlowError> {
+        if !error.certainly_not_applied() {
+            let problem = CaratProblem::new(CaratFailure::OutcomeUnknown, &error);
+            return self.mark_in_doubt(id, in_flight, problem).await;
+        }
+        let problem = CaratProblem::not_applied(&error);
+        let next = problem.ends(in_flight).unwrap_or(fallback);
+        let changes = Changes {
+            carat_status: problem.carat_status.clone(),
+            error: Some(problem.as_last_error()),
+            ..Changes::default()
+        };
+        let stored = self.settle(id, in_flight, next, changes).await?;
+        Ok(FlowError::Carat(problem.with_status(stored.status)))
     }
 
     /// Asks Carat what became of the call a recharge in doubt is waiting on, and moves the
