@@ -23,6 +23,7 @@ pub enum ApiError {
     Conflict {
         message: String,
         status: Option<RechargeStatus>,
+        recharge_id: Option<uuid::Uuid>,
     },
     Carat(CaratProblem),
     Unavailable,
@@ -42,10 +43,12 @@ impl From<FlowError> for ApiError {
             FlowError::OutOfOrder { status, reason } => Self::Conflict {
                 message: reason,
                 status: Some(status),
+                recharge_id: None,
             },
-            FlowError::Duplicate(field) => Self::Conflict {
-                message: format!("{field} is already used by another recharge"),
+            e @ FlowError::OrderIdTaken(existing) => Self::Conflict {
+                message: e.to_string(),
                 status: None,
+                recharge_id: Some(existing),
             },
             FlowError::Invalid(field) => Self::InvalidField(field),
             FlowError::Carat(problem) => Self::Carat(problem),
@@ -64,6 +67,7 @@ impl From<StoreError> for ApiError {
             StoreError::Duplicate(field) => Self::Conflict {
                 message: format!("{field} is already in use"),
                 status: None,
+                recharge_id: None,
             },
             StoreError::Other(source) => {
                 tracing::error!(error = %source, "database error");
@@ -101,11 +105,15 @@ impl IntoResponse for ApiError {
                 e.to_string(),
                 json!({"field": e.field}),
             ),
-            Self::Conflict { message, status } => (
+            Self::Conflict {
+                message,
+                status,
+                recharge_id,
+            } => (
                 StatusCode::CONFLICT,
                 "conflict",
                 message,
-                json!({"recharge_status": status}),
+                json!({"recharge_status": status, "recharge_id": recharge_id}),
             ),
             Self::Carat(p) => {
                 let (status, code) = match p.failure {

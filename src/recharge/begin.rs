@@ -17,12 +17,25 @@ impl RechargeService {
         let id = Uuid::new_v4();
         tracing::Span::current().record("recharge_id", tracing::field::display(id));
         // Committed before the call: the authenticity POST looks for this row.
-        let recharge = store::recharges::insert_created(&self.pool, id, &order_id, recharge_type)
-            .await
-            .map_err(|e| match e {
-                StoreError::Duplicate(column) => FlowError::Duplicate(column),
-                e => e.into(),
-            })?;
+        let recharge = match store::recharges::insert_created(
+            &self.pool,
+            id,
+            &order_id,
+            recharge_type,
+        )
+        .await
+        {
+            Ok(recharge) => recharge,
+            Err(StoreError::Duplicate("order_id")) => {
+                let taken = store::recharges::find_by_order_id(&self.pool, &order_id).await?;
+                return Err(match taken {
+                    Some(existing) => FlowError::OrderIdTaken(existing.id),
+                    // Unique violation, then gone: recharges are never deleted.
+                    None => StoreError::Duplicate("order_id").into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
 
         let result = self
             .carat

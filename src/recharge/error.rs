@@ -14,8 +14,10 @@ pub enum FlowError {
         status: RechargeStatus,
         reason: String,
     },
-    #[error("{0} is already in use")]
-    Duplicate(&'static str),
+    /// The order id is taken: by this recharge (a create retried after its answer was lost
+    /// finds it here).
+    #[error("order_id is already used by recharge {0}")]
+    OrderIdTaken(uuid::Uuid),
     #[error("{0}")]
     Invalid(FieldError),
     #[error("{0}")]

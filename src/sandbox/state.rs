@@ -179,10 +179,10 @@ impl Ledger {
 
     /// NOV → INV: the merchant refused the authenticity POST.
     pub fn invalidate(&self, nit: &str) {
-        if let Some(tx) = self.lock().transactions.get_mut(nit) {
-            if tx.status == CaratStatus::Nov {
-                tx.status = CaratStatus::Inv;
-            }
+        if let Some(tx) = self.lock().transactions.get_mut(nit)
+            && tx.status == CaratStatus::Nov
+        {
+            tx.status = CaratStatus::Inv;
         }
     }
 

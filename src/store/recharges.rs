@@ -122,6 +122,18 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Recharge>, StoreErro
         .await?)
 }
 
+pub async fn find_by_order_id(
+    pool: &PgPool,
+    order_id: &OrderId,
+) -> Result<Option<Recharge>, StoreError> {
+    Ok(
+        sqlx::query_as("SELECT * FROM recharges WHERE order_id = $1")
+            .bind(order_id.as_str())
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
 pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<Event>, StoreError> {
     Ok(sqlx::query_as(
         "SELECT id, at, kind, name, detail FROM recharge_events WHERE recharge_id = $1 ORDER BY id",

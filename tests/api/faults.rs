@@ -89,8 +89,8 @@ async fn an_http_500_leaves_the_outcome_unknown_until_a_query_says_otherwise() {
 #[tokio::test]
 async fn a_timeout_on_effectuation_is_resolved_by_a_query_never_by_a_second_effectuation() {
     let app = spawn_app_with(Options {
-        carat_timeout: Duration::from_millis(700),
-        slow_answer_delay: Duration::from_millis(2000),
+        carat_timeout: Duration::from_millis(1500),
+        slow_answer_delay: Duration::from_millis(3000),
         ..Options::default()
     })
     .await;
@@ -118,7 +118,9 @@ async fn a_timeout_on_effectuation_is_resolved_by_a_query_never_by_a_second_effe
             .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    while app.recharge(&id).await["status"] != "effectuating" {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (status, body) = app.effectuate(&id, PHONE_SLOW, 1000).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 

@@ -92,6 +92,7 @@ async fn an_order_id_is_used_once() {
     let (status, created) = app.post_json("/api/v1/recharges", body.clone()).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["order_id"], "PEDIDO0001");
+    // A retry whose first answer was lost learns which recharge holds the order id.
     let (status, answer) = app.post_json("/api/v1/recharges", body).await;
     assert_eq!(status, StatusCode::CONFLICT, "{answer}");
     assert!(
@@ -100,6 +101,7 @@ async fn an_order_id_is_used_once() {
             .unwrap()
             .contains("order_id")
     );
+    assert_eq!(answer["error"]["recharge_id"], created["id"]);
 }
 
 #[tokio::test]
