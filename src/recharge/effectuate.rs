@@ -220,37 +220,34 @@ impl RechargeService {
                 let stored = self
                     .settle(id, RechargeStatus::Effectuating, final_status, changes)
                     .await?;
-                Err(FlowError::Carat(CaratProblem {
-                    failure: CaratFailure::Denied,
-                    message: format!(
-                        "Carat Portal answered status {carat}{}",
-                        message
-                            .as_deref()
-                            .map(|m| format!(": {m}"))
-                            .unwrap_or_default()
-                    ),
-                    http_status: Some(200),
-                    code,
-                    carat_message: message,
-                    carat_status: Some(carat.to_string()),
-                    answered: true,
-                    recharge_status: Some(stored.status),
-                }))
+                let summary = format!(
+                    "Carat Portal answered status {carat}{}",
+                    message
+                        .as_deref()
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                );
+                let failure = match final_status {
+                    RechargeStatus::Failed => CaratFailure::Denied,
+                    _ => CaratFailure::Refused,
+                };
+                let problem =
+                    CaratProblem::from_answer(failure, summary, code, message, carat.as_str());
+                Err(FlowError::Carat(problem.with_status(stored.status)))
             }
             // A success with a status we cannot act on: find out later by a query.
             _ => {
-                let problem = CaratProblem {
-                    failure: CaratFailure::OutcomeUnknown,
-                    message: format!(
-                        "Carat Portal answered the effectuation with status {carat:?}"
+                let esitef = answer.esitef.unwrap_or_default();
+                let problem = CaratProblem::from_answer(
+                    CaratFailure::OutcomeUnknown,
+                    format!(
+                        "Carat Portal answered the effectuation with status {:?}",
+                        carat.as_str()
                     ),
-                    http_status: Some(200),
-                    code: answer.esitef.as_ref().map(|e| e.code.clone()),
-                    carat_message: answer.esitef.and_then(|e| e.message),
-                    carat_status: Some(carat.to_string()),
-                    answered: true,
-                    recharge_status: None,
-                };
+                    Some(esitef.code),
+                    esitef.message,
+                    carat.as_str(),
+                );
                 Err(self
                     .mark_in_doubt(id, RechargeStatus::Effectuating, problem)
                     .await?)

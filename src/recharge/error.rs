@@ -80,6 +80,27 @@ impl CaratProblem {
         }
     }
 
+    /// An answer of HTTP 200 that still does not let the step succeed (a denial, a status
+    /// the step cannot act on). `code` and `carat_message` are the words that explain it.
+    pub fn from_answer(
+        failure: CaratFailure,
+        message: String,
+        code: Option<String>,
+        carat_message: Option<String>,
+        carat_status: &str,
+    ) -> Self {
+        Self {
+            failure,
+            message,
+            http_status: Some(200),
+            code,
+            carat_message,
+            carat_status: Some(carat_status.to_owned()),
+            answered: true,
+            recharge_status: None,
+        }
+    }
+
     /// A call Carat certainly did not act on: refused, or never sent.
     pub fn not_applied(error: &CaratError) -> Self {
         let failure = if error.refusal().is_some() {

@@ -112,18 +112,18 @@ impl RechargeService {
         })?;
         let carat = CaratStatus::parse(answer.status.as_deref().unwrap_or_default());
         let Some(next) = status.after_carat_reports(&carat) else {
-            return Err(FlowError::Carat(CaratProblem {
-                failure: CaratFailure::OutcomeUnknown,
-                message: format!(
-                    "Carat Portal reports status {carat:?}: the previous call's outcome is still unknown"
+            let esitef = answer.esitef.unwrap_or_default();
+            let problem = CaratProblem::from_answer(
+                CaratFailure::OutcomeUnknown,
+                format!(
+                    "Carat Portal reports status {:?}: the previous call's outcome is still unknown",
+                    carat.as_str()
                 ),
-                http_status: Some(200),
-                code: answer.esitef.as_ref().map(|e| e.code.clone()),
-                carat_message: answer.esitef.and_then(|e| e.message),
-                carat_status: Some(carat.to_string()),
-                answered: true,
-                recharge_status: Some(status),
-            }));
+                Some(esitef.code),
+                esitef.message,
+                carat.as_str(),
+            );
+            return Err(FlowError::Carat(problem.with_status(status)));
         };
         let keeps_receipts = matches!(
             next,
