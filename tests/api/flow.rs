@@ -1,9 +1,9 @@
 //! The whole top-up, to confirmed and to undone.
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::helpers::{PHONE_OK, event_names, spawn_app};
+use crate::helpers::{PHONE_OK, TOKEN, TestApp, effectuation, event_names, read, spawn_app};
 
 #[tokio::test]
 async fn a_top_up_completes_to_confirmed() {
@@ -159,4 +159,74 @@ async fn steps_out_of_order_are_conflicts_that_say_why() {
         .get_json(&format!("/api/v1/recharges/{id}/dealers"))
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+}
+
+#[tokio::test]
+async fn concurrent_steps_reach_carat_once() {
+    let app = spawn_app().await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap();
+    let nit = created["nit"].as_str().unwrap();
+
+    // Five identical effectuations at once: one goes to Carat; the others are told it is in
+    // progress, or (once it is done) get its result.
+    let answers = concurrently(
+        &app,
+        &format!("/api/v1/recharges/{id}/effectuate"),
+        vec![effectuation(PHONE_OK, 1000); 5],
+    )
+    .await;
+    assert!(
+        answers.iter().any(|(s, _)| *s == StatusCode::OK),
+        "{answers:?}"
+    );
+    for (status, body) in &answers {
+        assert!(
+            matches!(*status, StatusCode::OK | StatusCode::CONFLICT),
+            "{status} {body}"
+        );
+    }
+    assert_eq!(
+        app.sandbox.transaction(nit).unwrap().effectuation_requests,
+        1
+    );
+
+    // Confirm and undo at once: exactly one is sent, and the recharge ends as Carat says.
+    let answers = concurrently(
+        &app,
+        &format!("/api/v1/recharges/{id}/confirm"),
+        vec![json!({"confirm": true}), json!({"confirm": false})],
+    )
+    .await;
+    let winners = answers.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(winners, 1, "{answers:?}");
+    let tx = app.sandbox.transaction(nit).unwrap();
+    assert_eq!(tx.confirmation_requests, 1);
+    let expected = if tx.status == "CON" {
+        "confirmed"
+    } else {
+        "undone"
+    };
+    assert_eq!(app.recharge(id).await["status"], expected);
+}
+
+/// POSTs each body to `path` from its own task, all at once.
+async fn concurrently(app: &TestApp, path: &str, bodies: Vec<Value>) -> Vec<(StatusCode, Value)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for body in bodies {
+        let (client, url) = (app.client.clone(), app.url(path));
+        tasks.spawn(async move {
+            read(
+                client
+                    .post(url)
+                    .bearer_auth(TOKEN)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
+        });
+    }
+    tasks.join_all().await
 }
