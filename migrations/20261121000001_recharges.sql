@@ -48,7 +48,7 @@ CREATE TABLE recharge_events (
     id           bigserial PRIMARY KEY,
     recharge_id  uuid NOT NULL REFERENCES recharges (id),
     at           timestamptz NOT NULL DEFAULT clock_timestamp(),
-    -- 'outbound_call' | 'callback' | 'state_change' | 'request'
+    -- 'outbound_call' | 'callback' | 'state_change'
     kind         text NOT NULL,
     -- e.g. 'effectuate', 'authenticity', 'started -> effectuating'
     name         text NOT NULL,

@@ -26,7 +26,6 @@ pub struct Application {
     router: Router,
     local_addr: SocketAddr,
     pool: PgPool,
-    sandbox: Option<Sandbox>,
 }
 
 impl Application {
@@ -70,12 +69,7 @@ impl Application {
             connect_timeout: settings.carat.connect_timeout,
             timeout: settings.carat.timeout,
         })?;
-        let recharges = RechargeService::new(
-            pool.clone(),
-            carat,
-            settings.carat.merchant_id.clone(),
-            settings.carat.timeout,
-        );
+        let recharges = RechargeService::new(pool.clone(), carat, settings.carat.timeout);
 
         let mut router = Router::new()
             .merge(api::router(AppState {
@@ -103,7 +97,6 @@ impl Application {
             router,
             local_addr,
             pool,
-            sandbox,
         })
     }
 
@@ -113,11 +106,6 @@ impl Application {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
-    }
-
-    /// The embedded sandbox, when this instance runs one.
-    pub fn sandbox(&self) -> Option<&Sandbox> {
-        self.sandbox.as_ref()
     }
 
     /// Serves until `shutdown` completes.

@@ -50,7 +50,6 @@ impl From<FlowError> for ApiError {
                 status: None,
                 recharge_id: Some(existing),
             },
-            FlowError::Invalid(field) => Self::InvalidField(field),
             FlowError::Carat(problem) => Self::Carat(problem),
             FlowError::Store(e) => e.into(),
         }

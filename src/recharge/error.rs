@@ -1,7 +1,7 @@
 //! Why a use case did not succeed, in the storefront's terms.
 
 use crate::carat::CaratError;
-use crate::domain::{CaratStatus, FieldError, RechargeStatus};
+use crate::domain::{CaratStatus, RechargeStatus};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,8 +18,6 @@ pub enum FlowError {
     /// finds it here).
     #[error("order_id is already used by recharge {0}")]
     OrderIdTaken(uuid::Uuid),
-    #[error("{0}")]
-    Invalid(FieldError),
     #[error("{0}")]
     Carat(CaratProblem),
     #[error(transparent)]

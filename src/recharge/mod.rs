@@ -27,7 +27,7 @@ pub use effectuate::EffectuateRequest;
 pub use error::{CaratFailure, CaratProblem, FlowError};
 
 use crate::carat::CaratClient;
-use crate::domain::{GeneralHash, MerchantId};
+use crate::domain::GeneralHash;
 use crate::store::{self, Event, Recharge};
 
 /// Extra time, past the client's own timeout, before another request may treat a call as over
@@ -38,31 +38,16 @@ const CALL_GRACE: Duration = Duration::from_secs(5);
 pub struct RechargeService {
     pool: PgPool,
     carat: CaratClient,
-    merchant_id: MerchantId,
     call_timeout: Duration,
 }
 
 impl RechargeService {
-    pub fn new(
-        pool: PgPool,
-        carat: CaratClient,
-        merchant_id: MerchantId,
-        call_timeout: Duration,
-    ) -> Self {
+    pub fn new(pool: PgPool, carat: CaratClient, call_timeout: Duration) -> Self {
         Self {
             pool,
             carat,
-            merchant_id,
             call_timeout,
         }
-    }
-
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    pub fn merchant_id(&self) -> &MerchantId {
-        &self.merchant_id
     }
 
     /// The recharge and its history.

@@ -65,8 +65,6 @@ pub struct Event {
 /// What the history records.
 #[derive(Clone, Copy, Debug)]
 pub enum EventKind {
-    /// The storefront asked for something.
-    Request,
     OutboundCall,
     Callback,
     StateChange,
@@ -75,7 +73,6 @@ pub enum EventKind {
 impl EventKind {
     fn as_str(self) -> &'static str {
         match self {
-            Self::Request => "request",
             Self::OutboundCall => "outbound_call",
             Self::Callback => "callback",
             Self::StateChange => "state_change",
@@ -289,8 +286,8 @@ pub async fn transition(
 ) -> Result<Option<Recharge>, StoreError> {
     debug_assert!(from == to || from.can_become(to), "{from} -> {to}");
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    let has_effectuation = changes.effectuation.is_some();
     let effectuation = changes.effectuation.unwrap_or_default();
-    let has_effectuation = !effectuation.dealer_code.is_empty();
     let (error_code, error_message, has_error) = match changes.error {
         Some((code, message)) => (code, message, true),
         None => (None, None, false),
