@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::domain::{MerchantId, Secret};
+use crate::domain::{MerchantId, PendingConfirmationPolicy, Secret};
 
 /// Every setting the service reads. Anything else in a config file is an error (a typo there
 /// should not silently fall back to a default).
 pub const KEYS: &[&str] = &[
     "database_url",
     "database_max_connections",
+    "database_acquire_timeout_ms",
     "listen_addr",
     "api_token",
     "carat_base_url",
@@ -26,6 +27,14 @@ pub const KEYS: &[&str] = &[
     "carat_merchant_key",
     "carat_connect_timeout_ms",
     "carat_timeout_ms",
+    "carat_call_grace_ms",
+    "carat_nit_lifetime_secs",
+    "reconcile_enabled",
+    "reconcile_interval_ms",
+    "reconcile_max_backoff_secs",
+    "pending_confirmation_timeout_secs",
+    "pending_confirmation_policy",
+    "instance_id",
     "log_format",
     "log_filter",
     "sandbox_listen_addr",
@@ -58,12 +67,32 @@ pub struct Settings {
     pub profile: String,
     pub database_url: Secret,
     pub database_max_connections: u32,
+    /// How long a request waits for a database connection before it is answered 503.
+    pub database_acquire_timeout: Duration,
     pub listen_addr: SocketAddr,
     pub api_token: Secret,
     pub carat: CaratSettings,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub sandbox: SandboxSettings,
+    pub reconcile: ReconcileSettings,
+}
+
+/// The reconciler: the background worker that ends every recharge nobody else ends.
+#[derive(Clone, Debug)]
+pub struct ReconcileSettings {
+    /// Whether `serve` runs the worker (the `reconcile` command always runs one pass).
+    pub enabled: bool,
+    /// How often a pass runs; also the first retry delay after a failed attempt.
+    pub interval: Duration,
+    /// The longest delay between two attempts on one recharge (Carat down for hours).
+    pub max_backoff: Duration,
+    /// How long a recharge may wait in `pending_confirmation`, counted from its effectuation.
+    pub pending_timeout: Duration,
+    /// What ends a recharge left pending that long.
+    pub pending_policy: PendingConfirmationPolicy,
+    /// Names this instance in the history and in leases.
+    pub instance_id: String,
 }
 
 #[derive(Clone, Debug)]
@@ -74,6 +103,11 @@ pub struct CaratSettings {
     pub merchant_key: Secret,
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    /// Past the client timeout, how long before a call counts as over for sure (clock skew
+    /// between instances, the time to commit its outcome).
+    pub call_grace: Duration,
+    /// How long a NIT lives at Carat: a `started` recharge older than this is asked about.
+    pub nit_lifetime: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +157,7 @@ impl Settings {
         Ok(Self {
             database_url: v.secret("database_url")?,
             database_max_connections: v.required("database_max_connections", parse_positive)?,
+            database_acquire_timeout: v.required("database_acquire_timeout_ms", parse_millis)?,
             listen_addr: v.required("listen_addr", parse_addr)?,
             api_token: v.secret("api_token")?,
             carat: CaratSettings {
@@ -133,6 +168,8 @@ impl Settings {
                 merchant_key: v.secret("carat_merchant_key")?,
                 connect_timeout: v.required("carat_connect_timeout_ms", parse_millis)?,
                 timeout: v.required("carat_timeout_ms", parse_millis)?,
+                call_grace: v.required("carat_call_grace_ms", parse_millis)?,
+                nit_lifetime: v.required("carat_nit_lifetime_secs", parse_secs)?,
             },
             log_format: v.required("log_format", |s| match s {
                 "human" => Ok(LogFormat::Human),
@@ -143,11 +180,22 @@ impl Settings {
             sandbox: SandboxSettings {
                 listen_addr: v.required("sandbox_listen_addr", parse_addr)?,
                 authenticity_url: v.required("sandbox_authenticity_url", parse_url)?,
-                nit_lifetime: v.required("sandbox_nit_lifetime_secs", |s| {
-                    parse_positive(s).map(|n: u64| Duration::from_secs(n))
-                })?,
+                nit_lifetime: v.required("sandbox_nit_lifetime_secs", parse_secs)?,
                 slow_answer_delay: v.required("sandbox_slow_answer_delay_ms", parse_millis)?,
                 callback_timeout: v.required("sandbox_callback_timeout_ms", parse_millis)?,
+            },
+            reconcile: ReconcileSettings {
+                enabled: v.required("reconcile_enabled", parse_bool)?,
+                interval: v.required("reconcile_interval_ms", parse_millis)?,
+                max_backoff: v.required("reconcile_max_backoff_secs", parse_secs)?,
+                pending_timeout: v.required("pending_confirmation_timeout_secs", parse_secs)?,
+                pending_policy: v.required("pending_confirmation_policy", |s| {
+                    PendingConfirmationPolicy::parse(s)
+                        .ok_or_else(|| "must be `undo` or `confirm`".to_owned())
+                })?,
+                instance_id: v
+                    .optional("instance_id", |s| Ok(s.to_owned()))?
+                    .unwrap_or_else(default_instance_id),
             },
             profile,
         })
@@ -250,6 +298,30 @@ fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Resul
 
 fn parse_millis(s: &str) -> Result<Duration, String> {
     parse_positive(s).map(Duration::from_millis)
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    parse_positive(s).map(Duration::from_secs)
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err("must be `true` or `false`".into()),
+    }
+}
+
+/// `<host>-<pid>-<random>`: unique per process, and says where to look.
+fn default_instance_id() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "host".to_owned());
+    let suffix: u16 = rand::random();
+    format!("{host}-{}-{suffix:04x}", std::process::id())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 
 use carat_merchant::config::Settings;
 use carat_merchant::sandbox::{self, Sandbox, SandboxConfig};
-use carat_merchant::startup::Application;
+use carat_merchant::startup::{self, Application};
 use carat_merchant::{store, telemetry};
 
 #[derive(Parser)]
@@ -28,6 +28,9 @@ enum Command {
     Sandbox,
     /// Create the database if missing, apply the migrations, and exit.
     Migrate,
+    /// Run one reconcile pass against CARAT_BASE_URL, print what it did, and exit (for
+    /// operators and cron; `serve` reconciles continuously).
+    Reconcile,
 }
 
 #[tokio::main]
@@ -48,10 +51,13 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Sandbox => run_sandbox(settings).await,
-        Command::Migrate => store::connect_and_migrate(&settings.database_url, 1)
-            .await
-            .map(|_| tracing::info!("migrations applied"))
-            .map_err(Into::into),
+        Command::Reconcile => reconcile(settings).await,
+        Command::Migrate => {
+            store::connect_and_migrate(&settings.database_url, 1, settings.database_acquire_timeout)
+                .await
+                .map(|_| tracing::info!("migrations applied"))
+                .map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -66,6 +72,23 @@ async fn main() -> ExitCode {
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
     app.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn reconcile(settings: Settings) -> anyhow::Result<()> {
+    // The embedded sandbox lives in a `serve` process's memory: nothing here could query it.
+    let Some(base_url) = settings.carat.base_url.clone() else {
+        anyhow::bail!(
+            "reconcile needs CARAT_BASE_URL: the embedded sandbox only lives inside `serve`, \
+             whose own reconciler already runs"
+        );
+    };
+    let pool =
+        store::connect_and_migrate(&settings.database_url, 2, settings.database_acquire_timeout)
+            .await?;
+    let service = startup::recharge_service(&settings, pool, base_url)?;
+    let report = startup::reconciler(&settings, service).run_pass().await?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }
 

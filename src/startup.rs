@@ -2,6 +2,7 @@
 //! listener.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -17,7 +18,7 @@ use crate::api::{self, AppState, error::ApiError};
 use crate::callbacks::{self, CallbackState};
 use crate::carat::{CaratClient, CaratClientConfig};
 use crate::config::Settings;
-use crate::recharge::RechargeService;
+use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::store;
 
@@ -26,6 +27,8 @@ pub struct Application {
     router: Router,
     local_addr: SocketAddr,
     pool: PgPool,
+    /// The background reconciler, when `RECONCILE_ENABLED`.
+    reconciler: Option<Reconciler>,
 }
 
 impl Application {
@@ -40,9 +43,12 @@ impl Application {
     /// Builds on a listener already bound (tests bind port 0 first).
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let local_addr = listener.local_addr()?;
-        let pool =
-            store::connect_and_migrate(&settings.database_url, settings.database_max_connections)
-                .await?;
+        let pool = store::connect_and_migrate(
+            &settings.database_url,
+            settings.database_max_connections,
+            settings.database_acquire_timeout,
+        )
+        .await?;
 
         // Without CARAT_BASE_URL the sandbox plays Carat in this process, and its
         // authenticity POST comes back to this very listener.
@@ -63,13 +69,11 @@ impl Application {
                 (Url::parse(&format!("{own_url}/e-sitef"))?, Some(sandbox))
             }
         };
-        let carat = CaratClient::new(CaratClientConfig {
-            base_url: carat_base_url.clone(),
-            merchant_key: settings.carat.merchant_key.clone(),
-            connect_timeout: settings.carat.connect_timeout,
-            timeout: settings.carat.timeout,
-        })?;
-        let recharges = RechargeService::new(pool.clone(), carat, settings.carat.timeout);
+        let recharges = recharge_service(&settings, pool.clone(), carat_base_url.clone())?;
+        let reconciler = settings
+            .reconcile
+            .enabled
+            .then(|| reconciler(&settings, recharges.clone()));
 
         let mut router = Router::new()
             .merge(api::router(AppState {
@@ -79,6 +83,7 @@ impl Application {
             .merge(callbacks::router(CallbackState {
                 pool: pool.clone(),
                 merchant_id: settings.carat.merchant_id.clone(),
+                nit_lifetime: settings.carat.nit_lifetime,
             }))
             .route("/health", get(health).with_state(pool.clone()));
         if let Some(sandbox) = &sandbox {
@@ -90,6 +95,7 @@ impl Application {
             %local_addr,
             carat = %carat_base_url,
             embedded_sandbox = sandbox.is_some(),
+            reconciler = reconciler.is_some(),
             "carat-merchant ready"
         );
         Ok(Self {
@@ -97,6 +103,7 @@ impl Application {
             router,
             local_addr,
             pool,
+            reconciler,
         })
     }
 
@@ -108,15 +115,64 @@ impl Application {
         &self.pool
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves, and reconciles, until `shutdown` completes.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        if let Some(reconciler) = self.reconciler {
+            let mut stopped = stopped.clone();
+            tokio::spawn(reconciler.run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }));
+        }
+        // The peer's address goes into the callback inbox.
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            })
             .await
     }
+}
+
+/// The use cases, calling Carat at `carat_base_url`.
+pub fn recharge_service(
+    settings: &Settings,
+    pool: PgPool,
+    carat_base_url: Url,
+) -> anyhow::Result<RechargeService> {
+    let carat = CaratClient::new(CaratClientConfig {
+        base_url: carat_base_url,
+        merchant_key: settings.carat.merchant_key.clone(),
+        connect_timeout: settings.carat.connect_timeout,
+        timeout: settings.carat.timeout,
+    })?;
+    let timing = Timing {
+        call_timeout: settings.carat.timeout,
+        call_grace: settings.carat.call_grace,
+        nit_lifetime: settings.carat.nit_lifetime,
+        pending_timeout: settings.reconcile.pending_timeout,
+        poll: Duration::from_millis(50),
+    };
+    Ok(RechargeService::new(pool, carat, timing))
+}
+
+pub fn reconciler(settings: &Settings, recharges: RechargeService) -> Reconciler {
+    Reconciler::new(
+        recharges,
+        ReconcilerConfig {
+            instance_id: settings.reconcile.instance_id.clone(),
+            interval: settings.reconcile.interval,
+            max_backoff: settings.reconcile.max_backoff,
+            policy: settings.reconcile.pending_policy,
+            batch: 16,
+        },
+    )
 }
 
 /// One span per request, carrying the recharge id and NIT once a handler knows them. The

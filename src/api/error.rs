@@ -26,6 +26,11 @@ pub enum ApiError {
         recharge_id: Option<uuid::Uuid>,
     },
     Carat(CaratProblem),
+    /// A money-moving call went out and its answer could not be recorded.
+    OutcomeUnrecorded {
+        message: String,
+        status: RechargeStatus,
+    },
     Unavailable,
     Internal,
 }
@@ -51,6 +56,11 @@ impl From<FlowError> for ApiError {
                 recharge_id: Some(existing),
             },
             FlowError::Carat(problem) => Self::Carat(problem),
+            e @ FlowError::OutcomeUnrecorded { status } => Self::OutcomeUnrecorded {
+                message: e.to_string(),
+                status,
+            },
+            FlowError::Interrupted => Self::Unavailable,
             FlowError::Store(e) => e.into(),
         }
     }
@@ -140,6 +150,12 @@ impl IntoResponse for ApiError {
                 });
                 (status, code, p.message, extra)
             }
+            Self::OutcomeUnrecorded { message, status } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "carat_outcome_unknown",
+                message,
+                json!({"recharge_status": status}),
+            ),
             Self::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",

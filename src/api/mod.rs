@@ -1,6 +1,7 @@
 //! The storefront's JSON API, under `/api/v1`, behind a bearer token.
 
 pub mod auth;
+pub mod callbacks;
 pub mod error;
 pub mod json;
 pub mod recharges;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
             post(recharges::effectuate),
         )
         .route("/api/v1/recharges/{id}/confirm", post(recharges::confirm))
+        .route("/api/v1/callbacks", get(callbacks::list))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_bearer,

@@ -18,9 +18,17 @@ pub struct RechargeView {
     pub status: RechargeStatus,
     /// Carat's last 3-letter status (NOV, PPC, CON...).
     pub carat_status: Option<String>,
-    /// A money-moving call's outcome is unknown; retrying the same step resolves it by
-    /// querying Carat (it is never sent twice).
+    /// A money-moving call is out, or its outcome is not known yet (`effectuating`,
+    /// `confirming`, `undoing`): the reconciler, or repeating the same step, resolves it by
+    /// querying Carat; it is never sent twice.
+    pub in_doubt: bool,
+    /// In doubt and nobody is waiting on the call any more (its answer was lost, or the
+    /// instance that sent it died): only a query to Carat can tell what happened.
     pub outcome_unknown: bool,
+    /// How many money-moving calls went out for this recharge.
+    pub attempt: i64,
+    /// Where the reconciler stands with this recharge, while it is open.
+    pub reconciliation: Option<ReconciliationView>,
     pub effectuation: Option<EffectuationView>,
     pub esitef_usn: Option<String>,
     pub authorization: Option<serde_json::Value>,
@@ -57,6 +65,17 @@ pub struct PhoneView {
 pub struct ReceiptsView {
     pub customer: Option<String>,
     pub merchant: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReconciliationView {
+    /// When the reconciler looks at it next if nothing else moves it.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Its attempts in a row that moved nothing (Carat unreachable...); the delay to the next
+    /// one doubles with each, up to `RECONCILE_MAX_BACKOFF_SECS`.
+    pub attempts: i32,
+    /// Why the last of those moved nothing.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -102,7 +121,17 @@ impl RechargeView {
                     message: r.last_error_message.clone(),
                 }
             });
+        let now = Utc::now();
+        let reconciliation = (!r.status.is_final()).then(|| ReconciliationView {
+            next_attempt_at: r.next_attempt_at,
+            attempts: r.reconcile_attempts,
+            last_error: r.reconcile_error.clone(),
+        });
         Self {
+            in_doubt: r.status.is_in_doubt(),
+            outcome_unknown: r.outcome_unknown_at(now),
+            attempt: r.attempt,
+            reconciliation,
             id: r.id,
             recharge_type: r.recharge_type,
             order_id: r.order_id.to_string(),
@@ -110,7 +139,6 @@ impl RechargeView {
             nit: r.nit.as_ref().map(ToString::to_string),
             status: r.status,
             carat_status: r.carat_status,
-            outcome_unknown: r.outcome_unknown,
             effectuation,
             esitef_usn: r.esitef_usn,
             authorization: r.authorization_data,

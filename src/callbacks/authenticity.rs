@@ -1,17 +1,21 @@
 //! The authenticity POST: Carat Portal tells us the NIT of a transaction it is creating, and
 //! waits for our 200 before answering the create. Answering anything else makes Carat abort the
 //! create, so the answer is the authenticity check itself: 200 only for a create this store is
-//! making, and only once the NIT is committed.
+//! making, and only once the NIT is committed. Every POST, refused ones included, is kept in
+//! the callback inbox with what it was answered; the same POST again is answered the same and
+//! changes nothing but the inbox's receipt count.
 
+use axum::Extension;
 use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::CallbackState;
 use crate::carat::wire::AuthenticityForm;
 use crate::domain::{FieldError, FormatError, GeneralHash, MerchantId, MerchantUsn, Nit, OrderId};
-use crate::store::{self, NitCommit, StoreError};
+use crate::store::callbacks::{self, Outcome, Receipt, Verdict};
+use crate::store::{self, NitCommit, NitPost, StoreError};
 
 /// The POST's parameters, each of its documented format.
 #[derive(Debug)]
@@ -45,23 +49,74 @@ impl TryFrom<AuthenticityForm> for Authenticity {
     }
 }
 
-pub async fn receive(State(state): State<CallbackState>, body: Bytes) -> Response {
-    // Tolerant parse: unknown parameters are ignored; the content type is not insisted on.
-    let form: AuthenticityForm = match serde_urlencoded::from_bytes(&body) {
-        Ok(form) => form,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("malformed form body: {e}")),
+/// How each finding is answered.
+fn verdict(finding: &NitCommit) -> Verdict {
+    let (outcome, status, reason) = match finding {
+        NitCommit::Committed(_) | NitCommit::AlreadyCommitted(_) => {
+            (Outcome::Accepted, StatusCode::OK, None)
+        }
+        NitCommit::NoRecharge => (
+            Outcome::Unmatched,
+            StatusCode::NOT_FOUND,
+            Some("no create of this store is waiting for a NIT with this orderId and merchantUSN"),
+        ),
+        NitCommit::NotWaiting(_) => (
+            Outcome::Refused,
+            StatusCode::NOT_FOUND,
+            Some("this create is no longer waiting for a NIT (it failed or was given up)"),
+        ),
+        NitCommit::Conflict(_) => (
+            Outcome::Refused,
+            StatusCode::CONFLICT,
+            Some("this order already holds another NIT, or this NIT belongs to another order"),
+        ),
+        NitCommit::Replay(stored) => {
+            return Verdict {
+                outcome: Outcome::Accepted,
+                http_status: stored.http_status as u16,
+                reason: stored.reason.clone(),
+            };
+        }
     };
-    let post = match Authenticity::try_from(form) {
+    Verdict {
+        outcome,
+        http_status: status.as_u16(),
+        reason: reason.map(str::to_owned),
+    }
+}
+
+pub async fn receive(
+    State(state): State<CallbackState>,
+    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let receipt = Receipt {
+        kind: "authenticity",
+        raw_body: body.to_vec(),
+        content_type: header_text(header::CONTENT_TYPE),
+        source_addr: connect.map(|Extension(ConnectInfo(addr))| addr.to_string()),
+        forwarded_for: header_text(header::HeaderName::from_static("x-forwarded-for")),
+    };
+    // Tolerant parse: unknown parameters are ignored; the content type is not insisted on.
+    let post = serde_urlencoded::from_bytes::<AuthenticityForm>(&body)
+        .map_err(|e| format!("malformed form body: {e}"))
+        .and_then(|form| Authenticity::try_from(form).map_err(|e| e.to_string()));
+    let post = match post {
         Ok(post) => post,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(reason) => return refuse(&state, &receipt, StatusCode::BAD_REQUEST, reason).await,
     };
     let span = tracing::Span::current();
     span.record("nit", tracing::field::display(&post.nit));
     if post.merchant_id != state.merchant_id {
-        return refuse(
-            StatusCode::FORBIDDEN,
-            "merchantId: not this store's merchant id".to_owned(),
-        );
+        let reason = "merchantId: not this store's merchant id".to_owned();
+        return refuse(&state, &receipt, StatusCode::FORBIDDEN, reason).await;
     }
 
     let detail = serde_json::json!({
@@ -71,52 +126,86 @@ pub async fn receive(State(state): State<CallbackState>, body: Bytes) -> Respons
         "merchantUSN": post.merchant_usn.to_string(),
         "generalHash": post.general_hash,
     });
-    let outcome = store::recharges::commit_nit(
+    let found = store::recharges::commit_nit(
         &state.pool,
-        &post.order_id,
-        post.merchant_usn,
-        &post.nit,
-        &post.general_hash,
+        NitPost {
+            order_id: &post.order_id,
+            merchant_usn: post.merchant_usn,
+            nit: &post.nit,
+            general_hash: &post.general_hash,
+        },
+        state.nit_lifetime,
+        &receipt,
+        verdict,
         detail,
     )
     .await;
-    match outcome {
-        Ok(NitCommit::Committed(r)) => {
-            span.record("recharge_id", tracing::field::display(r.id));
-            tracing::info!("authenticity POST committed the NIT");
-            ok()
-        }
-        Ok(NitCommit::AlreadyCommitted(r)) => {
-            span.record("recharge_id", tracing::field::display(r.id));
-            tracing::info!("authenticity POST repeated; nothing changed");
-            ok()
-        }
-        Ok(NitCommit::NoPendingCreate) => refuse(
-            StatusCode::NOT_FOUND,
-            "no create of this store is waiting for a NIT with this orderId and merchantUSN"
-                .to_owned(),
-        ),
-        Ok(NitCommit::Conflict) => refuse(
-            StatusCode::CONFLICT,
-            "this order already holds another NIT, or this NIT belongs to another order".to_owned(),
-        ),
+    let found = match found {
+        Ok(found) => found,
         // Never 200 without the commit: Carat then fails the create, which is what must happen.
-        Err(StoreError::Unavailable(e)) => {
+        Err(e) => return unavailable(e),
+    };
+    if let Some(r) = found.recharge() {
+        span.record("recharge_id", tracing::field::display(r.id));
+    }
+    let answer = verdict(&found);
+    match &found {
+        NitCommit::Committed(_) => tracing::info!("authenticity POST committed the NIT"),
+        NitCommit::AlreadyCommitted(_) => {
+            tracing::info!("authenticity POST repeated; nothing changed")
+        }
+        NitCommit::Replay(_) => tracing::info!(
+            http_status = answer.http_status,
+            "authenticity POST replayed; answered as before"
+        ),
+        _ => tracing::warn!(
+            reason = answer.reason.as_deref(),
+            "authenticity POST refused"
+        ),
+    }
+    reply(answer.http_status, answer.reason)
+}
+
+/// Keeps a POST refused before it reaches any recharge, then answers it (as before, if it is
+/// a replay).
+async fn refuse(
+    state: &CallbackState,
+    receipt: &Receipt,
+    status: StatusCode,
+    reason: String,
+) -> Response {
+    tracing::warn!(%status, %reason, "authenticity POST refused");
+    let verdict = Verdict {
+        outcome: Outcome::Refused,
+        http_status: status.as_u16(),
+        reason: Some(reason),
+    };
+    match callbacks::keep_refused(&state.pool, receipt, &verdict).await {
+        Ok(stored) => reply(stored.http_status as u16, stored.reason),
+        // Answered only once kept, refusals too: Carat sends it again later.
+        Err(e) => unavailable(e),
+    }
+}
+
+fn reply(status: u16, reason: Option<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = if status == StatusCode::OK {
+        "OK".to_owned()
+    } else {
+        reason.unwrap_or_else(|| status.to_string())
+    };
+    (status, text).into_response()
+}
+
+fn unavailable(e: StoreError) -> Response {
+    match e {
+        StoreError::Unavailable(e) => {
             tracing::error!(error = %e, "authenticity POST: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
         }
-        Err(e) => {
+        e => {
             tracing::error!(error = %e, "authenticity POST: could not commit");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     }
-}
-
-fn ok() -> Response {
-    (StatusCode::OK, "OK").into_response()
-}
-
-fn refuse(status: StatusCode, reason: String) -> Response {
-    tracing::warn!(%status, %reason, "authenticity POST refused");
-    (status, reason).into_response()
 }

@@ -14,6 +14,8 @@ pub struct CallbackState {
     pub pool: PgPool,
     /// Our merchant id on Carat: a POST for another merchant is not for us.
     pub merchant_id: MerchantId,
+    /// A NIT's lifetime at Carat: past it, the reconciler asks whether a NIT expired.
+    pub nit_lifetime: std::time::Duration,
 }
 
 pub fn router(state: CallbackState) -> Router {

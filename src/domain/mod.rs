@@ -1,16 +1,20 @@
 //! The merchant's own model: validated field types, the recharge state machine. No I/O.
 
+pub mod actor;
 pub mod format;
 pub mod ids;
 pub mod recharge;
+pub mod reconcile;
 pub mod secret;
 pub mod status;
 
+pub use actor::Actor;
 pub use format::{Charset, FieldError, Format, FormatError};
 pub use ids::{GeneralHash, MerchantId, MerchantUsn, Nit, OrderId};
 pub use recharge::{
     AmountCents, AmountKey, Answer, BranchCode, Ddd, DealerCode, DealerTypeCode, PhoneNumber,
     RechargeType,
 };
+pub use reconcile::{AfterQuery, PendingConfirmationPolicy};
 pub use secret::Secret;
 pub use status::{CaratStatus, RechargeStatus};

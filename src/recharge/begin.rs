@@ -3,9 +3,9 @@
 
 use uuid::Uuid;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event};
-use crate::domain::{OrderId, RechargeStatus, RechargeType};
-use crate::store::{self, Changes, EventKind, Recharge, StoreError};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_record, detached};
+use crate::domain::{Actor, OrderId, RechargeStatus, RechargeType};
+use crate::store::{self, Changes, Guard, Recharge, Step, StoreError};
 
 impl RechargeService {
     pub async fn begin(
@@ -13,15 +13,26 @@ impl RechargeService {
         order_id: Option<OrderId>,
         recharge_type: RechargeType,
     ) -> Result<Recharge, FlowError> {
+        let this = self.clone();
+        detached(async move { this.begin_now(order_id, recharge_type).await }).await
+    }
+
+    async fn begin_now(
+        &self,
+        order_id: Option<OrderId>,
+        recharge_type: RechargeType,
+    ) -> Result<Recharge, FlowError> {
         let order_id = order_id.unwrap_or_else(generate_order_id);
         let id = Uuid::new_v4();
         tracing::Span::current().record("recharge_id", tracing::field::display(id));
-        // Committed before the call: the authenticity POST looks for this row.
+        // Committed before the call: the authenticity POST looks for this row. Past the call's
+        // window, a row still without its NIT is failed by the reconciler.
         let recharge = match store::recharges::insert_created(
             &self.pool,
             id,
             &order_id,
             recharge_type,
+            self.timing.call_window(),
         )
         .await
         {
@@ -46,12 +57,11 @@ impl RechargeService {
                 recharge_type,
             )
             .await;
-        store::recharges::record_event(
+        store::recharges::record_call(
             &self.pool,
             id,
-            EventKind::OutboundCall,
-            "begin",
-            call_event(&result),
+            &Actor::Storefront,
+            call_record("begin", &result),
         )
         .await?;
 
@@ -102,21 +112,20 @@ impl RechargeService {
         recharge: &Recharge,
         problem: CaratProblem,
     ) -> Result<FlowError, FlowError> {
-        let changes = Changes {
-            error: Some(problem.as_last_error()),
-            ..Changes::default()
+        let step = Step {
+            changes: Changes {
+                error: Some(problem.as_last_error()),
+                ..Changes::default()
+            },
+            detail: serde_json::json!({"reason": problem.message}),
+            ..self.step(
+                recharge,
+                RechargeStatus::Failed,
+                Guard::Status,
+                &Actor::Storefront,
+            )
         };
-        let detail = serde_json::json!({"reason": problem.message});
-        let failed = store::recharges::transition(
-            &self.pool,
-            recharge.id,
-            recharge.status,
-            RechargeStatus::Failed,
-            false,
-            changes,
-            detail,
-        )
-        .await?;
+        let failed = store::recharges::apply(&self.pool, step).await?;
         let status = match failed {
             Some(r) => r.status,
             // The authenticity POST won the race: report what is stored now.

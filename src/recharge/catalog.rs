@@ -4,10 +4,10 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{CaratProblem, FlowError, RechargeService, call_event, why_not};
+use super::{CaratProblem, FlowError, RechargeService, call_record, why_not};
 use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
-use crate::domain::{Ddd, DealerCode, Nit, RechargeStatus};
-use crate::store::{self, Changes, EventKind, Recharge};
+use crate::domain::{Actor, Ddd, DealerCode, Nit, RechargeStatus};
+use crate::store::{self, Changes, Guard, Recharge, Step};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Dealers {
@@ -117,14 +117,9 @@ impl RechargeService {
         name: &str,
         result: Result<T, crate::carat::CaratError>,
     ) -> Result<T, FlowError> {
-        store::recharges::record_event(
-            &self.pool,
-            recharge.id,
-            EventKind::OutboundCall,
-            name,
-            call_event(&result),
-        )
-        .await?;
+        let actor = Actor::Storefront;
+        store::recharges::record_call(&self.pool, recharge.id, &actor, call_record(name, &result))
+            .await?;
         let error = match result {
             Ok(answer) => return Ok(answer),
             Err(error) => error,
@@ -132,14 +127,19 @@ impl RechargeService {
         let problem = CaratProblem::not_applied(&error);
         let status = match problem.ends(recharge.status) {
             Some(next) => {
-                let changes = Changes {
-                    carat_status: problem.carat_status.clone(),
-                    error: Some(problem.as_last_error()),
-                    ..Changes::default()
+                let step = Step {
+                    changes: Changes {
+                        carat_status: problem.carat_status.clone(),
+                        error: Some(problem.as_last_error()),
+                        ..Changes::default()
+                    },
+                    detail: serde_json::json!({"carat_status": problem.carat_status}),
+                    ..self.step(recharge, next, Guard::Status, &actor)
                 };
-                self.settle(recharge.id, recharge.status, next, changes)
-                    .await?
-                    .status
+                match store::recharges::apply(&self.pool, step).await? {
+                    Some(stored) => stored.status,
+                    None => self.load(recharge.id).await?.status,
+                }
             }
             None => recharge.status,
         };

@@ -6,88 +6,161 @@
 
 use uuid::Uuid;
 
-use super::{FlowError, RechargeService, call_event, why_not};
-use crate::domain::{CaratStatus, RechargeStatus};
-use crate::store::{self, Changes, EventKind, Recharge};
+use super::{
+    CaratFailure, CaratProblem, FlowError, RechargeService, call_record, detached, why_not,
+};
+use crate::domain::{Actor, CaratStatus, RechargeStatus};
+use crate::store::{self, Changes, Guard, Recharge, Step};
+
+/// The two decisions, and the states they pass through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Decision {
+    pub confirm: bool,
+}
+
+impl Decision {
+    pub fn in_flight(self) -> RechargeStatus {
+        if self.confirm {
+            RechargeStatus::Confirming
+        } else {
+            RechargeStatus::Undoing
+        }
+    }
+
+    pub fn done(self) -> RechargeStatus {
+        if self.confirm {
+            RechargeStatus::Confirmed
+        } else {
+            RechargeStatus::Undone
+        }
+    }
+
+    pub fn action(self) -> &'static str {
+        if self.confirm { "confirm" } else { "undo" }
+    }
+}
 
 impl RechargeService {
     pub async fn confirm(&self, id: Uuid, confirm: bool) -> Result<Recharge, FlowError> {
-        let (in_flight, done, action) = if confirm {
-            (
-                RechargeStatus::Confirming,
-                RechargeStatus::Confirmed,
-                "confirm",
-            )
-        } else {
-            (RechargeStatus::Undoing, RechargeStatus::Undone, "undo")
-        };
+        let this = self.clone();
+        let decision = Decision { confirm };
+        detached(async move { this.decide(id, decision, &Actor::Storefront).await }).await
+    }
+
+    async fn decide(
+        &self,
+        id: Uuid,
+        decision: Decision,
+        actor: &Actor,
+    ) -> Result<Recharge, FlowError> {
+        let action = decision.action();
         let mut recharge = self.load(id).await?;
-        if recharge.status.is_in_doubt() {
-            recharge = self.resolve_in_doubt(recharge).await?;
+        // Twice at most: a request that loses the race to send waits for the winner.
+        for _ in 0..2 {
+            // The same decision already out: answer as it will.
+            if recharge.status == decision.in_flight() {
+                recharge = self.wait_for_call(recharge).await?;
+            }
+            if recharge.status.is_in_doubt() {
+                recharge = self.resolve_in_doubt(recharge, actor).await?;
+            }
+            match recharge.status {
+                RechargeStatus::PendingConfirmation => {}
+                // The same decision again answers as the first time.
+                s if s == decision.done() => return Ok(recharge),
+                s => return Err(FlowError::out_of_order(s, why_not(s, action))),
+            }
+            match self
+                .send_decision(&recharge, decision, Guard::Status, actor)
+                .await?
+            {
+                Some(settled) => return settled,
+                None => recharge = self.load(id).await?,
+            }
         }
-        match recharge.status {
-            RechargeStatus::PendingConfirmation => {}
-            // The same decision again answers as the first time.
-            s if s == done => return Ok(recharge),
-            s => return Err(FlowError::out_of_order(s, why_not(s, action))),
-        }
+        Err(FlowError::out_of_order(
+            recharge.status,
+            why_not(recharge.status, action),
+        ))
+    }
+
+    /// Sends `decision` for a recharge pending confirmation, or again for one whose same
+    /// decision Carat still holds pending (`recharge` in the decision's in-flight state, the
+    /// earlier call over). `None`: the recharge moved before the call could go out, and
+    /// nothing was sent.
+    pub(super) async fn send_decision(
+        &self,
+        recharge: &Recharge,
+        decision: Decision,
+        guard: Guard,
+        actor: &Actor,
+    ) -> Result<Option<Result<Recharge, FlowError>>, FlowError> {
         let Some(nit) = recharge.nit.clone() else {
             return Err(FlowError::out_of_order(
                 recharge.status,
-                why_not(RechargeStatus::Created, action),
+                why_not(RechargeStatus::Created, decision.action()),
             ));
         };
-
-        let changes = Changes {
-            call_deadline: Some(self.call_deadline()),
-            ..Changes::default()
+        let in_flight = decision.in_flight();
+        let step = Step {
+            detail: serde_json::json!({"confirm": decision.confirm}),
+            ..self.call_step(recharge, in_flight, guard, actor)
         };
-        let detail = serde_json::json!({"confirm": confirm});
-        if store::recharges::transition(
-            &self.pool,
-            id,
-            RechargeStatus::PendingConfirmation,
-            in_flight,
-            false,
-            changes,
-            detail,
-        )
-        .await?
-        .is_none()
-        {
-            let now = self.load(id).await?;
-            return Err(FlowError::out_of_order(
-                now.status,
-                why_not(now.status, action),
-            ));
-        }
-
-        let result = self.carat.confirm(&nit, confirm).await;
-        store::recharges::record_event(
-            &self.pool,
-            id,
-            EventKind::OutboundCall,
-            action,
-            call_event(&result),
-        )
-        .await?;
-        match result {
-            Ok(answer) => {
-                let carat = answer.status.as_deref().map(CaratStatus::parse);
-                // esitef code 0 means done; a status, when given, says how it ended.
-                let next = carat
-                    .as_ref()
-                    .and_then(|c| in_flight.after_carat_reports(c))
-                    .unwrap_or(done);
-                let changes = Changes {
-                    carat_status: carat.map(|c| c.to_string()),
-                    ..Changes::default()
-                };
-                self.settle(id, in_flight, next, changes).await
+        let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
+            return Ok(None);
+        };
+        let result = self.carat.confirm(&nit, decision.confirm).await;
+        let call = call_record(decision.action(), &result);
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(error) => {
+                let failed = self
+                    .call_failed(
+                        &sent,
+                        actor,
+                        &CaratStatus::Ppc,
+                        RechargeStatus::PendingConfirmation,
+                        call,
+                        error,
+                    )
+                    .await;
+                return Ok(Some(Err(failed)));
             }
-            Err(error) => Err(self
-                .call_failed(id, in_flight, RechargeStatus::PendingConfirmation, error)
-                .await?),
-        }
+        };
+        // Only a status that ends the recharge settles it; a 200 with ERR, PEN, NOV, PPC or no
+        // status at all tells nothing sure, so a query decides.
+        let carat = answer.status.as_deref().map(CaratStatus::parse);
+        let end = carat
+            .as_ref()
+            .and_then(|c| in_flight.after_carat_reports(c))
+            .filter(|s| s.is_final());
+        let Some(end) = end else {
+            let esitef = answer.esitef.unwrap_or_default();
+            let shown = carat.as_ref().map_or("none", |c| c.as_str()).to_owned();
+            let problem = CaratProblem::from_answer(
+                CaratFailure::OutcomeUnknown,
+                format!(
+                    "Carat Portal answered the {} with status {shown:?}, which does not end the \
+                     recharge; its outcome is unknown until a query settles it",
+                    decision.action()
+                ),
+                Some(esitef.code),
+                esitef.message,
+                &shown,
+            );
+            return Ok(Some(Err(self
+                .mark_in_doubt(&sent, actor, call, problem)
+                .await)));
+        };
+        let step = Step {
+            changes: Changes {
+                carat_status: carat.map(|c| c.to_string()),
+                ..Changes::default()
+            },
+            call: Some(call),
+            detail: serde_json::json!({"confirm": decision.confirm}),
+            ..self.step(&sent, end, Guard::Attempt(sent.attempt), actor)
+        };
+        Ok(Some(self.record(step).await))
     }
 }

@@ -4,16 +4,17 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event, why_not};
-use crate::carat::CaratError;
+use super::{
+    CaratFailure, CaratProblem, FlowError, RechargeService, call_record, detached, why_not,
+};
 use crate::carat::wire::{
     AnswerWire, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, Phone,
 };
 use crate::domain::{
-    AmountCents, AmountKey, Answer, CaratStatus, Ddd, DealerCode, DealerTypeCode, GeneralHash,
-    PhoneNumber, RechargeStatus,
+    Actor, AmountCents, AmountKey, Answer, CaratStatus, Ddd, DealerCode, DealerTypeCode,
+    GeneralHash, PhoneNumber, RechargeStatus,
 };
-use crate::store::{self, Changes, EffectuationInput, EventKind, Recharge};
+use crate::store::{self, CallRecord, Changes, EffectuationInput, Guard, Recharge, Step};
 
 /// What the storefront chose. Each field validates its Carat format on deserialisation.
 #[derive(Clone, Debug, Deserialize)]
@@ -107,103 +108,129 @@ impl RechargeService {
         id: Uuid,
         req: EffectuateRequest,
     ) -> Result<Recharge, FlowError> {
+        let this = self.clone();
+        detached(async move { this.effectuate_now(id, req, &Actor::Storefront).await }).await
+    }
+
+    async fn effectuate_now(
+        &self,
+        id: Uuid,
+        req: EffectuateRequest,
+        actor: &Actor,
+    ) -> Result<Recharge, FlowError> {
         let mut recharge = self.load(id).await?;
-        if recharge.status == RechargeStatus::Effectuating {
-            recharge = self.resolve_in_doubt(recharge).await?;
-        }
-        match recharge.status {
-            RechargeStatus::Started => {}
-            // A repeat of an effectuation that went through answers as the first did.
-            s if s != RechargeStatus::Failed
-                && s != RechargeStatus::Expired
-                && req.matches(&recharge) =>
-            {
-                return Ok(recharge);
+        // Twice at most: a request that loses the race to start the call waits for the winner.
+        for _ in 0..2 {
+            if recharge.status == RechargeStatus::Effectuating {
+                if !req.matches(&recharge) {
+                    return Err(FlowError::out_of_order(
+                        recharge.status,
+                        "cannot effectuate: another effectuation of this recharge is in progress \
+                         or in doubt; repeat that one, with the same body, to learn its outcome",
+                    ));
+                }
+                recharge = self.wait_for_call(recharge).await?;
+                if recharge.status == RechargeStatus::Effectuating {
+                    recharge = self.resolve_in_doubt(recharge, actor).await?;
+                }
             }
-            s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
-        }
-        let Some(nit) = recharge.nit.clone() else {
-            return Err(FlowError::out_of_order(
-                recharge.status,
-                why_not(RechargeStatus::Created, "effectuate"),
-            ));
-        };
+            match recharge.status {
+                RechargeStatus::Started => {}
+                // A repeat of an effectuation that went through answers as the first did.
+                s if s != RechargeStatus::Failed
+                    && s != RechargeStatus::Expired
+                    && req.matches(&recharge) =>
+                {
+                    return Ok(recharge);
+                }
+                s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
+            }
+            let Some(nit) = recharge.nit.clone() else {
+                return Err(FlowError::out_of_order(
+                    recharge.status,
+                    why_not(RechargeStatus::Created, "effectuate"),
+                ));
+            };
 
-        // Committed before the call: from here on, a crash leaves a recharge in doubt that a
-        // query resolves, never one that is effectuated twice.
-        let changes = Changes {
-            effectuation: Some(req.input()),
-            call_deadline: Some(self.call_deadline()),
-            ..Changes::default()
-        };
-        let detail = serde_json::json!({
-            "dealer": {"code": req.dealer.code, "type_code": req.dealer.type_code},
-            "phone": {"ddd": req.phone.ddd, "number": req.phone.number},
-            "amount": req.amount.get(),
-            "amount_key": req.amount_key,
-        });
-        let Some(_) = store::recharges::transition(
-            &self.pool,
-            id,
-            RechargeStatus::Started,
-            RechargeStatus::Effectuating,
-            false,
-            changes,
-            detail,
-        )
-        .await?
-        else {
-            let now = self.load(id).await?;
-            return Err(FlowError::out_of_order(
-                now.status,
-                why_not(now.status, "effectuate"),
-            ));
-        };
-
-        let result = self
-            .carat
-            .effectuate(&nit, &req.to_wire(&self.general_hash()))
-            .await;
-        store::recharges::record_event(
-            &self.pool,
-            id,
-            EventKind::OutboundCall,
-            "effectuate",
-            call_event(&result),
-        )
-        .await?;
-        match result {
-            Ok(answer) => self.effectuation_answered(id, answer).await,
-            Err(error) => self.effectuation_failed(id, error).await,
+            // Committed before the call: from here on, a crash leaves a recharge in doubt that a
+            // query resolves, never one that is effectuated twice.
+            let step = Step {
+                changes: Changes {
+                    effectuation: Some(req.input()),
+                    ..Changes::default()
+                },
+                detail: serde_json::json!({
+                    "dealer": {"code": req.dealer.code, "type_code": req.dealer.type_code},
+                    "phone": {"ddd": req.phone.ddd, "number": req.phone.number},
+                    "amount": req.amount.get(),
+                    "amount_key": req.amount_key,
+                }),
+                ..self.call_step(
+                    &recharge,
+                    RechargeStatus::Effectuating,
+                    Guard::Status,
+                    actor,
+                )
+            };
+            let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
+                // Someone else started a call first.
+                recharge = self.load(id).await?;
+                continue;
+            };
+            let result = self
+                .carat
+                .effectuate(&nit, &req.to_wire(&self.general_hash()))
+                .await;
+            let call = call_record("effectuate", &result);
+            return match result {
+                Ok(answer) => self.effectuation_answered(&sent, actor, call, answer).await,
+                // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
+                // correct its choice and try again.
+                Err(error) => Err(self
+                    .call_failed(
+                        &sent,
+                        actor,
+                        &CaratStatus::Nov,
+                        RechargeStatus::Started,
+                        call,
+                        error,
+                    )
+                    .await),
+            };
         }
+        Err(FlowError::out_of_order(
+            recharge.status,
+            why_not(recharge.status, "effectuate"),
+        ))
     }
 
     async fn effectuation_answered(
         &self,
-        id: Uuid,
+        sent: &Recharge,
+        actor: &Actor,
+        call: CallRecord,
         answer: DoRechargeResponse,
     ) -> Result<Recharge, FlowError> {
         let carat = CaratStatus::parse(answer.status.as_deref().unwrap_or_default());
-        let next = RechargeStatus::Effectuating.after_carat_reports(&carat);
-        match next {
+        let guard = Guard::Attempt(sent.attempt);
+        match sent.status.after_carat_reports(&carat) {
             Some(RechargeStatus::PendingConfirmation) => {
-                let changes = Changes {
-                    carat_status: Some(carat.to_string()),
-                    esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
-                    authorization: answer.authorization.as_ref().map(|a| serde_json::json!(a)),
-                    customer_receipt: answer.customer.and_then(|r| r.receipt),
-                    merchant_receipt: answer.merchant.and_then(|r| r.receipt),
-                    ..Changes::default()
+                let step = Step {
+                    changes: Changes {
+                        carat_status: Some(carat.to_string()),
+                        esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
+                        authorization: answer.authorization.as_ref().map(|a| serde_json::json!(a)),
+                        customer_receipt: answer.customer.and_then(|r| r.receipt),
+                        merchant_receipt: answer.merchant.and_then(|r| r.receipt),
+                        ..Changes::default()
+                    },
+                    call: Some(call),
+                    detail: serde_json::json!({"carat_status": carat.to_string()}),
+                    ..self.step(sent, RechargeStatus::PendingConfirmation, guard, actor)
                 };
-                self.settle(
-                    id,
-                    RechargeStatus::Effectuating,
-                    RechargeStatus::PendingConfirmation,
-                    changes,
-                )
-                .await
+                self.record(step).await
             }
-            Some(final_status @ (RechargeStatus::Failed | RechargeStatus::Expired)) => {
+            Some(end @ (RechargeStatus::Failed | RechargeStatus::Expired)) => {
                 // The authorizer's words are the ones that explain a denial.
                 let words = answer
                     .host
@@ -212,14 +239,17 @@ impl RechargeService {
                     .or(answer.sitef.clone());
                 let code = words.as_ref().and_then(|w| w.code.clone());
                 let message = words.and_then(|w| w.message);
-                let changes = Changes {
-                    carat_status: Some(carat.to_string()),
-                    error: Some((code.clone(), message.clone())),
-                    ..Changes::default()
+                let step = Step {
+                    changes: Changes {
+                        carat_status: Some(carat.to_string()),
+                        error: Some((code.clone(), message.clone())),
+                        ..Changes::default()
+                    },
+                    call: Some(call),
+                    detail: serde_json::json!({"carat_status": carat.to_string()}),
+                    ..self.step(sent, end, guard, actor)
                 };
-                let stored = self
-                    .settle(id, RechargeStatus::Effectuating, final_status, changes)
-                    .await?;
+                let stored = self.record(step).await?;
                 let summary = format!(
                     "Carat Portal answered status {carat}{}",
                     message
@@ -227,7 +257,7 @@ impl RechargeService {
                         .map(|m| format!(": {m}"))
                         .unwrap_or_default()
                 );
-                let failure = match final_status {
+                let failure = match end {
                     RechargeStatus::Failed => CaratFailure::Denied,
                     _ => CaratFailure::Refused,
                 };
@@ -235,7 +265,7 @@ impl RechargeService {
                     CaratProblem::from_answer(failure, summary, code, message, carat.as_str());
                 Err(FlowError::Carat(problem.with_status(stored.status)))
             }
-            // A success with a status we cannot act on: find out later by a query.
+            // A success with a status we cannot act on: find out by a query.
             _ => {
                 let esitef = answer.esitef.unwrap_or_default();
                 let problem = CaratProblem::from_answer(
@@ -248,27 +278,8 @@ impl RechargeService {
                     esitef.message,
                     carat.as_str(),
                 );
-                Err(self
-                    .mark_in_doubt(id, RechargeStatus::Effectuating, problem)
-                    .await?)
+                Err(self.mark_in_doubt(sent, actor, call, problem).await)
             }
         }
-    }
-
-    async fn effectuation_failed(
-        &self,
-        id: Uuid,
-        error: CaratError,
-    ) -> Result<Recharge, FlowError> {
-        // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may correct
-        // its choice and try again.
-        Err(self
-            .call_failed(
-                id,
-                RechargeStatus::Effectuating,
-                RechargeStatus::Started,
-                error,
-            )
-            .await?)
     }
 }

@@ -20,6 +20,18 @@ pub enum FlowError {
     OrderIdTaken(uuid::Uuid),
     #[error("{0}")]
     Carat(CaratProblem),
+    /// Carat was called, and its answer could not be committed (the database failed): the
+    /// recharge is in doubt until the answer is written (retried in the background) or a
+    /// query to Carat settles it. Never "try again": the call may have moved money.
+    #[error(
+        "Carat Portal was called but its answer could not be recorded (the database is \
+         unavailable); the outcome is unknown until it is recorded or a query to Carat settles it"
+    )]
+    OutcomeUnrecorded { status: RechargeStatus },
+    /// The service is shutting down and the step was not finished; nothing is lost: the
+    /// reconciler settles whatever it left in doubt.
+    #[error("the service is shutting down")]
+    Interrupted,
     #[error(transparent)]
     Store(#[from] StoreError),
 }

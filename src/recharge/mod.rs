@@ -1,53 +1,102 @@
 //! The recharge use cases: begin, list dealers and branch data, effectuate, confirm or undo,
-//! and resolving a call whose outcome is unknown by querying Carat.
+//! resolving a call whose outcome is unknown by querying Carat, and the reconciler that ends
+//! every recharge nobody else ends.
 //!
 //! The rules this module keeps:
 //! * a state change is committed before the call that depends on it goes out, and the call's
 //!   outcome is committed before the storefront hears of it;
-//! * a money-moving call (effectuate, confirm, undo) is sent at most once per state change: a
-//!   lost answer leaves the recharge in doubt (`outcome_unknown`) and only a query to Carat
-//!   moves it on;
-//! * every step is a conditional update (`WHERE status = ..`), so two requests, or two
-//!   instances, cannot both take the same step.
+//! * a money-moving call (effectuate, confirm, undo) bumps the recharge's `attempt`, and every
+//!   write that records its outcome is guarded by that attempt: a late answer, or a stale
+//!   request, never overwrites a newer one;
+//! * a lost answer leaves the recharge in doubt (`outcome_unknown`) and only a query to Carat
+//!   moves it on; an effectuation is sent again only when Carat says it never happened (NOV);
+//! * every step is a conditional update (`WHERE status = .. AND attempt = ..`), so two
+//!   requests, two instances or two reconcilers cannot both take the same step;
+//! * the use cases that call Carat run in a task of their own, so a storefront that hangs up
+//!   cannot stop one half way between the call and the record of its outcome.
 
 mod begin;
 mod catalog;
 mod confirm;
 mod effectuate;
 mod error;
+mod reconcile;
 mod resolve;
 
+use std::future::Future;
 use std::time::Duration;
 
 use sqlx::PgPool;
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub use catalog::{BranchData, Dealers};
 pub use effectuate::EffectuateRequest;
 pub use error::{CaratFailure, CaratProblem, FlowError};
+pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
 
 use crate::carat::CaratClient;
-use crate::domain::GeneralHash;
-use crate::store::{self, Event, Recharge};
+use crate::domain::{Actor, GeneralHash, RechargeStatus};
+use crate::store::{self, Changes, Event, Guard, NextAttempt, Recharge, Step};
 
-/// Extra time, past the client's own timeout, before another request may treat a call as over
-/// (covers clock skew between instances and the time to commit its outcome).
-const CALL_GRACE: Duration = Duration::from_secs(5);
+/// How long things take, and may take.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// The Carat client's total timeout.
+    pub call_timeout: Duration,
+    /// Past the timeout, before a call counts as over for sure: clock skew between instances,
+    /// the time to commit its outcome.
+    pub call_grace: Duration,
+    /// A NIT's lifetime at Carat.
+    pub nit_lifetime: Duration,
+    /// How long a recharge may stay pending confirmation, from its effectuation.
+    pub pending_timeout: Duration,
+    /// How often a waiting request looks again at a call another request has out.
+    pub poll: Duration,
+}
+
+impl Timing {
+    /// From a call going out until it is over for sure.
+    pub fn call_window(&self) -> Duration {
+        self.call_timeout + self.call_grace
+    }
+
+    /// When the reconciler looks at a recharge that just reached `status` if nothing else
+    /// moves it.
+    fn next_for(&self, status: RechargeStatus) -> NextAttempt {
+        use RechargeStatus::*;
+        match status {
+            s if s.is_final() => NextAttempt::Never,
+            Started => NextAttempt::AfterStart(self.nit_lifetime),
+            PendingConfirmation => NextAttempt::AfterEffectuation(self.pending_timeout),
+            // created, or a call going out: once it is over for sure.
+            _ => NextAttempt::In(self.call_window()),
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct RechargeService {
     pool: PgPool,
     carat: CaratClient,
-    call_timeout: Duration,
+    timing: Timing,
 }
 
 impl RechargeService {
-    pub fn new(pool: PgPool, carat: CaratClient, call_timeout: Duration) -> Self {
+    pub fn new(pool: PgPool, carat: CaratClient, timing: Timing) -> Self {
         Self {
             pool,
             carat,
-            call_timeout,
+            timing,
         }
+    }
+
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     /// The recharge and its history.
@@ -70,10 +119,51 @@ impl RechargeService {
         Ok(recharge)
     }
 
-    /// When a call sent now is over for sure.
-    fn call_deadline(&self) -> chrono::DateTime<chrono::Utc> {
-        let span = self.call_timeout + CALL_GRACE;
-        chrono::Utc::now() + chrono::Duration::from_std(span).unwrap_or(chrono::Duration::MAX)
+    /// A step from `from` to `to` with nothing else written; callers fill in the rest.
+    fn step(&self, recharge: &Recharge, to: RechargeStatus, guard: Guard, actor: &Actor) -> Step {
+        Step {
+            id: recharge.id,
+            from: recharge.status,
+            to,
+            guard,
+            call_window: None,
+            next: self.timing.next_for(to),
+            changes: Changes::default(),
+            actor: actor.clone(),
+            call: None,
+            detail: serde_json::json!({}),
+        }
+    }
+
+    /// A step that sends a money-moving call: the attempt is bumped and the call is out until
+    /// its window closes.
+    fn call_step(
+        &self,
+        recharge: &Recharge,
+        to: RechargeStatus,
+        guard: Guard,
+        actor: &Actor,
+    ) -> Step {
+        Step {
+            call_window: Some(self.timing.call_window()),
+            next: NextAttempt::In(self.timing.call_window()),
+            ..self.step(recharge, to, guard, actor)
+        }
+    }
+
+    /// Waits while another request's call on this recharge is out, then reads it again: an
+    /// identical request answers as the first one did instead of a 409.
+    async fn wait_for_call(&self, recharge: Recharge) -> Result<Recharge, FlowError> {
+        let mut now = recharge;
+        let (status, attempt) = (now.status, now.attempt);
+        while now.status == status
+            && now.attempt == attempt
+            && !now.call_is_over(chrono::Utc::now())
+        {
+            tokio::time::sleep(self.timing.poll).await;
+            now = self.load(now.id).await?;
+        }
+        Ok(now)
     }
 
     /// The table version to send. The service keeps no copy of Carat's tables yet, so it asks
@@ -83,12 +173,25 @@ impl RechargeService {
     }
 }
 
+/// Runs a use case in a task of its own: if the storefront hangs up, the request's future is
+/// dropped, but the call to Carat and the record of its outcome go on to the end.
+async fn detached<T: Send + 'static>(
+    work: impl Future<Output = Result<T, FlowError>> + Send + 'static,
+) -> Result<T, FlowError> {
+    match tokio::spawn(work.in_current_span()).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(FlowError::Interrupted),
+    }
+}
+
 /// The history entry for an outbound call: what came back, in Carat's words.
-fn call_event<T: crate::carat::wire::Verdict>(
+fn call_record<T: crate::carat::wire::Verdict>(
+    name: &str,
     result: &Result<T, crate::carat::CaratError>,
-) -> serde_json::Value {
+) -> store::CallRecord {
     use crate::carat::CaratError;
-    match result {
+    let detail = match result {
         Ok(body) => serde_json::json!({
             "outcome": "ok",
             "esitef_code": body.esitef().map(|e| e.code.as_str()),
@@ -108,12 +211,16 @@ fn call_event<T: crate::carat::wire::Verdict>(
         Err(e @ CaratError::NotSent(_)) => {
             serde_json::json!({"outcome": "not_sent", "error": e.to_string()})
         }
+    };
+    store::CallRecord {
+        name: name.to_owned(),
+        detail,
     }
 }
 
 /// Why `action` cannot be taken on a recharge in `status`: the text of a 409.
-fn why_not(status: crate::domain::RechargeStatus, action: &str) -> String {
-    use crate::domain::RechargeStatus::*;
+fn why_not(status: RechargeStatus, action: &str) -> String {
+    use RechargeStatus::*;
     let state = match status {
         Created => "has no NIT yet (its create did not complete)",
         Started => "has not been effectuated yet",

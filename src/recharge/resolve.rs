@@ -1,91 +1,142 @@
-//! Settling a call's outcome, and resolving one that is unknown by asking Carat.
+//! Recording a call's outcome (durably: a database that fails after the call does not lose
+//! it), and resolving an outcome that is unknown by asking Carat.
 
-use uuid::Uuid;
+use std::time::Duration;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_event, why_not};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_record, why_not};
 use crate::carat::CaratError;
-use crate::domain::{CaratStatus, RechargeStatus};
-use crate::store::{self, Changes, EventKind, Recharge};
+use crate::carat::wire::GetStatusRechargeResponse;
+use crate::domain::{Actor, CaratStatus, RechargeStatus};
+use crate::store::{self, CallRecord, Changes, Guard, Recharge, Step, StoreError};
+
+/// What a failed money-moving call means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// Carat may have acted on it: only a query can tell.
+    InDoubt,
+    /// Carat certainly did not act on it: back to where the step may be taken again.
+    NotApplied,
+    /// Carat refused it and reported a final status (EXP, NEG...): the recharge ends there.
+    Ended(RechargeStatus),
+}
+
+/// Sorts a failed call. `before` is Carat's status while the call was not yet applied (NOV for
+/// an effectuation, PPC for a confirmation): a refusal that reports anything else is not a
+/// refusal we can trust to mean "nothing happened" (an effectuation refused while Carat says
+/// PPC is in doubt, never sent back to `started`).
+pub(super) fn sort_failure(
+    in_flight: RechargeStatus,
+    before: &CaratStatus,
+    error: &CaratError,
+) -> Failure {
+    if !error.certainly_not_applied() {
+        return Failure::InDoubt;
+    }
+    let reported = error
+        .refusal()
+        .and_then(|r| r.carat_status.as_deref())
+        .map(CaratStatus::parse);
+    match reported {
+        None => Failure::NotApplied,
+        Some(s) if s == *before => Failure::NotApplied,
+        Some(s) => match in_flight.after_carat_reports(&s) {
+            Some(end) if end.is_final() => Failure::Ended(end),
+            _ => Failure::InDoubt,
+        },
+    }
+}
 
 impl RechargeService {
-    /// Records a call's known outcome: `from` -> `to`, the call over.
-    pub(super) async fn settle(
-        &self,
-        id: Uuid,
-        from: RechargeStatus,
-        to: RechargeStatus,
-        changes: Changes,
-    ) -> Result<Recharge, FlowError> {
-        let changes = Changes {
-            outcome_unknown: false,
-            call_deadline: None,
-            ..changes
-        };
-        let detail = serde_json::json!({"carat_status": changes.carat_status});
-        match store::recharges::transition(&self.pool, id, from, to, false, changes, detail).await?
-        {
-            Some(recharge) => Ok(recharge),
-            // Another instance resolved it (its deadline had passed): what it stored stands.
-            None => self.load(id).await,
+    /// Records a call's outcome. When the database fails, the storefront is told the outcome
+    /// is unknown (never "try again": the call may have moved money), and the record is
+    /// retried in the background until the database returns. `Ok` carries what is stored now,
+    /// whoever wrote it.
+    pub(super) async fn record(&self, step: Step) -> Result<Recharge, FlowError> {
+        let (id, from) = (step.id, step.from);
+        match store::recharges::apply(&self.pool, step.clone()).await {
+            Ok(Some(recharge)) => Ok(recharge),
+            // A newer attempt, another instance or the reconciler moved it: what it stored stands.
+            Ok(None) => self.load(id).await,
+            Err(e) => {
+                tracing::error!(recharge_id = %id, error = %e, "could not record a call's outcome; retrying in the background");
+                let pool = self.pool.clone();
+                tokio::spawn(record_when_the_database_returns(pool, step));
+                Err(FlowError::OutcomeUnrecorded { status: from })
+            }
         }
     }
 
-    /// Records that a money-moving call's outcome is unknown. The recharge stays in `status`
-    /// until a query to Carat resolves it.
+    /// Records that a money-moving call's outcome is unknown: the recharge stays in `status`
+    /// until a query to Carat resolves it, at once if the reconciler runs.
     pub(super) async fn mark_in_doubt(
         &self,
-        id: Uuid,
-        status: RechargeStatus,
+        recharge: &Recharge,
+        actor: &Actor,
+        call: CallRecord,
         problem: CaratProblem,
-    ) -> Result<FlowError, FlowError> {
-        let changes = Changes {
-            outcome_unknown: true,
-            call_deadline: None,
-            error: Some(problem.as_last_error()),
-            ..Changes::default()
+    ) -> FlowError {
+        let status = recharge.status;
+        let step = Step {
+            changes: Changes {
+                outcome_unknown: true,
+                error: Some(problem.as_last_error()),
+                ..Changes::default()
+            },
+            next: store::NextAttempt::In(Duration::ZERO),
+            call: Some(call),
+            detail: serde_json::json!({"reason": problem.message}),
+            ..self.step(recharge, status, Guard::Attempt(recharge.attempt), actor)
         };
-        let detail = serde_json::json!({"reason": problem.message});
-        store::recharges::transition(&self.pool, id, status, status, false, changes, detail)
-            .await?;
-        tracing::warn!(recharge_id = %id, %status, reason = %problem.message, "outcome unknown; will resolve by query");
-        Ok(FlowError::Carat(problem.with_status(status)))
+        if let Err(e) = self.record(step).await {
+            return e;
+        }
+        tracing::warn!(recharge_id = %recharge.id, %status, reason = %problem.message, "outcome unknown; will resolve by query");
+        FlowError::Carat(problem.with_status(status))
     }
 
-    /// Records a money-moving call that failed. Outcome unknown: the recharge stays in doubt.
-    /// Certainly not applied: the recharge takes the final status Carat reported, if any, or
-    /// goes back to `fallback`, from where the step may be tried again.
+    /// Records a money-moving call that failed, sorted by [`sort_failure`]. `fallback` is where
+    /// a call Carat did not act on leaves the recharge.
     pub(super) async fn call_failed(
         &self,
-        id: Uuid,
-        in_flight: RechargeStatus,
+        recharge: &Recharge,
+        actor: &Actor,
+        before: &CaratStatus,
         fallback: RechargeStatus,
+        call: CallRecord,
         error: CaratError,
-    ) -> Result<FlowError, FlowError> {
-        if !error.certainly_not_applied() {
-            let problem = CaratProblem::new(CaratFailure::OutcomeUnknown, &error);
-            return self.mark_in_doubt(id, in_flight, problem).await;
-        }
-        let problem = CaratProblem::not_applied(&error);
-        let next = problem.ends(in_flight).unwrap_or(fallback);
-        let changes = Changes {
-            carat_status: problem.carat_status.clone(),
-            error: Some(problem.as_last_error()),
-            ..Changes::default()
+    ) -> FlowError {
+        let next = match sort_failure(recharge.status, before, &error) {
+            Failure::InDoubt => {
+                let problem = CaratProblem::new(CaratFailure::OutcomeUnknown, &error);
+                return self.mark_in_doubt(recharge, actor, call, problem).await;
+            }
+            Failure::NotApplied => fallback,
+            Failure::Ended(end) => end,
         };
-        let stored = self.settle(id, in_flight, next, changes).await?;
-        Ok(FlowError::Carat(problem.with_status(stored.status)))
+        let problem = CaratProblem::not_applied(&error);
+        let step = Step {
+            changes: Changes {
+                carat_status: problem.carat_status.clone(),
+                error: Some(problem.as_last_error()),
+                ..Changes::default()
+            },
+            call: Some(call),
+            detail: serde_json::json!({"carat_status": problem.carat_status}),
+            ..self.step(recharge, next, Guard::Attempt(recharge.attempt), actor)
+        };
+        match self.record(step).await {
+            Ok(stored) => FlowError::Carat(problem.with_status(stored.status)),
+            Err(e) => e,
+        }
     }
 
-    /// Asks Carat what became of the call a recharge in doubt is waiting on, and moves the
-    /// recharge accordingly. Refuses while that call may still be out.
-    pub(super) async fn resolve_in_doubt(&self, recharge: Recharge) -> Result<Recharge, FlowError> {
+    /// Asks Carat for its record of the recharge, keeping the call in the history.
+    pub(super) async fn query_carat(
+        &self,
+        recharge: &Recharge,
+        actor: &Actor,
+    ) -> Result<(GetStatusRechargeResponse, CaratStatus), FlowError> {
         let status = recharge.status;
-        if !recharge.call_is_over(chrono::Utc::now()) {
-            return Err(FlowError::out_of_order(
-                status,
-                why_not(status, "start another call"),
-            ));
-        }
         let Some(nit) = recharge.nit.clone() else {
             return Err(FlowError::out_of_order(
                 status,
@@ -93,12 +144,11 @@ impl RechargeService {
             ));
         };
         let result = self.carat.query(&nit).await;
-        store::recharges::record_event(
+        store::recharges::record_call(
             &self.pool,
             recharge.id,
-            EventKind::OutboundCall,
-            "query",
-            call_event(&result),
+            actor,
+            call_record("query", &result),
         )
         .await?;
         let answer = result.map_err(|e| {
@@ -111,6 +161,66 @@ impl RechargeService {
             FlowError::Carat(problem)
         })?;
         let carat = CaratStatus::parse(answer.status.as_deref().unwrap_or_default());
+        Ok((answer, carat))
+    }
+
+    /// Moves a recharge in doubt to `next`, as Carat's record (`answer`) says, if it still
+    /// waits on the same call and that call is over.
+    pub(super) async fn settle_by_query(
+        &self,
+        recharge: &Recharge,
+        actor: &Actor,
+        answer: GetStatusRechargeResponse,
+        carat: &CaratStatus,
+        next: RechargeStatus,
+    ) -> Result<Recharge, FlowError> {
+        let keeps_receipts = matches!(
+            next,
+            RechargeStatus::PendingConfirmation | RechargeStatus::Confirmed
+        );
+        let step = Step {
+            changes: Changes {
+                carat_status: Some(carat.to_string()),
+                esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
+                authorization: answer
+                    .authorization
+                    .as_ref()
+                    .filter(|_| keeps_receipts)
+                    .map(|a| serde_json::json!(a)),
+                customer_receipt: answer
+                    .customer
+                    .and_then(|r| r.receipt)
+                    .filter(|_| keeps_receipts),
+                merchant_receipt: answer
+                    .merchant
+                    .and_then(|r| r.receipt)
+                    .filter(|_| keeps_receipts),
+                ..Changes::default()
+            },
+            detail: serde_json::json!({"resolved_by": "query", "carat_status": carat.to_string()}),
+            ..self.step(recharge, next, guard_for(recharge), actor)
+        };
+        match store::recharges::apply(&self.pool, step).await? {
+            Some(resolved) => Ok(resolved),
+            None => self.load(recharge.id).await,
+        }
+    }
+
+    /// For a storefront request: asks Carat what became of the call a recharge in doubt waits
+    /// on, and moves the recharge accordingly. Refuses while that call may still be out.
+    pub(super) async fn resolve_in_doubt(
+        &self,
+        recharge: Recharge,
+        actor: &Actor,
+    ) -> Result<Recharge, FlowError> {
+        let status = recharge.status;
+        if !recharge.call_is_over(chrono::Utc::now()) {
+            return Err(FlowError::out_of_order(
+                status,
+                why_not(status, "start another call"),
+            ));
+        }
+        let (answer, carat) = self.query_carat(&recharge, actor).await?;
         let Some(next) = status.after_carat_reports(&carat) else {
             let esitef = answer.esitef.unwrap_or_default();
             let problem = CaratProblem::from_answer(
@@ -125,42 +235,93 @@ impl RechargeService {
             );
             return Err(FlowError::Carat(problem.with_status(status)));
         };
-        let keeps_receipts = matches!(
-            next,
-            RechargeStatus::PendingConfirmation | RechargeStatus::Confirmed
-        );
-        let changes = Changes {
-            carat_status: Some(carat.to_string()),
-            esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
-            authorization: answer
-                .authorization
-                .as_ref()
-                .filter(|_| keeps_receipts)
-                .map(|a| serde_json::json!(a)),
-            customer_receipt: answer
-                .customer
-                .and_then(|r| r.receipt)
-                .filter(|_| keeps_receipts),
-            merchant_receipt: answer
-                .merchant
-                .and_then(|r| r.receipt)
-                .filter(|_| keeps_receipts),
-            ..Changes::default()
-        };
-        let detail = serde_json::json!({"resolved_by": "query", "carat_status": carat.to_string()});
-        match store::recharges::transition(
-            &self.pool,
-            recharge.id,
-            status,
-            next,
-            true,
-            changes,
-            detail,
-        )
-        .await?
-        {
-            Some(resolved) => Ok(resolved),
-            None => self.load(recharge.id).await,
+        self.settle_by_query(&recharge, actor, answer, &carat, next)
+            .await
+    }
+}
+
+/// A query settles a recharge in doubt only if it still waits on the call that was asked
+/// about, and that call is over; any other state moves under its status alone.
+fn guard_for(recharge: &Recharge) -> Guard {
+    if recharge.status.is_in_doubt() {
+        Guard::CallOver(recharge.attempt)
+    } else {
+        Guard::Attempt(recharge.attempt)
+    }
+}
+
+/// Retries a record whose write failed until the database takes it. A write that fails for
+/// another reason than an outage is logged and left to the reconciler, which resolves the
+/// recharge by query once its call deadline passes.
+async fn record_when_the_database_returns(pool: sqlx::PgPool, step: Step) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        tokio::time::sleep(delay).await;
+        match store::recharges::apply(&pool, step.clone()).await {
+            Ok(_) => {
+                tracing::info!(recharge_id = %step.id, "recorded a call's outcome after the database returned");
+                return;
+            }
+            Err(StoreError::Unavailable(_)) => delay = (delay * 2).min(Duration::from_secs(5)),
+            Err(e) => {
+                tracing::error!(recharge_id = %step.id, error = %e, "gave up recording a call's outcome; the reconciler will query Carat");
+                return;
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::carat::Refusal;
+
+    fn refused(status: Option<&str>) -> CaratError {
+        CaratError::Answered(Refusal {
+            http_status: 400,
+            code: Some("6".into()),
+            message: None,
+            carat_status: status.map(str::to_owned),
+            unreadable: false,
+        })
+    }
+
+    #[test]
+    fn a_refusal_means_nothing_happened_only_if_carat_still_says_so() {
+        use RechargeStatus::*;
+        let nov = CaratStatus::Nov;
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(None)),
+            Failure::NotApplied
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(Some("NOV"))),
+            Failure::NotApplied
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(Some("EXP"))),
+            Failure::Ended(Expired)
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(Some("PPC"))),
+            Failure::InDoubt
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(Some("CON"))),
+            Failure::Ended(Confirmed)
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &CaratError::NoAnswer("timeout".into())),
+            Failure::InDoubt
+        );
+        let ppc = CaratStatus::Ppc;
+        assert_eq!(
+            sort_failure(Confirming, &ppc, &refused(Some("PPC"))),
+            Failure::NotApplied
+        );
+        assert_eq!(
+            sort_failure(Confirming, &ppc, &refused(Some("ERR"))),
+            Failure::InDoubt
+        );
     }
 }

@@ -28,6 +28,7 @@ pub enum DbSetupError {
 pub async fn connect_and_migrate(
     url: &Secret,
     max_connections: u32,
+    acquire_timeout: Duration,
 ) -> Result<PgPool, DbSetupError> {
     let options: PgConnectOptions = url.expose().parse().map_err(DbSetupError::InvalidUrl)?;
     if !Postgres::database_exists(url.expose())
@@ -47,7 +48,7 @@ pub async fn connect_and_migrate(
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         // Fail fast when PostgreSQL is away, so callers answer 503 instead of hanging.
-        .acquire_timeout(Duration::from_secs(3))
+        .acquire_timeout(acquire_timeout)
         .connect_with(options)
         .await
         .map_err(DbSetupError::Connect)?;

@@ -28,15 +28,36 @@ impl From<sqlx::Error> for StoreError {
                 };
                 Self::Duplicate(column)
             }
-            // The server went away mid-statement (admin shutdown, crash).
-            sqlx::Error::Database(db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
-            {
+            sqlx::Error::Database(db) if db.code().is_some_and(|c| means_unavailable(&c)) => {
                 Self::Unavailable(e)
             }
             _ => Self::Other(e),
+        }
+    }
+}
+
+/// SQLSTATEs that say "this database cannot serve you now", not "your statement is wrong":
+/// connection failures (08), shutdown or crash (57P), no resources (53), the database gone or
+/// refusing connections (3D000, 55000 as `ALLOW_CONNECTIONS false` answers), login refused
+/// (28), a read-only standby after a failover (25006).
+fn means_unavailable(code: &str) -> bool {
+    ["08", "57P", "53", "28"]
+        .iter()
+        .any(|p| code.starts_with(p))
+        || ["3D000", "55000", "25006"].contains(&code)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn outages_are_told_apart_from_bad_statements() {
+        for code in [
+            "08006", "57P01", "53300", "3D000", "55000", "28P01", "25006",
+        ] {
+            assert!(super::means_unavailable(code), "{code}");
+        }
+        for code in ["23505", "42P01", "22001", "40001"] {
+            assert!(!super::means_unavailable(code), "{code}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! PostgreSQL: every SQL statement, and the migrations in `migrations/`.
 
+pub mod callbacks;
 pub mod codec;
 pub mod db;
 pub mod error;
@@ -7,4 +8,7 @@ pub mod recharges;
 
 pub use db::{MIGRATOR, connect_and_migrate};
 pub use error::StoreError;
-pub use recharges::{Changes, EffectuationInput, Event, EventKind, NitCommit, Recharge};
+pub use recharges::{
+    CallRecord, Changes, EffectuationInput, Event, EventKind, Guard, NextAttempt, NitCommit,
+    NitPost, Recharge, Step,
+};

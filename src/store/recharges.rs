@@ -1,12 +1,15 @@
 //! Every SQL statement about recharges and their history.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::StoreError;
-use crate::domain::{GeneralHash, MerchantUsn, Nit, OrderId, RechargeStatus, RechargeType};
+use super::callbacks::{self, Receipt, StoredCallback, Verdict};
+use crate::domain::{Actor, GeneralHash, MerchantUsn, Nit, OrderId, RechargeStatus, RechargeType};
 
 /// One recharge as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -38,6 +41,14 @@ pub struct Recharge {
     pub last_error_message: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub attempt: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub effectuated_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub reconcile_attempts: i32,
+    pub reconcile_error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
 }
 
 impl Recharge {
@@ -50,6 +61,11 @@ impl Recharge {
     pub fn call_is_over(&self, now: DateTime<Utc>) -> bool {
         self.outcome_unknown || self.call_deadline.is_none_or(|d| d <= now)
     }
+
+    /// In doubt and nobody is waiting on the call any more: only a query can tell.
+    pub fn outcome_unknown_at(&self, now: DateTime<Utc>) -> bool {
+        self.status.is_in_doubt() && self.call_is_over(now)
+    }
 }
 
 /// One entry of a recharge's history.
@@ -59,6 +75,8 @@ pub struct Event {
     pub at: DateTime<Utc>,
     pub kind: String,
     pub name: String,
+    /// Who decided it: `storefront`, `carat`, `reconciler:<instance>`.
+    pub actor: Option<String>,
     pub detail: Value,
 }
 
@@ -80,36 +98,52 @@ impl EventKind {
     }
 }
 
+/// An outbound call's outcome, as the history keeps it.
+#[derive(Clone, Debug)]
+pub struct CallRecord {
+    pub name: String,
+    pub detail: Value,
+}
+
 pub async fn append_event(
     conn: &mut PgConnection,
     recharge_id: Uuid,
     kind: EventKind,
     name: &str,
+    actor: &Actor,
     detail: Value,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "INSERT INTO recharge_events (recharge_id, kind, name, detail) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO recharge_events (recharge_id, kind, name, actor, detail) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(recharge_id)
     .bind(kind.as_str())
     .bind(name)
+    .bind(actor.to_string())
     .bind(detail)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Records an event outside any other statement (an outbound call's outcome that changes
-/// nothing else).
-pub async fn record_event(
+/// Records an outbound call whose outcome changes nothing else (a listing, a query).
+pub async fn record_call(
     pool: &PgPool,
     recharge_id: Uuid,
-    kind: EventKind,
-    name: &str,
-    detail: Value,
+    actor: &Actor,
+    call: CallRecord,
 ) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await?;
-    append_event(&mut conn, recharge_id, kind, name, detail).await
+    append_event(
+        &mut conn,
+        recharge_id,
+        EventKind::OutboundCall,
+        &call.name,
+        actor,
+        call.detail,
+    )
+    .await
 }
 
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Recharge>, StoreError> {
@@ -133,29 +167,34 @@ pub async fn find_by_order_id(
 
 pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<Event>, StoreError> {
     Ok(sqlx::query_as(
-        "SELECT id, at, kind, name, detail FROM recharge_events WHERE recharge_id = $1 ORDER BY id",
+        "SELECT id, at, kind, name, actor, detail FROM recharge_events \
+         WHERE recharge_id = $1 ORDER BY id",
     )
     .bind(id)
     .fetch_all(pool)
     .await?)
 }
 
-/// Writes a new recharge in `created`, with its first events, in one transaction. Its
-/// `merchant_usn` comes from a sequence shared by every instance.
+/// Writes a new recharge in `created`, with its first event, in one transaction. Its
+/// `merchant_usn` comes from a sequence shared by every instance. `create_window` bounds the
+/// create call: past it, a recharge still without its NIT is failed by the reconciler.
 pub async fn insert_created(
     pool: &PgPool,
     id: Uuid,
     order_id: &OrderId,
     recharge_type: RechargeType,
+    create_window: Duration,
 ) -> Result<Recharge, StoreError> {
     let mut tx = pool.begin().await?;
     let recharge: Recharge = sqlx::query_as(
-        "INSERT INTO recharges (id, recharge_type, order_id, status) \
-         VALUES ($1, $2, $3, 'created') RETURNING *",
+        "INSERT INTO recharges (id, recharge_type, order_id, status, call_deadline, next_attempt_at) \
+         VALUES ($1, $2, $3, 'created', now() + $4 * interval '1 millisecond', \
+                 now() + $4 * interval '1 millisecond') RETURNING *",
     )
     .bind(id)
     .bind(recharge_type.as_str())
     .bind(order_id.as_str())
+    .bind(millis(create_window))
     .fetch_one(&mut *tx)
     .await?;
     append_event(
@@ -163,6 +202,7 @@ pub async fn insert_created(
         id,
         EventKind::StateChange,
         "created",
+        &Actor::Storefront,
         serde_json::json!({"to": "created", "order_id": order_id, "merchant_usn": recharge.merchant_usn}),
     )
     .await?;
@@ -177,21 +217,53 @@ pub enum NitCommit {
     Committed(Recharge),
     /// The same NIT was already stored for this recharge: nothing changed.
     AlreadyCommitted(Recharge),
-    /// No create of ours is waiting for a NIT under this order id and USN.
-    NoPendingCreate,
+    /// No recharge of ours has this order id and USN.
+    NoRecharge,
+    /// The recharge is no longer waiting for a NIT (its create failed or was given up).
+    NotWaiting(Recharge),
     /// This recharge holds another NIT, or this NIT belongs to another recharge.
-    Conflict,
+    Conflict(Option<Recharge>),
+    /// The same POST was received before: this is what was answered then.
+    Replay(StoredCallback),
 }
 
-/// Stores the NIT that Carat's authenticity POST carries, in one transaction with its events.
+impl NitCommit {
+    pub fn recharge(&self) -> Option<&Recharge> {
+        match self {
+            Self::Committed(r) | Self::AlreadyCommitted(r) | Self::NotWaiting(r) => Some(r),
+            Self::Conflict(r) => r.as_ref(),
+            Self::NoRecharge | Self::Replay(_) => None,
+        }
+    }
+}
+
+/// What an authenticity POST says, validated.
+#[derive(Clone, Copy, Debug)]
+pub struct NitPost<'a> {
+    pub order_id: &'a OrderId,
+    pub merchant_usn: MerchantUsn,
+    pub nit: &'a Nit,
+    pub general_hash: &'a GeneralHash,
+}
+
+/// Stores the NIT that Carat's authenticity POST carries, with its events and the POST itself
+/// in the inbox, in one transaction. `verdict` says how each finding is answered; a POST
+/// already in the inbox changes nothing but its receipt count. Past `nit_lifetime` the
+/// reconciler asks Carat whether the NIT expired.
 pub async fn commit_nit(
     pool: &PgPool,
-    order_id: &OrderId,
-    merchant_usn: MerchantUsn,
-    nit: &Nit,
-    general_hash: &GeneralHash,
-    callback: Value,
+    post: NitPost<'_>,
+    nit_lifetime: Duration,
+    receipt: &Receipt,
+    verdict: impl Fn(&NitCommit) -> Verdict,
+    detail: Value,
 ) -> Result<NitCommit, StoreError> {
+    let NitPost {
+        order_id,
+        merchant_usn,
+        nit,
+        general_hash,
+    } = post;
     let mut tx = pool.begin().await?;
     let found: Option<Recharge> = sqlx::query_as(
         "SELECT * FROM recharges WHERE order_id = $1 AND merchant_usn = $2 FOR UPDATE",
@@ -200,30 +272,59 @@ pub async fn commit_nit(
     .bind(merchant_usn.get() as i64)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(recharge) = found else {
-        return Ok(NitCommit::NoPendingCreate);
+    let finding = match found {
+        None => NitCommit::NoRecharge,
+        Some(r) => match &r.nit {
+            Some(stored) if stored == nit => NitCommit::AlreadyCommitted(r),
+            Some(_) => NitCommit::Conflict(Some(r)),
+            None if r.status != RechargeStatus::Created => NitCommit::NotWaiting(r),
+            // Committed below, once the inbox says this POST is new.
+            None => NitCommit::Committed(r),
+        },
     };
-    match &recharge.nit {
-        Some(stored) if stored == nit => return Ok(NitCommit::AlreadyCommitted(recharge)),
-        Some(_) => return Ok(NitCommit::Conflict),
-        None if recharge.status != RechargeStatus::Created => {
-            return Ok(NitCommit::NoPendingCreate);
-        }
-        None => {}
-    }
-    let updated: Recharge = match sqlx::query_as(
-        "UPDATE recharges SET nit = $2, general_hash = $3, status = 'started', carat_status = 'NOV', \
-         updated_at = now() WHERE id = $1 RETURNING *",
+    let stored = callbacks::keep(
+        &mut tx,
+        receipt,
+        &verdict(&finding),
+        finding.recharge().map(|r| r.id),
     )
-    .bind(recharge.id)
-    .bind(nit.as_str())
-    .bind(general_hash.as_str())
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(StoreError::from)
-    {
+    .await?;
+    if !stored.first_receipt {
+        tx.commit().await?;
+        return Ok(NitCommit::Replay(stored));
+    }
+    let NitCommit::Committed(recharge) = finding else {
+        tx.commit().await?;
+        return Ok(finding);
+    };
+    // A savepoint: a NIT that another recharge holds must not lose the inbox row.
+    let updated: Result<Recharge, StoreError> = {
+        let mut sp = sqlx::Acquire::begin(&mut tx).await?;
+        let result = sqlx::query_as(
+            "UPDATE recharges SET nit = $2, general_hash = $3, status = 'started', \
+             carat_status = 'NOV', started_at = now(), call_deadline = NULL, \
+             next_attempt_at = now() + $4 * interval '1 millisecond', updated_at = now() \
+             WHERE id = $1 RETURNING *",
+        )
+        .bind(recharge.id)
+        .bind(nit.as_str())
+        .bind(general_hash.as_str())
+        .bind(millis(nit_lifetime))
+        .fetch_one(&mut *sp)
+        .await
+        .map_err(StoreError::from);
+        if result.is_ok() {
+            sp.commit().await?;
+        }
+        result
+    };
+    let updated = match updated {
         Ok(updated) => updated,
-        Err(StoreError::Duplicate("nit")) => return Ok(NitCommit::Conflict),
+        Err(StoreError::Duplicate("nit")) => {
+            callbacks::amend(&mut tx, stored.id, &verdict(&NitCommit::Conflict(None))).await?;
+            tx.commit().await?;
+            return Ok(NitCommit::Conflict(None));
+        }
         Err(e) => return Err(e),
     };
     append_event(
@@ -231,7 +332,8 @@ pub async fn commit_nit(
         recharge.id,
         EventKind::Callback,
         "authenticity",
-        callback,
+        &Actor::Carat,
+        detail,
     )
     .await?;
     append_event(
@@ -239,11 +341,48 @@ pub async fn commit_nit(
         recharge.id,
         EventKind::StateChange,
         "created -> started",
+        &Actor::Carat,
         serde_json::json!({"from": "created", "to": "started", "nit": nit}),
     )
     .await?;
     tx.commit().await?;
     Ok(NitCommit::Committed(updated))
+}
+
+/// When the reconciler should next look at a recharge, on the database's clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextAttempt {
+    /// The recharge has ended: never.
+    Never,
+    /// This long from now.
+    In(Duration),
+    /// This long after the effectuation went out (the pending-confirmation timeout).
+    AfterEffectuation(Duration),
+    /// This long after the NIT was committed (the NIT's lifetime).
+    AfterStart(Duration),
+}
+
+impl NextAttempt {
+    fn sql(self) -> (&'static str, i64) {
+        match self {
+            Self::Never => ("never", 0),
+            Self::In(d) => ("now", millis(d)),
+            Self::AfterEffectuation(d) => ("effectuated", millis(d)),
+            Self::AfterStart(d) => ("started", millis(d)),
+        }
+    }
+}
+
+/// Which writes a step may overwrite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// Only the status is checked: a new step from a settled state.
+    Status,
+    /// The row must still wait on this attempt: recording that call's outcome.
+    Attempt(i64),
+    /// The row must still wait on this attempt, and that call must be over (its outcome
+    /// unknown, or its deadline passed): resolving it by query, or sending it again.
+    CallOver(i64),
 }
 
 /// The effectuation's inputs, stored as the call goes out.
@@ -257,12 +396,11 @@ pub struct EffectuationInput {
     pub amount_key: Option<String>,
 }
 
-/// What a transition writes besides the status. `None` keeps the stored value.
+/// What a step writes besides the status. `None` keeps the stored value.
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
     pub carat_status: Option<String>,
     pub outcome_unknown: bool,
-    pub call_deadline: Option<DateTime<Utc>>,
     pub effectuation: Option<EffectuationInput>,
     pub esitef_usn: Option<String>,
     pub authorization: Option<Value>,
@@ -272,47 +410,86 @@ pub struct Changes {
     pub error: Option<(Option<String>, Option<String>)>,
 }
 
-/// Moves a recharge from `from` to `to`, only if it is still in `from` (and, with
-/// `only_if_call_over`, only if its money-moving call is over), with `changes` and a history
-/// entry, in one transaction. `Ok(None)`: someone else moved it first; nothing was written.
-pub async fn transition(
-    pool: &PgPool,
-    id: Uuid,
-    from: RechargeStatus,
-    to: RechargeStatus,
-    only_if_call_over: bool,
-    changes: Changes,
-    detail: Value,
-) -> Result<Option<Recharge>, StoreError> {
+/// One move of a recharge: `from` -> `to` under `guard`, written with its history in one
+/// transaction.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub id: Uuid,
+    pub from: RechargeStatus,
+    pub to: RechargeStatus,
+    pub guard: Guard,
+    /// A money-moving call goes out with this step: the attempt is bumped, and the call
+    /// counts as out for this long (its deadline).
+    pub call_window: Option<Duration>,
+    pub next: NextAttempt,
+    pub changes: Changes,
+    pub actor: Actor,
+    /// The outbound call whose outcome this step records, kept first in the history.
+    pub call: Option<CallRecord>,
+    pub detail: Value,
+}
+
+/// Applies `step` if the recharge is still where the step expects it. `Ok(None)`: someone else
+/// moved it first (another request, another instance, a newer attempt); nothing was written.
+pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreError> {
+    let Step {
+        id,
+        from,
+        to,
+        guard,
+        call_window,
+        next,
+        changes,
+        actor,
+        call,
+        detail,
+    } = step;
     debug_assert!(from == to || from.can_become(to), "{from} -> {to}");
-    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    debug_assert_eq!(to.is_final(), next == NextAttempt::Never, "{to}");
+    let (guard_attempt, call_over) = match guard {
+        Guard::Status => (None, false),
+        Guard::Attempt(a) => (Some(a), false),
+        Guard::CallOver(a) => (Some(a), true),
+    };
+    let (next_kind, next_ms) = next.sql();
     let has_effectuation = changes.effectuation.is_some();
     let effectuation = changes.effectuation.unwrap_or_default();
-    let (error_code, error_message, has_error) = match changes.error {
+    let (error_code, error_message, error_write) = match changes.error {
         Some((code, message)) => (code, message, true),
         None => (None, None, false),
     };
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
     let updated: Option<Recharge> = sqlx::query_as(
         "UPDATE recharges SET \
             status = $3, \
             carat_status = COALESCE($4, carat_status), \
             outcome_unknown = $5, \
-            call_deadline = $6, \
-            dealer_code = CASE WHEN $7 THEN $8 ELSE dealer_code END, \
-            dealer_type_code = CASE WHEN $7 THEN $9 ELSE dealer_type_code END, \
-            phone_ddd = CASE WHEN $7 THEN $10 ELSE phone_ddd END, \
-            phone_number = CASE WHEN $7 THEN $11 ELSE phone_number END, \
-            amount_cents = CASE WHEN $7 THEN $12 ELSE amount_cents END, \
-            amount_key = CASE WHEN $7 THEN $13 ELSE amount_key END, \
-            esitef_usn = COALESCE($14, esitef_usn), \
-            authorization_data = COALESCE($15, authorization_data), \
-            customer_receipt = COALESCE($16, customer_receipt), \
-            merchant_receipt = COALESCE($17, merchant_receipt), \
-            last_error_code = CASE WHEN $18 THEN $19 ELSE last_error_code END, \
-            last_error_message = CASE WHEN $18 THEN $20 ELSE last_error_message END, \
+            attempt = attempt + CASE WHEN $6 THEN 1 ELSE 0 END, \
+            call_deadline = CASE WHEN $6 THEN now() + $7 * interval '1 millisecond' END, \
+            effectuated_at = CASE WHEN $6 AND $3 = 'effectuating' THEN now() ELSE effectuated_at END, \
+            next_attempt_at = CASE $8 \
+                WHEN 'never' THEN NULL \
+                WHEN 'effectuated' THEN COALESCE(effectuated_at, now()) + $9 * interval '1 millisecond' \
+                WHEN 'started' THEN COALESCE(started_at, now()) + $9 * interval '1 millisecond' \
+                ELSE now() + $9 * interval '1 millisecond' END, \
+            reconcile_attempts = CASE WHEN $2 <> $3 THEN 0 ELSE reconcile_attempts END, \
+            reconcile_error = CASE WHEN $2 <> $3 THEN NULL ELSE reconcile_error END, \
+            dealer_code = CASE WHEN $10 THEN $11 ELSE dealer_code END, \
+            dealer_type_code = CASE WHEN $10 THEN $12 ELSE dealer_type_code END, \
+            phone_ddd = CASE WHEN $10 THEN $13 ELSE phone_ddd END, \
+            phone_number = CASE WHEN $10 THEN $14 ELSE phone_number END, \
+            amount_cents = CASE WHEN $10 THEN $15 ELSE amount_cents END, \
+            amount_key = CASE WHEN $10 THEN $16 ELSE amount_key END, \
+            esitef_usn = COALESCE($17, esitef_usn), \
+            authorization_data = COALESCE($18, authorization_data), \
+            customer_receipt = COALESCE($19, customer_receipt), \
+            merchant_receipt = COALESCE($20, merchant_receipt), \
+            last_error_code = CASE WHEN $21 THEN $22 ELSE last_error_code END, \
+            last_error_message = CASE WHEN $21 THEN $23 ELSE last_error_message END, \
             updated_at = now() \
          WHERE id = $1 AND status = $2 \
-           AND (NOT $21 OR outcome_unknown OR call_deadline IS NULL OR call_deadline <= now()) \
+           AND ($24::bigint IS NULL OR attempt = $24) \
+           AND (NOT $25 OR outcome_unknown OR call_deadline IS NULL OR call_deadline <= now()) \
          RETURNING *",
     )
     .bind(id)
@@ -320,7 +497,10 @@ pub async fn transition(
     .bind(to.as_str())
     .bind(changes.carat_status)
     .bind(changes.outcome_unknown)
-    .bind(changes.call_deadline)
+    .bind(call_window.is_some())
+    .bind(call_window.map(millis).unwrap_or(0))
+    .bind(next_kind)
+    .bind(next_ms)
     .bind(has_effectuation)
     .bind(effectuation.dealer_code)
     .bind(effectuation.dealer_type_code)
@@ -332,13 +512,27 @@ pub async fn transition(
     .bind(changes.authorization)
     .bind(changes.customer_receipt)
     .bind(changes.merchant_receipt)
-    .bind(has_error)
+    .bind(error_write)
     .bind(error_code)
     .bind(error_message)
-    .bind(only_if_call_over)
+    .bind(guard_attempt)
+    .bind(call_over)
     .fetch_optional(&mut *tx)
     .await?;
+    // The call happened whether or not this step still applies: its outcome is evidence.
+    if let Some(call) = call {
+        append_event(
+            &mut tx,
+            id,
+            EventKind::OutboundCall,
+            &call.name,
+            &actor,
+            call.detail,
+        )
+        .await?;
+    }
     let Some(updated) = updated else {
+        tx.commit().await?;
         return Ok(None);
     };
     let name = if from == to {
@@ -350,9 +544,103 @@ pub async fn transition(
     if let Value::Object(map) = &mut detail {
         map.insert("from".into(), from.as_str().into());
         map.insert("to".into(), to.as_str().into());
+        map.insert("attempt".into(), updated.attempt.into());
         map.insert("outcome_unknown".into(), updated.outcome_unknown.into());
     }
-    append_event(&mut tx, id, EventKind::StateChange, &name, detail).await?;
+    append_event(&mut tx, id, EventKind::StateChange, &name, &actor, detail).await?;
     tx.commit().await?;
     Ok(Some(updated))
+}
+
+/// Claims up to `limit` recharges that are due, for `lease`: no other reconciler takes them
+/// before the lease ends or is released. Committed at once: no transaction is held across
+/// the calls to Carat that follow.
+pub async fn claim_due(
+    pool: &PgPool,
+    owner: &str,
+    lease: Duration,
+    limit: i64,
+) -> Result<Vec<Recharge>, StoreError> {
+    Ok(sqlx::query_as(
+        "UPDATE recharges SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond' \
+         WHERE id IN ( \
+            SELECT id FROM recharges \
+             WHERE next_attempt_at <= now() AND (lease_until IS NULL OR lease_until <= now()) \
+             ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
+         RETURNING *",
+    )
+    .bind(owner)
+    .bind(millis(lease))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// A recharge read under a lease, and whether it is due on the database's clock.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Leased {
+    #[sqlx(flatten)]
+    pub recharge: Recharge,
+    pub due: bool,
+}
+
+/// Extends this owner's lease and reads the recharge afresh; `None` once the lease is lost.
+pub async fn renew_lease(
+    pool: &PgPool,
+    id: Uuid,
+    owner: &str,
+    lease: Duration,
+) -> Result<Option<Leased>, StoreError> {
+    Ok(sqlx::query_as(
+        "UPDATE recharges SET lease_until = now() + $3 * interval '1 millisecond' \
+         WHERE id = $1 AND lease_owner = $2 \
+         RETURNING *, COALESCE(next_attempt_at <= now(), false) AS due",
+    )
+    .bind(id)
+    .bind(owner)
+    .bind(millis(lease))
+    .fetch_optional(pool)
+    .await?)
+}
+
+pub async fn release_lease(pool: &PgPool, id: Uuid, owner: &str) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE recharges SET lease_owner = NULL, lease_until = NULL \
+         WHERE id = $1 AND lease_owner = $2",
+    )
+    .bind(id)
+    .bind(owner)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A reconciler attempt that moved nothing: counted, explained, and the next one scheduled
+/// `delay` from now, unless the recharge moved meanwhile.
+pub async fn postpone(
+    pool: &PgPool,
+    id: Uuid,
+    status: RechargeStatus,
+    attempt: i64,
+    delay: Duration,
+    reason: &str,
+) -> Result<Option<Recharge>, StoreError> {
+    Ok(sqlx::query_as(
+        "UPDATE recharges SET reconcile_attempts = reconcile_attempts + 1, reconcile_error = $4, \
+            next_attempt_at = now() + $5 * interval '1 millisecond' \
+         WHERE id = $1 AND status = $2 AND attempt = $3 AND next_attempt_at IS NOT NULL \
+         RETURNING *",
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(attempt)
+    .bind(reason)
+    .bind(millis(delay))
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// A duration in whole milliseconds, as SQL takes it.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }

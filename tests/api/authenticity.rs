@@ -13,8 +13,10 @@ const SEED_BODY: &str = "merchantUSN=987654321&merchantId=LOJAFATURAT&orderId=12
 async fn pending_create(app: &TestApp) -> uuid::Uuid {
     let id = uuid::Uuid::new_v4();
     sqlx::query(
-        "INSERT INTO recharges (id, recharge_type, order_id, merchant_usn, status) \
-         VALUES ($1, 'normal', '123456789', 987654321, 'created')",
+        "INSERT INTO recharges (id, recharge_type, order_id, merchant_usn, status, \
+                                call_deadline, next_attempt_at) \
+         VALUES ($1, 'normal', '123456789', 987654321, 'created', \
+                 now() + interval '1 minute', now() + interval '1 minute')",
     )
     .bind(id)
     .execute(&app.pool)

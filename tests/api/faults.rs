@@ -78,12 +78,30 @@ async fn an_http_500_leaves_the_outcome_unknown_until_a_query_says_otherwise() {
     assert_eq!(stored["status"], "effectuating");
     assert_eq!(stored["outcome_unknown"], true);
 
-    // The retry asks Carat first (NOV: it never happened), and only then effectuates.
+    // Another effectuation may not start while this one is in doubt...
     let (status, body) = app.effectuate(id, PHONE_OK, 1000).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "pending_confirmation");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("with the same body"),
+        "{body}"
+    );
+    assert_eq!(app.sandbox.transaction(nit).unwrap().query_requests, 0);
+
+    // ...the same one, repeated, asks Carat first (NOV: it never happened), and only then is
+    // sent again (and fails again, the test value being what it is).
+    let (status, body) = app.effectuate(id, PHONE_HTTP_500, 1000).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "carat_outcome_unknown");
     let tx = app.sandbox.transaction(nit).unwrap();
     assert_eq!((tx.effectuation_requests, tx.query_requests), (2, 1));
+    let stored = app.recharge(id).await;
+    assert_eq!(
+        (stored["attempt"].as_i64(), stored["in_doubt"].as_bool()),
+        (Some(2), Some(true))
+    );
 }
 
 #[tokio::test]
@@ -98,7 +116,8 @@ async fn a_timeout_on_effectuation_is_resolved_by_a_query_never_by_a_second_effe
     let id = created["id"].as_str().unwrap().to_owned();
     let nit = created["nit"].as_str().unwrap();
 
-    // While the call is out, nobody else may take the step or resolve it.
+    // While the call is out, nobody else may take the step or resolve it: the same request
+    // again waits for it, and answers from Carat's record once it is over.
     let first = {
         let (client, url) = (
             app.client.clone(),
@@ -121,27 +140,31 @@ async fn a_timeout_on_effectuation_is_resolved_by_a_query_never_by_a_second_effe
     while app.recharge(&id).await["status"] != "effectuating" {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let (status, body) = app.effectuate(&id, PHONE_OK, 1000).await;
+    assert_eq!(status, StatusCode::CONFLICT, "another body: {body}");
     let (status, body) = app.effectuate(&id, PHONE_SLOW, 1000).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "pending_confirmation");
 
+    // The first request's own answer was lost: it says so, and records nothing over what the
+    // query found.
     let (status, body) = first.await.unwrap();
     assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
     assert_eq!(body["error"]["code"], "carat_outcome_unknown");
     let stored = app.recharge(&id).await;
-    assert_eq!(stored["status"], "effectuating");
-    assert_eq!(stored["outcome_unknown"], true);
-    // Carat did apply it, and received it once.
+    assert_eq!(stored["status"], "pending_confirmation", "{stored}");
+    assert_eq!(stored["outcome_unknown"], false);
+    assert!(stored["receipts"]["customer"].is_string(), "{stored}");
+    // Carat applied it, received it once, and was asked once.
     let tx = app.sandbox.transaction(nit).unwrap();
-    assert_eq!((tx.status.as_str(), tx.effectuation_requests), ("PPC", 1));
-
-    // Retrying resolves by query: pending confirmation, with Carat's receipts.
-    let (status, body) = app.effectuate(&id, PHONE_SLOW, 1000).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "pending_confirmation");
-    assert_eq!(body["outcome_unknown"], false);
-    assert!(body["receipts"]["customer"].is_string(), "{body}");
-    let tx = app.sandbox.transaction(nit).unwrap();
-    assert_eq!((tx.effectuation_requests, tx.query_requests), (1, 1));
+    assert_eq!(
+        (
+            tx.status.as_str(),
+            tx.effectuation_requests,
+            tx.query_requests
+        ),
+        ("PPC", 1, 1)
+    );
 
     let (status, body) = app.confirm(&id, true).await;
     assert_eq!(status, StatusCode::OK, "{body}");

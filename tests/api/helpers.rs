@@ -11,6 +11,8 @@ use carat_merchant::config::Settings;
 use carat_merchant::domain::{MerchantId, Secret};
 use carat_merchant::sandbox::{self, Sandbox, SandboxConfig};
 use carat_merchant::startup::Application;
+
+use crate::database::{TestDatabase, server_url};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -34,6 +36,8 @@ pub struct TestApp {
     pub sandbox: Sandbox,
     pub pool: PgPool,
     settings: Settings,
+    /// Last: dropped after everything that uses it.
+    _database: TestDatabase,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +46,16 @@ pub struct Options {
     pub carat_timeout: Duration,
     pub slow_answer_delay: Duration,
     pub nit_lifetime: Duration,
+    /// Whether the service runs its reconciler (off by default, so a test sees a recharge in
+    /// doubt stay so until it acts).
+    pub reconcile: bool,
+    pub reconcile_interval: Duration,
+    pub pending_timeout: Duration,
+    pub pending_policy: &'static str,
+    pub call_grace: Duration,
+    /// Another PostgreSQL server than `TEST_DATABASE_URL` (a throwaway cluster).
+    pub database_server: Option<String>,
+    pub acquire_timeout: Duration,
 }
 
 impl Default for Options {
@@ -51,6 +65,13 @@ impl Default for Options {
             carat_timeout: Duration::from_secs(10),
             slow_answer_delay: Duration::from_secs(3),
             nit_lifetime: Duration::from_secs(600),
+            reconcile: false,
+            reconcile_interval: Duration::from_millis(100),
+            pending_timeout: Duration::from_secs(300),
+            pending_policy: "undo",
+            call_grace: Duration::from_millis(200),
+            database_server: None,
+            acquire_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -93,15 +114,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     tokio::spawn(sandbox::serve(sandbox.clone(), sandbox_listener));
 
     // A database of its own, created by the service itself (create-when-missing).
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-    let database_url = format!(
-        "{}/test_{}",
-        base.trim_end_matches('/'),
-        uuid::Uuid::new_v4().simple()
-    );
+    let database = TestDatabase::on(&options.database_server.clone().unwrap_or_else(server_url));
     let mut env = BTreeMap::new();
-    env.insert("DATABASE_URL", database_url);
+    env.insert("DATABASE_URL", database.url());
     env.insert("API_TOKEN", TOKEN.to_owned());
     env.insert("CARAT_BASE_URL", format!("http://{sandbox_addr}/e-sitef"));
     env.insert("CARAT_MERCHANT_ID", options.merchant_id.to_owned());
@@ -111,6 +126,26 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         options.carat_timeout.as_millis().to_string(),
     );
     env.insert("DATABASE_MAX_CONNECTIONS", "5".to_owned());
+    env.insert("CARAT_CALL_GRACE_MS", millis(options.call_grace));
+    env.insert(
+        "DATABASE_ACQUIRE_TIMEOUT_MS",
+        millis(options.acquire_timeout),
+    );
+    env.insert(
+        "CARAT_NIT_LIFETIME_SECS",
+        options.nit_lifetime.as_secs().max(1).to_string(),
+    );
+    env.insert("RECONCILE_ENABLED", options.reconcile.to_string());
+    env.insert("RECONCILE_INTERVAL_MS", millis(options.reconcile_interval));
+    env.insert("RECONCILE_MAX_BACKOFF_SECS", "1".to_owned());
+    env.insert(
+        "PENDING_CONFIRMATION_TIMEOUT_SECS",
+        options.pending_timeout.as_secs().max(1).to_string(),
+    );
+    env.insert(
+        "PENDING_CONFIRMATION_POLICY",
+        options.pending_policy.to_owned(),
+    );
     let config_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     let settings = Settings::load_from(&config_dir, |name| env.get(name).cloned()).unwrap();
 
@@ -126,6 +161,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         sandbox,
         pool,
         settings,
+        _database: database,
     }
 }
 
@@ -218,6 +254,10 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+fn millis(d: Duration) -> String {
+    d.as_millis().max(1).to_string()
 }
 
 pub fn effectuation(phone: &str, amount: u64) -> Value {

@@ -1,0 +1,87 @@
+//! `GET /api/v1/callbacks`: the callback inbox, for operators: what Carat sent, what it was
+//! answered, how often it came.
+
+use axum::Json;
+use axum::extract::{RawQuery, State};
+use serde::{Deserialize, Serialize};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::store::callbacks::{self, CallbackRow, Outcome};
+
+const DEFAULT_LIMIT: i64 = 100;
+const MAX_LIMIT: i64 = 1000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    outcome: Option<String>,
+    before: Option<String>,
+    limit: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CallbackView {
+    #[serde(flatten)]
+    row: CallbackRow,
+    /// The body as it arrived (form-urlencoded text; bytes that are not UTF-8 are replaced).
+    raw_body: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CallbackList {
+    callbacks: Vec<CallbackView>,
+    /// Pass as `before` for the next page; absent on the last one.
+    next_before: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<CallbackList>, ApiError> {
+    let query: ListQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::Malformed(format!("the query string is malformed: {e}")))?;
+    let outcome = query
+        .outcome
+        .map(|o| {
+            Outcome::parse(&o).ok_or_else(|| {
+                ApiError::invalid("outcome", "must be `accepted`, `refused` or `unmatched`")
+            })
+        })
+        .transpose()?;
+    let before = query
+        .before
+        .map(|b| {
+            b.parse::<i64>()
+                .map_err(|_| ApiError::invalid("before", "must be a callback id"))
+        })
+        .transpose()?;
+    let limit = match query.limit {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                )
+            })?,
+    };
+    let rows = callbacks::list(state.recharges.pool(), outcome, before, limit).await?;
+    let next_before = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
+    let callbacks = rows
+        .into_iter()
+        .map(|row| CallbackView {
+            raw_body: String::from_utf8_lossy(&row.raw_body).into_owned(),
+            row,
+        })
+        .collect();
+    Ok(Json(CallbackList {
+        callbacks,
+        next_before,
+    }))
+}

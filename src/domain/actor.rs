@@ -1,0 +1,29 @@
+//! Who decided a step: every history entry names it.
+
+use std::fmt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// A storefront request.
+    Storefront,
+    /// One of Carat's callbacks.
+    Carat,
+    /// The reconciler of the named instance, ending a recharge nobody else ended.
+    Reconciler(String),
+}
+
+impl Actor {
+    pub fn is_reconciler(&self) -> bool {
+        matches!(self, Self::Reconciler(_))
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Storefront => f.write_str("storefront"),
+            Self::Carat => f.write_str("carat"),
+            Self::Reconciler(instance) => write!(f, "reconciler:{instance}"),
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! The reconciler: ends every recharge that nobody else is going to end. It runs in every
+//! `serve` instance (and once, as `carat-merchant reconcile`), claims due recharges with a
+//! lease taken under `FOR UPDATE SKIP LOCKED`, holds no transaction across a call to Carat,
+//! and drives each one as far as it can:
+//!
+//! | recharge | when | what it does |
+//! |---|---|---|
+//! | `created` | its create's window passed | `failed` (a late authenticity POST is then refused) |
+//! | `started` | older than the NIT lifetime | queries; EXP ends it `expired` |
+//! | `effectuating`, `confirming`, `undoing` | the call's outcome unknown, or its deadline passed | queries; moves as Carat says; a decision Carat still holds PPC is sent again |
+//! | `pending_confirmation` | `PENDING_CONFIRMATION_TIMEOUT_SECS` after the effectuation | confirms or undoes by `PENDING_CONFIRMATION_POLICY` |
+//!
+//! An attempt that moves nothing (Carat unreachable, a status it cannot act on) is retried
+//! after `interval * 2^attempts`, at most `max_backoff` apart, for ever. Every write is
+//! guarded by the recharge's status and attempt, so a reconciler racing a storefront request,
+//! or another instance whose lease ran out, can never take the same step twice.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::Duration;
+
+use serde::Serialize;
+use tracing::Instrument;
+
+use super::confirm::Decision;
+use super::{FlowError, RechargeService};
+use crate::domain::reconcile::{AfterQuery, after_query, backoff};
+use crate::domain::{Actor, PendingConfirmationPolicy, RechargeStatus};
+use crate::store::{self, Changes, Guard, Recharge, Step, StoreError};
+
+/// At most this many steps on one recharge in one pass (e.g. query, then undo).
+const MAX_STEPS: usize = 4;
+
+#[derive(Clone, Debug)]
+pub struct ReconcilerConfig {
+    pub instance_id: String,
+    pub interval: Duration,
+    pub max_backoff: Duration,
+    pub policy: PendingConfirmationPolicy,
+    /// How many recharges one claim takes.
+    pub batch: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Reconciler {
+    service: RechargeService,
+    config: ReconcilerConfig,
+    actor: Actor,
+}
+
+/// What one pass did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PassReport {
+    /// Recharges claimed.
+    pub claimed: usize,
+    /// Of those, how many ended (confirmed, undone, failed, expired).
+    pub ended: usize,
+    /// How many were left for a later attempt (Carat unreachable, nothing to act on yet).
+    pub postponed: usize,
+}
+
+/// How one step went.
+enum Progress {
+    /// The recharge moved (or someone else moved it): look again.
+    Moved,
+    /// Nothing more to do now.
+    Done,
+}
+
+impl Reconciler {
+    pub fn new(service: RechargeService, config: ReconcilerConfig) -> Self {
+        let actor = Actor::Reconciler(config.instance_id.clone());
+        Self {
+            service,
+            config,
+            actor,
+        }
+    }
+
+    /// Long enough for one step (a query and a call) with room to spare; renewed every step.
+    fn lease(&self) -> Duration {
+        self.service.timing.call_window() * 2 + self.config.interval
+    }
+
+    /// Passes every `interval` until `shutdown` completes. A failed pass (the database away)
+    /// is logged; the next one tries again.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tracing::info!(instance = %self.config.instance_id, interval_ms = self.config.interval.as_millis() as u64, "reconciler running");
+        tokio::pin!(shutdown);
+        loop {
+            match self.run_pass().await {
+                Ok(report) if report.claimed > 0 => {
+                    tracing::info!(?report, "reconcile pass");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "reconcile pass failed; will try again"),
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(self.config.interval) => {}
+            }
+        }
+    }
+
+    /// One pass: claims what is due, a batch at a time, until nothing new is due.
+    pub async fn run_pass(&self) -> Result<PassReport, StoreError> {
+        let pool = &self.service.pool;
+        let owner = &self.config.instance_id;
+        let mut report = PassReport::default();
+        let mut seen = HashSet::new();
+        loop {
+            let claimed =
+                store::recharges::claim_due(pool, owner, self.lease(), self.config.batch).await?;
+            let (fresh, again): (Vec<_>, Vec<_>) =
+                claimed.into_iter().partition(|r| seen.insert(r.id));
+            // One look per pass: what is due again after it waits for the next pass.
+            for r in again {
+                store::recharges::release_lease(pool, r.id, owner).await?;
+            }
+            if fresh.is_empty() {
+                return Ok(report);
+            }
+            report.claimed += fresh.len();
+            let mut work = tokio::task::JoinSet::new();
+            for recharge in fresh {
+                let this = self.clone();
+                let span = tracing::info_span!("reconcile", recharge_id = %recharge.id, nit = tracing::field::Empty);
+                work.spawn(async move { this.work_on(recharge).await }.instrument(span));
+            }
+            while let Some(joined) = work.join_next().await {
+                match joined {
+                    Ok(Some(r)) if r.status.is_final() => report.ended += 1,
+                    Ok(Some(_)) => report.postponed += 1,
+                    Ok(None) => {}
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Drives one claimed recharge as far as it goes now; returns where it was left (`None`
+    /// when the database failed).
+    async fn work_on(&self, claimed: Recharge) -> Option<Recharge> {
+        let pool = &self.service.pool;
+        let owner = &self.config.instance_id;
+        let id = claimed.id;
+        let mut last = claimed;
+        for _ in 0..MAX_STEPS {
+            let leased = match store::recharges::renew_lease(pool, id, owner, self.lease()).await {
+                Ok(Some(leased)) => leased,
+                // Lost: another instance holds it now.
+                Ok(None) => return Some(last),
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciler: database unavailable");
+                    return None;
+                }
+            };
+            last = leased.recharge.clone();
+            if !leased.due {
+                break;
+            }
+            match self.step(leased.recharge).await {
+                Ok(Progress::Moved) => continue,
+                Ok(Progress::Done) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciler: database unavailable");
+                    return None;
+                }
+            }
+        }
+        if let Err(e) = store::recharges::release_lease(pool, id, owner).await {
+            tracing::warn!(error = %e, "reconciler: could not release a lease; it expires");
+        }
+        store::recharges::find(pool, id)
+            .await
+            .ok()
+            .flatten()
+            .or(Some(last))
+    }
+
+    /// One step on a due recharge. A failure to reach an end is postponed, with backoff.
+    async fn step(&self, recharge: Recharge) -> Result<Progress, StoreError> {
+        use RechargeStatus::*;
+        if let Some(nit) = &recharge.nit {
+            tracing::Span::current().record("nit", tracing::field::display(nit));
+        }
+        let outcome = match recharge.status {
+            Created => self.abandon_create(&recharge).await,
+            Started | Effectuating | Confirming | Undoing => self.resolve(&recharge).await,
+            PendingConfirmation => {
+                let decision = Decision {
+                    confirm: self.config.policy.confirms(),
+                };
+                tracing::info!(policy = ?self.config.policy, "pending confirmation past its timeout");
+                self.send(&recharge, decision, Guard::Status).await
+            }
+            // Ended meanwhile.
+            Confirmed | Undone | Failed | Expired => Ok(Progress::Done),
+        };
+        match outcome {
+            Ok(progress) => Ok(progress),
+            Err(FlowError::Store(e)) => Err(e),
+            Err(e) => {
+                self.postpone(&recharge, &e.to_string()).await?;
+                Ok(Progress::Done)
+            }
+        }
+    }
+
+    /// No NIT came within the create's window: the create is given up.
+    async fn abandon_create(&self, recharge: &Recharge) -> Result<Progress, FlowError> {
+        let reason = "no NIT arrived within the create's window: the create is given up";
+        let step = Step {
+            changes: Changes {
+                error: Some((None, Some(reason.to_owned()))),
+                ..Changes::default()
+            },
+            detail: serde_json::json!({"reason": reason}),
+            ..self.service.step(
+                recharge,
+                RechargeStatus::Failed,
+                Guard::CallOver(recharge.attempt),
+                &self.actor,
+            )
+        };
+        store::recharges::apply(&self.service.pool, step).await?;
+        Ok(Progress::Moved)
+    }
+
+    /// Asks Carat, and continues from what it says.
+    async fn resolve(&self, recharge: &Recharge) -> Result<Progress, FlowError> {
+        let (answer, carat) = self.service.query_carat(recharge, &self.actor).await?;
+        match after_query(recharge.status, &carat) {
+            AfterQuery::Move(next) => {
+                self.service
+                    .settle_by_query(recharge, &self.actor, answer, &carat, next)
+                    .await?;
+                Ok(Progress::Moved)
+            }
+            AfterQuery::Resend => {
+                let decision = Decision {
+                    confirm: recharge.status == RechargeStatus::Confirming,
+                };
+                self.send(recharge, decision, Guard::CallOver(recharge.attempt))
+                    .await
+            }
+            AfterQuery::AskLater => {
+                let reason = format!("Carat Portal reports status {carat}: nothing to act on yet");
+                self.postpone(recharge, &reason).await?;
+                Ok(Progress::Done)
+            }
+        }
+    }
+
+    /// Sends a confirmation or undo. A call that fails leaves the recharge in doubt, to be
+    /// asked about again after a backoff.
+    async fn send(
+        &self,
+        recharge: &Recharge,
+        decision: Decision,
+        guard: Guard,
+    ) -> Result<Progress, FlowError> {
+        match self
+            .service
+            .send_decision(recharge, decision, guard, &self.actor)
+            .await?
+        {
+            None | Some(Ok(_)) => Ok(Progress::Moved),
+            Some(Err(e @ FlowError::Carat(_))) => {
+                let now = self.service.load(recharge.id).await?;
+                self.postpone(&now, &e.to_string()).await?;
+                Ok(Progress::Done)
+            }
+            Some(Err(e)) => Err(e),
+        }
+    }
+
+    async fn postpone(&self, recharge: &Recharge, reason: &str) -> Result<(), StoreError> {
+        let delay = backoff(
+            self.config.interval,
+            u32::try_from(recharge.reconcile_attempts).unwrap_or(0),
+            self.config.max_backoff,
+        );
+        tracing::info!(
+            status = %recharge.status,
+            attempts = recharge.reconcile_attempts + 1,
+            delay_ms = delay.as_millis() as u64,
+            reason,
+            "reconciler: will try again"
+        );
+        store::recharges::postpone(
+            &self.service.pool,
+            recharge.id,
+            recharge.status,
+            recharge.attempt,
+            delay,
+            reason,
+        )
+        .await?;
+        Ok(())
+    }
+}
