@@ -55,8 +55,9 @@ pub struct PassReport {
     pub claimed: usize,
     /// Of those, how many ended (confirmed, undone, failed, expired).
     pub ended: usize,
-    /// How many were left for a later attempt (Carat unreachable, nothing to act on yet).
-    pub postponed: usize,
+    /// How many were left open: for a later attempt (Carat unreachable, nothing to act on
+    /// yet), or waiting for a time (a NIT's lifetime, a pending confirmation's timeout).
+    pub left_open: usize,
 }
 
 /// How one step went.
@@ -130,7 +131,7 @@ impl Reconciler {
             while let Some(joined) = work.join_next().await {
                 match joined {
                     Ok(Some(r)) if r.status.is_final() => report.ended += 1,
-                    Ok(Some(_)) => report.postponed += 1,
+                    Ok(Some(_)) => report.left_open += 1,
                     Ok(None) => {}
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     Err(_) => {}

@@ -36,6 +36,8 @@ pub struct TestApp {
     pub sandbox: Sandbox,
     pub pool: PgPool,
     settings: Settings,
+    /// The environment the service was configured from (the real binary takes it too).
+    env: BTreeMap<&'static str, String>,
     /// Last: dropped after everything that uses it.
     _database: TestDatabase,
 }
@@ -161,6 +163,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         sandbox,
         pool,
         settings,
+        env,
         _database: database,
     }
 }
@@ -170,11 +173,21 @@ impl TestApp {
     pub async fn spawn_second_instance(&self) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = Application::build_on(self.settings.clone(), listener)
-            .await
-            .unwrap();
+        let mut settings = self.settings.clone();
+        // Its own name: leases tell instances apart by it.
+        settings.reconcile.instance_id = format!("second-{}", uuid::Uuid::new_v4().simple());
+        let app = Application::build_on(settings, listener).await.unwrap();
         tokio::spawn(app.run_until(std::future::pending()));
         format!("http://{addr}")
+    }
+
+    /// The service's configuration, as environment variables, with `overrides` on top.
+    pub fn env_with(&self, overrides: &[(&'static str, &str)]) -> BTreeMap<&'static str, String> {
+        let mut env = self.env.clone();
+        for (key, value) in overrides {
+            env.insert(key, (*value).to_owned());
+        }
+        env
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -288,5 +301,45 @@ pub fn event_names(recharge: &Value) -> Vec<String> {
                 e["name"].as_str().unwrap()
             )
         })
+        .collect()
+}
+
+/// GETs the recharge at `base` every 50 ms until `done` holds, for at most `within`; panics
+/// with the last answer otherwise.
+pub async fn poll_recharge(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+    within: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let response = client
+            .get(format!("{base}/api/v1/recharges/{id}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let (_, body) = read(response).await;
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "recharge {id} did not get there within {within:?}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The actors of a recharge's state changes whose name is `name`.
+pub fn actors_of(recharge: &Value, name: &str) -> Vec<String> {
+    recharge["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["kind"] == "state_change" && e["name"] == name)
+        .map(|e| e["actor"].as_str().unwrap_or_default().to_owned())
         .collect()
 }

@@ -1,8 +1,12 @@
 //! End-to-end tests: the service over HTTP, real PostgreSQL, the sandbox playing Carat.
 
 mod authenticity;
+mod crash;
 mod database;
 mod faults;
 mod flow;
 mod helpers;
+mod inbox;
+mod process;
+mod reconciler;
 mod validation;
