@@ -1,0 +1,165 @@
+//! PostgreSQL going away under the running service: answers stay fast and honest (503, never
+//! 200 or 500), and the service recovers by itself when the database returns.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use tokio::task::JoinSet;
+
+use crate::cluster::Cluster;
+use crate::helpers::{MERCHANT_ID, Options, TestApp, spawn_app_with};
+
+const GENERAL_HASH: &str = "85E791AD85E791AD";
+
+/// A create of ours waiting for its NIT (as the create flow leaves it before Carat's POST).
+struct Pending {
+    id: uuid::Uuid,
+    order_id: String,
+    merchant_usn: u64,
+    nit: String,
+}
+
+impl Pending {
+    /// Carat's authenticity POST for this create.
+    fn post(&self) -> String {
+        format!(
+            "merchantUSN={}&merchantId={MERCHANT_ID}&orderId={}&nit={}&generalHash={GENERAL_HASH}",
+            self.merchant_usn, self.order_id, self.nit
+        )
+    }
+}
+
+async fn pending_creates(app: &TestApp, count: u64) -> Vec<Pending> {
+    let mut pending = Vec::new();
+    for i in 0..count {
+        let create = Pending {
+            id: uuid::Uuid::new_v4(),
+            order_id: format!("OUTAGE{i}"),
+            merchant_usn: 900_000_000 + i,
+            nit: format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
+        };
+        sqlx::query(
+            "INSERT INTO recharges (id, recharge_type, order_id, merchant_usn, status, \
+                                    call_deadline, next_attempt_at) \
+             VALUES ($1, 'normal', $2, $3, 'created', \
+                     now() + interval '1 minute', now() + interval '1 minute')",
+        )
+        .bind(create.id)
+        .bind(&create.order_id)
+        .bind(create.merchant_usn as i64)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+        pending.push(create);
+    }
+    pending
+}
+
+async fn stored_nit(app: &TestApp, id: uuid::Uuid) -> Option<String> {
+    sqlx::query_scalar("SELECT nit FROM recharges WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// Asks until `done` says the answer is the awaited one, at most `tries` times `every` apart;
+/// returns the last answer either way, for the caller's assertion to show.
+async fn poll<T, F, Fut>(tries: u32, every: Duration, mut ask: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let mut answer = ask().await;
+    for _ in 1..tries {
+        if done(&answer) {
+            break;
+        }
+        tokio::time::sleep(every).await;
+        answer = ask().await;
+    }
+    answer
+}
+
+#[tokio::test]
+async fn postgres_stopped_under_a_burst_of_authenticity_posts() {
+    let began = Instant::now();
+    // Before the app: dropped after it (the app's database guard still needs the server).
+    let cluster = Cluster::start_new();
+    let acquire_timeout = Duration::from_millis(500);
+    let app = spawn_app_with(Options {
+        database_server: Some(cluster.server_url()),
+        acquire_timeout,
+        ..Options::default()
+    })
+    .await;
+    let pending = pending_creates(&app, 4).await;
+
+    cluster.stop().await;
+    let mut burst = JoinSet::new();
+    for i in 0..40 {
+        let (client, url, body) = (
+            app.client.clone(),
+            app.url("/callbacks/authenticity"),
+            pending[i % pending.len()].post(),
+        );
+        burst.spawn(async move {
+            let sent = Instant::now();
+            let response = client
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            (status, text, sent.elapsed())
+        });
+    }
+    let answers = burst.join_all().await;
+    let slowest = answers.iter().map(|(_, _, took)| *took).max().unwrap();
+    eprintln!("burst of {}: slowest answer {slowest:?}", answers.len());
+    for (status, text, took) in &answers {
+        // Never 200: Carat would then complete a create whose NIT we do not hold.
+        assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+        // Carat waits on this answer: a stalled database must not stall it past the pool's
+        // acquire timeout.
+        assert!(
+            *took < acquire_timeout + Duration::from_millis(1500),
+            "answered after {took:?}"
+        );
+    }
+    let (status, body) = app.get_json("/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+
+    // Back, without restarting the service: its pool reconnects by itself.
+    cluster.start().await;
+    let first = &pending[0];
+    let post = first.post();
+    let (status, text) = poll(
+        20,
+        Duration::from_millis(100),
+        || app.post_authenticity(&post),
+        |(status, _)| *status == StatusCode::OK,
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "OK"));
+    assert_eq!(
+        stored_nit(&app, first.id).await.as_deref(),
+        Some(first.nit.as_str())
+    );
+    // None of the refused POSTs left anything behind.
+    assert_eq!(stored_nit(&app, pending[1].id).await, None);
+    let (status, body) = app.get_json("/health").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let recharge = app.recharge(&first.id.to_string()).await;
+    assert_eq!(recharge["status"], "started", "{recharge}");
+    app.create_recharge().await;
+    eprintln!("test took {:?}", began.elapsed());
+}
