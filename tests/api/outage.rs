@@ -5,6 +5,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
+use sqlx::Connection;
 use tokio::task::JoinSet;
 
 use crate::cluster::Cluster;
@@ -161,5 +162,72 @@ async fn postgres_stopped_under_a_burst_of_authenticity_posts() {
     let recharge = app.recharge(&first.id.to_string()).await;
     assert_eq!(recharge["status"], "started", "{recharge}");
     app.create_recharge().await;
+    eprintln!("test took {:?}", began.elapsed());
+}
+
+#[tokio::test]
+async fn a_database_that_refuses_connections_is_a_503_not_a_500() {
+    let began = Instant::now();
+    let cluster = Cluster::start_new();
+    let app = spawn_app_with(Options {
+        database_server: Some(cluster.server_url()),
+        acquire_timeout: Duration::from_millis(500),
+        ..Options::default()
+    })
+    .await;
+    let pending = pending_creates(&app, 1).await;
+    let create = &pending[0];
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", cluster.server_url()))
+        .await
+        .unwrap();
+    let allow = |allowed: bool| format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}");
+
+    sqlx::query(&allow(false))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    // The pool's open connections would otherwise go on working.
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(&name)
+    .execute(&mut admin)
+    .await
+    .unwrap();
+
+    let (status, text) = app.post_authenticity(&create.post()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
+    let (status, body) = app
+        .get_json(&format!("/api/v1/recharges/{}", create.id))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    let (status, body) = app.get_json("/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+
+    sqlx::query(&allow(true)).execute(&mut admin).await.unwrap();
+    admin.close().await.unwrap();
+    let post = create.post();
+    let (status, text) = poll(
+        20,
+        Duration::from_millis(100),
+        || app.post_authenticity(&post),
+        |(status, _)| *status == StatusCode::OK,
+    )
+    .await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "OK"));
+    assert_eq!(
+        stored_nit(&app, create.id).await.as_deref(),
+        Some(create.nit.as_str())
+    );
+    let recharge = app.recharge(&create.id.to_string()).await;
+    assert_eq!(recharge["status"], "started", "{recharge}");
+    let (status, body) = app.get_json("/health").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     eprintln!("test took {:?}", began.elapsed());
 }
