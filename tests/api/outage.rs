@@ -9,7 +9,10 @@ use sqlx::Connection;
 use tokio::task::JoinSet;
 
 use crate::cluster::Cluster;
-use crate::helpers::{MERCHANT_ID, Options, TestApp, spawn_app_with};
+use crate::helpers::{
+    MERCHANT_ID, Options, PHONE_SLOW, TOKEN, TestApp, effectuation, event_names, read,
+    spawn_app_with,
+};
 
 const GENERAL_HASH: &str = "85E791AD85E791AD";
 
@@ -229,5 +232,88 @@ async fn a_database_that_refuses_connections_is_a_503_not_a_500() {
     assert_eq!(recharge["status"], "started", "{recharge}");
     let (status, body) = app.get_json("/health").await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    eprintln!("test took {:?}", began.elapsed());
+}
+
+#[tokio::test]
+async fn the_database_failing_after_a_call_is_an_unknown_outcome_and_the_record_lands_later() {
+    let began = Instant::now();
+    let cluster = Cluster::start_new();
+    let slow_answer_delay = Duration::from_millis(1500);
+    let app = spawn_app_with(Options {
+        database_server: Some(cluster.server_url()),
+        acquire_timeout: Duration::from_millis(500),
+        carat_timeout: Duration::from_secs(5),
+        slow_answer_delay,
+        ..Options::default()
+    })
+    .await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let nit = created["nit"].as_str().unwrap().to_owned();
+
+    // The sandbox applies this top-up at once and answers it late.
+    let effectuation_request = {
+        let (client, url) = (
+            app.client.clone(),
+            app.url(&format!("/api/v1/recharges/{id}/effectuate")),
+        );
+        tokio::spawn(async move {
+            let response = client
+                .post(url)
+                .bearer_auth(TOKEN)
+                .json(&effectuation(PHONE_SLOW, 1000))
+                .send()
+                .await
+                .unwrap();
+            read(response).await
+        })
+    };
+    let seen = poll(
+        300,
+        Duration::from_millis(10),
+        || async { app.sandbox.transaction(&nit).unwrap().effectuation_requests },
+        |requests| *requests == 1,
+    )
+    .await;
+    assert_eq!(seen, 1, "the sandbox never saw the effectuation");
+    let sent = Instant::now();
+    cluster.stop().await;
+    // Otherwise the answer may have been recorded already, and this test proves nothing.
+    assert!(
+        sent.elapsed() < slow_answer_delay,
+        "stopping PostgreSQL took {:?}",
+        sent.elapsed()
+    );
+
+    let (status, body) = effectuation_request.await.unwrap();
+    // Money moved: "try again" (`unavailable`) would invite a second top-up.
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "carat_outcome_unknown", "{body}");
+
+    cluster.start().await;
+    let landed = poll(
+        50,
+        Duration::from_millis(200),
+        || async {
+            let (status, body) = app.get_json(&format!("/api/v1/recharges/{id}")).await;
+            (status, body)
+        },
+        |(status, body)| {
+            *status == StatusCode::OK
+                && body["status"] == "pending_confirmation"
+                && event_names(body).contains(&"outbound_call:effectuate".to_owned())
+        },
+    )
+    .await;
+    let (status, recharge) = landed;
+    assert_eq!(status, StatusCode::OK, "{recharge}");
+    assert_eq!(recharge["status"], "pending_confirmation", "{recharge}");
+    assert!(
+        event_names(&recharge).contains(&"outbound_call:effectuate".to_owned()),
+        "{recharge}"
+    );
+    let tx = app.sandbox.transaction(&nit).unwrap();
+    assert_eq!((tx.status.as_str(), tx.effectuation_requests), ("PPC", 1));
     eprintln!("test took {:?}", began.elapsed());
 }
