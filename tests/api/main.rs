@@ -1,12 +1,14 @@
 //! End-to-end tests: the service over HTTP, real PostgreSQL, the sandbox playing Carat.
 
 mod authenticity;
+mod cluster;
 mod crash;
 mod database;
 mod faults;
 mod flow;
 mod helpers;
 mod inbox;
+mod outage;
 mod process;
 mod reconciler;
 mod validation;
