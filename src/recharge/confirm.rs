@@ -40,6 +40,15 @@ impl Decision {
     }
 }
 
+/// The end a confirmation or undo answered with HTTP 200 reached. Only a status that ends the
+/// recharge settles it; a 200 with ERR, PEN, NOV, PPC or no status at all tells nothing sure,
+/// so a query decides.
+fn settled_by(in_flight: RechargeStatus, carat: Option<&CaratStatus>) -> Option<RechargeStatus> {
+    carat
+        .and_then(|c| in_flight.after_carat_reports(c))
+        .filter(|s| s.is_final())
+}
+
 impl RechargeService {
     pub async fn confirm(&self, id: Uuid, confirm: bool) -> Result<Recharge, FlowError> {
         let this = self.clone();
@@ -127,14 +136,8 @@ impl RechargeService {
                 return Ok(Some(Err(failed)));
             }
         };
-        // Only a status that ends the recharge settles it; a 200 with ERR, PEN, NOV, PPC or no
-        // status at all tells nothing sure, so a query decides.
         let carat = answer.status.as_deref().map(CaratStatus::parse);
-        let end = carat
-            .as_ref()
-            .and_then(|c| in_flight.after_carat_reports(c))
-            .filter(|s| s.is_final());
-        let Some(end) = end else {
+        let Some(end) = settled_by(in_flight, carat.as_ref()) else {
             let esitef = answer.esitef.unwrap_or_default();
             let shown = carat.as_ref().map_or("none", |c| c.as_str()).to_owned();
             let problem = CaratProblem::from_answer(
@@ -162,5 +165,22 @@ impl RechargeService {
             ..self.step(&sent, end, Guard::Attempt(sent.attempt), actor)
         };
         Ok(Some(self.record(step).await))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use RechargeStatus::*;
+
+    #[test]
+    fn only_a_status_that_ends_the_recharge_settles_a_decision() {
+        let settled = |s, c: Option<&str>| settled_by(s, c.map(CaratStatus::parse).as_ref());
+        assert_eq!(settled(Confirming, Some("CON")), Some(Confirmed));
+        assert_eq!(settled(Undoing, Some("PPN")), Some(Undone));
+        assert_eq!(settled(Confirming, Some("EXP")), Some(Expired));
+        for unsure in [None, Some("PPC"), Some("ERR"), Some("PEN"), Some("NOV"), Some("XYZ")] {
+            assert_eq!(settled(Confirming, unsure), None, "{unsure:?}");
+        }
     }
 }
