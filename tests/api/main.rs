@@ -5,4 +5,5 @@ mod database;
 mod faults;
 mod flow;
 mod helpers;
+mod outbound_faults;
 mod validation;
