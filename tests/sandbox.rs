@@ -11,7 +11,9 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use carat_merchant::carat::wire::AuthenticityForm;
 use carat_merchant::domain::{MerchantId, Secret};
-use carat_merchant::sandbox::{Sandbox, SandboxConfig, SandboxTransaction, faults, serve};
+use carat_merchant::sandbox::{
+    Fault, Operation, Sandbox, SandboxConfig, SandboxTransaction, faults, serve,
+};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use url::Url;
@@ -926,6 +928,242 @@ async fn the_create_test_order_ids_fail_before_any_post() {
     assert!(h.merchant.received().is_empty());
     assert!(h.sandbox.find_by_order_id("SBX500A").is_none());
     assert!(h.sandbox.find_by_order_id("SBXERRA").is_none());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Injected faults
+
+/// The HTTP 500 of an injected fault, carrying the transaction's status.
+#[track_caller]
+fn assert_injected_500(reply: &Reply, status: &str) {
+    assert_error(reply, 500, "99", "injected by the test");
+    assert_eq!(reply.1["status"], status, "{}", reply.1);
+}
+
+/// `request` answered, and how long it took.
+async fn timed<T>(request: impl std::future::Future<Output = T>) -> (T, Duration) {
+    let started = Instant::now();
+    let reply = request.await;
+    (reply, started.elapsed())
+}
+
+#[tokio::test]
+async fn an_injected_error_500_applies_nothing_and_spares_requests_that_would_fail() {
+    let h = Harness::start().await;
+    let nit = h.begin("INJ500").await;
+    h.sandbox.inject(Operation::Effectuate, Fault::Error500, 1);
+    h.sandbox.inject(Operation::Query, Fault::Error500, 1);
+
+    // A refused request, or one carrying a test value, does not draw the fault.
+    let bad_ddd = edit(top_up("987654321", "1000"), "/phone/ddd", Some(json!("1")));
+    assert_error(&h.effectuate(&nit, bad_ddd).await, 400, "2", "phone.ddd");
+    let test_value = h
+        .effectuate(&nit, top_up(faults::ESITEF_ERROR_PHONE, "1000"))
+        .await;
+    assert_error(&test_value, 200, "55", "requested by test value");
+    assert_injected_500(
+        &h.effectuate(&nit, top_up("987654321", "1000")).await,
+        "NOV",
+    );
+    assert_eq!(h.tx(&nit).status, "NOV");
+    assert_ok(&h.effectuate(&nit, top_up("987654321", "1000")).await);
+
+    assert_error(&h.query(&nit, "WRONGKEY").await, 401, "4", "merchantkey");
+    assert_injected_500(&h.query(&nit, KEY).await, "PPC");
+    assert_ok(&h.query(&nit, KEY).await);
+
+    h.sandbox.inject(Operation::Confirm, Fault::Error500, 1);
+    h.sandbox.inject(Operation::Undo, Fault::Error500, 1);
+    assert_injected_500(&h.confirm(&nit, "true").await, "PPC");
+    assert_injected_500(&h.confirm(&nit, "false").await, "PPC");
+    assert_eq!(h.tx(&nit).status, "PPC");
+    let undone = h.confirm(&nit, "false").await;
+    assert_ok(&undone);
+    assert_eq!(undone.1["status"], "PPN");
+
+    let tx = h.tx(&nit);
+    assert_eq!(
+        (
+            tx.effectuation_requests,
+            tx.confirmation_requests,
+            tx.query_requests
+        ),
+        (4, 3, 3),
+        "every request counted, failed or not"
+    );
+}
+
+#[tokio::test]
+async fn applied_then_500_takes_effect_before_failing() {
+    let h = Harness::start().await;
+    for operation in [
+        Operation::Create,
+        Operation::Effectuate,
+        Operation::Confirm,
+        Operation::Undo,
+        Operation::ListDealers,
+        Operation::ListBranches,
+        Operation::Query,
+    ] {
+        h.sandbox.inject(operation, Fault::AppliedThen500, 1);
+    }
+
+    // The create opens the transaction and sends the POST, then fails.
+    let created = h.create("APPLIED1").await;
+    assert_error(&created, 500, "99", "injected by the test");
+    let nit = h.sandbox.find_by_order_id("APPLIED1").unwrap().nit;
+    assert_eq!(h.tx(&nit).status, "NOV");
+    assert_eq!(
+        h.merchant.received()[0].form.nit.as_deref(),
+        Some(nit.as_str())
+    );
+
+    // The read-only operations simply fail.
+    assert_injected_500(&h.dealers(&nit).await, "NOV");
+    let branches = format!("nit={nit}&ddd=11&dealercode=001");
+    assert_injected_500(&h.branches(&branches).await, "NOV");
+    assert_injected_500(&h.query(&nit, KEY).await, "NOV");
+
+    assert_injected_500(
+        &h.effectuate(&nit, top_up("987654321", "1000")).await,
+        "PPC",
+    );
+    assert_eq!(h.tx(&nit).status, "PPC");
+    assert_injected_500(&h.confirm(&nit, "true").await, "CON");
+    assert_eq!(h.tx(&nit).status, "CON");
+
+    let other = h.pending("APPLIED2", "1000").await;
+    assert_injected_500(&h.confirm(&other, "false").await, "PPN");
+    assert_eq!(h.tx(&other).status, "PPN");
+
+    // All spent: the same requests succeed now.
+    assert_ok(&h.confirm(&nit, "true").await);
+    assert_ok(&h.query(&nit, KEY).await);
+    let tx = h.tx(&nit);
+    assert_eq!(
+        (
+            tx.effectuation_requests,
+            tx.confirmation_requests,
+            tx.query_requests
+        ),
+        (1, 2, 2)
+    );
+}
+
+#[tokio::test]
+async fn a_slow_fault_takes_effect_and_answers_late() {
+    let h = Harness::start().await;
+    let other = h.pending("SLOWC2", "1000").await;
+    for operation in [
+        Operation::Create,
+        Operation::Effectuate,
+        Operation::Confirm,
+        Operation::Undo,
+        Operation::ListDealers,
+        Operation::ListBranches,
+        Operation::Query,
+    ] {
+        h.sandbox.inject(operation, Fault::Slow, 1);
+    }
+
+    // A merchant with a shorter timeout sees a timeout, yet it got its NIT by the POST.
+    let impatient = h
+        .http
+        .post(format!("{}/recharge", h.base))
+        .timeout(Duration::from_millis(100))
+        .json(&json!({"begin_recharge_request": begin_request("SLOWC1", "normal")}))
+        .send()
+        .await;
+    assert!(impatient.unwrap_err().is_timeout());
+    let nit = h.merchant.received()[1].form.nit.clone().unwrap();
+    let tx = h.sandbox.find_by_order_id("SLOWC1").unwrap();
+    assert_eq!((tx.nit.as_str(), tx.status.as_str()), (nit.as_str(), "NOV"));
+
+    let branches = format!("nit={nit}&ddd=11&dealercode=001");
+    let ((dealers, d1), (branch_data, d2), (queried, d3)) = tokio::join!(
+        timed(h.dealers(&nit)),
+        timed(h.branches(&branches)),
+        timed(h.query(&nit, KEY)),
+    );
+    for (reply, elapsed) in [(&dealers, d1), (&branch_data, d2), (&queried, d3)] {
+        assert_ok(reply);
+        assert_eq!(reply.1["status"], "NOV");
+        assert!(elapsed >= SLOW, "answered after {elapsed:?}");
+    }
+
+    let (effectuated, elapsed) = timed(h.effectuate(&nit, top_up("987654321", "1000"))).await;
+    assert_ok(&effectuated);
+    assert_eq!(effectuated.1["status"], "PPC");
+    assert!(elapsed >= SLOW, "answered after {elapsed:?}");
+
+    let ((confirmed, d1), (undone, d2)) = tokio::join!(
+        timed(h.confirm(&nit, "true")),
+        timed(h.confirm(&other, "false")),
+    );
+    assert_eq!(
+        (confirmed.1["status"].as_str(), undone.1["status"].as_str()),
+        (Some("CON"), Some("PPN"))
+    );
+    for (reply, elapsed) in [(&confirmed, d1), (&undone, d2)] {
+        assert_ok(reply);
+        assert!(elapsed >= SLOW, "answered after {elapsed:?}");
+    }
+
+    // All spent: prompt again.
+    let (queried, elapsed) = timed(h.query(&nit, KEY)).await;
+    assert_ok(&queried);
+    assert!(elapsed < SLOW, "answered after {elapsed:?}");
+}
+
+#[tokio::test]
+async fn injected_faults_queue_in_order_and_a_refused_create_keeps_its_fault() {
+    let h = Harness::start().await;
+    let nit = h.begin("QUEUE1").await;
+    h.sandbox.inject(Operation::Query, Fault::Error500, 2);
+    h.sandbox.inject(Operation::Query, Fault::Slow, 1);
+    assert_injected_500(&h.query(&nit, KEY).await, "NOV");
+    assert_injected_500(&h.query(&nit, KEY).await, "NOV");
+    let (late, elapsed) = timed(h.query(&nit, KEY)).await;
+    assert_ok(&late);
+    assert!(elapsed >= SLOW, "answered after {elapsed:?}");
+    let (prompt, elapsed) = timed(h.query(&nit, KEY)).await;
+    assert_ok(&prompt);
+    assert!(elapsed < SLOW, "answered after {elapsed:?}");
+    assert_eq!(h.tx(&nit).query_requests, 4);
+
+    // An Error500 answers before anything is opened or posted.
+    h.sandbox.inject(Operation::Create, Fault::Error500, 1);
+    assert_error(&h.create("QUEUE2").await, 500, "99", "injected by the test");
+    assert!(h.sandbox.find_by_order_id("QUEUE2").is_none());
+    assert_eq!(h.merchant.received().len(), 1);
+
+    // A create whose POST is refused would not have succeeded: its fault waits for the next.
+    h.sandbox
+        .inject(Operation::Create, Fault::AppliedThen500, 1);
+    h.merchant.answer_with(403);
+    assert_error(&h.create("QUEUE3").await, 200, "115", "403");
+    h.merchant.answer_with(200);
+    assert_error(&h.create("QUEUE4").await, 500, "99", "injected by the test");
+    assert_eq!(h.sandbox.find_by_order_id("QUEUE4").unwrap().status, "NOV");
+    assert_ok(&h.create("QUEUE5").await);
+}
+
+#[tokio::test]
+async fn a_backdated_new_transaction_expires_at_once() {
+    let h = Harness::start().await;
+    let nit = h.begin("BACK1").await;
+    let pending = h.pending("BACK2", "1000").await;
+    assert!(h.sandbox.backdate(&nit, Duration::from_secs(61)));
+    assert!(h.sandbox.backdate(&pending, Duration::from_secs(61)));
+    assert!(!h.sandbox.backdate(&"0".repeat(64), Duration::from_secs(61)));
+
+    let queried = h.query(&nit, KEY).await;
+    assert_error(&queried, 400, "7", "expired");
+    assert_eq!(queried.1["status"], "EXP");
+    // Only a NIT never effectuated has a lifetime.
+    let queried = h.query(&pending, KEY).await;
+    assert_ok(&queried);
+    assert_eq!(queried.1["status"], "PPC");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
-//! Test values that make the sandbox misbehave on purpose, so that a merchant's handling of
-//! denials, errors and timeouts can be tested. The table in the module docs lists them.
+//! Faults on purpose, so that a merchant's handling of denials, errors and timeouts can be
+//! tested: test values carried by the requests themselves, and faults a test injects with
+//! [`super::Sandbox::inject`]. The module docs list both.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
 
 use axum::http::StatusCode;
 
@@ -70,6 +74,90 @@ pub(crate) fn on_confirmation(effectuated_cents: u64) -> Option<ConfirmationFaul
     }
 }
 
+/// An outbound call of the merchant's, as [`super::Sandbox::inject`] names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `POST /recharge`.
+    Create,
+    /// `GET /rechargedealers`.
+    ListDealers,
+    /// `GET /rechargebranches`.
+    ListBranches,
+    /// `PUT /recharge/{nit}` with `do_recharge_request`.
+    Effectuate,
+    /// `PUT /recharge/{nit}` with `confirm_recharge_request`, `confirm` "true".
+    Confirm,
+    /// `PUT /recharge/{nit}` with `confirm_recharge_request`, `confirm` "false".
+    Undo,
+    /// `GET /recharge/{nit}`.
+    Query,
+}
+
+/// What an injected fault does to a request that would otherwise succeed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Nothing is applied; HTTP 500, esitef code 99.
+    Error500,
+    /// The operation takes effect, then HTTP 500, esitef code 99. For the read-only
+    /// operations (listings, query) the same as [`Fault::Error500`].
+    AppliedThen500,
+    /// The operation takes effect and is answered as usual, after `slow_answer_delay`.
+    Slow,
+}
+
+/// The injected faults not yet spent: a FIFO queue per operation, each entry a fault and how
+/// many more requests it hits. Its lock is taken inside the ledger's (never the other way
+/// round) and never across an await.
+#[derive(Debug, Default)]
+pub(crate) struct Injector {
+    queues: Mutex<HashMap<Operation, VecDeque<(Fault, u32)>>>,
+}
+
+impl Injector {
+    /// Queues `fault` for the next `times` requests of `operation`, after those already queued.
+    pub fn push(&self, operation: Operation, fault: Fault, times: u32) {
+        if times == 0 {
+            return;
+        }
+        let mut queues = self.lock();
+        let queue = queues.entry(operation).or_default();
+        match queue.back_mut() {
+            Some((last, left)) if *last == fault => *left = left.saturating_add(times),
+            _ => queue.push_back((fault, times)),
+        }
+    }
+
+    /// Spends the next fault queued for `operation`. Called only for a request that would
+    /// otherwise succeed, at the point where it would take effect.
+    pub fn take(&self, operation: Operation) -> Option<Fault> {
+        let mut queues = self.lock();
+        let queue = queues.get_mut(&operation)?;
+        let (fault, left) = queue.front_mut()?;
+        let fault = *fault;
+        *left -= 1;
+        if *left == 0 {
+            queue.pop_front();
+        }
+        Some(fault)
+    }
+
+    /// Puts back, first in line, a fault taken for a request that failed after all (a create
+    /// whose authenticity POST was refused).
+    pub fn give_back(&self, operation: Operation, fault: Fault) {
+        let mut queues = self.lock();
+        let queue = queues.entry(operation).or_default();
+        match queue.front_mut() {
+            Some((first, left)) if *first == fault => *left = left.saturating_add(1),
+            _ => queue.push_front((fault, 1)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Operation, VecDeque<(Fault, u32)>>> {
+        // Every update is complete when the lock is released: a poisoned lock is still sound.
+        self.queues.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 /// A refusal by Carat itself, answered with HTTP 200.
 pub(crate) fn esitef_error(code: &'static str) -> CaratError {
     CaratError::new(
@@ -84,6 +172,15 @@ pub(crate) fn internal_error() -> CaratError {
         StatusCode::INTERNAL_SERVER_ERROR,
         "99",
         "Sandbox: internal error requested by test value",
+    )
+}
+
+/// The HTTP 500 of an injected fault: the test value's, with a message that says who asked.
+pub(crate) fn injected_error() -> CaratError {
+    CaratError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "99",
+        "Sandbox: internal error injected by the test",
     )
 }
 
@@ -108,5 +205,55 @@ mod tests {
             on_effectuation(Some(SLOW_PHONE)),
             Some(EffectuationFault::Slow)
         );
+    }
+
+    #[test]
+    fn injected_faults_are_spent_in_order_per_operation() {
+        let injector = Injector::default();
+        injector.push(Operation::Query, Fault::Error500, 2);
+        injector.push(Operation::Query, Fault::Slow, 1);
+        injector.push(Operation::Query, Fault::Error500, 1);
+        injector.push(Operation::Confirm, Fault::AppliedThen500, 1);
+        injector.push(Operation::Undo, Fault::Slow, 0);
+
+        let drawn: Vec<_> = (0..5).map(|_| injector.take(Operation::Query)).collect();
+        assert_eq!(
+            drawn,
+            [
+                Some(Fault::Error500),
+                Some(Fault::Error500),
+                Some(Fault::Slow),
+                Some(Fault::Error500),
+                None
+            ]
+        );
+        assert_eq!(
+            injector.take(Operation::Undo),
+            None,
+            "zero times queues nothing"
+        );
+        assert_eq!(injector.take(Operation::Effectuate), None);
+        assert_eq!(
+            injector.take(Operation::Confirm),
+            Some(Fault::AppliedThen500)
+        );
+        assert_eq!(injector.take(Operation::Confirm), None);
+    }
+
+    #[test]
+    fn a_fault_given_back_comes_first() {
+        let injector = Injector::default();
+        injector.push(Operation::Create, Fault::Slow, 1);
+        injector.push(Operation::Create, Fault::Error500, 1);
+        let taken = injector.take(Operation::Create).unwrap();
+        injector.give_back(Operation::Create, taken);
+        assert_eq!(injector.take(Operation::Create), Some(Fault::Slow));
+        assert_eq!(injector.take(Operation::Create), Some(Fault::Error500));
+        injector.give_back(Operation::Create, Fault::AppliedThen500);
+        assert_eq!(
+            injector.take(Operation::Create),
+            Some(Fault::AppliedThen500)
+        );
+        assert_eq!(injector.take(Operation::Create), None);
     }
 }

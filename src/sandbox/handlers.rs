@@ -14,7 +14,7 @@ use tracing::debug;
 
 use super::catalog::TABLE_HASH;
 use super::errors::{CaratError, Reply};
-use super::faults::{self, ConfirmationFault, EffectuationFault};
+use super::faults::{self, ConfirmationFault, EffectuationFault, Fault, Operation};
 use super::state::{Decision, Touch};
 use super::{Shared, authorizer, decode, responses, validate};
 use crate::carat::wire::{
@@ -35,13 +35,33 @@ enum Pace {
     Slow,
 }
 
+/// The answer to a request that went through, as the injected fault it drew wants it.
+/// [`Fault::Error500`] is meant to be answered before the request takes effect; here, past
+/// that point, it fails like [`Fault::AppliedThen500`] (as it must for read-only operations).
+fn after_applying<T>(body: T, pace: Pace, fault: Option<Fault>) -> Result<(T, Pace), CaratError> {
+    match fault {
+        None => Ok((body, pace)),
+        Some(Fault::Slow) => Ok((body, Pace::Slow)),
+        Some(Fault::Error500 | Fault::AppliedThen500) => Err(faults::injected_error()),
+    }
+}
+
+/// Fails a request with an injected [`Fault::Error500`] before it takes effect.
+fn unless_error_500(fault: Option<Fault>) -> Result<(), CaratError> {
+    match fault {
+        Some(Fault::Error500) => Err(faults::injected_error()),
+        _ => Ok(()),
+    }
+}
+
 /// `POST /recharge`.
 pub(super) async fn create(
     State(sandbox): SharedState,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond("create", begin(&sandbox, &headers, &body).await)
+    let result = begin(&sandbox, &headers, &body).await;
+    answer_at_pace("create", &sandbox, result).await
 }
 
 /// `GET /rechargedealers`.
@@ -49,7 +69,8 @@ pub(super) async fn list_dealers(
     State(sandbox): SharedState,
     RawQuery(query): RawQuery,
 ) -> Response {
-    respond("list dealers", dealers(&sandbox, query.as_deref()))
+    let result = dealers(&sandbox, query.as_deref());
+    answer_at_pace("list dealers", &sandbox, result).await
 }
 
 /// `GET /rechargebranches`.
@@ -57,7 +78,8 @@ pub(super) async fn list_branch_data(
     State(sandbox): SharedState,
     RawQuery(query): RawQuery,
 ) -> Response {
-    respond("list branch data", branch_data(&sandbox, query.as_deref()))
+    let result = branch_data(&sandbox, query.as_deref());
+    answer_at_pace("list branch data", &sandbox, result).await
 }
 
 /// `PUT /recharge/{nit}`: effectuation or confirmation, by the body's envelope.
@@ -86,7 +108,8 @@ pub(super) async fn query(
     nit: NitPath,
     RawQuery(query): RawQuery,
 ) -> Response {
-    respond("query", status(&sandbox, nit, query.as_deref()))
+    let result = status(&sandbox, nit, query.as_deref());
+    answer_at_pace("query", &sandbox, result).await
 }
 
 /// `PUT /recharge` without a NIT.
@@ -101,14 +124,18 @@ pub(super) async fn query_without_nit() -> Response {
 
 /// Creates the transaction, then tells the merchant its NIT by the authenticity POST, before
 /// answering: a merchant that does not accept the POST gets code 115 and an INV transaction.
+/// An injected fault is drawn once the create is valid; one that lets the POST go out is given
+/// back if the POST is refused, since that create would not have succeeded anyway.
 async fn begin(
     sandbox: &Shared,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<BeginRechargeResponse, CaratError> {
+) -> Result<(BeginRechargeResponse, Pace), CaratError> {
     let request = decode::envelope(decode::json_object(headers, body)?)?;
     let order = validate::begin(&request, &sandbox.merchant_key)?;
     faults::on_create(order.order_id.as_deref())?;
+    let fault = sandbox.injector.take(Operation::Create);
+    unless_error_500(fault)?;
     let mut form = AuthenticityForm {
         nit: None,
         merchant_id: Some(sandbox.merchant_id.to_string()),
@@ -123,28 +150,35 @@ async fn begin(
     );
     form.nit = Some(nit.clone());
     match sandbox.authenticity.post(&form).await {
-        Ok(()) => Ok(responses::begun()),
+        Ok(()) => after_applying(responses::begun(), Pace::Prompt, fault),
         Err(refusal) => {
             sandbox.ledger.invalidate(&nit);
+            if let Some(fault) = fault {
+                sandbox.injector.give_back(Operation::Create, fault);
+            }
             Err(CaratError::authenticity(refusal).with_status(CaratStatus::Inv))
         }
     }
 }
 
-fn dealers(sandbox: &Shared, query: Option<&str>) -> Result<ListDealersResponse, CaratError> {
+fn dealers(
+    sandbox: &Shared,
+    query: Option<&str>,
+) -> Result<(ListDealersResponse, Pace), CaratError> {
     let query: ListDealersQuery = decode::query(query)?;
     validate::nit(&query.nit)?;
     validate::general_hash("generalhash", query.generalhash.as_deref())?;
     sandbox.ledger.with_live(&query.nit, Touch::Listing, |tx| {
         tx.require(CaratStatus::Nov, "listing dealers")?;
-        Ok(responses::dealers(tx))
+        let fault = sandbox.injector.take(Operation::ListDealers);
+        after_applying(responses::dealers(tx), Pace::Prompt, fault)
     })
 }
 
 fn branch_data(
     sandbox: &Shared,
     query: Option<&str>,
-) -> Result<ListBranchDataResponse, CaratError> {
+) -> Result<(ListBranchDataResponse, Pace), CaratError> {
     let query: ListBranchesQuery = decode::query(query)?;
     validate::nit(&query.nit)?;
     sandbox.ledger.with_live(&query.nit, Touch::Listing, |tx| {
@@ -158,12 +192,13 @@ fn branch_data(
             ));
         }
         let dealer = validate::branch_query(&query, recharge_type)?;
-        Ok(responses::branch_data(tx, dealer))
+        let fault = sandbox.injector.take(Operation::ListBranches);
+        after_applying(responses::branch_data(tx, dealer), Pace::Prompt, fault)
     })
 }
 
 /// Counted for any `do_recharge_request` on a known NIT, valid or not. Faults act only on a
-/// request that would otherwise succeed.
+/// request that would otherwise succeed; one with a test value draws no injected fault.
 fn effectuate(
     sandbox: &Shared,
     nit: &str,
@@ -174,23 +209,25 @@ fn effectuate(
         let purchase = validate::effectuation(&request, tx.order.recharge_type)?;
         tx.require(CaratStatus::Nov, "effectuation")?;
         let phone_number = purchase.phone.as_ref().map(|p| p.number.as_str());
-        let pace = match faults::on_effectuation(phone_number) {
+        let (pace, fault) = match faults::on_effectuation(phone_number) {
             Some(EffectuationFault::Denial) => {
                 tx.deny();
                 return Ok((responses::denied(tx), Pace::Prompt));
             }
             Some(EffectuationFault::EsitefError) => return Err(faults::esitef_error("55")),
             Some(EffectuationFault::InternalError) => return Err(faults::internal_error()),
-            Some(EffectuationFault::Slow) => Pace::Slow,
-            None => Pace::Prompt,
+            Some(EffectuationFault::Slow) => (Pace::Slow, None),
+            None => (Pace::Prompt, sandbox.injector.take(Operation::Effectuate)),
         };
+        unless_error_500(fault)?;
         tx.approve(authorizer::approve(&purchase));
-        Ok((responses::approved(tx), pace))
+        after_applying(responses::approved(tx), pace, fault)
     })
 }
 
-/// Confirms or undoes a PPC transaction; the confirmation faults hang on the effectuated
-/// amount and act only on the PPC → CON step, so an undo always works.
+/// Confirms or undoes a PPC transaction; the confirmation test values hang on the effectuated
+/// amount and act only on the PPC → CON step, so an undo always works (unless a fault is
+/// injected for it).
 fn confirm(
     sandbox: &Shared,
     nit: &str,
@@ -199,34 +236,44 @@ fn confirm(
     sandbox.ledger.with_live(nit, Touch::Confirmation, |tx| {
         let request: ConfirmRechargeRequest = decode::content_of(content)?;
         let decision = validate::confirmation(&request, &sandbox.merchant_key)?;
-        let fault = match (decision, &tx.status) {
+        let test_value = match (decision, &tx.status) {
             (Decision::Confirm, CaratStatus::Ppc) => {
                 tx.approved_cents().and_then(faults::on_confirmation)
             }
             _ => None,
         };
-        if fault == Some(ConfirmationFault::InternalError) {
+        if test_value == Some(ConfirmationFault::InternalError) {
             return Err(faults::internal_error());
         }
-        tx.settle(decision)?;
-        let pace = match fault {
-            Some(ConfirmationFault::Slow) => Pace::Slow,
-            _ => Pace::Prompt,
+        tx.may_settle(decision)?;
+        let (pace, fault) = match test_value {
+            Some(ConfirmationFault::Slow) => (Pace::Slow, None),
+            _ => (Pace::Prompt, sandbox.injector.take(operation(decision))),
         };
-        Ok((responses::settled(tx), pace))
+        unless_error_500(fault)?;
+        tx.settle(decision)?;
+        after_applying(responses::settled(tx), pace, fault)
     })
+}
+
+fn operation(decision: Decision) -> Operation {
+    match decision {
+        Decision::Confirm => Operation::Confirm,
+        Decision::Undo => Operation::Undo,
+    }
 }
 
 fn status(
     sandbox: &Shared,
     nit: NitPath,
     query: Option<&str>,
-) -> Result<GetStatusRechargeResponse, CaratError> {
+) -> Result<(GetStatusRechargeResponse, Pace), CaratError> {
     let nit = path_nit(nit)?;
     sandbox.ledger.with_live(&nit, Touch::Query, |tx| {
         let query: GetStatusQuery = decode::query(query)?;
         validate::merchant_key("merchantkey", &query.merchantkey, &sandbox.merchant_key)?;
-        Ok(responses::query(tx))
+        let fault = sandbox.injector.take(Operation::Query);
+        after_applying(responses::query(tx), Pace::Prompt, fault)
     })
 }
 
@@ -263,7 +310,7 @@ fn path_nit(path: NitPath) -> Result<String, CaratError> {
     Ok(nit)
 }
 
-/// Answers, after `slow_answer_delay` when a fault asked for it. The lock is long released.
+/// Answers, after `slow_answer_delay` when a fault asked for it. The locks are long released.
 async fn answer_at_pace<T: Reply>(
     operation: &'static str,
     sandbox: &Shared,

@@ -61,6 +61,32 @@
 //! | `SBXERR…` | create `order_id` prefix | HTTP 200, esitef 56, no transaction, no POST |
 //!
 //! The amount faults never hit an undo, so a test can always end such a recharge.
+//!
+//! # Injected faults
+//!
+//! A test can make any call fail, whatever it carries, with [`Sandbox::inject`]`(operation,
+//! fault, times)`: the next `times` requests of that [`Operation`] that would otherwise succeed
+//! get the [`Fault`]. Each operation has its own FIFO queue, so injecting `Error500` twice then
+//! `Slow` once makes the next three such requests fail, fail, then answer late.
+//!
+//! | fault | create | effectuate, confirm, undo | list dealers, list branches, query |
+//! |---|---|---|---|
+//! | [`Fault::Error500`] | HTTP 500, esitef 99; no transaction, no POST | HTTP 500, esitef 99, status unchanged | HTTP 500, esitef 99 |
+//! | [`Fault::AppliedThen500`] | transaction opened and POST sent, then HTTP 500 | applied (PPC, CON, PPN), then HTTP 500 carrying the new status | as `Error500` |
+//! | [`Fault::Slow`] | transaction opened and POST sent; answered after `slow_answer_delay` | applied; answered after `slow_answer_delay` | answered after `slow_answer_delay` |
+//!
+//! [`Operation::Confirm`] is a `confirm_recharge_request` with `confirm` "true",
+//! [`Operation::Undo`] one with "false". "Would otherwise succeed": the request passed every
+//! check of the error table above (it is still counted in [`SandboxTransaction`] like any
+//! other); a repeated confirmation or undo, which succeeds, counts. A request carrying a test
+//! value behaves as the test value says and draws no injected fault. A create draws its fault
+//! once valid, before its authenticity POST: an `Error500` is spent even on a create whose POST
+//! would have been refused, while an `AppliedThen500` or `Slow` whose POST is refused answers
+//! 115 as usual and stays first in the queue.
+//!
+//! [`Sandbox::backdate`]`(nit, by)` is a test hook as well: it makes a transaction `by` older,
+//! so that a NOV one passes its NIT lifetime (and reads EXP when next touched) without the test
+//! sleeping.
 
 mod authenticity;
 mod authorizer;
@@ -82,6 +108,8 @@ use url::Url;
 
 use crate::domain::{MerchantId, Secret};
 use authenticity::AuthenticityPoster;
+use faults::Injector;
+pub use faults::{Fault, Operation};
 use state::Ledger;
 
 #[derive(Clone, Debug)]
@@ -95,7 +123,7 @@ pub struct SandboxConfig {
     pub authenticity_url: Option<Url>,
     /// A NOV transaction older than this becomes EXP.
     pub nit_lifetime: Duration,
-    /// How long the "slow" test values wait before answering.
+    /// How long the "slow" test values and [`Fault::Slow`] wait before answering.
     pub slow_answer_delay: Duration,
     /// Timeout of the authenticity POST.
     pub callback_timeout: Duration,
@@ -131,6 +159,7 @@ struct Shared {
     slow_answer_delay: Duration,
     authenticity: AuthenticityPoster,
     ledger: Ledger,
+    injector: Injector,
 }
 
 impl Sandbox {
@@ -138,6 +167,7 @@ impl Sandbox {
         let shared = Shared {
             authenticity: AuthenticityPoster::new(config.authenticity_url, config.callback_timeout),
             ledger: Ledger::new(config.nit_lifetime),
+            injector: Injector::default(),
             merchant_id: config.merchant_id,
             merchant_key: config.merchant_key,
             slow_answer_delay: config.slow_answer_delay,
@@ -173,6 +203,18 @@ impl Sandbox {
 
     pub fn set_authenticity_url(&self, url: Url) {
         self.shared.authenticity.set_url(url);
+    }
+
+    /// Makes the next `times` requests of `operation` that would otherwise succeed get
+    /// `fault`, after the faults already queued for it (see "Injected faults" above).
+    pub fn inject(&self, operation: Operation, fault: Fault, times: u32) {
+        self.shared.injector.push(operation, fault, times);
+    }
+
+    /// Test hook: makes the transaction `by` older, so that a NOV one passes its NIT lifetime
+    /// without waiting. `false` if the NIT is unknown.
+    pub fn backdate(&self, nit: &str, by: Duration) -> bool {
+        self.shared.ledger.backdate(nit, by)
     }
 
     /// A snapshot of the transaction with this NIT.

@@ -61,6 +61,8 @@ pub(crate) struct Transaction {
     /// What the authorizer gave on a successful effectuation.
     pub approval: Option<Approval>,
     created: Instant,
+    /// Added to the age by [`Ledger::backdate`], a test hook.
+    backdated: Duration,
     /// Creation order, to pick the latest of several transactions sharing an order id.
     sequence: u64,
     effectuation_requests: u32,
@@ -89,15 +91,20 @@ impl Transaction {
         self.status = CaratStatus::Neg;
     }
 
-    /// Applies the merchant's decision. Repeating the decision already taken is fine (the
-    /// merchant may not have seen the first answer); anything else outside PPC is refused.
-    pub fn settle(&mut self, decision: Decision) -> Result<(), CaratError> {
-        let outcome = decision.outcome();
-        if self.status == outcome {
+    /// Whether the merchant's decision may be applied. Repeating the decision already taken
+    /// is fine (the merchant may not have seen the first answer); anything else outside PPC
+    /// is refused.
+    pub fn may_settle(&self, decision: Decision) -> Result<(), CaratError> {
+        if self.status == decision.outcome() {
             return Ok(());
         }
-        self.require(CaratStatus::Ppc, decision.name())?;
-        self.status = outcome;
+        self.require(CaratStatus::Ppc, decision.name())
+    }
+
+    /// Applies the merchant's decision, if [`Self::may_settle`].
+    pub fn settle(&mut self, decision: Decision) -> Result<(), CaratError> {
+        self.may_settle(decision)?;
+        self.status = decision.outcome();
         Ok(())
     }
 
@@ -107,7 +114,8 @@ impl Transaction {
     }
 
     fn expire_if_due(&mut self, lifetime: Duration) {
-        if self.status == CaratStatus::Nov && self.created.elapsed() > lifetime {
+        let age = self.created.elapsed().saturating_add(self.backdated);
+        if self.status == CaratStatus::Nov && age > lifetime {
             self.status = CaratStatus::Exp;
         }
     }
@@ -168,6 +176,7 @@ impl Ledger {
             order,
             approval: None,
             created: Instant::now(),
+            backdated: Duration::ZERO,
             sequence,
             effectuation_requests: 0,
             confirmation_requests: 0,
@@ -206,6 +215,18 @@ impl Ledger {
         }
         let result = operation(tx);
         result.map_err(|e| e.or_status(&tx.status))
+    }
+
+    /// Makes the transaction `by` older (a test hook: a NOV one passes its NIT lifetime without
+    /// the test sleeping). `false` if the NIT is unknown.
+    pub fn backdate(&self, nit: &str, by: Duration) -> bool {
+        let mut book = self.lock();
+        let Some(tx) = book.transactions.get_mut(nit) else {
+            return false;
+        };
+        // An offset, not an earlier Instant: that could fall before the clock's origin.
+        tx.backdated = tx.backdated.saturating_add(by);
+        true
     }
 
     pub fn snapshot(&self, nit: &str) -> Option<SandboxTransaction> {
@@ -307,6 +328,52 @@ mod tests {
         assert_eq!((e.code, e.status), ("7", Some(CaratStatus::Exp)));
         assert_eq!(ledger.snapshot(&nit).unwrap().query_requests, 1);
         assert_eq!(status(&ledger, &nit), "EXP");
+    }
+
+    #[test]
+    fn a_backdated_transaction_expires_without_waiting_if_still_new() {
+        let (ledger, nit) = ledger(Duration::from_secs(60));
+        let pending = ledger.open(Order {
+            order_id: Some("A2".into()),
+            merchant_usn: None,
+            recharge_type: RechargeType::Normal,
+        });
+        ledger
+            .with_live(&pending, Touch::Effectuation, |tx| {
+                tx.status = CaratStatus::Ppc;
+                Ok(())
+            })
+            .unwrap();
+        assert!(ledger.backdate(&nit, Duration::from_secs(30)));
+        assert_eq!(
+            status(&ledger, &nit),
+            "NOV",
+            "30 s + 30 s is not past 60 s yet"
+        );
+        assert!(ledger.backdate(&nit, Duration::from_secs(31)));
+        assert!(ledger.backdate(&pending, Duration::from_secs(3600)));
+        assert_eq!(status(&ledger, &nit), "EXP");
+        assert_eq!(status(&ledger, &pending), "PPC", "only a NOV one expires");
+        assert!(!ledger.backdate("unknown", Duration::from_secs(1)));
+        // Far past the monotonic clock's origin: no overflow, no panic.
+        assert!(ledger.backdate(&nit, Duration::MAX));
+    }
+
+    #[test]
+    fn may_settle_checks_without_applying() {
+        let (ledger, nit) = ledger(Duration::from_secs(60));
+        ledger
+            .with_live(&nit, Touch::Effectuation, |tx| {
+                tx.status = CaratStatus::Ppc;
+                tx.may_settle(Decision::Confirm)?;
+                tx.may_settle(Decision::Undo)?;
+                assert_eq!(tx.status, CaratStatus::Ppc);
+                tx.settle(Decision::Confirm)?;
+                tx.may_settle(Decision::Confirm)?;
+                assert_eq!(tx.may_settle(Decision::Undo).unwrap_err().code, "6");
+                Ok(())
+            })
+            .unwrap();
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod flow;
 mod helpers;
 mod inbox;
 mod outage;
+mod outbound_faults;
 mod process;
 mod reconciler;
 mod validation;
