@@ -179,7 +179,14 @@ mod tests {
         assert_eq!(settled(Confirming, Some("CON")), Some(Confirmed));
         assert_eq!(settled(Undoing, Some("PPN")), Some(Undone));
         assert_eq!(settled(Confirming, Some("EXP")), Some(Expired));
-        for unsure in [None, Some("PPC"), Some("ERR"), Some("PEN"), Some("NOV"), Some("XYZ")] {
+        for unsure in [
+            None,
+            Some("PPC"),
+            Some("ERR"),
+            Some("PEN"),
+            Some("NOV"),
+            Some("XYZ"),
+        ] {
             assert_eq!(settled(Confirming, unsure), None, "{unsure:?}");
         }
     }

@@ -151,15 +151,21 @@ impl RechargeService {
             call_record("query", &result),
         )
         .await?;
-        let answer = result.map_err(|e| {
-            let mut problem =
-                CaratProblem::new(CaratFailure::OutcomeUnknown, &e).with_status(status);
-            problem.message = format!(
-                "the previous call's outcome is still unknown: {}",
-                problem.message
-            );
-            FlowError::Carat(problem)
-        })?;
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(e) => match record_in_refusal(&e) {
+                Some(answer) => answer,
+                None => {
+                    let mut problem =
+                        CaratProblem::new(CaratFailure::OutcomeUnknown, &e).with_status(status);
+                    problem.message = format!(
+                        "the previous call's outcome is still unknown: {}",
+                        problem.message
+                    );
+                    return Err(FlowError::Carat(problem));
+                }
+            },
+        };
         let carat = CaratStatus::parse(answer.status.as_deref().unwrap_or_default());
         Ok((answer, carat))
     }
@@ -240,6 +246,23 @@ impl RechargeService {
     }
 }
 
+/// A query Carat refused while stating the transaction's status (an expired NIT is refused
+/// with EXP) still tells Carat's record: that status is the answer. Any other failure tells
+/// nothing.
+fn record_in_refusal(error: &CaratError) -> Option<GetStatusRechargeResponse> {
+    let refusal = error.refusal().filter(|r| r.is_definite())?;
+    let status = refusal.carat_status.clone()?;
+    Some(GetStatusRechargeResponse {
+        status: Some(status),
+        esitef: Some(crate::carat::wire::Esitef {
+            code: refusal.code.clone().unwrap_or_default(),
+            message: refusal.message.clone(),
+            usn: None,
+        }),
+        ..GetStatusRechargeResponse::default()
+    })
+}
+
 /// A query settles a recharge in doubt only if it still waits on the call that was asked
 /// about, and that call is over; any other state moves under its status alone.
 fn guard_for(recharge: &Recharge) -> Guard {
@@ -284,6 +307,22 @@ mod tests {
             carat_status: status.map(str::to_owned),
             unreadable: false,
         })
+    }
+
+    #[test]
+    fn a_refused_query_that_states_the_status_is_carats_record() {
+        let answer = record_in_refusal(&refused(Some("EXP"))).unwrap();
+        assert_eq!(answer.status.as_deref(), Some("EXP"));
+        assert!(record_in_refusal(&refused(None)).is_none());
+        let http_500 = CaratError::Answered(Refusal {
+            http_status: 500,
+            code: Some("99".into()),
+            message: None,
+            carat_status: Some("PPC".into()),
+            unreadable: false,
+        });
+        assert!(record_in_refusal(&http_500).is_none());
+        assert!(record_in_refusal(&CaratError::NoAnswer("timeout".into())).is_none());
     }
 
     #[test]

@@ -307,8 +307,6 @@ async fn an_effectuation_that_times_out_is_found_pending_and_undone() {
 }
 
 #[tokio::test]
-#[ignore = "service bug: a query refused with Carat status EXP (sandbox: HTTP 400, esitef 7) \
-            is treated as Carat unreachable, so the reconciler never ends the recharge"]
 async fn an_effectuation_in_doubt_whose_nit_expired_ends_expired() {
     let app = spawn_app_with(Options {
         nit_lifetime: Duration::from_secs(1),

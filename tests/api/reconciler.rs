@@ -88,7 +88,8 @@ async fn every_state_a_crash_leaves_ends_after_one_reconcile_pass() {
     let started = app.create_recharge().await;
     let started_id = started["id"].as_str().unwrap().to_owned();
     let started_nit = started["nit"].as_str().unwrap().to_owned();
-    // app.sandbox.backdate(&started_nit, Duration::from_secs(3600));  TODO(merge)
+    app.sandbox
+        .backdate(&started_nit, Duration::from_secs(3600));
     sqlx::query(
         "UPDATE recharges SET started_at = now() - interval '1 hour', \
             next_attempt_at = now() - interval '1 second' WHERE id = $1::uuid",
