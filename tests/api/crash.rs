@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Options, PHONE_OK, PHONE_SLOW, TOKEN, TestApp, actors_of, effectuation, poll_recharge, read,
-    spawn_app_with,
+    Options, PHONE_OK, PHONE_SLOW, TOKEN, TestApp, actors_of, effectuation, get_from,
+    poll_recharge, post_to, spawn_app_with,
 };
 use crate::process::ServiceProcess;
 
@@ -36,27 +36,14 @@ async fn start(app: &TestApp, overrides: &[(&'static str, &str)]) -> ServiceProc
     service
 }
 
-async fn post(client: &reqwest::Client, url: String, body: Value) -> (StatusCode, Value) {
-    read(
-        client
-            .post(url)
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await
-}
-
 /// Creates `RECHARGES` recharges through `service`: their ids and NITs.
 async fn create_all(app: &TestApp, service: &ServiceProcess) -> Vec<(String, String)> {
     let mut created = Vec::new();
     for _ in 0..RECHARGES {
-        let (status, body) = post(
+        let (status, body) = post_to(
             &app.client,
             service.url("/api/v1/recharges"),
-            json!({"recharge_type": "normal"}),
+            &json!({"recharge_type": "normal"}),
         )
         .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -109,6 +96,40 @@ async fn until_carat_received(
     }
 }
 
+/// Waits until every recharge is `status` through `service`, and checks that Carat holds each
+/// as `carat_status` after one effectuation and one confirmation or undo. The recharges' views.
+async fn all_end(
+    app: &TestApp,
+    service: &ServiceProcess,
+    created: &[(String, String)],
+    status: &str,
+    carat_status: &str,
+) -> Vec<Value> {
+    let mut ended = Vec::new();
+    for (id, nit) in created {
+        let recharge = poll_recharge(
+            &app.client,
+            &service.address,
+            id,
+            Duration::from_secs(15),
+            |r| r["status"] == status,
+        )
+        .await;
+        let tx = app.sandbox.transaction(nit).unwrap();
+        assert_eq!(
+            (
+                tx.status.as_str(),
+                tx.effectuation_requests,
+                tx.confirmation_requests
+            ),
+            (carat_status, 1, 1),
+            "{recharge}"
+        );
+        ended.push(recharge);
+    }
+    ended
+}
+
 #[tokio::test]
 async fn killed_during_effectuations_every_recharge_ends_undone_effectuated_once() {
     let app = spawn_app_with(options()).await;
@@ -134,39 +155,13 @@ async fn killed_during_effectuations_every_recharge_ends_undone_effectuated_once
     let second = start(&app, &config).await;
     // Straight after the restart each one shows in doubt: a call is out.
     for (id, _) in &created {
-        let (_, body) = read(
-            app.client
-                .get(second.url(&format!("/api/v1/recharges/{id}")))
-                .bearer_auth(TOKEN)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let (_, body) = get_from(&app.client, second.url(&format!("/api/v1/recharges/{id}"))).await;
         assert!(
             body["status"] == "undone" || body["in_doubt"] == true,
             "{body}"
         );
     }
-    for (id, nit) in &created {
-        let ended = poll_recharge(
-            &app.client,
-            &second.address,
-            id,
-            Duration::from_secs(15),
-            |r| r["status"] == "undone",
-        )
-        .await;
-        let tx = app.sandbox.transaction(nit).unwrap();
-        assert_eq!(
-            (
-                tx.status.as_str(),
-                tx.effectuation_requests,
-                tx.confirmation_requests
-            ),
-            ("PPN", 1, 1),
-            "{ended}"
-        );
+    for ended in all_end(&app, &second, &created, "undone", "PPN").await {
         for step in [
             "effectuating -> pending_confirmation",
             "pending_confirmation -> undoing",
@@ -187,10 +182,10 @@ async fn killed_during_confirmations_every_recharge_ends_confirmed_once() {
     let created = create_all(&app, &first).await;
     for (id, _) in &created {
         // 1414 cents: the sandbox applies the confirmation at once and answers it late.
-        let (status, body) = post(
+        let (status, body) = post_to(
             &app.client,
             first.url(&format!("/api/v1/recharges/{id}/effectuate")),
-            effectuation(PHONE_OK, 1414),
+            &effectuation(PHONE_OK, 1414),
         )
         .await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -200,25 +195,7 @@ async fn killed_during_confirmations_every_recharge_ends_confirmed_once() {
     first.kill();
 
     let second = start(&app, &config).await;
-    for (id, nit) in &created {
-        let ended = poll_recharge(
-            &app.client,
-            &second.address,
-            id,
-            Duration::from_secs(15),
-            |r| r["status"] == "confirmed",
-        )
-        .await;
-        let tx = app.sandbox.transaction(nit).unwrap();
-        assert_eq!(
-            (
-                tx.status.as_str(),
-                tx.effectuation_requests,
-                tx.confirmation_requests
-            ),
-            ("CON", 1, 1),
-            "{ended}"
-        );
+    for ended in all_end(&app, &second, &created, "confirmed", "CON").await {
         let actors = actors_of(&ended, "confirming -> confirmed");
         assert!(
             actors.len() == 1 && actors[0].starts_with("reconciler:"),

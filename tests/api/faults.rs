@@ -118,25 +118,10 @@ async fn a_timeout_on_effectuation_is_resolved_by_a_query_never_by_a_second_effe
 
     // While the call is out, nobody else may take the step or resolve it: the same request
     // again waits for it, and answers from Carat's record once it is over.
-    let first = {
-        let (client, url) = (
-            app.client.clone(),
-            app.url(&format!("/api/v1/recharges/{id}/effectuate")),
-        );
-        tokio::spawn(async move {
-            let body = crate::helpers::effectuation(PHONE_SLOW, 1000);
-            crate::helpers::read(
-                client
-                    .post(url)
-                    .bearer_auth(crate::helpers::TOKEN)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        })
-    };
+    let first = app.post_in_background(
+        &format!("/api/v1/recharges/{id}/effectuate"),
+        crate::helpers::effectuation(PHONE_SLOW, 1000),
+    );
     while app.recharge(&id).await["status"] != "effectuating" {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -1,9 +1,9 @@
 //! The whole top-up, to confirmed and to undone.
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{PHONE_OK, TOKEN, TestApp, effectuation, event_names, read, spawn_app};
+use crate::helpers::{PHONE_OK, concurrently, effectuation, event_names, spawn_app};
 
 #[tokio::test]
 async fn a_top_up_completes_to_confirmed() {
@@ -208,25 +208,4 @@ async fn concurrent_steps_reach_carat_once() {
         "undone"
     };
     assert_eq!(app.recharge(id).await["status"], expected);
-}
-
-/// POSTs each body to `path` from its own task, all at once.
-async fn concurrently(app: &TestApp, path: &str, bodies: Vec<Value>) -> Vec<(StatusCode, Value)> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for body in bodies {
-        let (client, url) = (app.client.clone(), app.url(path));
-        tasks.spawn(async move {
-            read(
-                client
-                    .post(url)
-                    .bearer_auth(TOKEN)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        });
-    }
-    tasks.join_all().await
 }

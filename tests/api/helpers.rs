@@ -195,26 +195,21 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .post(self.url(path))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        read(response).await
+        post_to(&self.client, self.url(path), &body).await
     }
 
     pub async fn get_json(&self, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .client
-            .get(self.url(path))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        read(response).await
+        get_from(&self.client, self.url(path)).await
+    }
+
+    /// POSTs from a task of its own: the test goes on while the request is out.
+    pub fn post_in_background(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> tokio::task::JoinHandle<(StatusCode, Value)> {
+        let (client, url) = (self.client.clone(), self.url(path));
+        tokio::spawn(async move { post_to(&client, url, &body).await })
     }
 
     /// Creates a normal recharge and checks it started.
@@ -281,6 +276,38 @@ pub fn effectuation(phone: &str, amount: u64) -> Value {
     })
 }
 
+/// POSTs `body` to `url` as the storefront.
+pub async fn post_to(client: &reqwest::Client, url: String, body: &Value) -> (StatusCode, Value) {
+    let response = client
+        .post(url)
+        .bearer_auth(TOKEN)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    read(response).await
+}
+
+/// GETs `url` as the storefront.
+pub async fn get_from(client: &reqwest::Client, url: String) -> (StatusCode, Value) {
+    let response = client.get(url).bearer_auth(TOKEN).send().await.unwrap();
+    read(response).await
+}
+
+/// POSTs each body to `path` from its own task, all at once.
+pub async fn concurrently(
+    app: &TestApp,
+    path: &str,
+    bodies: Vec<Value>,
+) -> Vec<(StatusCode, Value)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for body in bodies {
+        let (client, url) = (app.client.clone(), app.url(path));
+        tasks.spawn(async move { post_to(&client, url, &body).await });
+    }
+    tasks.join_all().await
+}
+
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap();
@@ -315,13 +342,7 @@ pub async fn poll_recharge(
 ) -> Value {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let response = client
-            .get(format!("{base}/api/v1/recharges/{id}"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await
-            .unwrap();
-        let (_, body) = read(response).await;
+        let (_, body) = get_from(client, format!("{base}/api/v1/recharges/{id}")).await;
         if done(&body) {
             return body;
         }

@@ -10,8 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::cluster::Cluster;
 use crate::helpers::{
-    MERCHANT_ID, Options, PHONE_SLOW, TOKEN, TestApp, effectuation, event_names, read,
-    spawn_app_with,
+    MERCHANT_ID, Options, PHONE_SLOW, TestApp, effectuation, event_names, spawn_app_with,
 };
 
 const GENERAL_HASH: &str = "85E791AD85E791AD";
@@ -253,22 +252,10 @@ async fn the_database_failing_after_a_call_is_an_unknown_outcome_and_the_record_
     let nit = created["nit"].as_str().unwrap().to_owned();
 
     // The sandbox applies this top-up at once and answers it late.
-    let effectuation_request = {
-        let (client, url) = (
-            app.client.clone(),
-            app.url(&format!("/api/v1/recharges/{id}/effectuate")),
-        );
-        tokio::spawn(async move {
-            let response = client
-                .post(url)
-                .bearer_auth(TOKEN)
-                .json(&effectuation(PHONE_SLOW, 1000))
-                .send()
-                .await
-                .unwrap();
-            read(response).await
-        })
-    };
+    let effectuation_request = app.post_in_background(
+        &format!("/api/v1/recharges/{id}/effectuate"),
+        effectuation(PHONE_SLOW, 1000),
+    );
     let seen = poll(
         300,
         Duration::from_millis(10),

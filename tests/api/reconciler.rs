@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{
-    Options, PHONE_OK, TOKEN, TestApp, actors_of, event_names, poll_recharge, read, spawn_app,
+    Options, PHONE_OK, TestApp, actors_of, concurrently, event_names, poll_recharge, spawn_app,
     spawn_app_with,
 };
 use crate::process::reconcile_once;
@@ -249,26 +249,12 @@ async fn a_pending_recharge_is_confirmed_when_the_policy_says_so() {
 async fn identical_concurrent_confirms_all_get_the_same_answer() {
     let app = spawn_app().await;
     let (id, nit) = effectuated(&app).await;
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..6 {
-        let (client, url) = (
-            app.client.clone(),
-            app.url(&format!("/api/v1/recharges/{id}/confirm")),
-        );
-        tasks.spawn(async move {
-            read(
-                client
-                    .post(url)
-                    .bearer_auth(TOKEN)
-                    .json(&json!({"confirm": true}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await
-        });
-    }
-    let answers: Vec<(StatusCode, Value)> = tasks.join_all().await;
+    let answers = concurrently(
+        &app,
+        &format!("/api/v1/recharges/{id}/confirm"),
+        vec![json!({"confirm": true}); 6],
+    )
+    .await;
     for (status, body) in &answers {
         assert_eq!(*status, StatusCode::OK, "{answers:?}");
         assert_eq!(body["status"], "confirmed", "{answers:?}");
