@@ -102,18 +102,6 @@ pub async fn keep_refused(
     keep(&mut conn, receipt, verdict, None).await
 }
 
-/// Rewrites the verdict of a row kept earlier in the same transaction.
-pub async fn amend(conn: &mut PgConnection, id: i64, verdict: &Verdict) -> Result<(), StoreError> {
-    sqlx::query("UPDATE callbacks SET outcome = $2, reason = $3, http_status = $4 WHERE id = $1")
-        .bind(id)
-        .bind(verdict.outcome.as_str())
-        .bind(verdict.reason.as_deref())
-        .bind(verdict.http_status as i16)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// One inbox row, for operators.
 #[derive(Clone, Debug, sqlx::FromRow, Serialize)]
 pub struct CallbackRow {

@@ -297,33 +297,28 @@ pub async fn commit_nit(
         tx.commit().await?;
         return Ok(finding);
     };
-    // A savepoint: a NIT that another recharge holds must not lose the inbox row.
-    let updated: Result<Recharge, StoreError> = {
-        let mut sp = sqlx::Acquire::begin(&mut tx).await?;
-        let result = sqlx::query_as(
-            "UPDATE recharges SET nit = $2, general_hash = $3, status = 'started', \
-             carat_status = 'NOV', started_at = now(), call_deadline = NULL, \
-             next_attempt_at = now() + $4 * interval '1 millisecond', updated_at = now() \
-             WHERE id = $1 RETURNING *",
-        )
-        .bind(recharge.id)
-        .bind(nit.as_str())
-        .bind(general_hash.as_str())
-        .bind(millis(nit_lifetime))
-        .fetch_one(&mut *sp)
-        .await
-        .map_err(StoreError::from);
-        if result.is_ok() {
-            sp.commit().await?;
-        }
-        result
-    };
-    let updated = match updated {
+    let updated = sqlx::query_as(
+        "UPDATE recharges SET nit = $2, general_hash = $3, status = 'started', \
+         carat_status = 'NOV', started_at = now(), call_deadline = NULL, \
+         next_attempt_at = now() + $4 * interval '1 millisecond', updated_at = now() \
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(recharge.id)
+    .bind(nit.as_str())
+    .bind(general_hash.as_str())
+    .bind(millis(nit_lifetime))
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(StoreError::from);
+    let updated: Recharge = match updated {
         Ok(updated) => updated,
+        // Another recharge holds this NIT (Carat never reuses one: a forgery, or a bug). The
+        // transaction is void; the refusal is kept on its own.
         Err(StoreError::Duplicate("nit")) => {
-            callbacks::amend(&mut tx, stored.id, &verdict(&NitCommit::Conflict(None))).await?;
-            tx.commit().await?;
-            return Ok(NitCommit::Conflict(None));
+            tx.rollback().await?;
+            let conflict = NitCommit::Conflict(None);
+            callbacks::keep_refused(pool, receipt, &verdict(&conflict)).await?;
+            return Ok(conflict);
         }
         Err(e) => return Err(e),
     };

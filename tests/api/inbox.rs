@@ -172,3 +172,22 @@ async fn a_late_post_for_a_failed_create_is_refused_and_kept_against_it() {
     );
     assert_eq!(app.recharge(&id.to_string()).await["status"], "failed");
 }
+
+#[tokio::test]
+async fn a_nit_another_recharge_holds_is_refused_and_kept() {
+    let app = spawn_app().await;
+    let (first, body) = pending_create(&app, "INBOX4", 464646).await;
+    let (second, _) = pending_create(&app, "INBOX5", 474747).await;
+    assert_eq!(app.post_authenticity(&body).await.0, StatusCode::OK);
+
+    let reused = body
+        .replace("orderId=INBOX4", "orderId=INBOX5")
+        .replace("merchantUSN=464646", "merchantUSN=474747");
+    let (status, text) = app.post_authenticity(&reused).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{text}");
+    assert_eq!(app.recharge(&second.to_string()).await["status"], "created");
+    assert_eq!(app.recharge(&first.to_string()).await["status"], "started");
+    let refused = inbox(&app, "?outcome=refused").await;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["http_status"], 409);
+}
