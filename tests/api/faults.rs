@@ -266,3 +266,41 @@ async fn a_confirmation_that_failed_can_still_be_undone() {
         ("PPN", 2, 1)
     );
 }
+
+#[tokio::test]
+async fn a_storefront_that_hangs_up_does_not_stop_the_call_half_way() {
+    let app = spawn_app_with(Options {
+        carat_timeout: Duration::from_secs(5),
+        slow_answer_delay: Duration::from_millis(1500),
+        ..Options::default()
+    })
+    .await;
+    let created = app.create_recharge().await;
+    let id = created["id"].as_str().unwrap();
+    // The storefront gives up long before Carat answers, dropping its request.
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let hung_up = impatient
+        .post(app.url(&format!("/api/v1/recharges/{id}/effectuate")))
+        .bearer_auth(crate::helpers::TOKEN)
+        .json(&crate::helpers::effectuation(PHONE_SLOW, 1000))
+        .send()
+        .await;
+    assert!(hung_up.is_err_and(|e| e.is_timeout()));
+    // The call goes on, and its outcome is recorded (the reconciler is off in this test).
+    let recharge = crate::helpers::poll_recharge(
+        &app.client,
+        &app.address,
+        id,
+        Duration::from_secs(10),
+        |r| r["status"] != "effectuating",
+    )
+    .await;
+    assert_eq!(recharge["status"], "pending_confirmation", "{recharge}");
+    assert!(
+        crate::helpers::event_names(&recharge).contains(&"outbound_call:effectuate".to_owned()),
+        "{recharge}"
+    );
+}
