@@ -375,6 +375,30 @@ mod tests {
     }
 
     #[test]
+    fn reconciler_settings_have_defaults_and_are_checked() {
+        let s = load(&[]).unwrap();
+        assert!(s.reconcile.enabled);
+        assert_eq!(s.reconcile.interval, Duration::from_secs(1));
+        assert_eq!(s.reconcile.pending_timeout, Duration::from_secs(300));
+        assert_eq!(s.reconcile.pending_policy, PendingConfirmationPolicy::Undo);
+        assert!(!s.reconcile.instance_id.is_empty());
+        let err = load(&[("PENDING_CONFIRMATION_POLICY", "maybe")]).unwrap_err();
+        assert!(
+            err.to_string().contains("PENDING_CONFIRMATION_POLICY"),
+            "{err}"
+        );
+        let err = load(&[("RECONCILE_ENABLED", "yes")]).unwrap_err();
+        assert!(err.to_string().contains("RECONCILE_ENABLED"), "{err}");
+        let s = load(&[
+            ("INSTANCE_ID", "web-1"),
+            ("PENDING_CONFIRMATION_POLICY", "confirm"),
+        ])
+        .unwrap();
+        assert_eq!(s.reconcile.instance_id, "web-1");
+        assert!(s.reconcile.pending_policy.confirms());
+    }
+
+    #[test]
     fn bad_values_are_named_and_secrets_never_quoted() {
         let err = load(&[("CARAT_MERCHANT_ID", "not valid!")]).unwrap_err();
         assert!(
