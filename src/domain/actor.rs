@@ -12,12 +12,6 @@ pub enum Actor {
     Reconciler(String),
 }
 
-impl Actor {
-    pub fn is_reconciler(&self) -> bool {
-        matches!(self, Self::Reconciler(_))
-    }
-}
-
 impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -91,10 +91,6 @@ impl RechargeService {
         }
     }
 
-    pub fn timing(&self) -> &Timing {
-        &self.timing
-    }
-
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
