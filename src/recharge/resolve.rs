@@ -32,17 +32,13 @@ pub(super) fn sort_failure(
     if !error.certainly_not_applied() {
         return Failure::InDoubt;
     }
-    let reported = error
-        .refusal()
-        .and_then(|r| r.carat_status.as_deref())
-        .map(CaratStatus::parse);
-    match reported {
+    let problem = CaratProblem::not_applied(error);
+    match problem.carat_status.as_deref().map(CaratStatus::parse) {
         None => Failure::NotApplied,
         Some(s) if s == *before => Failure::NotApplied,
-        Some(s) => match in_flight.after_carat_reports(&s) {
-            Some(end) if end.is_final() => Failure::Ended(end),
-            _ => Failure::InDoubt,
-        },
+        Some(_) => problem
+            .ends(in_flight)
+            .map_or(Failure::InDoubt, Failure::Ended),
     }
 }
 

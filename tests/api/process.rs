@@ -91,7 +91,8 @@ impl Drop for ServiceProcess {
     }
 }
 
-/// Runs `carat-merchant reconcile` to its end: its exit status and the pass report it prints.
+/// Runs `carat-merchant reconcile` to its end, checks that it succeeded, and returns the pass
+/// report it prints.
 pub async fn reconcile_once(env: BTreeMap<&'static str, String>) -> serde_json::Value {
     let output = tokio::task::spawn_blocking(move || command(&env, "reconcile").output())
         .await
