@@ -186,9 +186,12 @@ async fn a_database_that_refuses_connections_is_a_503_not_a_500() {
     let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", cluster.server_url()))
         .await
         .unwrap();
-    let allow = |allowed: bool| format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}");
+    // The database name is the test's own (test_<uuid>): safe to splice, quoted.
+    let allow = |allowed: bool| {
+        sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}"))
+    };
 
-    sqlx::query(&allow(false))
+    sqlx::query(allow(false))
         .execute(&mut admin)
         .await
         .unwrap();
@@ -212,7 +215,7 @@ async fn a_database_that_refuses_connections_is_a_503_not_a_500() {
     let (status, body) = app.get_json("/health").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
-    sqlx::query(&allow(true)).execute(&mut admin).await.unwrap();
+    sqlx::query(allow(true)).execute(&mut admin).await.unwrap();
     admin.close().await.unwrap();
     let post = create.post();
     let (status, text) = poll(
