@@ -21,7 +21,11 @@ pub const KEYS: &[&str] = &[
     "database_max_connections",
     "database_acquire_timeout_ms",
     "listen_addr",
-    "api_token",
+    "api_tokens",
+    "idempotency_ttl_hours",
+    "callback_allowed_networks",
+    "trusted_proxies",
+    "callback_path_secret",
     "carat_base_url",
     "carat_merchant_id",
     "carat_merchant_key",
@@ -44,7 +48,12 @@ pub const KEYS: &[&str] = &[
     "sandbox_callback_timeout_ms",
 ];
 
-const SECRET_KEYS: &[&str] = &["database_url", "api_token", "carat_merchant_key"];
+const SECRET_KEYS: &[&str] = &[
+    "database_url",
+    "api_tokens",
+    "carat_merchant_key",
+    "callback_path_secret",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -70,7 +79,11 @@ pub struct Settings {
     /// How long a request waits for a database connection before it is answered 503.
     pub database_acquire_timeout: Duration,
     pub listen_addr: SocketAddr,
-    pub api_token: Secret,
+    /// Every bearer token the storefront may use; several at once so they can rotate.
+    pub api_tokens: Vec<Secret>,
+    /// How long an `Idempotency-Key` and its stored answer are kept.
+    pub idempotency_ttl: Duration,
+    pub callbacks: CallbackSettings,
     pub carat: CaratSettings,
     pub log_format: LogFormat,
     pub log_filter: String,
@@ -93,6 +106,17 @@ pub struct ReconcileSettings {
     pub pending_policy: PendingConfirmationPolicy,
     /// Names this instance in the history and in leases.
     pub instance_id: String,
+}
+
+/// Who may reach the callback routes.
+#[derive(Clone, Debug)]
+pub struct CallbackSettings {
+    /// Source networks Carat posts from; empty means any.
+    pub allowed_networks: Vec<ipnet::IpNet>,
+    /// Proxies whose `X-Forwarded-For` is believed when finding a callback's source.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// An extra path segment the callback URLs registered with Carat carry, if set.
+    pub path_secret: Option<Secret>,
 }
 
 #[derive(Clone, Debug)]
@@ -159,7 +183,19 @@ impl Settings {
             database_max_connections: v.required("database_max_connections", parse_positive)?,
             database_acquire_timeout: v.required("database_acquire_timeout_ms", parse_millis)?,
             listen_addr: v.required("listen_addr", parse_addr)?,
-            api_token: v.secret("api_token")?,
+            api_tokens: v.required("api_tokens", parse_tokens)?,
+            idempotency_ttl: v.required("idempotency_ttl_hours", |s| {
+                parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
+            })?,
+            callbacks: CallbackSettings {
+                allowed_networks: v
+                    .optional("callback_allowed_networks", parse_networks)?
+                    .unwrap_or_default(),
+                trusted_proxies: v
+                    .optional("trusted_proxies", parse_networks)?
+                    .unwrap_or_default(),
+                path_secret: v.optional("callback_path_secret", |s| Ok(Secret::new(s)))?,
+            },
             carat: CaratSettings {
                 base_url: carat_base_url,
                 merchant_id: v.required("carat_merchant_id", |s| {
@@ -289,6 +325,33 @@ fn parse_url(s: &str) -> Result<Url, String> {
     }
 }
 
+/// Comma-separated tokens; blanks around commas ignored. Never quoted in an error.
+fn parse_tokens(s: &str) -> Result<Vec<Secret>, String> {
+    let tokens: Vec<Secret> = s
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(Secret::new)
+        .collect();
+    if tokens.is_empty() {
+        return Err("must list at least one token".into());
+    }
+    Ok(tokens)
+}
+
+/// Comma-separated CIDR networks (`10.0.0.0/8`) or single addresses (`192.0.2.7`).
+fn parse_networks(s: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    s.split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(|n| {
+            n.parse::<ipnet::IpNet>()
+                .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("`{n}` is not a network like 203.0.113.0/24 or an address"))
+        })
+        .collect()
+}
+
 fn parse_positive<T: std::str::FromStr + PartialOrd + Default>(s: &str) -> Result<T, String> {
     match s.parse::<T>() {
         Ok(n) if n > T::default() => Ok(n),
@@ -410,5 +473,26 @@ mod tests {
         assert!(err.to_string().contains("CARAT_TIMEOUT_MS"), "{err}");
         let s = load(&[("CARAT_MERCHANT_KEY", "TOPSECRETKEY")]).unwrap();
         assert!(!format!("{s:?}").contains("TOPSECRETKEY"));
+    }
+
+    #[test]
+    fn several_tokens_and_networks() {
+        let s = load(&[
+            ("API_TOKENS", "old-token, new-token"),
+            (
+                "CALLBACK_ALLOWED_NETWORKS",
+                "203.0.113.0/24, 192.0.2.7, ::1",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s.api_tokens.len(), 2);
+        assert_eq!(s.api_tokens[1].expose(), "new-token");
+        assert_eq!(s.callbacks.allowed_networks.len(), 3);
+        assert!(s.callbacks.trusted_proxies.is_empty());
+        assert_eq!(s.idempotency_ttl, Duration::from_secs(24 * 3600));
+        let err = load(&[("API_TOKENS", " , ")]).unwrap_err();
+        assert!(err.to_string().contains("API_TOKENS"), "{err}");
+        let err = load(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).unwrap_err();
+        assert!(err.to_string().contains("TRUSTED_PROXIES"), "{err}");
     }
 }

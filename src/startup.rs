@@ -78,7 +78,7 @@ impl Application {
         let mut router = Router::new()
             .merge(api::router(AppState {
                 recharges,
-                api_token: settings.api_token.clone(),
+                api_tokens: settings.api_tokens.clone(),
             }))
             .merge(callbacks::router(CallbackState {
                 pool: pool.clone(),

@@ -1,4 +1,4 @@
-//! `Authorization: Bearer <API_TOKEN>` on every storefront route.
+//! `Authorization: Bearer <token>` on every storefront route, with any of `API_TOKENS`.
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -8,26 +8,52 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 
-pub async fn require_bearer(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Who is calling: set by [`require_bearer`] for the handlers and layers behind it. The scope
+/// is which of `API_TOKENS` was presented (its position is not stable across rotations, so a
+/// fingerprint of the token is used), so one token's idempotency keys never answer another's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub scope: String,
+}
+
+pub async fn require_bearer(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let presented = req
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    match presented {
-        Some(token) if constant_time_eq(token.as_bytes(), state.api_token.expose().as_bytes()) => {
-            next.run(req).await
-        }
-        _ => ApiError::Unauthorized.into_response(),
+    let Some(token) = presented else {
+        return ApiError::Unauthorized.into_response();
+    };
+    // Every configured token is compared, matching or not, so timing says nothing.
+    let matched = state.api_tokens.iter().fold(false, |found, known| {
+        constant_time_eq(token.as_bytes(), known.expose().as_bytes()) | found
+    });
+    if !matched {
+        return ApiError::Unauthorized.into_response();
     }
+    let caller = Caller {
+        scope: fingerprint(token),
+    };
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+/// A short, non-reversible name for a token (SHA-256, first 16 hex digits).
+fn fingerprint(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(token.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares without an early exit, so response time says nothing about the token.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]
@@ -37,5 +63,13 @@ mod tests {
         assert!(super::constant_time_eq(b"abc", b"abc"));
         assert!(!super::constant_time_eq(b"abc", b"abd"));
         assert!(!super::constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn fingerprints_differ_and_hide_the_token() {
+        let a = super::fingerprint("token-a");
+        assert_eq!(a.len(), 16);
+        assert_ne!(a, super::fingerprint("token-b"));
+        assert!(!a.contains("token"));
     }
 }

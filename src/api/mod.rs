@@ -17,7 +17,8 @@ use crate::recharge::RechargeService;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub recharges: RechargeService,
-    pub api_token: Secret,
+    /// Any of these opens the API (several while one rotates).
+    pub api_tokens: Vec<Secret>,
 }
 
 pub fn router(state: AppState) -> Router {

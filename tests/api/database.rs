@@ -44,7 +44,9 @@ impl Drop for TestDatabase {
             runtime.block_on(async {
                 let mut conn = sqlx::PgConnection::connect(&admin).await?;
                 // The name is ours (test_<uuid>), quoted: nothing outside the test chose it.
-                sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut conn).await?;
+                sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut conn)
+                    .await?;
                 conn.close().await
             })
         })

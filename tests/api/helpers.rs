@@ -119,7 +119,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let database = TestDatabase::on(&options.database_server.clone().unwrap_or_else(server_url));
     let mut env = BTreeMap::new();
     env.insert("DATABASE_URL", database.url());
-    env.insert("API_TOKEN", TOKEN.to_owned());
+    env.insert("API_TOKENS", TOKEN.to_owned());
     env.insert("CARAT_BASE_URL", format!("http://{sandbox_addr}/e-sitef"));
     env.insert("CARAT_MERCHANT_ID", options.merchant_id.to_owned());
     env.insert("CARAT_MERCHANT_KEY", MERCHANT_KEY.to_owned());

@@ -188,13 +188,12 @@ async fn a_database_that_refuses_connections_is_a_503_not_a_500() {
         .unwrap();
     // The database name is the test's own (test_<uuid>): safe to splice, quoted.
     let allow = |allowed: bool| {
-        sqlx::AssertSqlSafe(format!("ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}"))
+        sqlx::AssertSqlSafe(format!(
+            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}"
+        ))
     };
 
-    sqlx::query(allow(false))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    sqlx::query(allow(false)).execute(&mut admin).await.unwrap();
     // The pool's open connections would otherwise go on working.
     sqlx::query(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
