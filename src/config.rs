@@ -1,11 +1,14 @@
 //! Settings, layered: `config/default.toml`, then `config/<APP_PROFILE>.toml`, then the
 //! environment. Every key is flat, and its environment variable is the key in upper case
-//! (`carat_merchant_id` ↔ `CARAT_MERCHANT_ID`), so one table documents both.
+//! (`carat_merchant_id` ↔ `CARAT_MERCHANT_ID`), so one table, [`SETTINGS`], documents both: the
+//! `--help` text and the README's configuration table are that table.
 //!
-//! A missing or malformed setting stops start-up with an error naming it. Secret values are
-//! read into [`Secret`] and never appear in an error or a log.
+//! Loading fails closed: an unknown profile, a missing or malformed setting, or a local-only
+//! value outside the `local` profile stops start-up, and every such error is reported at once.
+//! Secret values are read into [`Secret`] and never appear in an error or a log.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,55 +17,323 @@ use url::Url;
 
 use crate::domain::{MerchantId, PendingConfirmationPolicy, Secret};
 
+/// One setting: its key (the environment variable in upper case), the default as documented
+/// (`local` profile), and what it means. Cells are Markdown, as in the README's table.
+#[derive(Debug)]
+pub struct Setting {
+    pub key: &'static str,
+    pub default: &'static str,
+    meaning: &'static str,
+    kind: SettingKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettingKind {
+    /// Read from the process environment only: it says where the files are and which to read.
+    Environment,
+    /// A value in the files or the environment.
+    Value,
+    /// Like `Value`, but never printed.
+    Secret,
+}
+
+const fn setting(
+    key: &'static str,
+    default: &'static str,
+    meaning: &'static str,
+    kind: SettingKind,
+) -> Setting {
+    Setting {
+        key,
+        default,
+        meaning,
+        kind,
+    }
+}
+
+use SettingKind::{Environment as ENV, Secret as SECRET, Value as VALUE};
+
 /// Every setting the service reads. Anything else in a config file is an error (a typo there
 /// should not silently fall back to a default).
-pub const KEYS: &[&str] = &[
-    "database_url",
-    "database_max_connections",
-    "database_acquire_timeout_ms",
-    "listen_addr",
-    "api_tokens",
-    "idempotency_ttl_hours",
-    "callback_allowed_networks",
-    "trusted_proxies",
-    "callback_path_secret",
-    "carat_base_url",
-    "carat_merchant_id",
-    "carat_merchant_key",
-    "carat_connect_timeout_ms",
-    "carat_timeout_ms",
-    "carat_call_grace_ms",
-    "carat_nit_lifetime_secs",
-    "reconcile_enabled",
-    "reconcile_interval_ms",
-    "reconcile_max_backoff_secs",
-    "pending_confirmation_timeout_secs",
-    "pending_confirmation_policy",
-    "instance_id",
-    "log_format",
-    "log_filter",
-    "sandbox_listen_addr",
-    "sandbox_authenticity_url",
-    "sandbox_nit_lifetime_secs",
-    "sandbox_slow_answer_delay_ms",
-    "sandbox_callback_timeout_ms",
+pub const SETTINGS: &[Setting] = &[
+    setting(
+        "app_profile",
+        "`local`",
+        "which `config/<profile>.toml` to layer: one of the files there (`local`, `production`); anything else stops start-up. Outside `local`, the local token and merchant key are refused",
+        ENV,
+    ),
+    setting(
+        "app_config_dir",
+        "`config`",
+        "where the TOML files are (relative to the working directory)",
+        ENV,
+    ),
+    setting(
+        "database_url",
+        "`postgres://postgres@127.0.0.1:5432/carat_merchant`",
+        "PostgreSQL, a `postgres://` or `postgresql://` URL; the database is created when missing",
+        SECRET,
+    ),
+    setting("database_max_connections", "`10`", "pool size", VALUE),
+    setting(
+        "listen_addr",
+        "`127.0.0.1:8080`",
+        "where the service listens",
+        VALUE,
+    ),
+    setting(
+        "api_tokens",
+        "`local-dev-token`",
+        "the storefront's bearer tokens, comma-separated, so one can rotate",
+        SECRET,
+    ),
+    setting(
+        "idempotency_ttl_hours",
+        "`24`",
+        "how long an `Idempotency-Key` and its stored answer are kept",
+        VALUE,
+    ),
+    setting(
+        "callback_allowed_networks",
+        "empty: any",
+        "source networks (CIDR or addresses) allowed to post callbacks",
+        VALUE,
+    ),
+    setting(
+        "trusted_proxies",
+        "empty: none",
+        "proxies whose `X-Forwarded-For` is believed for a callback's source",
+        VALUE,
+    ),
+    setting(
+        "callback_path_secret",
+        "unset",
+        "an extra path segment the callback URLs must carry",
+        SECRET,
+    ),
+    setting(
+        "sandbox",
+        "`embedded` in `local`, else `off`",
+        "what plays Carat when `CARAT_BASE_URL` is empty: `embedded` (the sandbox, in this process) or `off` (`CARAT_BASE_URL` is then required)",
+        VALUE,
+    ),
+    setting(
+        "carat_base_url",
+        "empty",
+        "up to `/e-sitef`, e.g. `https://esitef-homologacao.softwareexpress.com.br/e-sitef`; empty only with `SANDBOX=embedded`",
+        VALUE,
+    ),
+    setting(
+        "carat_merchant_id",
+        "`LOJATESTE`",
+        "`merchantId` (`< 15 AN`); an authenticity POST for another id is refused",
+        VALUE,
+    ),
+    setting(
+        "carat_merchant_key",
+        "a local key",
+        "`merchant_key`",
+        SECRET,
+    ),
+    setting(
+        "carat_connect_timeout_ms",
+        "`3000`",
+        "connect timeout of every call to Carat",
+        VALUE,
+    ),
+    setting(
+        "carat_timeout_ms",
+        "`30000`",
+        "total timeout of every call to Carat",
+        VALUE,
+    ),
+    setting(
+        "carat_call_grace_ms",
+        "`5000`",
+        "past the timeout, before a call counts as over for sure (its deadline)",
+        VALUE,
+    ),
+    setting(
+        "carat_nit_lifetime_secs",
+        "`900`",
+        "a NIT's lifetime at Carat (not documented; the sandbox's): a `started` recharge older than this is asked about",
+        VALUE,
+    ),
+    setting(
+        "database_acquire_timeout_ms",
+        "`3000`",
+        "a request waits this long for a connection, then gets 503",
+        VALUE,
+    ),
+    setting(
+        "reconcile_enabled",
+        "`true`",
+        "whether `serve` runs the reconciler",
+        VALUE,
+    ),
+    setting(
+        "reconcile_interval_ms",
+        "`1000`",
+        "how often a reconcile pass runs; the first retry delay",
+        VALUE,
+    ),
+    setting(
+        "reconcile_max_backoff_secs",
+        "`300`",
+        "the longest delay between two attempts on one recharge",
+        VALUE,
+    ),
+    setting(
+        "pending_confirmation_timeout_secs",
+        "`300`",
+        "how long after its effectuation a recharge may wait to be confirmed or undone",
+        VALUE,
+    ),
+    setting(
+        "pending_confirmation_policy",
+        "`undo`",
+        "what ends it then: `undo` or `confirm`",
+        VALUE,
+    ),
+    setting(
+        "instance_id",
+        "`<hostname>-<pid>-<random>`",
+        "names the instance in leases and the history; must differ between instances",
+        VALUE,
+    ),
+    setting(
+        "log_format",
+        "`human` (`json` in production)",
+        "log lines; one span per request with `recharge_id` and `nit`",
+        VALUE,
+    ),
+    setting(
+        "log_filter",
+        "`info,carat_merchant=debug,sqlx=warn`",
+        "tracing filter (`RUST_LOG` wins when set); a malformed one stops start-up",
+        VALUE,
+    ),
+    setting(
+        "sandbox_listen_addr",
+        "`127.0.0.1:8090`",
+        "`carat-merchant sandbox` alone",
+        VALUE,
+    ),
+    setting(
+        "sandbox_authenticity_url",
+        "`http://127.0.0.1:8080/callbacks/authenticity`",
+        "where the standalone sandbox POSTs the NIT",
+        VALUE,
+    ),
+    setting(
+        "sandbox_nit_lifetime_secs",
+        "`900`",
+        "NOV older than this becomes EXP",
+        VALUE,
+    ),
+    setting(
+        "sandbox_slow_answer_delay_ms",
+        "`35000`",
+        "how late the \"slow\" test values answer",
+        VALUE,
+    ),
+    setting(
+        "sandbox_callback_timeout_ms",
+        "`5000`",
+        "timeout of the sandbox's authenticity POST",
+        VALUE,
+    ),
 ];
 
-const SECRET_KEYS: &[&str] = &[
-    "database_url",
-    "api_tokens",
-    "carat_merchant_key",
-    "callback_path_secret",
+/// The profile that may run with the development values in `config/local.toml`.
+const LOCAL_PROFILE: &str = "local";
+
+/// Values from `config/local.toml` that must never reach another profile: anyone who read the
+/// repository knows them. (A unit test keeps this list and `local.toml` in step.)
+const LOCAL_ONLY_VALUES: &[(&str, &str)] = &[
+    ("api_tokens", "local-dev-token"),
+    ("carat_merchant_key", "LOCALSANDBOXMERCHANTKEY0001"),
 ];
+
+/// The settings, for `--help`: each environment variable, its default and its meaning.
+pub fn settings_help() -> String {
+    let mut help = String::from(
+        "Settings (environment variables; the same keys in lower case in config/*.toml):\n",
+    );
+    for s in SETTINGS {
+        let plain = |cell: &str| cell.replace('`', "");
+        help.push_str(&format!(
+            "  {} [default: {}]\n      {}\n",
+            s.key.to_uppercase(),
+            plain(s.default),
+            plain(&s.meaning())
+        ));
+    }
+    help
+}
+
+impl Setting {
+    /// The meaning, marked when the value is a secret.
+    pub fn meaning(&self) -> String {
+        match self.kind {
+            SettingKind::Secret => format!("{} (secret)", self.meaning),
+            SettingKind::Environment | SettingKind::Value => self.meaning.to_owned(),
+        }
+    }
+}
+
+fn find_setting(key: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.key == key)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("setting {env} is missing (set it in the environment or in config/*.toml as `{key}`)")]
-    Missing { key: &'static str, env: String },
+    #[error("setting {env} is missing (`{key}` in a config file): {meaning}")]
+    Missing {
+        key: &'static str,
+        env: String,
+        meaning: String,
+    },
     #[error("setting {env} is invalid: {reason}")]
     Invalid { env: String, reason: String },
     #[error("config file {path}: {reason}")]
     File { path: PathBuf, reason: String },
+    #[error(
+        "no {path} (the working directory has no config/ directory?): set APP_CONFIG_DIR to the directory holding default.toml and the profile files"
+    )]
+    NoDefaults { path: PathBuf },
+    #[error("APP_PROFILE `{profile}` is not a known profile: the profiles are the files in {dir}: {}", known.join(", "))]
+    UnknownProfile {
+        profile: String,
+        dir: PathBuf,
+        known: Vec<String>,
+    },
+}
+
+/// Everything wrong with the configuration, so one restart finds it all.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for error in &self.0 {
+            if !first {
+                writeln!(f)?;
+            }
+            first = false;
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(error: ConfigError) -> Self {
+        Self(vec![error])
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,7 +392,8 @@ pub struct CallbackSettings {
 
 #[derive(Clone, Debug)]
 pub struct CaratSettings {
-    /// `None`: the embedded sandbox plays Carat Portal in this process.
+    /// `None`: the embedded sandbox plays Carat Portal in this process (only with
+    /// `SANDBOX=embedded`: loading refuses an empty `CARAT_BASE_URL` otherwise).
     pub base_url: Option<Url>,
     pub merchant_id: MerchantId,
     pub merchant_key: Secret,
@@ -148,7 +420,7 @@ pub struct SandboxSettings {
 
 impl Settings {
     /// Loads from `APP_CONFIG_DIR` (default `config`) and the process environment.
-    pub fn load() -> Result<Self, ConfigError> {
+    pub fn load() -> Result<Self, ConfigErrors> {
         let dir = std::env::var("APP_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
         Self::load_from(Path::new(&dir), |name| std::env::var(name).ok())
     }
@@ -157,159 +429,290 @@ impl Settings {
     pub fn load_from(
         dir: &Path,
         env: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let profile = env("APP_PROFILE").unwrap_or_else(|| "local".to_owned());
-        let mut values = BTreeMap::new();
-        read_file(&dir.join("default.toml"), true, &mut values)?;
-        read_file(&dir.join(format!("{profile}.toml")), false, &mut values)?;
-        for key in KEYS {
-            if let Some(value) = env(&key.to_uppercase()) {
-                values.insert(*key, value);
+    ) -> Result<Self, ConfigErrors> {
+        let profile = env("APP_PROFILE").unwrap_or_else(|| LOCAL_PROFILE.to_owned());
+        let defaults = dir.join("default.toml");
+        if !defaults.is_file() {
+            return Err(ConfigError::NoDefaults {
+                path: std::path::absolute(&defaults).unwrap_or(defaults),
+            }
+            .into());
+        }
+        let known = known_profiles(dir);
+        if !known.contains(&profile) {
+            return Err(ConfigError::UnknownProfile {
+                profile,
+                dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()),
+                known,
+            }
+            .into());
+        }
+        let mut v = Values::default();
+        v.read_file(&defaults);
+        v.read_file(&dir.join(format!("{profile}.toml")));
+        for s in SETTINGS
+            .iter()
+            .filter(|s| s.kind != SettingKind::Environment)
+        {
+            if let Some(value) = env(&s.key.to_uppercase()) {
+                v.values.insert(s.key, value);
             }
         }
-        let v = Values(values);
-
-        let carat_base_url = v.optional("carat_base_url", parse_url)?;
-        if profile == "production" && carat_base_url.is_none() {
-            return Err(ConfigError::Invalid {
-                env: "CARAT_BASE_URL".into(),
-                reason:
-                    "required with APP_PROFILE=production (the embedded sandbox is for local runs)"
-                        .into(),
-            });
+        if profile != LOCAL_PROFILE {
+            v.refuse_local_values(&profile);
         }
-        Ok(Self {
-            database_url: v.secret("database_url")?,
-            database_max_connections: v.required("database_max_connections", parse_positive)?,
-            database_acquire_timeout: v.required("database_acquire_timeout_ms", parse_millis)?,
-            listen_addr: v.required("listen_addr", parse_addr)?,
-            api_tokens: v.required("api_tokens", parse_tokens)?,
-            idempotency_ttl: v.required("idempotency_ttl_hours", |s| {
-                parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
-            })?,
-            callbacks: CallbackSettings {
-                allowed_networks: v
-                    .optional("callback_allowed_networks", parse_networks)?
-                    .unwrap_or_default(),
-                trusted_proxies: v
-                    .optional("trusted_proxies", parse_networks)?
-                    .unwrap_or_default(),
-                path_secret: v.optional("callback_path_secret", |s| Ok(Secret::new(s)))?,
-            },
-            carat: CaratSettings {
-                base_url: carat_base_url,
-                merchant_id: v.required("carat_merchant_id", |s| {
-                    MerchantId::parse(s).map_err(|e| e.to_string())
-                })?,
-                merchant_key: v.secret("carat_merchant_key")?,
-                connect_timeout: v.required("carat_connect_timeout_ms", parse_millis)?,
-                timeout: v.required("carat_timeout_ms", parse_millis)?,
-                call_grace: v.required("carat_call_grace_ms", parse_millis)?,
-                nit_lifetime: v.required("carat_nit_lifetime_secs", parse_secs)?,
-            },
-            log_format: v.required("log_format", |s| match s {
-                "human" => Ok(LogFormat::Human),
-                "json" => Ok(LogFormat::Json),
-                _ => Err("must be `human` or `json`".into()),
-            })?,
-            log_filter: v.required("log_filter", |s| Ok(s.to_owned()))?,
-            sandbox: SandboxSettings {
-                listen_addr: v.required("sandbox_listen_addr", parse_addr)?,
-                authenticity_url: v.required("sandbox_authenticity_url", parse_url)?,
-                nit_lifetime: v.required("sandbox_nit_lifetime_secs", parse_secs)?,
-                slow_answer_delay: v.required("sandbox_slow_answer_delay_ms", parse_millis)?,
-                callback_timeout: v.required("sandbox_callback_timeout_ms", parse_millis)?,
-            },
-            reconcile: ReconcileSettings {
-                enabled: v.required("reconcile_enabled", parse_bool)?,
-                interval: v.required("reconcile_interval_ms", parse_millis)?,
-                max_backoff: v.required("reconcile_max_backoff_secs", parse_secs)?,
-                pending_timeout: v.required("pending_confirmation_timeout_secs", parse_secs)?,
-                pending_policy: v.required("pending_confirmation_policy", |s| {
-                    PendingConfirmationPolicy::parse(s)
-                        .ok_or_else(|| "must be `undo` or `confirm`".to_owned())
-                })?,
-                instance_id: v
-                    .optional("instance_id", |s| Ok(s.to_owned()))?
-                    .unwrap_or_else(default_instance_id),
-            },
-            profile,
+
+        let database_url = v.required("database_url", parse_database_url);
+        let database_max_connections = v.required("database_max_connections", parse_positive);
+        let database_acquire_timeout = v.required("database_acquire_timeout_ms", parse_millis);
+        let listen_addr = v.required("listen_addr", parse_addr);
+        let api_tokens = v.required("api_tokens", parse_tokens);
+        let idempotency_ttl = v.required("idempotency_ttl_hours", |s| {
+            parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
+        });
+        let allowed_networks = v.optional("callback_allowed_networks", parse_networks);
+        let trusted_proxies = v.optional("trusted_proxies", parse_networks);
+        let path_secret = v.optional("callback_path_secret", |s| Ok(Secret::new(s)));
+        let sandbox_mode = v.required("sandbox", |s| match s {
+            "embedded" => Ok(true),
+            "off" => Ok(false),
+            _ => Err("must be `embedded` or `off`".into()),
+        });
+        let base_url = v.optional("carat_base_url", parse_url);
+        // The embedded sandbox answers everything: outside a trial it would fake every top-up.
+        if sandbox_mode == Some(false) && base_url == Some(None) {
+            v.missing(
+                "carat_base_url",
+                format!(
+                    "Carat's base URL, up to /e-sitef; SANDBOX is `off` in profile `{profile}`, \
+                     so nothing else plays Carat (SANDBOX=embedded runs the embedded sandbox)"
+                ),
+            );
+        }
+        let merchant_id = v.required("carat_merchant_id", |s| {
+            MerchantId::parse(s).map_err(|e| e.to_string())
+        });
+        let merchant_key = v.required("carat_merchant_key", |s| Ok(Secret::new(s)));
+        let connect_timeout = v.required("carat_connect_timeout_ms", parse_millis);
+        let timeout = v.required("carat_timeout_ms", parse_millis);
+        let call_grace = v.required("carat_call_grace_ms", parse_millis);
+        let nit_lifetime = v.required("carat_nit_lifetime_secs", parse_secs);
+        let log_format = v.required("log_format", |s| match s {
+            "human" => Ok(LogFormat::Human),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("must be `human` or `json`".into()),
+        });
+        let log_filter = v.required("log_filter", parse_log_filter);
+        let sandbox_listen_addr = v.required("sandbox_listen_addr", parse_addr);
+        let authenticity_url = v.required("sandbox_authenticity_url", parse_url);
+        let sandbox_nit_lifetime = v.required("sandbox_nit_lifetime_secs", parse_secs);
+        let slow_answer_delay = v.required("sandbox_slow_answer_delay_ms", parse_millis);
+        let callback_timeout = v.required("sandbox_callback_timeout_ms", parse_millis);
+        let reconcile_enabled = v.required("reconcile_enabled", parse_bool);
+        let interval = v.required("reconcile_interval_ms", parse_millis);
+        let max_backoff = v.required("reconcile_max_backoff_secs", parse_secs);
+        let pending_timeout = v.required("pending_confirmation_timeout_secs", parse_secs);
+        let pending_policy = v.required("pending_confirmation_policy", |s| {
+            PendingConfirmationPolicy::parse(s)
+                .ok_or_else(|| "must be `undo` or `confirm`".to_owned())
+        });
+        let instance_id = v.optional("instance_id", |s| Ok(s.to_owned()));
+
+        if !v.errors.is_empty() {
+            return Err(ConfigErrors(v.errors));
+        }
+        // Every `None` left here recorded an error above, so with none recorded this is `Some`.
+        let settings = (|| {
+            Some(Self {
+                database_url: database_url?,
+                database_max_connections: database_max_connections?,
+                database_acquire_timeout: database_acquire_timeout?,
+                listen_addr: listen_addr?,
+                api_tokens: api_tokens?,
+                idempotency_ttl: idempotency_ttl?,
+                callbacks: CallbackSettings {
+                    allowed_networks: allowed_networks?.unwrap_or_default(),
+                    trusted_proxies: trusted_proxies?.unwrap_or_default(),
+                    path_secret: path_secret?,
+                },
+                carat: CaratSettings {
+                    base_url: base_url?,
+                    merchant_id: merchant_id?,
+                    merchant_key: merchant_key?,
+                    connect_timeout: connect_timeout?,
+                    timeout: timeout?,
+                    call_grace: call_grace?,
+                    nit_lifetime: nit_lifetime?,
+                },
+                log_format: log_format?,
+                log_filter: log_filter?,
+                sandbox: SandboxSettings {
+                    listen_addr: sandbox_listen_addr?,
+                    authenticity_url: authenticity_url?,
+                    nit_lifetime: sandbox_nit_lifetime?,
+                    slow_answer_delay: slow_answer_delay?,
+                    callback_timeout: callback_timeout?,
+                },
+                reconcile: ReconcileSettings {
+                    enabled: reconcile_enabled?,
+                    interval: interval?,
+                    max_backoff: max_backoff?,
+                    pending_timeout: pending_timeout?,
+                    pending_policy: pending_policy?,
+                    instance_id: instance_id?.unwrap_or_else(default_instance_id),
+                },
+                profile,
+            })
+        })();
+        settings.ok_or_else(|| ConfigErrors(Vec::new()))
+    }
+}
+
+/// The profiles: the `.toml` files in `dir` besides `default.toml`, sorted.
+fn known_profiles(dir: &Path) -> Vec<String> {
+    let mut known: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(".toml")?;
+            (stem != "default").then(|| stem.to_owned())
         })
-    }
+        .collect();
+    known.sort();
+    known
 }
 
-fn read_file(
-    path: &Path,
-    must_exist: bool,
-    values: &mut BTreeMap<&'static str, String>,
-) -> Result<(), ConfigError> {
-    let file_error = |reason: String| ConfigError::File {
-        path: path.to_owned(),
-        reason,
-    };
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !must_exist => return Ok(()),
-        Err(e) => return Err(file_error(e.to_string())),
-    };
-    let table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
-    for (key, value) in table {
-        let Some(known) = KEYS.iter().find(|k| **k == key) else {
-            return Err(file_error(format!("unknown setting `{key}`")));
-        };
-        let value = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Boolean(b) => b.to_string(),
-            _ => return Err(file_error(format!("`{key}` must be a string or a number"))),
-        };
-        values.insert(known, value);
-    }
-    Ok(())
+/// The values read so far, and every error met reading and parsing them.
+#[derive(Default)]
+struct Values {
+    values: BTreeMap<&'static str, String>,
+    errors: Vec<ConfigError>,
 }
-
-struct Values(BTreeMap<&'static str, String>);
 
 impl Values {
-    /// An empty value counts as unset, so `CARAT_BASE_URL=` turns a file's value off.
-    fn raw(&self, key: &str) -> Option<&str> {
-        self.0.get(key).map(|s| s.trim()).filter(|s| !s.is_empty())
+    fn read_file(&mut self, path: &Path) {
+        let mut file_error = |reason: String| {
+            self.errors.push(ConfigError::File {
+                path: path.to_owned(),
+                reason,
+            })
+        };
+        let table: toml::Table = match std::fs::read_to_string(path) {
+            Ok(text) => match text.parse() {
+                Ok(table) => table,
+                Err(e) => {
+                    let e: toml::de::Error = e;
+                    return file_error(e.message().to_owned());
+                }
+            },
+            Err(e) => return file_error(e.to_string()),
+        };
+        for (key, value) in table {
+            let Some(known) = find_setting(&key).filter(|s| s.kind != SettingKind::Environment)
+            else {
+                file_error(format!("unknown setting `{key}`"));
+                continue;
+            };
+            let value = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                _ => {
+                    file_error(format!("`{key}` must be a string or a number"));
+                    continue;
+                }
+            };
+            self.values.insert(known.key, value);
+        }
     }
 
+    /// Anyone who read the repository knows `local.toml`'s secrets.
+    fn refuse_local_values(&mut self, profile: &str) {
+        for (key, local) in LOCAL_ONLY_VALUES {
+            let Some(value) = self.values.get(key) else {
+                continue;
+            };
+            if value.split(',').any(|part| part.trim() == *local) {
+                self.errors.push(ConfigError::Invalid {
+                    env: key.to_uppercase(),
+                    reason: format!(
+                        "holds the value from config/local.toml, refused in profile `{profile}`"
+                    ),
+                });
+            }
+        }
+    }
+
+    /// An empty value counts as unset, so `CARAT_BASE_URL=` turns a file's value off.
+    fn raw(&self, key: &str) -> Option<&str> {
+        self.values
+            .get(key)
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    }
+
+    /// `Some(None)` when unset; `None` when malformed (the error is recorded).
     fn optional<T>(
-        &self,
+        &mut self,
         key: &'static str,
         parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<Option<T>, ConfigError> {
-        self.raw(key)
-            .map(|raw| {
-                parse(raw).map_err(|reason| ConfigError::Invalid {
+    ) -> Option<Option<T>> {
+        let Some(raw) = self.raw(key) else {
+            return Some(None);
+        };
+        match parse(raw) {
+            Ok(value) => Some(Some(value)),
+            Err(reason) => {
+                self.errors.push(ConfigError::Invalid {
                     env: key.to_uppercase(),
                     // The reason never quotes the value: it may be a secret.
                     reason,
-                })
-            })
-            .transpose()
+                });
+                None
+            }
+        }
     }
 
+    /// `None` when unset or malformed (the error is recorded).
     fn required<T>(
-        &self,
+        &mut self,
         key: &'static str,
         parse: impl Fn(&str) -> Result<T, String>,
-    ) -> Result<T, ConfigError> {
-        self.optional(key, parse)?
-            .ok_or_else(|| ConfigError::Missing {
-                key,
-                env: key.to_uppercase(),
-            })
+    ) -> Option<T> {
+        let value = self.optional(key, parse)?;
+        if value.is_none() {
+            let meaning = find_setting(key).map_or(String::new(), |s| s.meaning().replace('`', ""));
+            self.missing(key, meaning);
+        }
+        value
     }
 
-    fn secret(&self, key: &'static str) -> Result<Secret, ConfigError> {
-        debug_assert!(SECRET_KEYS.contains(&key));
-        self.required(key, |s| Ok(Secret::new(s)))
+    fn missing(&mut self, key: &'static str, meaning: String) {
+        self.errors.push(ConfigError::Missing {
+            key,
+            env: key.to_uppercase(),
+            meaning,
+        });
     }
+}
+
+/// Only PostgreSQL: sqlx would otherwise take another scheme's URL apart as if it were one.
+/// Never quoted: it may hold a password.
+fn parse_database_url(s: &str) -> Result<Secret, String> {
+    let scheme = s.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some("postgres" | "postgresql") => Ok(Secret::new(s)),
+        _ => Err("must be a postgres:// or postgresql:// URL".into()),
+    }
+}
+
+/// Checked here so a typo stops start-up instead of leaving the service without logs.
+fn parse_log_filter(s: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::try_new(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| format!("not a tracing filter like `info,sqlx=warn` ({e})"))
 }
 
 fn parse_addr(s: &str) -> Result<SocketAddr, String> {
@@ -395,7 +798,7 @@ mod tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config")
     }
 
-    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    fn load(env: &[(&str, &str)]) -> Result<Settings, ConfigErrors> {
         let env: BTreeMap<String, String> = env
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -424,17 +827,260 @@ mod tests {
         assert!(s.carat.base_url.is_some());
     }
 
-    #[test]
-    fn production_needs_its_secrets_and_a_base_url() {
-        let err = load(&[("APP_PROFILE", "production")]).unwrap_err();
-        assert!(err.to_string().contains("CARAT_BASE_URL"), "{err}");
+    /// What production needs from the environment, none of it local.
+    const PRODUCTION: &[(&str, &str)] = &[
+        ("APP_PROFILE", "production"),
+        ("DATABASE_URL", "postgresql://app:pw@db.internal/carat"),
+        ("API_TOKENS", "a-real-token"),
+        ("CARAT_BASE_URL", "https://example.test/e-sitef"),
+        ("CARAT_MERCHANT_ID", "LOJAREAL"),
+        ("CARAT_MERCHANT_KEY", "A-REAL-MERCHANT-KEY"),
+    ];
 
+    fn production_with(
+        overrides: &[(&'static str, &'static str)],
+    ) -> Vec<(&'static str, &'static str)> {
+        let mut env: Vec<_> = PRODUCTION
+            .iter()
+            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k))
+            .copied()
+            .collect();
+        env.extend_from_slice(overrides);
+        env
+    }
+
+    #[test]
+    fn production_lists_every_missing_setting_at_once() {
+        let err = load(&[("APP_PROFILE", "production")]).unwrap_err();
+        let named: Vec<String> = err
+            .0
+            .iter()
+            .map(|e| match e {
+                ConfigError::Missing { env, .. } => env.clone(),
+                other => panic!("only missing settings expected: {other}"),
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "DATABASE_URL",
+                "API_TOKENS",
+                "CARAT_BASE_URL",
+                "CARAT_MERCHANT_ID",
+                "CARAT_MERCHANT_KEY"
+            ]
+        );
+        // One per line, so the operator reads a list.
+        assert_eq!(err.to_string().lines().count(), 5, "{err}");
+
+        let s = load(PRODUCTION).unwrap();
+        assert_eq!(s.profile, "production");
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unknown_profiles_are_named_with_the_known_ones() {
+        for profile in ["prod", "Production", ""] {
+            let err = load(&[("APP_PROFILE", profile)]).unwrap_err();
+            let [
+                ConfigError::UnknownProfile {
+                    profile: named,
+                    known,
+                    ..
+                },
+            ] = &err.0[..]
+            else {
+                panic!("{err}");
+            };
+            assert_eq!(named, profile);
+            assert_eq!(known, &["local", "production"]);
+            assert!(err.to_string().contains("local, production"), "{err}");
+        }
+    }
+
+    #[test]
+    fn outside_local_the_local_values_are_refused_unquoted() {
+        let err = load(&production_with(&[
+            ("API_TOKENS", "a-real-token, local-dev-token"),
+            ("CARAT_MERCHANT_KEY", "LOCALSANDBOXMERCHANTKEY0001"),
+        ]))
+        .unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.0.len(), 2, "{text}");
+        assert!(
+            text.contains("API_TOKENS") && text.contains("CARAT_MERCHANT_KEY"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("local-dev-token") && !text.contains("LOCALSANDBOX"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn local_only_values_are_local_tomls_secrets() {
+        let mut v = Values::default();
+        v.read_file(&config_dir().join("local.toml"));
+        assert!(v.errors.is_empty());
+        for (key, value) in LOCAL_ONLY_VALUES {
+            assert_eq!(v.values.get(key).map(String::as_str), Some(*value), "{key}");
+        }
+        let secrets = SETTINGS.iter().filter(|s| s.kind == SettingKind::Secret);
+        for s in secrets.filter(|s| s.key != "database_url") {
+            assert_eq!(
+                v.values.contains_key(s.key),
+                LOCAL_ONLY_VALUES.iter().any(|(k, _)| *k == s.key),
+                "{}: a secret in local.toml must be refused elsewhere",
+                s.key
+            );
+        }
+    }
+
+    #[test]
+    fn the_embedded_sandbox_runs_only_in_local_or_when_asked() {
+        let s = load(&production_with(&[
+            ("CARAT_BASE_URL", ""),
+            ("SANDBOX", "embedded"),
+        ]))
+        .unwrap();
+        assert!(s.carat.base_url.is_none());
+
+        let err = load(&production_with(&[("CARAT_BASE_URL", "")])).unwrap_err();
+        let [ConfigError::Missing { env, .. }] = &err.0[..] else {
+            panic!("{err}");
+        };
+        assert_eq!(env, "CARAT_BASE_URL");
+        assert!(err.to_string().contains("SANDBOX=embedded"), "{err}");
+
+        let err = load(&[("SANDBOX", "off")]).unwrap_err();
+        assert!(err.to_string().contains("CARAT_BASE_URL"), "{err}");
+        let err = load(&[("SANDBOX", "yes")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("setting SANDBOX is invalid"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn database_url_must_be_postgresql_and_is_never_quoted() {
+        let err = load(&[("DATABASE_URL", "mysql://root:hunter2@127.0.0.1/shop")]).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("setting DATABASE_URL is invalid"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("hunter2") && !text.contains("mysql://"),
+            "{text}"
+        );
+        for url in ["postgres://u@h/db", "postgresql://u:p@h:5433/db"] {
+            assert_eq!(
+                load(&[("DATABASE_URL", url)])
+                    .unwrap()
+                    .database_url
+                    .expose(),
+                url
+            );
+        }
+    }
+
+    #[test]
+    fn a_malformed_log_filter_stops_start_up() {
+        for filter in ["info,carat_merchant=loud", "[{"] {
+            let err = load(&[("LOG_FILTER", filter)]).unwrap_err();
+            assert!(
+                err.to_string().starts_with("setting LOG_FILTER is invalid"),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            load(&[("LOG_FILTER", "warn,sqlx=off")]).unwrap().log_filter,
+            "warn,sqlx=off"
+        );
+    }
+
+    #[test]
+    fn a_missing_config_directory_names_app_config_dir_and_where_it_looked() {
+        let dir = Path::new("/nonexistent-carat-merchant/config");
+        let err = Settings::load_from(dir, |_| None).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("APP_CONFIG_DIR"), "{text}");
+        assert!(
+            text.contains("/nonexistent-carat-merchant/config/default.toml"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_error_is_listed_not_just_the_first() {
         let err = load(&[
-            ("APP_PROFILE", "production"),
-            ("CARAT_BASE_URL", "https://example.test/e-sitef"),
+            ("CARAT_TIMEOUT_MS", "soon"),
+            ("LISTEN_ADDR", "anywhere"),
+            ("RECONCILE_ENABLED", "yes"),
         ])
         .unwrap_err();
-        assert!(matches!(err, ConfigError::Missing { .. }), "{err}");
+        let text = err.to_string();
+        assert_eq!(err.0.len(), 3, "{text}");
+        for env in ["CARAT_TIMEOUT_MS", "LISTEN_ADDR", "RECONCILE_ENABLED"] {
+            assert!(text.contains(env), "{text}");
+        }
+    }
+
+    #[test]
+    fn documented_defaults_are_the_local_profiles_values() {
+        let mut v = Values::default();
+        v.read_file(&config_dir().join("default.toml"));
+        v.read_file(&config_dir().join("local.toml"));
+        assert!(v.errors.is_empty());
+        for s in SETTINGS.iter().filter(|s| s.kind == SettingKind::Value) {
+            if let Some(value) = v.raw(s.key) {
+                assert!(
+                    s.default.contains(&format!("`{value}`")),
+                    "{}: documented `{}`, config/ says `{value}`",
+                    s.key,
+                    s.default
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_readme_table_is_the_settings_table() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+                .unwrap();
+        let section = readme.split("\n## Configuration\n").nth(1).unwrap();
+        let section = section.split("\n## ").next().unwrap();
+        let documented: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
+        let expected: Vec<String> = SETTINGS
+            .iter()
+            .map(|s| {
+                format!(
+                    "| `{}` | {} | {} |",
+                    s.key.to_uppercase(),
+                    s.default,
+                    s.meaning()
+                )
+            })
+            .collect();
+        assert_eq!(
+            documented,
+            expected,
+            "the README's configuration table should read:\n{}",
+            expected.join("\n")
+        );
+    }
+
+    #[test]
+    fn help_lists_every_setting() {
+        let help = settings_help();
+        for s in SETTINGS {
+            assert!(
+                help.contains(&format!("  {} [default: ", s.key.to_uppercase())),
+                "{}",
+                s.key
+            );
+        }
     }
 
     #[test]

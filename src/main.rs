@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
 
-use carat_merchant::config::Settings;
+use carat_merchant::config::{self, Settings};
 use carat_merchant::sandbox::{self, Sandbox, SandboxConfig};
 use carat_merchant::startup::{self, Application};
 use carat_merchant::{store, telemetry};
@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the service (the default). Without CARAT_BASE_URL it embeds the sandbox.
+    /// Run the service (the default). With SANDBOX=embedded and no CARAT_BASE_URL it embeds the
+    /// sandbox.
     Serve,
     /// Run only the Carat Portal sandbox, on SANDBOX_LISTEN_ADDR.
     Sandbox,
@@ -39,11 +40,20 @@ async fn main() -> ExitCode {
     // provider of its own).
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let cli = Cli::parse();
+    // The settings table, in `--help` and `serve --help`: every variable is documented there.
+    let settings_help = config::settings_help();
+    let matches = Cli::command()
+        .after_help(settings_help.clone())
+        .mut_subcommand("serve", |serve| serve.after_help(settings_help))
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let settings = match Settings::load() {
         Ok(settings) => settings,
-        Err(e) => {
-            eprintln!("carat-merchant: configuration error: {e}");
+        Err(errors) => {
+            eprintln!("carat-merchant: the configuration is not valid:");
+            for error in &errors.0 {
+                eprintln!("  {error}");
+            }
             return ExitCode::from(2);
         }
     };

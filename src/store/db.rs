@@ -13,14 +13,18 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbSetupError {
-    // sqlx's messages do not include the URL (and so no password).
+    // Each names DATABASE_URL once and never quotes it (it may hold a password); sqlx's
+    // messages do not include the URL either.
     #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
     InvalidUrl(sqlx::Error),
-    #[error("could not create the database: {0}")]
-    Create(sqlx::Error),
-    #[error("could not connect to the database: {0}")]
-    Connect(sqlx::Error),
-    #[error("could not apply migrations: {0}")]
+    #[error("could not create the database {database} named by DATABASE_URL: {error}")]
+    Create {
+        database: String,
+        error: sqlx::Error,
+    },
+    #[error("could not connect to the database server at {server} (DATABASE_URL): {error}")]
+    Connect { server: String, error: sqlx::Error },
+    #[error("could not apply migrations to the database named by DATABASE_URL: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
@@ -31,9 +35,14 @@ pub async fn connect_and_migrate(
     acquire_timeout: Duration,
 ) -> Result<PgPool, DbSetupError> {
     let options: PgConnectOptions = url.expose().parse().map_err(DbSetupError::InvalidUrl)?;
+    // Host and port only: enough to see which server was meant, without the credentials.
+    let connect_error = |error| DbSetupError::Connect {
+        server: format!("{}:{}", options.get_host(), options.get_port()),
+        error,
+    };
     if !Postgres::database_exists(url.expose())
         .await
-        .map_err(DbSetupError::Connect)?
+        .map_err(connect_error)?
     {
         // Several instances may start at once: losing the race to create it is fine.
         if let Err(e) = Postgres::create_database(url.expose()).await
@@ -41,7 +50,10 @@ pub async fn connect_and_migrate(
                 .await
                 .unwrap_or(false)
         {
-            return Err(DbSetupError::Create(e));
+            return Err(DbSetupError::Create {
+                database: options.get_database().unwrap_or_default().to_owned(),
+                error: e,
+            });
         }
         tracing::info!(database = options.get_database(), "created the database");
     }
@@ -49,9 +61,9 @@ pub async fn connect_and_migrate(
         .max_connections(max_connections)
         // Fail fast when PostgreSQL is away, so callers answer 503 instead of hanging.
         .acquire_timeout(acquire_timeout)
-        .connect_with(options)
+        .connect_with(options.clone())
         .await
-        .map_err(DbSetupError::Connect)?;
+        .map_err(connect_error)?;
     MIGRATOR.run(&pool).await?;
     Ok(pool)
 }
