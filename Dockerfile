@@ -22,7 +22,11 @@ WORKDIR /app
 COPY --from=build /src/target/release/carat-merchant /usr/local/bin/carat-merchant
 COPY config ./config
 USER 10001
-ENV APP_CONFIG_DIR=/app/config \
+# The image runs the production profile: it refuses to start without DATABASE_URL, API_TOKENS,
+# CARAT_BASE_URL, CARAT_MERCHANT_ID and CARAT_MERCHANT_KEY, and never embeds the sandbox unless
+# SANDBOX=embedded is set. docker-compose.yml chooses the local profile for trials.
+ENV APP_PROFILE=production \
+    APP_CONFIG_DIR=/app/config \
     LISTEN_ADDR=0.0.0.0:8080
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/carat-merchant"]
