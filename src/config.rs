@@ -479,7 +479,7 @@ impl Settings {
             _ => Err("must be `embedded` or `off`".into()),
         });
         let base_url = v.optional("carat_base_url", parse_url);
-        // The embedded sandbox answers everything: outside a trial it would fake every top-up.
+        // The embedded sandbox plays Carat: outside a trial, every top-up it answered would be fake.
         if sandbox_mode == Some(false) && base_url == Some(None) {
             v.missing(
                 "carat_base_url",
@@ -518,10 +518,7 @@ impl Settings {
         });
         let instance_id = v.optional("instance_id", |s| Ok(s.to_owned()));
 
-        if !v.errors.is_empty() {
-            return Err(ConfigErrors(v.errors));
-        }
-        // Every `None` left here recorded an error above, so with none recorded this is `Some`.
+        // Every `None` here recorded an error above: with no error, every field is there.
         let settings = (|| {
             Some(Self {
                 database_url: database_url?,
@@ -564,7 +561,10 @@ impl Settings {
                 profile,
             })
         })();
-        settings.ok_or_else(|| ConfigErrors(Vec::new()))
+        match settings {
+            Some(settings) if v.errors.is_empty() => Ok(settings),
+            _ => Err(ConfigErrors(v.errors)),
+        }
     }
 }
 
