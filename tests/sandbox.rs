@@ -602,24 +602,24 @@ async fn bad_effectuation_fields_are_refused_naming_the_field() {
 
     #[rustfmt::skip]
     let cases = [
-        ("/phone/ddd", Some(json!("123")), "2", "phone.ddd: must be = 2 N (found 3 characters)"),
-        ("/phone/number", Some(json!("98765432a")), "2", "phone.number: must be < 9 N"),
+        ("/phone/ddd", Some(json!("123")), "2", "phone.ddd: must be exactly 2 digits (found 3)"),
+        ("/phone/number", Some(json!("98765432a")), "2", "phone.number: must be at most 9 digits"),
         ("/phone", None, "3", "phone: mandatory field missing"),
         ("/amount", Some(json!(3000)), "2", "amount: invalid type: integer `3000`"),
-        ("/amount", Some(json!("30,00")), "2", "amount: must be < 12 N"),
+        ("/amount", Some(json!("30,00")), "2", "amount: must be at most 12 digits"),
         ("/amount", Some(json!("0")), "2", "amount: must be a positive number"),
         ("/amount", Some(json!("2500")), "8", "amount: 2500 cents is outside"),
         ("/amount_key", Some(json!("9")), "8", "amount_key: 9 is not"),
         ("/amount_key", Some(json!("1")), "8", "amount: 3000 cents is outside amount_key 1"),
-        ("/dealer/code", Some(json!("1234")), "2", "dealer.code: must be < 3 N"),
+        ("/dealer/code", Some(json!("1234")), "2", "dealer.code: must be at most 3 digits"),
         ("/dealer/code", Some(json!("9")), "8", "dealer.code: dealer 9 is not offered"),
         ("/dealer/type_code", Some(json!("02")), "8", "dealer.type_code: dealer 001 is"),
         ("/dealer/type_code", None, "3", "dealer.type_code: mandatory field missing"),
-        ("/dealer/branch", Some(json!({"code": "123"})), "2", "dealer.branch.code: must be = 11"),
-        ("/hashes/general", Some(json!("ABC")), "2", "hashes.general: must be = 16 AN"),
+        ("/dealer/branch", Some(json!({"code": "123"})), "2", "dealer.branch.code: must be exactly 11 digits"),
+        ("/hashes/general", Some(json!("ABC")), "2", "hashes.general: must be exactly 16 characters"),
         ("/terminal_type", Some(json!("06")), "2", "terminal_type: must be 01"),
-        ("/cpf", Some(json!("1".repeat(21))), "2", "cpf: must be < 20 AN"),
-        ("/zip_code", Some(json!("01310-100")), "2", "zip_code: must be < 9 AN"),
+        ("/cpf", Some(json!("1".repeat(21))), "2", "cpf: must be at most 20 characters"),
+        ("/zip_code", Some(json!("01310-100")), "2", "zip_code: must be at most 9 characters"),
         ("/used_payment_methods", Some(json!(["1:1000"])), "2", "used_payment_methods[0]: must"),
         ("/used_payment_methods", Some(json!([11])), "2", "used_payment_methods[0]: invalid"),
         ("/answers", Some(json!([{"code": "5", "description": "a\u{1}b"}])), "2", "answers[0]"),
@@ -656,10 +656,10 @@ async fn bad_create_listing_and_confirmation_fields_are_refused() {
 
     #[rustfmt::skip]
     let creates = [
-        ("/merchant_usn", Some(json!("12a")), "2", "merchant_usn: must be < 12 N"),
+        ("/merchant_usn", Some(json!("12a")), "2", "merchant_usn: must be at most 12 digits"),
         ("/merchant_usn", Some(json!(123)), "2", "merchant_usn: invalid type"),
-        ("/order_id", Some(json!("ORDER-1")), "2", "order_id: must be < 20 AN"),
-        ("/general_hash", Some(json!("0")), "2", "general_hash: must be = 16 AN"),
+        ("/order_id", Some(json!("ORDER-1")), "2", "order_id: must be at most 20 characters"),
+        ("/general_hash", Some(json!("0")), "2", "general_hash: must be exactly 16 characters"),
         ("/recharge_type", Some(json!("phone")), "2", "recharge_type: must be normal"),
         ("/merchant_key", None, "3", "merchant_key: mandatory field missing"),
     ];
@@ -681,7 +681,7 @@ async fn bad_create_listing_and_confirmation_fields_are_refused() {
     let listings = [
         (format!("/rechargedealers?generalhash={TABLE_HASH}"), dealers, 400, "1", "nit"),
         ("/rechargedealers?nit=".to_owned(), dealers, 400, "1", "nit"),
-        ("/rechargedealers?nit=abc".to_owned(), dealers, 400, "2", "nit: must be = 64 AN"),
+        ("/rechargedealers?nit=abc".to_owned(), dealers, 400, "2", "nit: must be exactly 64 characters"),
         (format!("/rechargedealers?nit={unknown}"), dealers, 404, "5", "not found"),
         (format!("/rechargedealers?nit={nit}&generalhash=1"), dealers, 400, "2", "generalhash"),
         (format!("/rechargebranches?nit={nit}&ddd=123&dealercode=1"), branches, 400, "2", "ddd: must"),
@@ -743,7 +743,7 @@ async fn bodies_that_are_not_one_json_envelope_are_refused() {
     assert_error(&h.call(json_type(both), envelope).await, 400, "2", "both");
 
     let short = h.effectuate("abc", top_up("987654321", "1000")).await;
-    assert_error(&short, 400, "2", "nit: must be = 64 AN");
+    assert_error(&short, 400, "2", "nit: must be exactly 64 characters");
     let unknown = h
         .effectuate(&"f".repeat(64), top_up("987654321", "1000"))
         .await;

@@ -55,6 +55,7 @@ impl From<FlowError> for ApiError {
                 status: None,
                 recharge_id: Some(existing),
             },
+            FlowError::Invalid(e) => Self::InvalidField(e),
             FlowError::Carat(problem) => Self::Carat(problem),
             e @ FlowError::OutcomeUnrecorded { status } => Self::OutcomeUnrecorded {
                 message: e.to_string(),

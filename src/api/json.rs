@@ -1,4 +1,4 @@
-//! A JSON body extractor whose errors name the field (`phone.ddd: must be = 2 N ...`).
+//! A JSON body extractor whose errors name the field (`phone.ddd: must be exactly 2 digits ...`).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn names_the_failing_field() {
-        assert!(field_of(r#"{"phone":{"ddd":"1"}}"#).starts_with("phone.ddd | must be = 2 N"));
+        assert!(field_of(r#"{"phone":{"ddd":"1"}}"#).starts_with("phone.ddd | must be exactly 2"));
         assert_eq!(
             field_of(r#"{"phone":{}}"#),
             "phone.ddd | missing field `ddd`"

@@ -3,6 +3,14 @@
 //! The documentation gives every field a length rule (`=` exactly, `<` at most) and a charset
 //! (`N` digits, `A`/`AN` alphanumerics). Free-text fields (descriptions, messages) are also
 //! tagged `AN` there but obviously carry spaces and accents; they are [`Charset::Text`] here.
+//!
+//! `< n` reads "less than n" but means **at most n**: Carat's own values fill it to n —
+//! `confirm` `< 5 AN` carries `"false"` (5), `phone.number` `< 9 N` carries the 9-digit
+//! `"123456789"` of the effectuation example, dealer codes `< 3 N` are `001`..`905`, which the
+//! CliSiTef manual calls "at most 3 positions" (digest §3.2, §3.4, §3.5).
+//!
+//! [`Format`]'s `Display` is that notation, for documentation; the errors a person reads
+//! ([`FormatError`]) say the rule in words: "at most 20 characters, letters and digits only".
 //! Pure: no I/O.
 
 use std::borrow::Cow;
@@ -22,8 +30,11 @@ pub enum Charset {
 pub enum Length {
     /// `= n`
     Exactly(usize),
-    /// `< n`: the docs' examples show `< n` means "up to n" (`merchant_usn < 12 N`).
+    /// `< n`: at most n (see the module's docs).
     AtMost(usize),
+    /// From `min` to `max`: the merchant's own rules (a phone number is 8 or 9 digits), which
+    /// Carat's notation has no sign for.
+    Between(usize, usize),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,6 +58,13 @@ impl Format {
         }
     }
 
+    pub const fn between(min: usize, max: usize, charset: Charset) -> Self {
+        Self {
+            length: Length::Between(min, max),
+            charset,
+        }
+    }
+
     /// Checks `value`; an empty value is never valid (absent fields are `Option`s, not "").
     pub fn check(&self, value: &str) -> Result<(), FormatError> {
         let len = value.chars().count();
@@ -56,6 +74,7 @@ impl Format {
         let length_ok = match self.length {
             Length::Exactly(n) => len == n,
             Length::AtMost(n) => len <= n,
+            Length::Between(min, max) => (min..=max).contains(&len),
         };
         if !length_ok {
             return Err(FormatError::Length {
@@ -73,20 +92,36 @@ impl Format {
         }
         Ok(())
     }
+
+    /// The rule in words: "exactly 2 digits", "at most 20 characters, letters and digits only".
+    pub fn in_words(&self) -> String {
+        let count = match self.length {
+            Length::Exactly(n) => format!("exactly {n}"),
+            Length::AtMost(n) => format!("at most {n}"),
+            Length::Between(min, max) if max == min + 1 => format!("{min} or {max}"),
+            Length::Between(min, max) => format!("{min} to {max}"),
+        };
+        match self.charset {
+            Charset::Numeric => format!("{count} digits"),
+            Charset::Alphanumeric => format!("{count} characters, letters and digits only"),
+            Charset::Text => format!("{count} characters"),
+        }
+    }
 }
 
+/// Carat's notation (`= 64 AN`, `< 12 N`), for documentation.
 impl fmt::Display for Format {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (op, n) = match self.length {
-            Length::Exactly(n) => ("=", n),
-            Length::AtMost(n) => ("<", n),
-        };
         let cs = match self.charset {
             Charset::Numeric => "N",
             Charset::Alphanumeric => "AN",
             Charset::Text => "AN (text)",
         };
-        write!(f, "{op} {n} {cs}")
+        match self.length {
+            Length::Exactly(n) => write!(f, "= {n} {cs}"),
+            Length::AtMost(n) => write!(f, "< {n} {cs}"),
+            Length::Between(min, max) => write!(f, "{min}-{max} {cs}"),
+        }
     }
 }
 
@@ -94,17 +129,21 @@ impl fmt::Display for Format {
 pub enum FormatError {
     #[error("must not be empty")]
     Empty,
-    #[error("must be {expected} (found {found} characters)")]
+    #[error("must be {} (found {found})", expected.in_words())]
     Length { expected: Format, found: usize },
-    #[error("must be {expected}: {}", charset_hint(expected.charset))]
+    #[error("must be {}; found {}", expected.in_words(), stray(expected.charset))]
     Charset { expected: Format },
+    /// Well-formed, but not a value the rule allows (a DDD Anatel never assigned).
+    #[error("{0}")]
+    Rule(&'static str),
 }
 
-fn charset_hint(c: Charset) -> &'static str {
-    match c {
-        Charset::Numeric => "digits only",
-        Charset::Alphanumeric => "letters and digits only",
-        Charset::Text => "no control characters",
+/// What a value that fails `charset` holds.
+fn stray(charset: Charset) -> &'static str {
+    match charset {
+        Charset::Numeric => "a character that is not a digit",
+        Charset::Alphanumeric => "a character that is not a letter or digit",
+        Charset::Text => "a control character",
     }
 }
 
@@ -181,11 +220,58 @@ mod tests {
     }
 
     #[test]
+    fn errors_say_the_rule_in_words() {
+        let order_id = Format::at_most(20, Charset::Alphanumeric);
+        assert_eq!(
+            order_id.check(&"A".repeat(21)).unwrap_err().to_string(),
+            "must be at most 20 characters, letters and digits only (found 21)"
+        );
+        assert_eq!(
+            order_id.check("order-1").unwrap_err().to_string(),
+            "must be at most 20 characters, letters and digits only; \
+             found a character that is not a letter or digit"
+        );
+        assert_eq!(
+            Format::exactly(2, Charset::Numeric)
+                .check("123")
+                .unwrap_err()
+                .to_string(),
+            "must be exactly 2 digits (found 3)"
+        );
+        assert_eq!(
+            Format::at_most(200, Charset::Text)
+                .check("a\u{7}")
+                .unwrap_err()
+                .to_string(),
+            "must be at most 200 characters; found a control character"
+        );
+    }
+
+    #[test]
+    fn between_bounds_both_ends() {
+        let f = Format::between(8, 9, Charset::Numeric);
+        assert!(f.check("12345678").is_ok() && f.check("123456789").is_ok());
+        assert_eq!(
+            f.check("1234567").unwrap_err().to_string(),
+            "must be 8 or 9 digits (found 7)"
+        );
+        assert!(f.check("1234567890").is_err());
+        assert_eq!(
+            Format::between(2, 5, Charset::Text).in_words(),
+            "2 to 5 characters"
+        );
+        assert_eq!(f.to_string(), "8-9 N");
+    }
+
+    #[test]
     fn field_error_names_nested_field() {
         let e = check_field("number", Format::at_most(9, Charset::Numeric), "12x")
             .unwrap_err()
             .within("phone");
         assert_eq!(e.field, "phone.number");
-        assert!(e.to_string().starts_with("phone.number: must be < 9 N"));
+        assert_eq!(
+            e.to_string(),
+            "phone.number: must be at most 9 digits; found a character that is not a digit"
+        );
     }
 }

@@ -5,9 +5,13 @@ use std::fmt;
 
 use super::format::{Charset, Format, FormatError};
 
-/// Declares a string newtype that can only hold a value of the given Carat format.
+/// Declares a string newtype that can only hold a value of the given Carat format and, when
+/// given, that `rule` (a `fn(&str) -> Result<(), FormatError>` run after the format) allows.
 macro_rules! carat_string {
     ($(#[$meta:meta])* $name:ident, $format:expr) => {
+        carat_string!($(#[$meta])* $name, $format, rule = |_: &str| Ok(()));
+    };
+    ($(#[$meta:meta])* $name:ident, $format:expr, rule = $rule:expr) => {
         $(#[$meta])*
         #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -19,6 +23,7 @@ macro_rules! carat_string {
             pub fn parse(value: impl Into<String>) -> Result<Self, FormatError> {
                 let value = value.into();
                 Self::FORMAT.check(&value)?;
+                ($rule)(value.as_str())?;
                 Ok(Self(value))
             }
 
@@ -67,7 +72,7 @@ carat_string!(
     Format::exactly(64, Charset::Alphanumeric)
 );
 carat_string!(
-    /// The merchant's order id: `< 20 AN`.
+    /// The merchant's order id: `< 20 AN`, at most 20 letters and digits.
     OrderId,
     Format::at_most(20, Charset::Alphanumeric)
 );
@@ -143,7 +148,11 @@ mod tests {
         let ok: Result<Nit, _> = serde_json::from_str(&format!("\"{NIT}\""));
         assert!(ok.is_ok());
         let bad: Result<Nit, _> = serde_json::from_str("\"short\"");
-        assert!(bad.unwrap_err().to_string().contains("= 64 AN"));
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("exactly 64 characters")
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod format;
 pub mod ids;
+pub mod phone;
 pub mod recharge;
 pub mod reconcile;
 pub mod secret;
@@ -11,9 +12,9 @@ pub mod status;
 pub use actor::Actor;
 pub use format::{Charset, FieldError, Format, FormatError};
 pub use ids::{GeneralHash, MerchantId, MerchantUsn, Nit, OrderId};
+pub use phone::{Ddd, PhoneNumber};
 pub use recharge::{
-    AmountCents, AmountKey, Answer, BranchCode, Ddd, DealerCode, DealerTypeCode, PhoneNumber,
-    RechargeType,
+    AmountCents, AmountKey, Answer, BranchCode, DealerCode, DealerTypeCode, RechargeType,
 };
 pub use reconcile::{AfterQuery, PendingConfirmationPolicy};
 pub use secret::Secret;

@@ -59,16 +59,6 @@ carat_string!(
     Format::exactly(11, Charset::Numeric)
 );
 carat_string!(
-    /// Phone area code: `= 2 N`.
-    Ddd,
-    Format::exactly(2, Charset::Numeric)
-);
-carat_string!(
-    /// Phone number without area code: `< 9 N`.
-    PhoneNumber,
-    Format::at_most(9, Charset::Numeric)
-);
-carat_string!(
     /// The chosen amount range's key from the branch data: `< 10 AN`.
     AmountKey,
     Format::at_most(10, Charset::Alphanumeric)
@@ -134,7 +124,7 @@ impl<'de> serde::Deserialize<'de> for AmountCents {
 pub enum AmountError {
     #[error("must be a positive number of cents")]
     Zero,
-    #[error("must be at most {} cents (< 12 N)", AmountCents::MAX)]
+    #[error("must be at most {} cents", AmountCents::MAX)]
     TooLarge,
     #[error("{0}")]
     Format(FormatError),
@@ -173,11 +163,7 @@ mod tests {
     }
 
     #[test]
-    fn phone_parts_follow_the_tables() {
-        assert!(Ddd::parse("11").is_ok());
-        assert!(Ddd::parse("1").is_err());
-        assert!(PhoneNumber::parse("987654321").is_ok());
-        assert!(PhoneNumber::parse("9876543210").is_err());
+    fn dealer_codes_follow_the_tables() {
         assert!(DealerCode::parse("001").is_ok());
         assert!(DealerCode::parse("1000").is_err());
     }

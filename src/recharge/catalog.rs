@@ -1,21 +1,35 @@
 //! Listing dealers and branch data: read-only calls, safe to repeat, shown to the storefront
-//! in a clean shape (amounts as integer cents).
+//! in a clean shape (amounts as integer cents), and kept with the recharge
+//! (`store::listings`) so that its effectuation is checked against them before Carat is called.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use super::{CaratProblem, FlowError, RechargeService, call_record, why_not};
+use super::effectuate::EffectuateRequest;
+use super::{CaratProblem, FlowError, RechargeService, call_record, catalog_check, why_not};
 use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
 use crate::domain::{Actor, Ddd, DealerCode, Nit, RechargeStatus};
 use crate::store::{self, Changes, Guard, Recharge, Step};
 
-#[derive(Clone, Debug, Serialize)]
+/// The stored listing of a recharge's dealers.
+const DEALERS_LISTING: &str = "dealers";
+
+/// The stored listing of a recharge's branch data for `ddd` and `dealer` (dealer codes compare
+/// as numbers: Carat writes dealer 1 as `1` and as `001`).
+fn branches_listing(ddd: &Ddd, dealer: &DealerCode) -> String {
+    format!(
+        "branches ddd={ddd} dealer={}",
+        catalog_check::dealer_number(dealer.as_str()).unwrap_or_default()
+    )
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Dealers {
     pub general_hash: Option<String>,
     pub dealers: Vec<DealerView>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DealerView {
     pub code: String,
     pub name: String,
@@ -24,13 +38,13 @@ pub struct DealerView {
     pub branches: Vec<BranchView>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BranchView {
     pub code: String,
     pub name: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BranchData {
     pub general_hash: Option<String>,
     pub questions: Vec<QuestionView>,
@@ -38,7 +52,7 @@ pub struct BranchData {
     pub categories: Vec<CategoryView>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct QuestionView {
     pub id: String,
     pub display: String,
@@ -49,7 +63,7 @@ pub struct QuestionView {
     pub input_type: Option<String>,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CategoryView {
     pub code: String,
     pub description: String,
@@ -58,7 +72,7 @@ pub struct CategoryView {
 
 /// Amounts in integer cents. `expiry_date` and `bonus_expiry_date` are passed on as Carat
 /// sends them: their unit (days, probably) is not documented.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct AmountRangeView {
     pub amount_key: Option<String>,
     pub message: Option<String>,
@@ -75,11 +89,7 @@ pub struct AmountRangeView {
 impl RechargeService {
     pub async fn dealers(&self, id: Uuid) -> Result<Dealers, FlowError> {
         let (recharge, nit) = self.listable(id).await?;
-        let result = self.carat.list_dealers(&nit, &self.general_hash()).await;
-        let response = self
-            .record_list_call(&recharge, "list_dealers", result)
-            .await?;
-        Ok(dealers_view(response))
+        self.list_dealers(&recharge, &nit).await
     }
 
     pub async fn branches(
@@ -89,14 +99,83 @@ impl RechargeService {
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
         let (recharge, nit) = self.listable(id).await?;
+        self.list_branches(&recharge, &nit, ddd, dealer_code).await
+    }
+
+    /// Checks `req` against what Carat listed for this recharge: a dealer, amount, amount key
+    /// or answer it did not offer is the storefront's mistake, a 422 before anything is written
+    /// or sent. What the storefront did not list yet is listed first, as Carat's flow has it
+    /// (list dealers, list branch data, then effectuate): read-only calls, safe to make.
+    pub(super) async fn check_against_listings(
+        &self,
+        recharge: &Recharge,
+        nit: &Nit,
+        req: &EffectuateRequest,
+    ) -> Result<(), FlowError> {
+        let dealers = match self.stored(recharge, DEALERS_LISTING).await? {
+            Some(dealers) => dealers,
+            None => self.list_dealers(recharge, nit).await?,
+        };
+        catalog_check::dealer(req, &dealers).map_err(FlowError::Invalid)?;
+        let (ddd, dealer) = (&req.phone.ddd, &req.dealer.code);
+        let branch_data = match self
+            .stored(recharge, &branches_listing(ddd, dealer))
+            .await?
+        {
+            Some(data) => data,
+            None => self.list_branches(recharge, nit, ddd, dealer).await?,
+        };
+        catalog_check::branch_data(req, &branch_data).map_err(FlowError::Invalid)
+    }
+
+    async fn list_dealers(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {
+        let result = self.carat.list_dealers(nit, &self.general_hash()).await;
+        let response = self
+            .record_list_call(recharge, "list_dealers", result)
+            .await?;
+        let view = dealers_view(response);
+        self.keep(recharge, DEALERS_LISTING, &view).await?;
+        Ok(view)
+    }
+
+    async fn list_branches(
+        &self,
+        recharge: &Recharge,
+        nit: &Nit,
+        ddd: &Ddd,
+        dealer_code: &DealerCode,
+    ) -> Result<BranchData, FlowError> {
         let result = self
             .carat
-            .list_branches(&nit, ddd, dealer_code, &self.general_hash())
+            .list_branches(nit, ddd, dealer_code, &self.general_hash())
             .await;
         let response = self
-            .record_list_call(&recharge, "list_branches", result)
+            .record_list_call(recharge, "list_branches", result)
             .await?;
-        Ok(branch_data_view(response))
+        let view = branch_data_view(response);
+        self.keep(recharge, &branches_listing(ddd, dealer_code), &view)
+            .await?;
+        Ok(view)
+    }
+
+    async fn keep<T: Serialize>(
+        &self,
+        recharge: &Recharge,
+        listing: &str,
+        view: &T,
+    ) -> Result<(), FlowError> {
+        let body = serde_json::to_value(view).expect("a view serializes");
+        Ok(store::listings::save(&self.pool, recharge.id, listing, &body).await?)
+    }
+
+    /// A listing kept earlier; one that no longer reads as a view counts as never listed.
+    async fn stored<T: DeserializeOwned>(
+        &self,
+        recharge: &Recharge,
+        listing: &str,
+    ) -> Result<Option<T>, FlowError> {
+        let body = store::listings::find(&self.pool, recharge.id, listing).await?;
+        Ok(body.and_then(|body| serde_json::from_value(body).ok()))
     }
 
     /// Listing belongs between create and effectuation (Carat status NOV).

@@ -151,6 +151,9 @@ impl RechargeService {
                     why_not(RechargeStatus::Created, "effectuate"),
                 ));
             };
+            // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
+            // this recharge) are a 422 here, before anything is written or sent.
+            self.check_against_listings(&recharge, &nit, &req).await?;
 
             // Committed before the call: from here on, a crash leaves a recharge in doubt that a
             // query resolves, never one that is effectuated twice.

@@ -1,7 +1,7 @@
 //! Why a use case did not succeed, in the storefront's terms.
 
 use crate::carat::CaratError;
-use crate::domain::{CaratStatus, RechargeStatus};
+use crate::domain::{CaratStatus, FieldError, RechargeStatus};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,10 @@ pub enum FlowError {
     /// finds it here).
     #[error("order_id is already used by recharge {0}")]
     OrderIdTaken(uuid::Uuid),
+    /// The storefront's input is not what Carat offers for this recharge (a dealer, amount or
+    /// answer it did not list): nothing was written or sent.
+    #[error("{0}")]
+    Invalid(FieldError),
     #[error("{0}")]
     Carat(CaratProblem),
     /// Carat was called, and its answer could not be committed (the database failed): the

@@ -17,6 +17,7 @@
 
 mod begin;
 mod catalog;
+mod catalog_check;
 mod confirm;
 mod effectuate;
 mod error;

@@ -14,13 +14,15 @@ use crate::domain::format::check_field;
 use crate::domain::recharge::{AmountCents, AnswerCode, AnswerText};
 use crate::domain::{
     AmountKey, BranchCode, Charset, Ddd, DealerCode, DealerTypeCode, FieldError, Format,
-    GeneralHash, MerchantUsn, Nit, OrderId, PhoneNumber, RechargeType, Secret,
+    GeneralHash, MerchantUsn, Nit, OrderId, RechargeType, Secret,
 };
 
 /// `merchant_key`, `< 80 A` on create and `< 80 AN` elsewhere: letters and digits either way.
 const MERCHANT_KEY: Format = Format::at_most(80, Charset::Alphanumeric);
 const DOCUMENT: Format = Format::at_most(20, Charset::Alphanumeric);
 const ZIP_CODE: Format = Format::at_most(9, Charset::Alphanumeric);
+/// `phone.number` as Carat documents it; the merchant's [`PhoneNumber`] is stricter (8 or 9).
+const PHONE_NUMBER: Format = Format::at_most(9, Charset::Numeric);
 const TERMINAL_TYPE: Format = Format::exactly(2, Charset::Numeric);
 const TERMINAL_TYPES: [&str; 5] = ["01", "02", "03", "04", "05"];
 const PAYMENT_METHOD_TYPE: Format = Format::exactly(2, Charset::Numeric);
@@ -193,7 +195,7 @@ fn phone(phone: Option<&Phone>, recharge_type: RechargeType) -> Result<(), Carat
     match phone {
         Some(phone) => {
             check_field("phone.ddd", Ddd::FORMAT, &phone.ddd)?;
-            check_field("phone.number", PhoneNumber::FORMAT, &phone.number)?;
+            check_field("phone.number", PHONE_NUMBER, &phone.number)?;
             Ok(())
         }
         None if recharge_type == RechargeType::Normal => Err(CaratError::missing_because(
@@ -386,10 +388,11 @@ mod tests {
     fn names_the_field_and_rule() {
         let e = rejects(|r| r.phone.as_mut().unwrap().ddd = "123".into());
         assert_eq!(e.code, "2");
-        assert_eq!(e.message, "phone.ddd: must be = 2 N (found 3 characters)");
+        assert_eq!(e.message, "phone.ddd: must be exactly 2 digits (found 3)");
         let e = rejects(|r| r.dealer.type_code = "3x".into());
         assert!(
-            e.message.starts_with("dealer.type_code: must be < 2 N"),
+            e.message
+                .starts_with("dealer.type_code: must be at most 2 digits;"),
             "{}",
             e.message
         );

@@ -1,6 +1,7 @@
 //! End-to-end tests: the service over HTTP, real PostgreSQL, the sandbox playing Carat.
 
 mod authenticity;
+mod catalogue_checks;
 mod cluster;
 mod crash;
 mod database;

@@ -119,6 +119,10 @@ async fn bad_effectuations_name_the_field_and_change_nothing() {
     };
     let cases = [
         (with("/phone/ddd", json!("1")), "phone.ddd"),
+        // Well-formed for Carat (`= 2 N`, `< 9 N`), but no Brazilian phone has them.
+        (with("/phone/ddd", json!("00")), "phone.ddd"),
+        (with("/phone/ddd", json!("20")), "phone.ddd"),
+        (with("/phone/number", json!("123")), "phone.number"),
         (with("/phone/number", json!("12345678901")), "phone.number"),
         (with("/phone/number", json!(987654321)), "phone.number"),
         (with("/dealer/code", json!("1234")), "dealer.code"),

@@ -1,0 +1,343 @@
+//! An effectuation against what Carat listed for its recharge: the dealer among the dealers,
+//! the amount inside a listed range (the one of its `amount_key`, when given), an answer of the
+//! asked length to every question. A mismatch is the storefront's own mistake, named by its
+//! field in the effectuation's body. Pure: no I/O.
+//!
+//! Only what the listing says is held against the request: a range whose bounds Carat did not
+//! give as whole cents, or a listing without ranges, leaves the amount for Carat to judge.
+
+use super::catalog::{AmountRangeView, BranchData, Dealers};
+use super::effectuate::EffectuateRequest;
+use crate::domain::FieldError;
+
+/// Dealer codes compare as numbers: Carat's examples write dealer 1 as `1` and as `001`.
+pub(super) fn dealer_number(code: &str) -> Option<u16> {
+    code.trim().parse().ok()
+}
+
+fn same_number(a: &str, b: &str) -> bool {
+    matches!((dealer_number(a), dealer_number(b)), (Some(a), Some(b)) if a == b)
+}
+
+/// `dealer.code` among the listed dealers, and `dealer.type_code` that dealer's type when the
+/// list gives one.
+pub(super) fn dealer(req: &EffectuateRequest, listed: &Dealers) -> Result<(), FieldError> {
+    let code = req.dealer.code.as_str();
+    let Some(dealer) = listed.dealers.iter().find(|d| same_number(&d.code, code)) else {
+        let codes: Vec<&str> = listed.dealers.iter().map(|d| d.code.as_str()).collect();
+        return Err(FieldError::new(
+            "dealer.code",
+            format!(
+                "dealer {code} is not one Carat listed for this recharge ({})",
+                codes.join(", ")
+            ),
+        ));
+    };
+    match &dealer.type_code {
+        Some(type_code) if !same_number(type_code, req.dealer.type_code.as_str()) => {
+            Err(FieldError::new(
+                "dealer.type_code",
+                format!(
+                    "dealer {} is of type {type_code} in Carat's list",
+                    dealer.code
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The amount, its key and the answers against the branch data listed for the request's DDD
+/// and dealer.
+pub(super) fn branch_data(req: &EffectuateRequest, listed: &BranchData) -> Result<(), FieldError> {
+    amount(req, listed)?;
+    answers(req, listed)
+}
+
+fn amount(req: &EffectuateRequest, listed: &BranchData) -> Result<(), FieldError> {
+    let cents = req.amount.get();
+    let ranges: Vec<&AmountRangeView> = listed
+        .categories
+        .iter()
+        .flat_map(|c| &c.amount_ranges)
+        .collect();
+    let whose = format!(
+        "dealer {} and DDD {}",
+        req.dealer.code.as_str(),
+        req.phone.ddd.as_str()
+    );
+    if let Some(key) = &req.amount_key {
+        let Some(range) = ranges
+            .iter()
+            .find(|r| r.amount_key.as_deref() == Some(key.as_str()))
+        else {
+            let keys: Vec<&str> = ranges
+                .iter()
+                .filter_map(|r| r.amount_key.as_deref())
+                .collect();
+            return Err(FieldError::new(
+                "amount_key",
+                format!(
+                    "{key} is not an amount key Carat listed for {whose} ({})",
+                    keys.join(", ")
+                ),
+            ));
+        };
+        return match contains(range, cents) {
+            Some(false) => Err(FieldError::new(
+                "amount",
+                format!(
+                    "{cents} cents is outside amount_key {key}'s range, {}",
+                    in_words(range)
+                ),
+            )),
+            _ => Ok(()),
+        };
+    }
+    let verdicts: Vec<Option<bool>> = ranges.iter().map(|r| contains(r, cents)).collect();
+    if verdicts.is_empty() || verdicts.iter().any(|v| *v != Some(false)) {
+        return Ok(());
+    }
+    let listed: Vec<String> = ranges.iter().map(|r| in_words(r)).collect();
+    Err(FieldError::new(
+        "amount",
+        format!(
+            "{cents} cents is in no amount range Carat listed for {whose} ({})",
+            listed.join("; ")
+        ),
+    ))
+}
+
+/// Whether the range holds `cents`; `None` when Carat did not give both bounds.
+fn contains(range: &AmountRangeView, cents: u64) -> Option<bool> {
+    Some((range.min_amount?..=range.max_amount?).contains(&cents))
+}
+
+fn in_words(range: &AmountRangeView) -> String {
+    match (range.min_amount, range.max_amount) {
+        (Some(min), Some(max)) if min == max => format!("{min} cents"),
+        (Some(min), Some(max)) => format!("{min} to {max} cents"),
+        _ => "bounds not given".to_owned(),
+    }
+}
+
+/// An answer to every question, as long as the question allows.
+fn answers(req: &EffectuateRequest, listed: &BranchData) -> Result<(), FieldError> {
+    for question in &listed.questions {
+        let Some((i, answer)) = req
+            .answers
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.code.as_str() == question.id)
+        else {
+            return Err(FieldError::new(
+                "answers",
+                format!(
+                    "Carat asks question {} ({}) for dealer {}: answer it with code {}",
+                    question.id,
+                    question.display,
+                    req.dealer.code.as_str(),
+                    question.id
+                ),
+            ));
+        };
+        let length = answer.description.as_str().chars().count();
+        let min = question.min_length.map_or(0, |n| n as usize);
+        let max = question.max_length.map_or(usize::MAX, |n| n as usize);
+        if !(min..=max).contains(&length) {
+            let bounds = match (question.min_length, question.max_length) {
+                (Some(min), Some(max)) => format!("{min} to {max}"),
+                (Some(min), None) => format!("at least {min}"),
+                (None, _) => format!("at most {max}"),
+            };
+            return Err(FieldError::new(
+                format!("answers[{i}].description"),
+                format!(
+                    "must be {bounds} characters for question {} (found {length})",
+                    question.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recharge::catalog::{CategoryView, DealerView, QuestionView};
+
+    fn request(body: serde_json::Value) -> EffectuateRequest {
+        serde_json::from_value(body).unwrap()
+    }
+
+    fn top_up(dealer: &str, amount: u64, key: Option<&str>) -> EffectuateRequest {
+        request(serde_json::json!({
+            "dealer": {"code": dealer, "type_code": "03"},
+            "phone": {"ddd": "11", "number": "987654321"},
+            "amount": amount,
+            "amount_key": key,
+        }))
+    }
+
+    fn dealers() -> Dealers {
+        let dealer = |code: &str, type_code: Option<&str>| DealerView {
+            code: code.into(),
+            name: format!("D{code}"),
+            type_code: type_code.map(Into::into),
+            type_name: None,
+            branches: vec![],
+        };
+        Dealers {
+            general_hash: None,
+            dealers: vec![dealer("001", Some("03")), dealer("2", None)],
+        }
+    }
+
+    fn range(key: &str, min: Option<u64>, max: Option<u64>) -> AmountRangeView {
+        AmountRangeView {
+            amount_key: Some(key.into()),
+            message: None,
+            min_amount: min,
+            max_amount: max,
+            payment_amount: min,
+            bonus: None,
+            bonus_in_percentage: None,
+            bonus_category: None,
+            expiry_date: None,
+            bonus_expiry_date: None,
+        }
+    }
+
+    fn listing(ranges: Vec<AmountRangeView>, questions: Vec<QuestionView>) -> BranchData {
+        BranchData {
+            general_hash: None,
+            questions,
+            messages: vec![],
+            categories: vec![CategoryView {
+                code: "01".into(),
+                description: "RECARGA".into(),
+                amount_ranges: ranges,
+            }],
+        }
+    }
+
+    fn sandbox_like() -> BranchData {
+        listing(
+            vec![
+                range("1", Some(1000), Some(1000)),
+                range("3", Some(3000), Some(10000)),
+            ],
+            vec![],
+        )
+    }
+
+    fn field(result: Result<(), FieldError>) -> String {
+        result.unwrap_err().field.into_owned()
+    }
+
+    #[test]
+    fn the_dealer_must_be_listed_and_of_its_type() {
+        assert!(dealer(&top_up("1", 1000, None), &dealers()).is_ok());
+        assert!(dealer(&top_up("002", 1000, None), &dealers()).is_ok());
+        let unknown = dealer(&top_up("009", 1000, None), &dealers()).unwrap_err();
+        assert_eq!(unknown.field, "dealer.code");
+        assert_eq!(
+            unknown.reason,
+            "dealer 009 is not one Carat listed for this recharge (001, 2)"
+        );
+        let mut wrong_type = top_up("001", 1000, None);
+        wrong_type.dealer.type_code = crate::domain::DealerTypeCode::parse("02").unwrap();
+        assert_eq!(field(dealer(&wrong_type, &dealers())), "dealer.type_code");
+        // Dealer 2 is listed without a type: any type passes, Carat judges it.
+        let mut untyped = top_up("2", 1000, None);
+        untyped.dealer.type_code = crate::domain::DealerTypeCode::parse("02").unwrap();
+        assert!(dealer(&untyped, &dealers()).is_ok());
+    }
+
+    #[test]
+    fn the_amount_key_must_be_listed_and_hold_the_amount() {
+        let data = sandbox_like();
+        assert!(branch_data(&top_up("1", 3000, Some("3")), &data).is_ok());
+        let e = branch_data(&top_up("1", 3000, Some("7")), &data).unwrap_err();
+        assert_eq!(e.field, "amount_key");
+        assert_eq!(
+            e.reason,
+            "7 is not an amount key Carat listed for dealer 1 and DDD 11 (1, 3)"
+        );
+        let e = branch_data(&top_up("1", 2500, Some("3")), &data).unwrap_err();
+        assert_eq!(e.field, "amount");
+        assert_eq!(
+            e.reason,
+            "2500 cents is outside amount_key 3's range, 3000 to 10000 cents"
+        );
+    }
+
+    #[test]
+    fn without_a_key_the_amount_must_be_in_some_range() {
+        let data = sandbox_like();
+        assert!(branch_data(&top_up("1", 1000, None), &data).is_ok());
+        assert!(branch_data(&top_up("1", 10000, None), &data).is_ok());
+        let e = branch_data(&top_up("1", 2500, None), &data).unwrap_err();
+        assert_eq!(e.field, "amount");
+        assert_eq!(
+            e.reason,
+            "2500 cents is in no amount range Carat listed for dealer 1 and DDD 11 \
+             (1000 cents; 3000 to 10000 cents)"
+        );
+    }
+
+    #[test]
+    fn what_the_listing_does_not_say_is_left_to_carat() {
+        let unbounded = listing(vec![range("8", Some(1000), None)], vec![]);
+        assert!(branch_data(&top_up("1", 5, Some("8")), &unbounded).is_ok());
+        assert!(branch_data(&top_up("1", 5, None), &unbounded).is_ok());
+        let empty = listing(vec![], vec![]);
+        assert!(branch_data(&top_up("1", 5, None), &empty).is_ok());
+        assert_eq!(
+            field(branch_data(&top_up("1", 5, Some("1")), &empty)),
+            "amount_key"
+        );
+    }
+
+    #[test]
+    fn every_question_needs_an_answer_of_its_length() {
+        let question = QuestionView {
+            id: "5".into(),
+            display: "Qual o nome do seu pai?".into(),
+            rule: None,
+            min_length: Some(5),
+            max_length: Some(30),
+            input_type: None,
+        };
+        let data = listing(vec![range("1", Some(1000), Some(1000))], vec![question]);
+        let with_answers = |answers: serde_json::Value| {
+            request(serde_json::json!({
+                "dealer": {"code": "004", "type_code": "03"},
+                "phone": {"ddd": "11", "number": "987654321"},
+                "amount": 1000,
+                "answers": answers,
+            }))
+        };
+        let e = branch_data(&with_answers(serde_json::json!([])), &data).unwrap_err();
+        assert_eq!(e.field, "answers");
+        assert!(e.reason.contains("question 5"), "{}", e.reason);
+        let short = serde_json::json!([{"code": "1", "description": "x"}, {"code": "5", "description": "Jo"}]);
+        let e = branch_data(&with_answers(short), &data).unwrap_err();
+        assert_eq!(e.field, "answers[1].description");
+        assert_eq!(
+            e.reason,
+            "must be 5 to 30 characters for question 5 (found 2)"
+        );
+        let good = serde_json::json!([{"code": "5", "description": "Joaquim José"}]);
+        assert!(branch_data(&with_answers(good), &data).is_ok());
+    }
+
+    #[test]
+    fn dealer_numbers_ignore_leading_zeros() {
+        assert_eq!(dealer_number("001"), Some(1));
+        assert_eq!(dealer_number("905"), Some(905));
+        assert_eq!(dealer_number("x"), None);
+        assert!(!same_number("x", "x"));
+    }
+}
