@@ -21,6 +21,7 @@ pub const KEYS: &[&str] = &[
     "database_max_connections",
     "database_acquire_timeout_ms",
     "listen_addr",
+    "shutdown_grace_ms",
     "api_tokens",
     "idempotency_ttl_hours",
     "callback_allowed_networks",
@@ -79,6 +80,8 @@ pub struct Settings {
     /// How long a request waits for a database connection before it is answered 503.
     pub database_acquire_timeout: Duration,
     pub listen_addr: SocketAddr,
+    /// After SIGTERM or Ctrl-C, how long requests in flight may take to finish.
+    pub shutdown_grace: Duration,
     /// Every bearer token the storefront may use; several at once so they can rotate.
     pub api_tokens: Vec<Secret>,
     /// How long an `Idempotency-Key` and its stored answer are kept.
@@ -183,6 +186,7 @@ impl Settings {
             database_max_connections: v.required("database_max_connections", parse_positive)?,
             database_acquire_timeout: v.required("database_acquire_timeout_ms", parse_millis)?,
             listen_addr: v.required("listen_addr", parse_addr)?,
+            shutdown_grace: v.required("shutdown_grace_ms", parse_millis)?,
             api_tokens: v.required("api_tokens", parse_tokens)?,
             idempotency_ttl: v.required("idempotency_ttl_hours", |s| {
                 parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
