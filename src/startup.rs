@@ -29,6 +29,7 @@ pub struct Application {
     pool: PgPool,
     /// The background reconciler, when `RECONCILE_ENABLED`.
     reconciler: Option<Reconciler>,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -109,6 +110,7 @@ impl Application {
             local_addr,
             pool,
             reconciler,
+            shutdown_grace: settings.shutdown_grace,
         })
     }
 
@@ -120,28 +122,61 @@ impl Application {
         &self.pool
     }
 
-    /// Serves, and reconciles, until `shutdown` completes.
+    /// Serves, and reconciles, until `shutdown` completes; then stops accepting connections,
+    /// lets the requests in flight finish with their real answers and the reconciler end its
+    /// pass, for at most `SHUTDOWN_GRACE_MS`, and returns.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        if let Some(reconciler) = self.reconciler {
+        let until_stopped = move || {
             let mut stopped = stopped.clone();
-            tokio::spawn(reconciler.run(async move {
+            async move {
                 let _ = stopped.wait_for(|s| *s).await;
-            }));
-        }
-        // The peer's address goes into the callback inbox.
+            }
+        };
+        let reconciler = self
+            .reconciler
+            .map(|reconciler| tokio::spawn(reconciler.run(until_stopped())));
+        // The peer's address goes into the callback inbox and decides who may post callbacks.
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        let server = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop.send(true);
             })
-            .await
+            .into_future();
+        let grace = self.shutdown_grace;
+        let deadline = async move {
+            until_stopped().await;
+            tracing::info!(
+                grace_ms = grace.as_millis() as u64,
+                "no new connections; draining requests in flight"
+            );
+            tokio::time::sleep(grace).await;
+        };
+        let drained = async move {
+            server.await?;
+            if let Some(reconciler) = reconciler {
+                // It ends the pass it is in, then stops.
+                let _ = reconciler.await;
+                tracing::info!("reconciler stopped");
+            }
+            std::io::Result::Ok(())
+        };
+        tokio::select! {
+            drained = drained => {
+                drained?;
+                tracing::info!("drained; stopping");
+            }
+            () = deadline => {
+                tracing::warn!("SHUTDOWN_GRACE_MS passed with work still in flight; stopping anyway");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -12,4 +12,5 @@ mod outage;
 mod outbound_faults;
 mod process;
 mod reconciler;
+mod security;
 mod validation;
