@@ -3,6 +3,7 @@
 //! requests in flight, and a plain-http Carat refused off loopback.
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -429,4 +430,65 @@ async fn plain_http_to_carat_off_loopback_stops_start_up() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("CARAT_BASE_URL"), "{stderr}");
     assert!(stderr.contains("loopback"), "{stderr}");
+}
+
+/// A TLS server on loopback presenting a self-signed certificate for `localhost`: how each
+/// handshake ended, as the server saw it.
+fn untrusted_tls_server() -> (u16, mpsc::Receiver<String>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert =
+        CertificateDer::from_pem_slice(include_bytes!("../fixtures/self-signed-localhost.crt"))
+            .unwrap();
+    let key =
+        PrivateKeyDer::from_pem_slice(include_bytes!("../fixtures/self-signed-localhost.key"))
+            .unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (handshakes, outcomes) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut tls = rustls::ServerConnection::new(config.clone()).unwrap();
+            let outcome = loop {
+                match tls.complete_io(&mut stream) {
+                    Ok(_) if !tls.is_handshaking() => break "handshake completed".to_owned(),
+                    Ok((0, 0)) => break "closed during the handshake".to_owned(),
+                    Ok(_) => {}
+                    Err(e) => break e.to_string(),
+                }
+            };
+            if handshakes.send(outcome).is_err() {
+                return;
+            }
+        }
+    });
+    (port, outcomes)
+}
+
+#[tokio::test]
+async fn carat_with_an_untrusted_certificate_is_refused() {
+    let app = spawn_app_with(Options::default()).await;
+    let (port, handshakes) = untrusted_tls_server();
+    let base_url = format!("https://localhost:{port}/e-sitef");
+    let service = ServiceProcess::start(app.env_with(&[("CARAT_BASE_URL", &base_url)])).await;
+
+    let (status, body) = create(&app, &service, crate::helpers::TOKEN).await;
+    assert!(status.is_server_error(), "{status} {body}");
+    let outcome =
+        tokio::task::spawn_blocking(move || handshakes.recv_timeout(Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .expect("the service tried to reach Carat");
+    // The service's client is the one that gave up, on the certificate: a verifying client
+    // whose platform roots do not hold this issuer.
+    assert_eq!(outcome, "received fatal alert: CertificateUnknown");
 }
