@@ -181,6 +181,13 @@ async fn with_a_path_secret_only_the_secret_path_serves_callbacks() {
     let (status, _) = post_callback(&app, &service, &format!("{secret_path}/"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
+    // Carat's report of a refused POST to a URL holding the secret does not repeat the URL.
+    app.sandbox
+        .set_authenticity_url(service.url(&format!("{secret_path}/")).parse().unwrap());
+    let (status, refused) = create(&app, &service, crate::helpers::TOKEN).await;
+    assert!(status.is_server_error(), "{status} {refused}");
+    assert!(refused.to_string().contains("404"), "{refused}");
+
     let lines = service.log_lines();
     assert!(
         lines
@@ -189,6 +196,7 @@ async fn with_a_path_secret_only_the_secret_path_serves_callbacks() {
         "the span records the route template"
     );
     assert_no_secret(&lines, &[PATH_SECRET]);
+    assert_no_secret(&[refused.to_string()], &[PATH_SECRET]);
 }
 
 #[tokio::test]
