@@ -10,14 +10,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    MERCHANT_KEY, Options, PHONE_ESITEF_ERROR, PHONE_OK, PHONE_SLOW, TestApp, effectuation, read,
-    spawn_app_with,
+    MERCHANT_KEY, Options, PHONE_ESITEF_ERROR, PHONE_OK, PHONE_SLOW, TOKEN, TestApp, effectuation,
+    read, spawn_app_with,
 };
 use crate::process::ServiceProcess;
 
 const PATH_SECRET: &str = "cbSecret-Hq4tZ9xW2mLp";
-const TOKEN: &str = "tok-Rv7Kd2Wq9Ls4-current";
-const ROTATED_TOKEN: &str = "tok-Rv7Kd2Wq9Ls4-next";
+const CURRENT_TOKEN: &str = "tok-Rv7Kd2Wq9Ls4-current";
+const NEXT_TOKEN: &str = "tok-Rv7Kd2Wq9Ls4-next";
 const DB_PASSWORD: &str = "dbpw-N3vrLogg3d-Yx5";
 /// Everything the service logs, dependencies' internals included.
 const VERBOSE: &str = "debug,carat_merchant=trace,tower_http=trace,reqwest=trace,hyper=trace,\
@@ -92,7 +92,7 @@ async fn callbacks_from_outside_the_allowed_networks_are_refused_and_not_kept() 
         assert!(text.contains("not allowed"), "{text}");
     }
     // Carat's own POST (from the sandbox, on loopback) is refused too, so the create fails.
-    let (status, body) = create(&app, &service, crate::helpers::TOKEN).await;
+    let (status, body) = create(&app, &service, TOKEN).await;
     assert!(status.is_server_error(), "{status} {body}");
     assert_eq!(inbox_rows(&app).await, 0, "refused sources are not kept");
     let log = service.log_lines().join("\n");
@@ -149,7 +149,7 @@ async fn allowed_sources_complete_a_create() {
         "/callbacks/authenticity",
     )
     .await;
-    let (status, body) = create(&app, &service, crate::helpers::TOKEN).await;
+    let (status, body) = create(&app, &service, TOKEN).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -175,7 +175,7 @@ async fn with_a_path_secret_only_the_secret_path_serves_callbacks() {
         let (status, _) = post_callback(&app, &service, path, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
     }
-    let (status, body) = create(&app, &service, crate::helpers::TOKEN).await;
+    let (status, body) = create(&app, &service, TOKEN).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // A near miss is unmatched: its raw path would hold the secret.
     let (status, _) = post_callback(&app, &service, &format!("{secret_path}/"), None).await;
@@ -184,7 +184,7 @@ async fn with_a_path_secret_only_the_secret_path_serves_callbacks() {
     // Carat's report of a refused POST to a URL holding the secret does not repeat the URL.
     app.sandbox
         .set_authenticity_url(service.url(&format!("{secret_path}/")).parse().unwrap());
-    let (status, refused) = create(&app, &service, crate::helpers::TOKEN).await;
+    let (status, refused) = create(&app, &service, TOKEN).await;
     assert!(status.is_server_error(), "{status} {refused}");
     assert!(refused.to_string().contains("404"), "{refused}");
 
@@ -207,7 +207,7 @@ async fn the_embedded_sandbox_posts_under_the_path_secret() {
         ("CALLBACK_PATH_SECRET", PATH_SECRET),
     ]))
     .await;
-    let (status, body) = create(&app, &service, crate::helpers::TOKEN).await;
+    let (status, body) = create(&app, &service, TOKEN).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
@@ -225,7 +225,7 @@ async fn secrets_never_reach_logs_or_answers() {
         1,
     );
     assert!(database_url.contains(DB_PASSWORD), "{database_url}");
-    let tokens = format!("{TOKEN},{ROTATED_TOKEN}");
+    let tokens = format!("{CURRENT_TOKEN},{NEXT_TOKEN}");
     let service = start(
         &app,
         &[
@@ -247,7 +247,7 @@ async fn secrets_never_reach_logs_or_answers() {
     };
 
     // create → effectuate → confirm, with the rotated token for the last step.
-    let (status, body) = step(create(&app, &service, TOKEN).await);
+    let (status, body) = step(create(&app, &service, CURRENT_TOKEN).await);
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     let post = |path: String, token: &str, body: Value| {
@@ -259,33 +259,27 @@ async fn secrets_never_reach_logs_or_answers() {
     let (status, body) = step(
         send(post(
             "effectuate".into(),
-            TOKEN,
+            CURRENT_TOKEN,
             effectuation(PHONE_OK, 1000),
         ))
         .await,
     );
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = step(
-        send(post(
-            "confirm".into(),
-            ROTATED_TOKEN,
-            json!({"confirm": true}),
-        ))
-        .await,
-    );
+    let (status, body) =
+        step(send(post("confirm".into(), NEXT_TOKEN, json!({"confirm": true}))).await);
     assert_eq!(status, StatusCode::OK, "{body}");
 
     // A bad token: a near miss of a real one.
     let (status, body) = step(create(&app, &service, "tok-Rv7Kd2Wq9Ls4-curren").await);
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     // A Carat refusal.
-    let (_, body) = step(create(&app, &service, TOKEN).await);
+    let (_, body) = step(create(&app, &service, CURRENT_TOKEN).await);
     let refused = body["id"].as_str().unwrap().to_owned();
     let (status, body) = step(
         send(
             app.client
                 .post(service.url(&format!("/api/v1/recharges/{refused}/effectuate")))
-                .bearer_auth(TOKEN)
+                .bearer_auth(CURRENT_TOKEN)
                 .json(&effectuation(PHONE_ESITEF_ERROR, 1000)),
         )
         .await,
@@ -295,13 +289,13 @@ async fn secrets_never_reach_logs_or_answers() {
         "{body}"
     );
     // A timeout, then the reconciler's query (the merchant key travels in its query string).
-    let (_, body) = step(create(&app, &service, TOKEN).await);
+    let (_, body) = step(create(&app, &service, CURRENT_TOKEN).await);
     let slow = body["id"].as_str().unwrap().to_owned();
     let (status, body) = step(
         send(
             app.client
                 .post(service.url(&format!("/api/v1/recharges/{slow}/effectuate")))
-                .bearer_auth(TOKEN)
+                .bearer_auth(CURRENT_TOKEN)
                 .json(&effectuation(PHONE_SLOW, 1000)),
         )
         .await,
@@ -312,7 +306,7 @@ async fn secrets_never_reach_logs_or_answers() {
         let (_, body) = send(
             app.client
                 .get(service.url(&format!("/api/v1/recharges/{slow}")))
-                .bearer_auth(ROTATED_TOKEN),
+                .bearer_auth(NEXT_TOKEN),
         )
         .await;
         if body["status"] != "effectuating" {
@@ -337,7 +331,13 @@ async fn secrets_never_reach_logs_or_answers() {
             .iter()
             .any(|l| l.contains("reqwest") || l.contains("hyper"))
     );
-    let secrets = [MERCHANT_KEY, TOKEN, ROTATED_TOKEN, DB_PASSWORD, PATH_SECRET];
+    let secrets = [
+        MERCHANT_KEY,
+        CURRENT_TOKEN,
+        NEXT_TOKEN,
+        DB_PASSWORD,
+        PATH_SECRET,
+    ];
     assert_no_secret(&lines, &secrets);
     assert_no_secret(&answers, &secrets);
 }
@@ -377,13 +377,13 @@ async fn drains_on(signal: &'static str) {
         "/callbacks/authenticity",
     )
     .await;
-    let (status, body) = create(&app, &service, crate::helpers::TOKEN).await;
+    let (status, body) = create(&app, &service, TOKEN).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (id, nit) = (body["id"].as_str().unwrap(), body["nit"].as_str().unwrap());
     let in_flight = tokio::spawn(send(
         app.client
             .post(service.url(&format!("/api/v1/recharges/{id}/effectuate")))
-            .bearer_auth(crate::helpers::TOKEN)
+            .bearer_auth(TOKEN)
             .json(&effectuation(PHONE_SLOW, 1000)),
     ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -489,7 +489,7 @@ async fn carat_with_an_untrusted_certificate_is_refused() {
     let base_url = format!("https://localhost:{port}/e-sitef");
     let service = ServiceProcess::start(app.env_with(&[("CARAT_BASE_URL", &base_url)])).await;
 
-    let (status, body) = create(&app, &service, crate::helpers::TOKEN).await;
+    let (status, body) = create(&app, &service, TOKEN).await;
     assert!(status.is_server_error(), "{status} {body}");
     let outcome =
         tokio::task::spawn_blocking(move || handshakes.recv_timeout(Duration::from_secs(10)))
