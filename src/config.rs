@@ -82,6 +82,12 @@ pub const SETTINGS: &[Setting] = &[
         VALUE,
     ),
     setting(
+        "shutdown_grace_ms",
+        "`35000`",
+        "after SIGTERM or Ctrl-C, how long requests in flight may take to finish before the process exits anyway (new connections are refused at once)",
+        VALUE,
+    ),
+    setting(
         "api_tokens",
         "`local-dev-token`",
         "the storefront's bearer tokens, comma-separated, so one can rotate",
@@ -96,19 +102,19 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "callback_allowed_networks",
         "empty: any",
-        "source networks (CIDR or addresses) allowed to post callbacks",
+        "comma-separated networks (CIDR or addresses, IPv4/IPv6) a callback's source must be in; others get 403 and are logged, not kept (see `docs/operations.md`, \"Securing the callbacks\")",
         VALUE,
     ),
     setting(
         "trusted_proxies",
         "empty: none",
-        "proxies whose `X-Forwarded-For` is believed for a callback's source",
+        "comma-separated networks of the proxies in front: from such a peer, `X-Forwarded-For` is walked from the right past trusted hops to find a callback's source; otherwise the peer is the source",
         VALUE,
     ),
     setting(
         "callback_path_secret",
         "unset",
-        "an extra path segment the callback URLs must carry",
+        "when set (16+ characters of `A-Z a-z 0-9 - _ . ~`), callbacks are served only under `/callbacks/<secret>/` and the plain paths are 404",
         SECRET,
     ),
     setting(
@@ -120,7 +126,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "carat_base_url",
         "empty",
-        "up to `/e-sitef`, e.g. `https://esitef-homologacao.softwareexpress.com.br/e-sitef`; empty only with `SANDBOX=embedded`",
+        "up to `/e-sitef`, e.g. `https://esitef-homologacao.softwareexpress.com.br/e-sitef`; `https` (certificate verified) or, with a warning, `http` on loopback only; empty only with `SANDBOX=embedded`",
         VALUE,
     ),
     setting(
@@ -350,6 +356,8 @@ pub struct Settings {
     /// How long a request waits for a database connection before it is answered 503.
     pub database_acquire_timeout: Duration,
     pub listen_addr: SocketAddr,
+    /// After SIGTERM or Ctrl-C, how long requests in flight may take to finish.
+    pub shutdown_grace: Duration,
     /// Every bearer token the storefront may use; several at once so they can rotate.
     pub api_tokens: Vec<Secret>,
     /// How long an `Idempotency-Key` and its stored answer are kept.
@@ -466,6 +474,7 @@ impl Settings {
         let database_max_connections = v.required("database_max_connections", parse_positive);
         let database_acquire_timeout = v.required("database_acquire_timeout_ms", parse_millis);
         let listen_addr = v.required("listen_addr", parse_addr);
+        let shutdown_grace = v.required("shutdown_grace_ms", parse_millis);
         let api_tokens = v.required("api_tokens", parse_tokens);
         let idempotency_ttl = v.required("idempotency_ttl_hours", |s| {
             parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
@@ -525,6 +534,7 @@ impl Settings {
                 database_max_connections: database_max_connections?,
                 database_acquire_timeout: database_acquire_timeout?,
                 listen_addr: listen_addr?,
+                shutdown_grace: shutdown_grace?,
                 api_tokens: api_tokens?,
                 idempotency_ttl: idempotency_ttl?,
                 callbacks: CallbackSettings {

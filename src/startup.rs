@@ -15,7 +15,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use url::Url;
 
 use crate::api::{self, AppState, error::ApiError};
-use crate::callbacks::{self, CallbackState};
+use crate::callbacks::{self, CallbackGuard, CallbackState, PathSecret, SourcePolicy};
 use crate::carat::{CaratClient, CaratClientConfig};
 use crate::config::Settings;
 use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
@@ -29,6 +29,7 @@ pub struct Application {
     pool: PgPool,
     /// The background reconciler, when `RECONCILE_ENABLED`.
     reconciler: Option<Reconciler>,
+    shutdown_grace: Duration,
 }
 
 impl Application {
@@ -50,6 +51,7 @@ impl Application {
         )
         .await?;
 
+        let guard = callback_guard(&settings)?;
         // Without CARAT_BASE_URL the sandbox plays Carat in this process, and its
         // authenticity POST comes back to this very listener.
         let own_url = format!("http://{}", reachable(local_addr));
@@ -60,7 +62,8 @@ impl Application {
                     merchant_id: settings.carat.merchant_id.clone(),
                     merchant_key: settings.carat.merchant_key.clone(),
                     authenticity_url: Some(Url::parse(&format!(
-                        "{own_url}/callbacks/authenticity"
+                        "{own_url}{}/authenticity",
+                        callbacks::base_path(&guard)
                     ))?),
                     nit_lifetime: settings.sandbox.nit_lifetime,
                     slow_answer_delay: settings.sandbox.slow_answer_delay,
@@ -80,11 +83,14 @@ impl Application {
                 recharges,
                 api_tokens: settings.api_tokens.clone(),
             }))
-            .merge(callbacks::router(CallbackState {
-                pool: pool.clone(),
-                merchant_id: settings.carat.merchant_id.clone(),
-                nit_lifetime: settings.carat.nit_lifetime,
-            }))
+            .merge(callbacks::router(
+                CallbackState {
+                    pool: pool.clone(),
+                    merchant_id: settings.carat.merchant_id.clone(),
+                    nit_lifetime: settings.carat.nit_lifetime,
+                },
+                guard,
+            ))
             .route("/health", get(health).with_state(pool.clone()));
         if let Some(sandbox) = &sandbox {
             router = router.merge(sandbox.router());
@@ -104,6 +110,7 @@ impl Application {
             local_addr,
             pool,
             reconciler,
+            shutdown_grace: settings.shutdown_grace,
         })
     }
 
@@ -115,29 +122,80 @@ impl Application {
         &self.pool
     }
 
-    /// Serves, and reconciles, until `shutdown` completes.
+    /// Serves, and reconciles, until `shutdown` completes; then stops accepting connections,
+    /// lets the requests in flight finish with their real answers and the reconciler end its
+    /// pass, for at most `SHUTDOWN_GRACE_MS`, and returns.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        if let Some(reconciler) = self.reconciler {
+        let until_stopped = move || {
             let mut stopped = stopped.clone();
-            tokio::spawn(reconciler.run(async move {
+            async move {
                 let _ = stopped.wait_for(|s| *s).await;
-            }));
-        }
-        // The peer's address goes into the callback inbox.
+            }
+        };
+        let reconciler = self
+            .reconciler
+            .map(|reconciler| tokio::spawn(reconciler.run(until_stopped())));
+        // The peer's address goes into the callback inbox and decides who may post callbacks.
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
+        let server = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop.send(true);
             })
-            .await
+            .into_future();
+        let grace = self.shutdown_grace;
+        let deadline = async move {
+            until_stopped().await;
+            tracing::info!(
+                grace_ms = grace.as_millis() as u64,
+                "no new connections; draining requests in flight"
+            );
+            tokio::time::sleep(grace).await;
+        };
+        let drained = async move {
+            server.await?;
+            if let Some(reconciler) = reconciler {
+                // It ends the pass it is in, then stops.
+                let _ = reconciler.await;
+                tracing::info!("reconciler stopped");
+            }
+            std::io::Result::Ok(())
+        };
+        tokio::select! {
+            drained = drained => {
+                drained?;
+                tracing::info!("drained; stopping");
+            }
+            () = deadline => {
+                tracing::warn!("SHUTDOWN_GRACE_MS passed with work still in flight; stopping anyway");
+            }
+        }
+        Ok(())
     }
+}
+
+/// Who may reach the callbacks; a path secret that cannot be a URL segment stops start-up.
+fn callback_guard(settings: &Settings) -> anyhow::Result<CallbackGuard> {
+    let path_secret = settings
+        .callbacks
+        .path_secret
+        .clone()
+        .map(PathSecret::new)
+        .transpose()
+        .map_err(|reason| anyhow::anyhow!("setting CALLBACK_PATH_SECRET is invalid: {reason}"))?;
+    Ok(CallbackGuard {
+        sources: SourcePolicy {
+            allowed_networks: settings.callbacks.allowed_networks.clone(),
+            trusted_proxies: settings.callbacks.trusted_proxies.clone(),
+        },
+        path_secret,
+    })
 }
 
 /// The use cases, calling Carat at `carat_base_url`.
@@ -193,7 +251,7 @@ pub fn trace_layer() -> TraceLayer<
             .extensions()
             .get::<MatchedPath>()
             .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| req.uri().path().to_owned());
+            .unwrap_or_else(|| unmatched_route(req.uri().path()));
         tracing::info_span!(
             "request",
             method = %req.method(),
@@ -203,6 +261,16 @@ pub fn trace_layer() -> TraceLayer<
             nit = tracing::field::Empty,
         )
     })
+}
+
+/// An unmatched path, as logged: under `/callbacks/` it may hold the path secret (a near miss
+/// like a trailing slash), so only the prefix is kept.
+fn unmatched_route(path: &str) -> String {
+    if path.starts_with("/callbacks/") {
+        "/callbacks/…".to_owned()
+    } else {
+        path.to_owned()
+    }
 }
 
 async fn health(State(pool): State<PgPool>) -> impl IntoResponse {
@@ -221,7 +289,7 @@ async fn health(State(pool): State<PgPool>) -> impl IntoResponse {
     }
 }
 
-async fn not_found() -> ApiError {
+pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }
 

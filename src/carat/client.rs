@@ -28,6 +28,39 @@ pub struct CaratClientConfig {
     pub timeout: Duration,
 }
 
+/// How the calls to Carat travel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Tls,
+    /// `http://` to this machine: the sandbox in tests and local runs.
+    PlainLoopback,
+}
+
+/// `https://` anywhere; `http://` only to 127.0.0.0/8, `::1` or `localhost`.
+pub fn transport(base_url: &Url) -> Result<Transport, String> {
+    match base_url.scheme() {
+        "https" => Ok(Transport::Tls),
+        "http" => {
+            let loopback = match base_url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if loopback {
+                Ok(Transport::PlainLoopback)
+            } else {
+                Err(
+                    "plain http is allowed only to loopback (127.0.0.0/8, ::1, localhost); \
+                     use https for Carat"
+                        .into(),
+                )
+            }
+        }
+        _ => Err("must be an https URL".into()),
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct CaratClient {
     http: reqwest::Client,
@@ -36,11 +69,26 @@ pub struct CaratClient {
 }
 
 impl CaratClient {
-    pub fn new(config: CaratClientConfig) -> Result<Self, reqwest::Error> {
+    /// Refuses a plain `http://` base URL off loopback: every call carries the merchant key.
+    /// TLS is rustls (ring) verifying Carat's certificate against the platform's roots
+    /// (reqwest's default; nothing here turns verification off).
+    pub fn new(config: CaratClientConfig) -> anyhow::Result<Self> {
+        let transport = transport(&config.base_url)
+            .map_err(|reason| anyhow::anyhow!("setting CARAT_BASE_URL is invalid: {reason}"))?;
+        if transport == Transport::PlainLoopback {
+            tracing::warn!(
+                carat = %config.base_url,
+                "CARAT_BASE_URL is plain http on loopback: fine for the sandbox, never for Carat"
+            );
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .user_agent(concat!("carat-merchant/", env!("CARGO_PKG_VERSION")))
+            // Carat's API does not redirect; following one could take the merchant key to
+            // another host or down to plain http.
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(transport == Transport::Tls)
             .build()?;
         Ok(Self {
             http,
@@ -260,5 +308,49 @@ mod tests {
         assert_eq!(excerpt(b""), "(empty body)");
         assert_eq!(excerpt(&[b'a'; 500]).len(), 200);
         assert_eq!(excerpt(b"a\nb"), "ab");
+    }
+
+    #[test]
+    fn plain_http_only_on_loopback() {
+        let t = |s: &str| transport(&Url::parse(s).unwrap());
+        assert_eq!(
+            t("https://esitef-ec.softwareexpress.com.br/e-sitef"),
+            Ok(Transport::Tls)
+        );
+        assert_eq!(t("https://10.0.0.1/e-sitef"), Ok(Transport::Tls));
+        for url in [
+            "http://127.0.0.1:8090/e-sitef",
+            "http://127.10.0.1/e-sitef",
+            "http://[::1]:8090/e-sitef",
+            "http://localhost:8090/e-sitef",
+            "http://LOCALHOST/e-sitef",
+        ] {
+            assert_eq!(t(url), Ok(Transport::PlainLoopback), "{url}");
+        }
+        for url in [
+            "http://10.0.0.1/e-sitef",
+            "http://esitef-ec.softwareexpress.com.br/e-sitef",
+            "http://[2001:db8::1]/e-sitef",
+            "http://localhost.example.com/e-sitef",
+            "http://128.0.0.1/e-sitef",
+            "ftp://127.0.0.1/e-sitef",
+        ] {
+            assert!(t(url).is_err(), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_plain_http_base_url_off_loopback_is_refused_naming_the_setting() {
+        let config = |url: &str| CaratClientConfig {
+            base_url: Url::parse(url).unwrap(),
+            merchant_key: Secret::new("k"),
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let err = CaratClient::new(config("http://192.0.2.1/e-sitef")).unwrap_err();
+        assert!(err.to_string().contains("CARAT_BASE_URL"), "{err}");
+        assert!(CaratClient::new(config("http://127.0.0.1:1/e-sitef")).is_ok());
+        assert!(CaratClient::new(config("https://192.0.2.1/e-sitef")).is_ok());
     }
 }

@@ -47,18 +47,24 @@ impl AuthenticityPoster {
             .clone()
             .ok_or("no authenticity URL is configured")?;
         let client = self.client.as_ref().map_err(Clone::clone)?;
-        let answer = client.post(url.clone()).form(form).send().await;
+        // Messages name the merchant's host only: the URL's path may hold its callback path
+        // secret, and these messages travel back in Carat's error answers.
+        let host = url.origin().ascii_serialization();
+        let answer = client.post(url).form(form).send().await;
         match answer {
             Ok(response) if response.status() == reqwest::StatusCode::OK => Ok(()),
             Ok(response) => Err(format!(
-                "the merchant answered HTTP {} to the POST to {url}",
+                "the merchant answered HTTP {} to the POST to {host}",
                 response.status()
             )),
             Err(e) if e.is_timeout() => Err(format!(
-                "the merchant did not answer the POST to {url} within {} ms",
+                "the merchant did not answer the POST to {host} within {} ms",
                 self.timeout.as_millis()
             )),
-            Err(e) => Err(format!("the POST to {url} failed: {}", error_chain(&e))),
+            Err(e) => Err(format!(
+                "the POST to {host} failed: {}",
+                error_chain(&e.without_url())
+            )),
         }
     }
 }

@@ -13,5 +13,6 @@ mod outage;
 mod outbound_faults;
 mod process;
 mod reconciler;
+mod security;
 mod startup_config;
 mod validation;
