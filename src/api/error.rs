@@ -50,10 +50,10 @@ impl From<FlowError> for ApiError {
                 status: Some(status),
                 recharge_id: None,
             },
-            e @ FlowError::OrderIdTaken(existing) => Self::Conflict {
+            e @ FlowError::OrderIdTaken { id, status } => Self::Conflict {
                 message: e.to_string(),
-                status: None,
-                recharge_id: Some(existing),
+                status: Some(status),
+                recharge_id: Some(id),
             },
             FlowError::Carat(problem) => Self::Carat(problem),
             e @ FlowError::OutcomeUnrecorded { status } => Self::OutcomeUnrecorded {
@@ -141,7 +141,10 @@ impl IntoResponse for ApiError {
                 };
                 let extra = json!({
                     "recharge_status": p.recharge_status,
+                    "recharge_id": p.recharge_id,
                     "carat": {
+                        "call": p.call,
+                        "timeout_ms": p.timeout_ms,
                         "http_status": p.http_status,
                         "code": p.code,
                         "message": p.carat_message,

@@ -33,6 +33,8 @@ pub struct CaratClient {
     http: reqwest::Client,
     base: String,
     merchant_key: Secret,
+    /// The total timeout, to say how long a call that timed out was waited for.
+    timeout: Duration,
 }
 
 impl CaratClient {
@@ -46,6 +48,7 @@ impl CaratClient {
             http,
             base: config.base_url.as_str().trim_end_matches('/').to_owned(),
             merchant_key: config.merchant_key,
+            timeout: config.timeout,
         })
     }
 
@@ -161,7 +164,7 @@ impl CaratClient {
         req: RequestBuilder,
     ) -> Result<T, CaratError> {
         let started = Instant::now();
-        let result = self.exchange::<T>(req).await;
+        let result = self.exchange::<T>(call_noun(call), req).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(body) => tracing::info!(
@@ -175,22 +178,20 @@ impl CaratClient {
         result
     }
 
-    async fn exchange<T: Envelope + Verdict>(&self, req: RequestBuilder) -> Result<T, CaratError> {
-        // `without_url()`: the query's URL carries the merchant key.
-        let response = req.send().await.map_err(|e| {
-            let connect = e.is_connect() || e.is_builder();
-            let e = e.without_url().to_string();
-            if connect {
-                CaratError::NotSent(e)
-            } else {
-                CaratError::NoAnswer(e)
-            }
-        })?;
+    async fn exchange<T: Envelope + Verdict>(
+        &self,
+        call: &'static str,
+        req: RequestBuilder,
+    ) -> Result<T, CaratError> {
+        let response = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(call, e))?;
         let http_status = response.status().as_u16();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| CaratError::NoAnswer(e.without_url().to_string()))?;
+            .map_err(|e| self.transport_error(call, e))?;
 
         let Some(body) = parse_envelope::<T>(&bytes) else {
             return Err(CaratError::Answered(Refusal {
@@ -209,6 +210,40 @@ impl CaratClient {
         // A 200 without a verdict is not a success we can rely on.
         refusal.unreadable = http_status == 200 && esitef.is_none();
         Err(CaratError::Answered(refusal))
+    }
+}
+
+impl CaratClient {
+    /// A call that got no answer, sorted by whether it left at all.
+    fn transport_error(&self, call: &'static str, e: reqwest::Error) -> CaratError {
+        // A connect that timed out never sent the request: still not sent.
+        let connect = e.is_connect() || e.is_builder();
+        let timed_out = e.is_timeout();
+        // `without_url()`: the query's URL carries the merchant key.
+        let reason = e.without_url().to_string();
+        if connect {
+            CaratError::NotSent { call, reason }
+        } else {
+            let timeout_ms =
+                timed_out.then(|| u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX));
+            CaratError::NoAnswer {
+                call,
+                reason,
+                timeout_ms,
+            }
+        }
+    }
+}
+
+/// How the storefront's error names a call: "the effectuation", not "the effectuate".
+fn call_noun(call: &'static str) -> &'static str {
+    match call {
+        "begin" => "create",
+        "effectuate" => "effectuation",
+        "confirm" => "confirmation",
+        "list_dealers" => "dealer listing",
+        "list_branches" => "branch data listing",
+        other => other,
     }
 }
 

@@ -40,7 +40,10 @@ impl RechargeService {
             Err(StoreError::Duplicate("order_id")) => {
                 let taken = store::recharges::find_by_order_id(&self.pool, &order_id).await?;
                 return Err(match taken {
-                    Some(existing) => FlowError::OrderIdTaken(existing.id),
+                    Some(existing) => FlowError::OrderIdTaken {
+                        id: existing.id,
+                        status: existing.status,
+                    },
                     // Unique violation, then gone: recharges are never deleted.
                     None => StoreError::Duplicate("order_id").into(),
                 });
@@ -82,6 +85,9 @@ impl RechargeService {
                     carat_status: None,
                     answered: true,
                     recharge_status: None,
+                    recharge_id: None,
+                    call: None,
+                    timeout_ms: None,
                 };
                 Err(self.fail_create(&now, problem).await?)
             }
@@ -131,7 +137,9 @@ impl RechargeService {
             // The authenticity POST won the race: report what is stored now.
             None => self.load(recharge.id).await?.status,
         };
-        Ok(FlowError::Carat(problem.with_status(status)))
+        let mut problem = problem.with_status(status);
+        problem.recharge_id = Some(recharge.id);
+        Ok(FlowError::Carat(problem))
     }
 }
 

@@ -77,7 +77,15 @@ impl RechargeService {
                 RechargeStatus::PendingConfirmation => {}
                 // The same decision again answers as the first time.
                 s if s == decision.done() => return Ok(recharge),
-                s => return Err(FlowError::out_of_order(s, why_not(s, action))),
+                s => {
+                    // A decision that ended the recharge in failure answers as it did.
+                    let answer = self
+                        .failed_step_answer(&recharge, decision.in_flight())
+                        .await?;
+                    return Err(
+                        answer.unwrap_or_else(|| FlowError::out_of_order(s, why_not(s, action)))
+                    );
+                }
             }
             match self
                 .send_decision(&recharge, decision, Guard::Status, actor)
@@ -164,7 +172,11 @@ impl RechargeService {
             detail: serde_json::json!({"confirm": decision.confirm}),
             ..self.step(&sent, end, Guard::Attempt(sent.attempt), actor)
         };
-        Ok(Some(self.record(step).await))
+        let settled = match self.record(step).await {
+            Ok(stored) => self.step_outcome(stored, in_flight).await,
+            Err(e) => Err(e),
+        };
+        Ok(Some(settled))
     }
 }
 

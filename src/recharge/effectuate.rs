@@ -137,11 +137,16 @@ impl RechargeService {
             match recharge.status {
                 RechargeStatus::Started => {}
                 // A repeat of an effectuation that went through answers as the first did.
-                s if s != RechargeStatus::Failed
-                    && s != RechargeStatus::Expired
-                    && req.matches(&recharge) =>
-                {
-                    return Ok(recharge);
+                _ if req.matches(&recharge) => {
+                    return self
+                        .step_outcome(recharge, RechargeStatus::Effectuating)
+                        .await
+                        .and_then(|r| match r.status {
+                            s @ (RechargeStatus::Failed | RechargeStatus::Expired) => {
+                                Err(FlowError::out_of_order(s, why_not(s, "effectuate")))
+                            }
+                            _ => Ok(r),
+                        });
                 }
                 s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
             }
@@ -250,20 +255,7 @@ impl RechargeService {
                     ..self.step(sent, end, guard, actor)
                 };
                 let stored = self.record(step).await?;
-                let summary = format!(
-                    "Carat Portal answered status {carat}{}",
-                    message
-                        .as_deref()
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default()
-                );
-                let failure = match end {
-                    RechargeStatus::Failed => CaratFailure::Denied,
-                    _ => CaratFailure::Refused,
-                };
-                let problem =
-                    CaratProblem::from_answer(failure, summary, code, message, carat.as_str());
-                Err(FlowError::Carat(problem.with_status(stored.status)))
+                self.step_outcome(stored, sent.status).await
             }
             // A success with a status we cannot act on: find out by a query.
             _ => {

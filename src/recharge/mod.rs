@@ -15,6 +15,7 @@
 //! * the use cases that call Carat run in a task of their own, so a storefront that hangs up
 //!   cannot stop one half way between the call and the record of its outcome.
 
+mod answer;
 mod begin;
 mod catalog;
 mod confirm;
@@ -162,6 +163,31 @@ impl RechargeService {
         Ok(now)
     }
 
+    /// The answer of `step` (the in-flight state of an effectuation, confirmation or undo) if
+    /// that step ended `recharge` in failure: the same for the first request and its repeats,
+    /// for it is read from what is stored.
+    async fn failed_step_answer(
+        &self,
+        recharge: &Recharge,
+        step: RechargeStatus,
+    ) -> Result<Option<FlowError>, FlowError> {
+        let events = store::recharges::events(&self.pool, recharge.id).await?;
+        Ok(answer::of_failed_step(recharge, &events, step).map(FlowError::Carat))
+    }
+
+    /// What a step answers once its outcome is stored: the recharge, or, when the step ended
+    /// it in failure, that failure as [`Self::failed_step_answer`] tells it.
+    async fn step_outcome(
+        &self,
+        stored: Recharge,
+        step: RechargeStatus,
+    ) -> Result<Recharge, FlowError> {
+        match self.failed_step_answer(&stored, step).await? {
+            Some(failure) => Err(failure),
+            None => Ok(stored),
+        }
+    }
+
     /// The table version to send. The service keeps no copy of Carat's tables yet, so it asks
     /// for all of them every time.
     fn general_hash(&self) -> GeneralHash {
@@ -201,10 +227,12 @@ fn call_record<T: crate::carat::wire::Verdict>(
             "esitef_message": r.message,
             "carat_status": r.carat_status,
         }),
-        Err(e @ CaratError::NoAnswer(_)) => {
-            serde_json::json!({"outcome": "unknown", "error": e.to_string()})
-        }
-        Err(e @ CaratError::NotSent(_)) => {
+        Err(e @ CaratError::NoAnswer { timeout_ms, .. }) => serde_json::json!({
+            "outcome": "unknown",
+            "error": e.to_string(),
+            "timeout_ms": timeout_ms,
+        }),
+        Err(e @ CaratError::NotSent { .. }) => {
             serde_json::json!({"outcome": "not_sent", "error": e.to_string()})
         }
     };
