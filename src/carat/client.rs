@@ -7,9 +7,12 @@
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, RequestBuilder};
+use serde::Serialize;
+use serde_json::Value;
 use url::Url;
 
 use super::error::{CaratError, Refusal};
+use super::redact::redact;
 use super::wire::{
     BeginRechargeRequest, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
     DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
@@ -26,6 +29,15 @@ pub struct CaratClientConfig {
     pub merchant_key: Secret,
     pub connect_timeout: Duration,
     pub timeout: Duration,
+}
+
+/// One call to Carat: which, what was sent (secrets and card data redacted, so it may be kept
+/// in the history), and what came back.
+#[derive(Debug)]
+pub struct Exchange<T> {
+    pub call: &'static str,
+    pub request: Value,
+    pub result: Result<T, CaratError>,
 }
 
 #[derive(Clone, Debug)]
@@ -60,7 +72,7 @@ impl CaratClient {
         merchant_usn: MerchantUsn,
         general_hash: &GeneralHash,
         recharge_type: RechargeType,
-    ) -> Result<BeginRechargeResponse, CaratError> {
+    ) -> Exchange<BeginRechargeResponse> {
         let body = BeginRechargeRequest {
             merchant_key: self.merchant_key.expose().to_owned(),
             merchant_usn: Some(merchant_usn.to_string()),
@@ -71,7 +83,7 @@ impl CaratClient {
         let req = self
             .request(Method::POST, "/v3/recharge")
             .json(&body.wrap());
-        self.send("begin", req).await
+        self.send("begin", req, &body.wrap()).await
     }
 
     /// `GET /v3/rechargedealers`.
@@ -79,7 +91,7 @@ impl CaratClient {
         &self,
         nit: &Nit,
         general_hash: &GeneralHash,
-    ) -> Result<ListDealersResponse, CaratError> {
+    ) -> Exchange<ListDealersResponse> {
         let query = ListDealersQuery {
             nit: nit.to_string(),
             generalhash: Some(general_hash.to_string()),
@@ -87,7 +99,7 @@ impl CaratClient {
         let req = self
             .request(Method::GET, "/v3/rechargedealers")
             .query(&query);
-        self.send("list_dealers", req).await
+        self.send("list_dealers", req, &query).await
     }
 
     /// `GET /v3/rechargebranches` (the `normal` recharge's branch data).
@@ -97,7 +109,7 @@ impl CaratClient {
         ddd: &Ddd,
         dealer_code: &DealerCode,
         general_hash: &GeneralHash,
-    ) -> Result<ListBranchDataResponse, CaratError> {
+    ) -> Exchange<ListBranchDataResponse> {
         let query = ListBranchesQuery {
             nit: nit.to_string(),
             ddd: ddd.to_string(),
@@ -107,7 +119,7 @@ impl CaratClient {
         let req = self
             .request(Method::GET, "/v3/rechargebranches")
             .query(&query);
-        self.send("list_branches", req).await
+        self.send("list_branches", req, &query).await
     }
 
     /// `PUT /v3/recharge/{nit}` with `do_recharge_request`. Moves money: never repeat it after
@@ -116,19 +128,15 @@ impl CaratClient {
         &self,
         nit: &Nit,
         body: &DoRechargeRequest,
-    ) -> Result<DoRechargeResponse, CaratError> {
+    ) -> Exchange<DoRechargeResponse> {
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());
-        self.send("effectuate", req).await
+        self.send("effectuate", req, &body.wrap()).await
     }
 
     /// `PUT /v3/recharge/{nit}` with `confirm_recharge_request`: `true` confirms, `false` undoes.
-    pub async fn confirm(
-        &self,
-        nit: &Nit,
-        confirm: bool,
-    ) -> Result<ConfirmRechargeResponse, CaratError> {
+    pub async fn confirm(&self, nit: &Nit, confirm: bool) -> Exchange<ConfirmRechargeResponse> {
         let body = ConfirmRechargeRequest {
             confirm: confirm.to_string(),
             merchant_key: self.merchant_key.expose().to_owned(),
@@ -137,13 +145,13 @@ impl CaratClient {
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());
-        self.send(if confirm { "confirm" } else { "undo" }, req)
-            .await
+        let call = if confirm { "confirm" } else { "undo" };
+        self.send(call, req, &body.wrap()).await
     }
 
     /// `GET /v3/recharge/{nit}/?merchantkey=..`: Carat's own record of the transaction. Safe to
     /// repeat.
-    pub async fn query(&self, nit: &Nit) -> Result<GetStatusRechargeResponse, CaratError> {
+    pub async fn query(&self, nit: &Nit) -> Exchange<GetStatusRechargeResponse> {
         let query = GetStatusQuery {
             merchantkey: self.merchant_key.expose().to_owned(),
         };
@@ -151,18 +159,21 @@ impl CaratClient {
         let req = self
             .request(Method::GET, &format!("/v3/recharge/{nit}/"))
             .query(&query);
-        self.send("query", req).await
+        self.send("query", req, &query).await
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))
     }
 
+    /// Sends `req`, whose body or query string is `sent`, and reads the answer.
     async fn send<T: Envelope + Verdict>(
         &self,
         call: &'static str,
         req: RequestBuilder,
-    ) -> Result<T, CaratError> {
+        sent: &impl Serialize,
+    ) -> Exchange<T> {
+        let request = redact(serde_json::to_value(sent).unwrap_or_default());
         let started = Instant::now();
         let result = self.exchange::<T>(call_noun(call), req).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -175,7 +186,11 @@ impl CaratClient {
             ),
             Err(error) => tracing::warn!(call, elapsed_ms, %error, "carat call failed"),
         }
-        result
+        Exchange {
+            call,
+            request,
+            result,
+        }
     }
 
     async fn exchange<T: Envelope + Verdict>(

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_record, detached};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, detached};
 use crate::domain::{Actor, OrderId, RechargeStatus, RechargeType};
 use crate::store::{self, Changes, Guard, Recharge, Step, StoreError};
 
@@ -51,7 +51,7 @@ impl RechargeService {
             Err(e) => return Err(e.into()),
         };
 
-        let result = self
+        let exchange = self
             .carat
             .begin(
                 &order_id,
@@ -60,18 +60,12 @@ impl RechargeService {
                 recharge_type,
             )
             .await;
-        store::recharges::record_call(
-            &self.pool,
-            id,
-            &Actor::Storefront,
-            call_record("begin", &result),
-        )
-        .await?;
+        self.note_call(id, &Actor::Storefront, &exchange).await?;
 
         // Whichever instance received the authenticity POST has committed the NIT by now:
         // Carat answers the create only after the POST was answered.
         let now = self.load(id).await?;
-        match (result, now.status) {
+        match (exchange.result, now.status) {
             (Ok(_), RechargeStatus::Started) => Ok(now),
             (Ok(_), RechargeStatus::Created) => {
                 let problem = CaratProblem {

@@ -4,7 +4,8 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{CaratProblem, FlowError, RechargeService, call_record, why_not};
+use super::{CaratProblem, FlowError, RechargeService, why_not};
+use crate::carat::Exchange;
 use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
 use crate::domain::{Actor, Ddd, DealerCode, Nit, RechargeStatus};
 use crate::store::{self, Changes, Guard, Recharge, Step};
@@ -75,10 +76,8 @@ pub struct AmountRangeView {
 impl RechargeService {
     pub async fn dealers(&self, id: Uuid) -> Result<Dealers, FlowError> {
         let (recharge, nit) = self.listable(id).await?;
-        let result = self.carat.list_dealers(&nit, &self.general_hash()).await;
-        let response = self
-            .record_list_call(&recharge, "list_dealers", result)
-            .await?;
+        let exchange = self.carat.list_dealers(&nit, &self.general_hash()).await;
+        let response = self.record_list_call(&recharge, exchange).await?;
         Ok(dealers_view(response))
     }
 
@@ -89,13 +88,11 @@ impl RechargeService {
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
         let (recharge, nit) = self.listable(id).await?;
-        let result = self
+        let exchange = self
             .carat
             .list_branches(&nit, ddd, dealer_code, &self.general_hash())
             .await;
-        let response = self
-            .record_list_call(&recharge, "list_branches", result)
-            .await?;
+        let response = self.record_list_call(&recharge, exchange).await?;
         Ok(branch_data_view(response))
     }
 
@@ -114,13 +111,11 @@ impl RechargeService {
     async fn record_list_call<T: crate::carat::wire::Verdict>(
         &self,
         recharge: &Recharge,
-        name: &str,
-        result: Result<T, crate::carat::CaratError>,
+        exchange: Exchange<T>,
     ) -> Result<T, FlowError> {
         let actor = Actor::Storefront;
-        store::recharges::record_call(&self.pool, recharge.id, &actor, call_record(name, &result))
-            .await?;
-        let error = match result {
+        self.note_call(recharge.id, &actor, &exchange).await?;
+        let error = match exchange.result {
             Ok(answer) => return Ok(answer),
             Err(error) => error,
         };

@@ -126,9 +126,9 @@ impl RechargeService {
         let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
             return Ok(None);
         };
-        let result = self.carat.confirm(&nit, decision.confirm).await;
-        let call = call_record(decision.action(), &result);
-        let answer = match result {
+        let exchange = self.carat.confirm(&nit, decision.confirm).await;
+        let call = call_record(&exchange);
+        let answer = match exchange.result {
             Ok(answer) => answer,
             Err(error) => {
                 let failed = self

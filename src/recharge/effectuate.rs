@@ -182,12 +182,12 @@ impl RechargeService {
                 recharge = self.load(id).await?;
                 continue;
             };
-            let result = self
+            let exchange = self
                 .carat
                 .effectuate(&nit, &req.to_wire(&self.general_hash()))
                 .await;
-            let call = call_record("effectuate", &result);
-            return match result {
+            let call = call_record(&exchange);
+            return match exchange.result {
                 Ok(answer) => self.effectuation_answered(&sent, actor, call, answer).await,
                 // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
                 // correct its choice and try again.

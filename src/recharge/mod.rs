@@ -36,7 +36,7 @@ pub use effectuate::EffectuateRequest;
 pub use error::{CaratFailure, CaratProblem, FlowError};
 pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
 
-use crate::carat::CaratClient;
+use crate::carat::{CaratClient, Exchange};
 use crate::domain::{Actor, GeneralHash, RechargeStatus};
 use crate::store::{self, Changes, Event, Guard, NextAttempt, Recharge, Step};
 
@@ -188,6 +188,18 @@ impl RechargeService {
         }
     }
 
+    /// Keeps a call whose outcome changes nothing else (a listing, a query, the create) in the
+    /// recharge's history.
+    async fn note_call<T: crate::carat::wire::Verdict>(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        exchange: &Exchange<T>,
+    ) -> Result<(), FlowError> {
+        store::recharges::record_call(&self.pool, id, actor, call_record(exchange)).await?;
+        Ok(())
+    }
+
     /// The table version to send. The service keeps no copy of Carat's tables yet, so it asks
     /// for all of them every time.
     fn general_hash(&self) -> GeneralHash {
@@ -207,13 +219,11 @@ async fn detached<T: Send + 'static>(
     }
 }
 
-/// The history entry for an outbound call: what came back, in Carat's words.
-fn call_record<T: crate::carat::wire::Verdict>(
-    name: &str,
-    result: &Result<T, crate::carat::CaratError>,
-) -> store::CallRecord {
+/// The history entry for an outbound call: what was sent (redacted by the client) and what
+/// came back, in Carat's words.
+fn call_record<T: crate::carat::wire::Verdict>(exchange: &Exchange<T>) -> store::CallRecord {
     use crate::carat::CaratError;
-    let detail = match result {
+    let mut detail = match &exchange.result {
         Ok(body) => serde_json::json!({
             "outcome": "ok",
             "esitef_code": body.esitef().map(|e| e.code.as_str()),
@@ -236,8 +246,9 @@ fn call_record<T: crate::carat::wire::Verdict>(
             serde_json::json!({"outcome": "not_sent", "error": e.to_string()})
         }
     };
+    detail["request"] = exchange.request.clone();
     store::CallRecord {
-        name: name.to_owned(),
+        name: exchange.call.to_owned(),
         detail,
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_record, why_not};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, why_not};
 use crate::carat::CaratError;
 use crate::carat::wire::GetStatusRechargeResponse;
 use crate::domain::{Actor, CaratStatus, RechargeStatus};
@@ -148,15 +148,9 @@ impl RechargeService {
                 why_not(RechargeStatus::Created, "query"),
             ));
         };
-        let result = self.carat.query(&nit).await;
-        store::recharges::record_call(
-            &self.pool,
-            recharge.id,
-            actor,
-            call_record("query", &result),
-        )
-        .await?;
-        let answer = match result {
+        let exchange = self.carat.query(&nit).await;
+        self.note_call(recharge.id, actor, &exchange).await?;
+        let answer = match exchange.result {
             Ok(answer) => answer,
             Err(e) => match record_in_refusal(&e) {
                 Some(answer) => answer,

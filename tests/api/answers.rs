@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{
-    Options, PHONE_DENY, PHONE_OK, PHONE_SLOW, TestApp, spawn_app, spawn_app_with,
+    MERCHANT_KEY, Options, PHONE_DENY, PHONE_OK, PHONE_SLOW, TestApp, spawn_app, spawn_app_with,
 };
 
 async fn started(app: &TestApp) -> String {
@@ -154,4 +154,89 @@ async fn a_timeout_names_the_call_and_a_query_fills_in_what_carat_reports() {
     assert!(body["authorization"]["number"].is_string(), "{body}");
     assert!(body["receipts"]["customer"].is_string(), "{body}");
     assert!(body["last_error"].is_null(), "{body}");
+}
+
+#[tokio::test]
+async fn outbound_calls_in_the_history_carry_the_request_never_the_merchant_key() {
+    let app = spawn_app().await;
+    let id = started(&app).await;
+    let (status, _) = app
+        .get_json(&format!("/api/v1/recharges/{id}/dealers"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.effectuate(&id, PHONE_OK, 1000).await.0, StatusCode::OK);
+    assert_eq!(app.confirm(&id, true).await.0, StatusCode::OK);
+
+    let recharge = app.recharge(&id).await;
+    let calls: Vec<_> = recharge["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "outbound_call")
+        .collect();
+    let named = |name: &str| {
+        calls
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} call in {calls:?}"))["detail"]["request"]
+            .clone()
+    };
+    let begin = named("begin");
+    assert_eq!(
+        begin["begin_recharge_request"]["order_id"],
+        recharge["order_id"]
+    );
+    assert_eq!(
+        begin["begin_recharge_request"]["merchant_key"],
+        "[redacted]"
+    );
+    let effectuation = named("effectuate");
+    assert_eq!(
+        effectuation["do_recharge_request"]["phone"]["number"],
+        PHONE_OK
+    );
+    assert_eq!(effectuation["do_recharge_request"]["amount"], "1000");
+    assert_eq!(
+        named("confirm")["confirm_recharge_request"]["confirm"],
+        "true"
+    );
+    assert_eq!(named("list_dealers")["nit"], recharge["nit"]);
+
+    // No event of any recharge holds the merchant key, in any field.
+    let leaks: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM recharge_events WHERE detail::text LIKE '%' || $1 || '%'",
+    )
+    .bind(MERCHANT_KEY)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(leaks, 0);
+}
+
+#[tokio::test]
+async fn a_query_records_its_request_without_the_merchant_key() {
+    let app = spawn_app_with(Options {
+        carat_timeout: Duration::from_millis(700),
+        slow_answer_delay: Duration::from_millis(1500),
+        ..Options::default()
+    })
+    .await;
+    let id = started(&app).await;
+    assert_eq!(
+        app.effectuate(&id, PHONE_SLOW, 1000).await.0,
+        StatusCode::GATEWAY_TIMEOUT
+    );
+    assert_eq!(
+        app.effectuate(&id, PHONE_SLOW, 1000).await.0,
+        StatusCode::OK
+    );
+    let recharge = app.recharge(&id).await;
+    let query = recharge["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "outbound_call" && e["name"] == "query")
+        .expect("a query resolved it");
+    assert_eq!(query["detail"]["request"]["merchantkey"], "[redacted]");
+    assert!(!recharge.to_string().contains(MERCHANT_KEY));
 }

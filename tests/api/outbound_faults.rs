@@ -418,7 +418,7 @@ async fn failing_queries_back_off_until_one_answers(faults: &[Fault]) {
     // The reason is the last failed query's.
     let attempts = reconciliation["attempts"].as_u64().unwrap() as usize;
     let why = match faults[attempts - 1] {
-        Fault::Slow => "no answer",
+        Fault::Slow => "did not answer the query within",
         Fault::Error500 | Fault::AppliedThen500 => "HTTP 500",
     };
     let last_error = reconciliation["last_error"].as_str().unwrap_or_default();
