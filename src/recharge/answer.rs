@@ -109,21 +109,20 @@ mod tests {
         }
     }
 
+    fn change(from: &str, to: &str) -> Event {
+        event("state_change", json!({"from": from, "to": to}))
+    }
+
+    fn call(detail: Value) -> Event {
+        event("outbound_call", detail)
+    }
+
     #[test]
     fn the_step_that_ended_it_and_its_calls_http_status_are_read_from_the_history() {
         let events = [
-            event(
-                "state_change",
-                json!({"from": "started", "to": "effectuating"}),
-            ),
-            event(
-                "outbound_call",
-                json!({"outcome": "ok", "carat_status": "NEG"}),
-            ),
-            event(
-                "state_change",
-                json!({"from": "effectuating", "to": "failed"}),
-            ),
+            change("started", "effectuating"),
+            call(json!({"outcome": "ok", "carat_status": "NEG"})),
+            change("effectuating", "failed"),
         ];
         assert_eq!(
             ending(&events, RechargeStatus::Failed),
@@ -132,24 +131,15 @@ mod tests {
         assert_eq!(ending(&events, RechargeStatus::Expired), None);
 
         let refused = [
-            event(
-                "outbound_call",
-                json!({"outcome": "refused", "http_status": 400}),
-            ),
-            event(
-                "state_change",
-                json!({"from": "confirming", "to": "expired"}),
-            ),
+            call(json!({"outcome": "refused", "http_status": 400})),
+            change("confirming", "expired"),
         ];
         assert_eq!(
             ending(&refused, RechargeStatus::Expired),
             Some(("confirming".to_owned(), Some(400)))
         );
         // Ended by the reconciler after a query: no call of the step's own.
-        let by_query = [
-            event("outbound_call", json!({"outcome": "ok"})),
-            event("state_change", json!({"from": "started", "to": "expired"})),
-        ];
+        let by_query = [call(json!({"outcome": "ok"})), change("started", "expired")];
         assert_eq!(
             ending(&by_query, RechargeStatus::Expired).map(|(from, _)| from),
             Some("started".to_owned())

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    CaratFailure, CaratProblem, FlowError, RechargeService, call_record, detached, why_not,
+    CaratFailure, CaratProblem, FlowError, Race, RechargeService, call_record, detached, why_not,
 };
 use crate::carat::wire::{
     AnswerWire, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, Phone,
@@ -118,9 +118,10 @@ impl RechargeService {
         req: EffectuateRequest,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
-        let mut recharge = self.load(id).await?;
-        // Twice at most: a request that loses the race to start the call waits for the winner.
-        for _ in 0..2 {
+        // A request that loses the race to start the call waits for the winner.
+        let req = &req;
+        self.at_most_twice(id, "effectuate", |mut recharge: Recharge| {
+            Box::pin(async move {
             if recharge.status == RechargeStatus::Effectuating {
                 if !req.matches(&recharge) {
                     return Err(FlowError::out_of_order(
@@ -145,7 +146,7 @@ impl RechargeService {
                             s @ (RechargeStatus::Failed | RechargeStatus::Expired) => {
                                 Err(FlowError::out_of_order(s, why_not(s, "effectuate")))
                             }
-                            _ => Ok(r),
+                            _ => Ok(Race::Won(r)),
                         });
                 }
                 s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
@@ -179,16 +180,18 @@ impl RechargeService {
             };
             let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
                 // Someone else started a call first.
-                recharge = self.load(id).await?;
-                continue;
+                return Ok(Race::Lost);
             };
             let exchange = self
                 .carat
                 .effectuate(&nit, &req.to_wire(&self.general_hash()))
                 .await;
             let call = call_record(&exchange);
-            return match exchange.result {
-                Ok(answer) => self.effectuation_answered(&sent, actor, call, answer).await,
+            match exchange.result {
+                Ok(answer) => self
+                    .effectuation_answered(&sent, actor, call, answer)
+                    .await
+                    .map(Race::Won),
                 // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
                 // correct its choice and try again.
                 Err(error) => Err(self
@@ -201,12 +204,10 @@ impl RechargeService {
                         error,
                     )
                     .await),
-            };
-        }
-        Err(FlowError::out_of_order(
-            recharge.status,
-            why_not(recharge.status, "effectuate"),
-        ))
+            }
+            })
+        })
+        .await
     }
 
     async fn effectuation_answered(

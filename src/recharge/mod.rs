@@ -148,6 +148,28 @@ impl RechargeService {
         }
     }
 
+    /// Takes a step that may lose a race (another request, instance or reconciler moved the
+    /// recharge first): `attempt` runs on the stored recharge, and once more on a fresh read
+    /// if it lost, for the winner's outcome usually answers it; losing twice is a 409.
+    async fn at_most_twice<'a, T>(
+        &'a self,
+        id: Uuid,
+        action: &str,
+        mut attempt: impl FnMut(Recharge) -> Attempt<'a, T>,
+    ) -> Result<T, FlowError> {
+        let mut recharge = self.load(id).await?;
+        for _ in 0..2 {
+            match attempt(recharge).await? {
+                Race::Won(answer) => return Ok(answer),
+                Race::Lost => recharge = self.load(id).await?,
+            }
+        }
+        Err(FlowError::out_of_order(
+            recharge.status,
+            why_not(recharge.status, action),
+        ))
+    }
+
     /// Waits while another request's call on this recharge is out, then reads it again: an
     /// identical request answers as the first one did instead of a 409.
     async fn wait_for_call(&self, recharge: Recharge) -> Result<Recharge, FlowError> {
@@ -205,6 +227,19 @@ impl RechargeService {
     fn general_hash(&self) -> GeneralHash {
         GeneralHash::none_cached()
     }
+}
+
+/// One attempt at a step that may lose a race. Boxed: the use cases run in spawned tasks,
+/// which need the future to be `Send`, and an async closure's future cannot say so yet.
+type Attempt<'a, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Race<T>, FlowError>> + Send + 'a>>;
+
+/// How an attempt at a step that may lose a race ended.
+enum Race<T> {
+    /// It took the step (or found the answer): this is it.
+    Won(T),
+    /// Someone else moved the recharge first; nothing was sent.
+    Lost,
 }
 
 /// Runs a use case in a task of its own: if the storefront hangs up, the request's future is
