@@ -25,7 +25,8 @@ pub enum ApiError {
         status: Option<RechargeStatus>,
         recharge_id: Option<uuid::Uuid>,
     },
-    Carat(CaratProblem),
+    /// Boxed: the largest variant, and every handler's error type carries its size.
+    Carat(Box<CaratProblem>),
     /// A money-moving call went out and its answer could not be recorded.
     OutcomeUnrecorded {
         message: String,
@@ -55,7 +56,7 @@ impl From<FlowError> for ApiError {
                 status: Some(status),
                 recharge_id: Some(id),
             },
-            FlowError::Carat(problem) => Self::Carat(problem),
+            FlowError::Carat(problem) => Self::Carat(Box::new(problem)),
             e @ FlowError::OutcomeUnrecorded { status } => Self::OutcomeUnrecorded {
                 message: e.to_string(),
                 status,

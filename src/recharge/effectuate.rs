@@ -139,15 +139,16 @@ impl RechargeService {
                 RechargeStatus::Started => {}
                 // A repeat of an effectuation that went through answers as the first did.
                 _ if req.matches(&recharge) => {
-                    return self
+                    let stored = self
                         .step_outcome(recharge, RechargeStatus::Effectuating)
-                        .await
-                        .and_then(|r| match r.status {
-                            s @ (RechargeStatus::Failed | RechargeStatus::Expired) => {
-                                Err(FlowError::out_of_order(s, why_not(s, "effectuate")))
-                            }
-                            _ => Ok(Race::Won(r)),
-                        });
+                        .await?;
+                    // Ended in failure by something else than this effectuation: out of order.
+                    return match stored.status {
+                        s @ (RechargeStatus::Failed | RechargeStatus::Expired) => {
+                            Err(FlowError::out_of_order(s, why_not(s, "effectuate")))
+                        }
+                        _ => Ok(Race::Won(stored)),
+                    };
                 }
                 s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
             }
