@@ -25,7 +25,8 @@ pub enum ApiError {
         status: Option<RechargeStatus>,
         recharge_id: Option<uuid::Uuid>,
     },
-    Carat(CaratProblem),
+    /// Boxed: the largest variant, and every handler's error type carries its size.
+    Carat(Box<CaratProblem>),
     /// A money-moving call went out and its answer could not be recorded.
     OutcomeUnrecorded {
         message: String,
@@ -50,13 +51,13 @@ impl From<FlowError> for ApiError {
                 status: Some(status),
                 recharge_id: None,
             },
-            e @ FlowError::OrderIdTaken(existing) => Self::Conflict {
+            e @ FlowError::OrderIdTaken { id, status } => Self::Conflict {
                 message: e.to_string(),
-                status: None,
-                recharge_id: Some(existing),
+                status: Some(status),
+                recharge_id: Some(id),
             },
             FlowError::Invalid(e) => Self::InvalidField(e),
-            FlowError::Carat(problem) => Self::Carat(problem),
+            FlowError::Carat(problem) => Self::Carat(Box::new(problem)),
             e @ FlowError::OutcomeUnrecorded { status } => Self::OutcomeUnrecorded {
                 message: e.to_string(),
                 status,
@@ -142,7 +143,10 @@ impl IntoResponse for ApiError {
                 };
                 let extra = json!({
                     "recharge_status": p.recharge_status,
+                    "recharge_id": p.recharge_id,
                     "carat": {
+                        "call": p.call,
+                        "timeout_ms": p.timeout_ms,
                         "http_status": p.http_status,
                         "code": p.code,
                         "message": p.carat_message,

@@ -7,9 +7,12 @@
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, RequestBuilder};
+use serde::Serialize;
+use serde_json::Value;
 use url::Url;
 
 use super::error::{CaratError, Refusal};
+use super::redact::redact;
 use super::wire::{
     BeginRechargeRequest, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
     DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
@@ -61,11 +64,22 @@ pub fn transport(base_url: &Url) -> Result<Transport, String> {
     }
 }
 
+/// One call to Carat: which, what was sent (secrets and card data redacted, so it may be kept
+/// in the history), and what came back.
+#[derive(Debug)]
+pub struct Exchange<T> {
+    pub call: &'static str,
+    pub request: Value,
+    pub result: Result<T, CaratError>,
+}
+
 #[derive(Clone, Debug)]
 pub struct CaratClient {
     http: reqwest::Client,
     base: String,
     merchant_key: Secret,
+    /// The total timeout, to say how long a call that timed out was waited for.
+    timeout: Duration,
 }
 
 impl CaratClient {
@@ -94,6 +108,7 @@ impl CaratClient {
             http,
             base: config.base_url.as_str().trim_end_matches('/').to_owned(),
             merchant_key: config.merchant_key,
+            timeout: config.timeout,
         })
     }
 
@@ -105,7 +120,7 @@ impl CaratClient {
         merchant_usn: MerchantUsn,
         general_hash: &GeneralHash,
         recharge_type: RechargeType,
-    ) -> Result<BeginRechargeResponse, CaratError> {
+    ) -> Exchange<BeginRechargeResponse> {
         let body = BeginRechargeRequest {
             merchant_key: self.merchant_key.expose().to_owned(),
             merchant_usn: Some(merchant_usn.to_string()),
@@ -116,7 +131,7 @@ impl CaratClient {
         let req = self
             .request(Method::POST, "/v3/recharge")
             .json(&body.wrap());
-        self.send("begin", req).await
+        self.send("begin", req, &body.wrap()).await
     }
 
     /// `GET /v3/rechargedealers`.
@@ -124,7 +139,7 @@ impl CaratClient {
         &self,
         nit: &Nit,
         general_hash: &GeneralHash,
-    ) -> Result<ListDealersResponse, CaratError> {
+    ) -> Exchange<ListDealersResponse> {
         let query = ListDealersQuery {
             nit: nit.to_string(),
             generalhash: Some(general_hash.to_string()),
@@ -132,7 +147,7 @@ impl CaratClient {
         let req = self
             .request(Method::GET, "/v3/rechargedealers")
             .query(&query);
-        self.send("list_dealers", req).await
+        self.send("list_dealers", req, &query).await
     }
 
     /// `GET /v3/rechargebranches` (the `normal` recharge's branch data).
@@ -142,7 +157,7 @@ impl CaratClient {
         ddd: &Ddd,
         dealer_code: &DealerCode,
         general_hash: &GeneralHash,
-    ) -> Result<ListBranchDataResponse, CaratError> {
+    ) -> Exchange<ListBranchDataResponse> {
         let query = ListBranchesQuery {
             nit: nit.to_string(),
             ddd: ddd.to_string(),
@@ -152,7 +167,7 @@ impl CaratClient {
         let req = self
             .request(Method::GET, "/v3/rechargebranches")
             .query(&query);
-        self.send("list_branches", req).await
+        self.send("list_branches", req, &query).await
     }
 
     /// `PUT /v3/recharge/{nit}` with `do_recharge_request`. Moves money: never repeat it after
@@ -161,19 +176,15 @@ impl CaratClient {
         &self,
         nit: &Nit,
         body: &DoRechargeRequest,
-    ) -> Result<DoRechargeResponse, CaratError> {
+    ) -> Exchange<DoRechargeResponse> {
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());
-        self.send("effectuate", req).await
+        self.send("effectuate", req, &body.wrap()).await
     }
 
     /// `PUT /v3/recharge/{nit}` with `confirm_recharge_request`: `true` confirms, `false` undoes.
-    pub async fn confirm(
-        &self,
-        nit: &Nit,
-        confirm: bool,
-    ) -> Result<ConfirmRechargeResponse, CaratError> {
+    pub async fn confirm(&self, nit: &Nit, confirm: bool) -> Exchange<ConfirmRechargeResponse> {
         let body = ConfirmRechargeRequest {
             confirm: confirm.to_string(),
             merchant_key: self.merchant_key.expose().to_owned(),
@@ -182,13 +193,13 @@ impl CaratClient {
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());
-        self.send(if confirm { "confirm" } else { "undo" }, req)
-            .await
+        let call = if confirm { "confirm" } else { "undo" };
+        self.send(call, req, &body.wrap()).await
     }
 
     /// `GET /v3/recharge/{nit}/?merchantkey=..`: Carat's own record of the transaction. Safe to
     /// repeat.
-    pub async fn query(&self, nit: &Nit) -> Result<GetStatusRechargeResponse, CaratError> {
+    pub async fn query(&self, nit: &Nit) -> Exchange<GetStatusRechargeResponse> {
         let query = GetStatusQuery {
             merchantkey: self.merchant_key.expose().to_owned(),
         };
@@ -196,20 +207,23 @@ impl CaratClient {
         let req = self
             .request(Method::GET, &format!("/v3/recharge/{nit}/"))
             .query(&query);
-        self.send("query", req).await
+        self.send("query", req, &query).await
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))
     }
 
+    /// Sends `req`, whose body or query string is `sent`, and reads the answer.
     async fn send<T: Envelope + Verdict>(
         &self,
         call: &'static str,
         req: RequestBuilder,
-    ) -> Result<T, CaratError> {
+        sent: &impl Serialize,
+    ) -> Exchange<T> {
+        let request = redact(serde_json::to_value(sent).unwrap_or_default());
         let started = Instant::now();
-        let result = self.exchange::<T>(req).await;
+        let result = self.exchange::<T>(call_noun(call), req).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(body) => tracing::info!(
@@ -220,25 +234,27 @@ impl CaratClient {
             ),
             Err(error) => tracing::warn!(call, elapsed_ms, %error, "carat call failed"),
         }
-        result
+        Exchange {
+            call,
+            request,
+            result,
+        }
     }
 
-    async fn exchange<T: Envelope + Verdict>(&self, req: RequestBuilder) -> Result<T, CaratError> {
-        // `without_url()`: the query's URL carries the merchant key.
-        let response = req.send().await.map_err(|e| {
-            let connect = e.is_connect() || e.is_builder();
-            let e = e.without_url().to_string();
-            if connect {
-                CaratError::NotSent(e)
-            } else {
-                CaratError::NoAnswer(e)
-            }
-        })?;
+    async fn exchange<T: Envelope + Verdict>(
+        &self,
+        call: &'static str,
+        req: RequestBuilder,
+    ) -> Result<T, CaratError> {
+        let response = req
+            .send()
+            .await
+            .map_err(|e| self.transport_error(call, e))?;
         let http_status = response.status().as_u16();
         let bytes = response
             .bytes()
             .await
-            .map_err(|e| CaratError::NoAnswer(e.without_url().to_string()))?;
+            .map_err(|e| self.transport_error(call, e))?;
 
         let Some(body) = parse_envelope::<T>(&bytes) else {
             return Err(CaratError::Answered(Refusal {
@@ -257,6 +273,40 @@ impl CaratClient {
         // A 200 without a verdict is not a success we can rely on.
         refusal.unreadable = http_status == 200 && esitef.is_none();
         Err(CaratError::Answered(refusal))
+    }
+}
+
+impl CaratClient {
+    /// A call that got no answer, sorted by whether it left at all.
+    fn transport_error(&self, call: &'static str, e: reqwest::Error) -> CaratError {
+        // A connect that timed out never sent the request: still not sent.
+        let connect = e.is_connect() || e.is_builder();
+        let timed_out = e.is_timeout();
+        // `without_url()`: the query's URL carries the merchant key.
+        let reason = e.without_url().to_string();
+        if connect {
+            CaratError::NotSent { call, reason }
+        } else {
+            let timeout_ms =
+                timed_out.then(|| u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX));
+            CaratError::NoAnswer {
+                call,
+                reason,
+                timeout_ms,
+            }
+        }
+    }
+}
+
+/// How the storefront's error names a call: "the effectuation", not "the effectuate".
+fn call_noun(call: &'static str) -> &'static str {
+    match call {
+        "begin" => "create",
+        "effectuate" => "effectuation",
+        "confirm" => "confirmation",
+        "list_dealers" => "dealer listing",
+        "list_branches" => "branch data listing",
+        other => other,
     }
 }
 

@@ -8,12 +8,17 @@ use super::wire::Esitef;
 #[derive(Debug, thiserror::Error)]
 pub enum CaratError {
     /// The request never left: connecting failed. Carat cannot have acted on it.
-    #[error("could not reach Carat Portal: {0}")]
-    NotSent(String),
+    #[error("could not reach Carat Portal for the {call}: {reason}")]
+    NotSent { call: &'static str, reason: String },
     /// Sent, but no answer came in time (or the connection broke mid-way). Carat may or may
     /// not have acted on it.
-    #[error("no answer from Carat Portal: {0}")]
-    NoAnswer(String),
+    #[error("{}", no_answer_message(call, reason, *timeout_ms))]
+    NoAnswer {
+        call: &'static str,
+        reason: String,
+        /// Set when the client's timeout ran out: how long it waited.
+        timeout_ms: Option<u64>,
+    },
     /// Carat answered: with a non-200 status, an `esitef.code` other than "0", or a body we
     /// could not read.
     #[error("{0}")]
@@ -71,12 +76,37 @@ impl fmt::Display for Refusal {
     }
 }
 
+/// Says which call went unanswered, and after how long when it timed out: "error sending
+/// request" alone does not tell an operator which call to look for.
+fn no_answer_message(call: &str, reason: &str, timeout_ms: Option<u64>) -> String {
+    match timeout_ms {
+        Some(ms) => format!("Carat Portal did not answer the {call} within {ms} ms"),
+        None => format!("no answer from Carat Portal to the {call}: {reason}"),
+    }
+}
+
 impl CaratError {
+    /// The call this error is about, when the client knows it (`effectuate`, `query`...).
+    pub fn call(&self) -> Option<&'static str> {
+        match self {
+            Self::NotSent { call, .. } | Self::NoAnswer { call, .. } => Some(call),
+            Self::Answered(_) => None,
+        }
+    }
+
+    /// How long the client waited before giving up, when its timeout ran out.
+    pub fn timeout_ms(&self) -> Option<u64> {
+        match self {
+            Self::NoAnswer { timeout_ms, .. } => *timeout_ms,
+            _ => None,
+        }
+    }
+
     /// Whether Carat certainly did not act on the call, so it may be sent again.
     pub fn certainly_not_applied(&self) -> bool {
         match self {
-            Self::NotSent(_) => true,
-            Self::NoAnswer(_) => false,
+            Self::NotSent { .. } => true,
+            Self::NoAnswer { .. } => false,
             Self::Answered(r) => r.is_definite(),
         }
     }
@@ -109,8 +139,36 @@ mod tests {
         assert!(refusal(400, false).certainly_not_applied());
         assert!(!refusal(500, false).certainly_not_applied());
         assert!(!refusal(200, true).certainly_not_applied());
-        assert!(!CaratError::NoAnswer("timeout".into()).certainly_not_applied());
-        assert!(CaratError::NotSent("refused".into()).certainly_not_applied());
+        assert!(!no_answer(None).certainly_not_applied());
+        assert!(
+            CaratError::NotSent {
+                call: "query",
+                reason: "refused".into()
+            }
+            .certainly_not_applied()
+        );
+    }
+
+    fn no_answer(timeout_ms: Option<u64>) -> CaratError {
+        CaratError::NoAnswer {
+            call: "effectuation",
+            reason: "error sending request".into(),
+            timeout_ms,
+        }
+    }
+
+    #[test]
+    fn a_timeout_names_the_call_and_how_long_it_waited() {
+        assert_eq!(
+            no_answer(Some(30_000)).to_string(),
+            "Carat Portal did not answer the effectuation within 30000 ms"
+        );
+        assert_eq!(
+            no_answer(None).to_string(),
+            "no answer from Carat Portal to the effectuation: error sending request"
+        );
+        assert_eq!(no_answer(Some(5)).call(), Some("effectuation"));
+        assert_eq!(no_answer(Some(5)).timeout_ms(), Some(5));
     }
 
     #[test]

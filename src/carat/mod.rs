@@ -2,7 +2,8 @@
 
 pub mod client;
 pub mod error;
+pub mod redact;
 pub mod wire;
 
-pub use client::{CaratClient, CaratClientConfig};
+pub use client::{CaratClient, CaratClientConfig, Exchange};
 pub use error::{CaratError, Refusal};

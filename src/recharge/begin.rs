@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_record, detached};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, detached};
 use crate::domain::{Actor, OrderId, RechargeStatus, RechargeType};
 use crate::store::{self, Changes, Guard, Recharge, Step, StoreError};
 
@@ -40,7 +40,10 @@ impl RechargeService {
             Err(StoreError::Duplicate("order_id")) => {
                 let taken = store::recharges::find_by_order_id(&self.pool, &order_id).await?;
                 return Err(match taken {
-                    Some(existing) => FlowError::OrderIdTaken(existing.id),
+                    Some(existing) => FlowError::OrderIdTaken {
+                        id: existing.id,
+                        status: existing.status,
+                    },
                     // Unique violation, then gone: recharges are never deleted.
                     None => StoreError::Duplicate("order_id").into(),
                 });
@@ -48,7 +51,7 @@ impl RechargeService {
             Err(e) => return Err(e.into()),
         };
 
-        let result = self
+        let exchange = self
             .carat
             .begin(
                 &order_id,
@@ -57,18 +60,12 @@ impl RechargeService {
                 recharge_type,
             )
             .await;
-        store::recharges::record_call(
-            &self.pool,
-            id,
-            &Actor::Storefront,
-            call_record("begin", &result),
-        )
-        .await?;
+        self.note_call(id, &Actor::Storefront, &exchange).await?;
 
         // Whichever instance received the authenticity POST has committed the NIT by now:
         // Carat answers the create only after the POST was answered.
         let now = self.load(id).await?;
-        match (result, now.status) {
+        match (exchange.result, now.status) {
             (Ok(_), RechargeStatus::Started) => Ok(now),
             (Ok(_), RechargeStatus::Created) => {
                 let problem = CaratProblem {
@@ -82,6 +79,9 @@ impl RechargeService {
                     carat_status: None,
                     answered: true,
                     recharge_status: None,
+                    recharge_id: None,
+                    call: None,
+                    timeout_ms: None,
                 };
                 Err(self.fail_create(&now, problem).await?)
             }
@@ -131,7 +131,9 @@ impl RechargeService {
             // The authenticity POST won the race: report what is stored now.
             None => self.load(recharge.id).await?.status,
         };
-        Ok(FlowError::Carat(problem.with_status(status)))
+        let mut problem = problem.with_status(status);
+        problem.recharge_id = Some(recharge.id);
+        Ok(FlowError::Carat(problem))
     }
 }
 

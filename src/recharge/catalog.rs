@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use super::effectuate::EffectuateRequest;
-use super::{CaratProblem, FlowError, RechargeService, call_record, catalog_check, why_not};
+use super::{CaratProblem, FlowError, RechargeService, catalog_check, why_not};
+use crate::carat::Exchange;
 use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
 use crate::domain::{Actor, Ddd, DealerCode, Nit, RechargeStatus};
 use crate::store::{self, Changes, Guard, Recharge, Step};
@@ -129,10 +130,8 @@ impl RechargeService {
     }
 
     async fn list_dealers(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {
-        let result = self.carat.list_dealers(nit, &self.general_hash()).await;
-        let response = self
-            .record_list_call(recharge, "list_dealers", result)
-            .await?;
+        let exchange = self.carat.list_dealers(nit, &self.general_hash()).await;
+        let response = self.record_list_call(recharge, exchange).await?;
         let view = dealers_view(response);
         self.keep(recharge, DEALERS_LISTING, &view).await?;
         Ok(view)
@@ -145,13 +144,11 @@ impl RechargeService {
         ddd: &Ddd,
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
-        let result = self
+        let exchange = self
             .carat
             .list_branches(nit, ddd, dealer_code, &self.general_hash())
             .await;
-        let response = self
-            .record_list_call(recharge, "list_branches", result)
-            .await?;
+        let response = self.record_list_call(recharge, exchange).await?;
         let view = branch_data_view(response);
         self.keep(recharge, &branches_listing(ddd, dealer_code), &view)
             .await?;
@@ -193,13 +190,11 @@ impl RechargeService {
     async fn record_list_call<T: crate::carat::wire::Verdict>(
         &self,
         recharge: &Recharge,
-        name: &str,
-        result: Result<T, crate::carat::CaratError>,
+        exchange: Exchange<T>,
     ) -> Result<T, FlowError> {
         let actor = Actor::Storefront;
-        store::recharges::record_call(&self.pool, recharge.id, &actor, call_record(name, &result))
-            .await?;
-        let error = match result {
+        self.note_call(recharge.id, &actor, &exchange).await?;
+        let error = match exchange.result {
             Ok(answer) => return Ok(answer),
             Err(error) => error,
         };

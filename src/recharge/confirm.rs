@@ -7,7 +7,7 @@
 use uuid::Uuid;
 
 use super::{
-    CaratFailure, CaratProblem, FlowError, RechargeService, call_record, detached, why_not,
+    CaratFailure, CaratProblem, FlowError, Race, RechargeService, call_record, detached, why_not,
 };
 use crate::domain::{Actor, CaratStatus, RechargeStatus};
 use crate::store::{self, Changes, Guard, Recharge, Step};
@@ -63,34 +63,39 @@ impl RechargeService {
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
         let action = decision.action();
-        let mut recharge = self.load(id).await?;
-        // Twice at most: a request that loses the race to send waits for the winner.
-        for _ in 0..2 {
-            // The same decision already out: answer as it will.
-            if recharge.status == decision.in_flight() {
-                recharge = self.wait_for_call(recharge).await?;
-            }
-            if recharge.status.is_in_doubt() {
-                recharge = self.resolve_in_doubt(recharge, actor).await?;
-            }
-            match recharge.status {
-                RechargeStatus::PendingConfirmation => {}
-                // The same decision again answers as the first time.
-                s if s == decision.done() => return Ok(recharge),
-                s => return Err(FlowError::out_of_order(s, why_not(s, action))),
-            }
-            match self
-                .send_decision(&recharge, decision, Guard::Status, actor)
-                .await?
-            {
-                Some(settled) => return settled,
-                None => recharge = self.load(id).await?,
-            }
-        }
-        Err(FlowError::out_of_order(
-            recharge.status,
-            why_not(recharge.status, action),
-        ))
+        // A request that loses the race to send waits for the winner.
+        self.at_most_twice(id, action, |mut recharge: Recharge| {
+            Box::pin(async move {
+                // The same decision already out: answer as it will.
+                if recharge.status == decision.in_flight() {
+                    recharge = self.wait_for_call(recharge).await?;
+                }
+                if recharge.status.is_in_doubt() {
+                    recharge = self.resolve_in_doubt(recharge, actor).await?;
+                }
+                match recharge.status {
+                    RechargeStatus::PendingConfirmation => {}
+                    // The same decision again answers as the first time.
+                    s if s == decision.done() => return Ok(Race::Won(recharge)),
+                    s => {
+                        // A decision that ended the recharge in failure answers as it did.
+                        let answer = self
+                            .failed_step_answer(&recharge, decision.in_flight())
+                            .await?;
+                        return Err(answer
+                            .unwrap_or_else(|| FlowError::out_of_order(s, why_not(s, action))));
+                    }
+                }
+                match self
+                    .send_decision(&recharge, decision, Guard::Status, actor)
+                    .await?
+                {
+                    Some(settled) => settled.map(Race::Won),
+                    None => Ok(Race::Lost),
+                }
+            })
+        })
+        .await
     }
 
     /// Sends `decision` for a recharge pending confirmation, or again for one whose same
@@ -118,9 +123,9 @@ impl RechargeService {
         let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
             return Ok(None);
         };
-        let result = self.carat.confirm(&nit, decision.confirm).await;
-        let call = call_record(decision.action(), &result);
-        let answer = match result {
+        let exchange = self.carat.confirm(&nit, decision.confirm).await;
+        let call = call_record(&exchange);
+        let answer = match exchange.result {
             Ok(answer) => answer,
             Err(error) => {
                 let failed = self
@@ -164,7 +169,11 @@ impl RechargeService {
             detail: serde_json::json!({"confirm": decision.confirm}),
             ..self.step(&sent, end, Guard::Attempt(sent.attempt), actor)
         };
-        Ok(Some(self.record(step).await))
+        let settled = match self.record(step).await {
+            Ok(stored) => self.step_outcome(stored, in_flight).await,
+            Err(e) => Err(e),
+        };
+        Ok(Some(settled))
     }
 }
 

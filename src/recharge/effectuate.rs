@@ -5,7 +5,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    CaratFailure, CaratProblem, FlowError, RechargeService, call_record, detached, why_not,
+    CaratFailure, CaratProblem, FlowError, Race, RechargeService, call_record, detached, why_not,
 };
 use crate::carat::wire::{
     AnswerWire, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, Phone,
@@ -118,9 +118,10 @@ impl RechargeService {
         req: EffectuateRequest,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
-        let mut recharge = self.load(id).await?;
-        // Twice at most: a request that loses the race to start the call waits for the winner.
-        for _ in 0..2 {
+        // A request that loses the race to start the call waits for the winner.
+        let req = &req;
+        self.at_most_twice(id, "effectuate", |mut recharge: Recharge| {
+            Box::pin(async move {
             if recharge.status == RechargeStatus::Effectuating {
                 if !req.matches(&recharge) {
                     return Err(FlowError::out_of_order(
@@ -137,11 +138,17 @@ impl RechargeService {
             match recharge.status {
                 RechargeStatus::Started => {}
                 // A repeat of an effectuation that went through answers as the first did.
-                s if s != RechargeStatus::Failed
-                    && s != RechargeStatus::Expired
-                    && req.matches(&recharge) =>
-                {
-                    return Ok(recharge);
+                _ if req.matches(&recharge) => {
+                    let stored = self
+                        .step_outcome(recharge, RechargeStatus::Effectuating)
+                        .await?;
+                    // Ended in failure by something else than this effectuation: out of order.
+                    return match stored.status {
+                        s @ (RechargeStatus::Failed | RechargeStatus::Expired) => {
+                            Err(FlowError::out_of_order(s, why_not(s, "effectuate")))
+                        }
+                        _ => Ok(Race::Won(stored)),
+                    };
                 }
                 s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
             }
@@ -177,16 +184,18 @@ impl RechargeService {
             };
             let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
                 // Someone else started a call first.
-                recharge = self.load(id).await?;
-                continue;
+                return Ok(Race::Lost);
             };
-            let result = self
+            let exchange = self
                 .carat
                 .effectuate(&nit, &req.to_wire(&self.general_hash()))
                 .await;
-            let call = call_record("effectuate", &result);
-            return match result {
-                Ok(answer) => self.effectuation_answered(&sent, actor, call, answer).await,
+            let call = call_record(&exchange);
+            match exchange.result {
+                Ok(answer) => self
+                    .effectuation_answered(&sent, actor, call, answer)
+                    .await
+                    .map(Race::Won),
                 // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
                 // correct its choice and try again.
                 Err(error) => Err(self
@@ -199,12 +208,10 @@ impl RechargeService {
                         error,
                     )
                     .await),
-            };
-        }
-        Err(FlowError::out_of_order(
-            recharge.status,
-            why_not(recharge.status, "effectuate"),
-        ))
+            }
+            })
+        })
+        .await
     }
 
     async fn effectuation_answered(
@@ -253,20 +260,7 @@ impl RechargeService {
                     ..self.step(sent, end, guard, actor)
                 };
                 let stored = self.record(step).await?;
-                let summary = format!(
-                    "Carat Portal answered status {carat}{}",
-                    message
-                        .as_deref()
-                        .map(|m| format!(": {m}"))
-                        .unwrap_or_default()
-                );
-                let failure = match end {
-                    RechargeStatus::Failed => CaratFailure::Denied,
-                    _ => CaratFailure::Refused,
-                };
-                let problem =
-                    CaratProblem::from_answer(failure, summary, code, message, carat.as_str());
-                Err(FlowError::Carat(problem.with_status(stored.status)))
+                self.step_outcome(stored, sent.status).await
             }
             // A success with a status we cannot act on: find out by a query.
             _ => {

@@ -16,8 +16,11 @@ pub enum FlowError {
     },
     /// The order id is taken: by this recharge (a create retried after its answer was lost
     /// finds it here).
-    #[error("order_id is already used by recharge {0}")]
-    OrderIdTaken(uuid::Uuid),
+    #[error("order_id is already used by recharge {id}")]
+    OrderIdTaken {
+        id: uuid::Uuid,
+        status: RechargeStatus,
+    },
     /// The storefront's input is not what Carat offers for this recharge (a dealer, amount or
     /// answer it did not list): nothing was written or sent.
     #[error("{0}")]
@@ -77,6 +80,13 @@ pub struct CaratProblem {
     pub answered: bool,
     /// The recharge's status after the failure was recorded.
     pub recharge_status: Option<RechargeStatus>,
+    /// The recharge the failure is about, where the storefront may not know it yet (a failed
+    /// create: its `order_id` stays bound to this recharge).
+    pub recharge_id: Option<uuid::Uuid>,
+    /// Which call failed, when Carat's own words do not say (it did not answer).
+    pub call: Option<&'static str>,
+    /// How long the call was waited for, when it timed out.
+    pub timeout_ms: Option<u64>,
 }
 
 impl CaratProblem {
@@ -91,6 +101,9 @@ impl CaratProblem {
             carat_status: refusal.and_then(|r| r.carat_status.clone()),
             answered: refusal.is_some(),
             recharge_status: None,
+            recharge_id: None,
+            call: error.call(),
+            timeout_ms: error.timeout_ms(),
         }
     }
 
@@ -112,15 +125,19 @@ impl CaratProblem {
             carat_status: Some(carat_status.to_owned()),
             answered: true,
             recharge_status: None,
+            recharge_id: None,
+            call: None,
+            timeout_ms: None,
         }
     }
 
-    /// A call Carat certainly did not act on: refused, or never sent.
+    /// A call that changes nothing at Carat failed, or a money-moving one Carat certainly did
+    /// not act on: a readable refusal is Carat saying no; a 5xx, an unreadable body or no
+    /// answer at all is Carat being unavailable.
     pub fn not_applied(error: &CaratError) -> Self {
-        let failure = if error.refusal().is_some() {
-            CaratFailure::Refused
-        } else {
-            CaratFailure::Unavailable
+        let failure = match error.refusal() {
+            Some(r) if r.is_definite() => CaratFailure::Refused,
+            _ => CaratFailure::Unavailable,
         };
         Self::new(failure, error)
     }
@@ -144,5 +161,42 @@ impl CaratProblem {
     pub fn with_status(mut self, status: RechargeStatus) -> Self {
         self.recharge_status = Some(status);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::carat::Refusal;
+
+    fn answered(http_status: u16, unreadable: bool) -> CaratError {
+        CaratError::Answered(Refusal {
+            http_status,
+            code: Some("99".into()),
+            message: None,
+            carat_status: None,
+            unreadable,
+        })
+    }
+
+    #[test]
+    fn only_a_readable_refusal_is_refused_the_rest_is_unavailable() {
+        let failure = |e: &CaratError| CaratProblem::not_applied(e).failure;
+        assert_eq!(failure(&answered(400, false)), CaratFailure::Refused);
+        assert_eq!(failure(&answered(200, false)), CaratFailure::Refused);
+        assert_eq!(failure(&answered(500, false)), CaratFailure::Unavailable);
+        assert_eq!(failure(&answered(200, true)), CaratFailure::Unavailable);
+        let timeout = CaratError::NoAnswer {
+            call: "query",
+            reason: "timed out".into(),
+            timeout_ms: Some(700),
+        };
+        let problem = CaratProblem::not_applied(&timeout);
+        assert_eq!(problem.failure, CaratFailure::Unavailable);
+        assert_eq!(
+            (problem.call, problem.timeout_ms),
+            (Some("query"), Some(700))
+        );
+        assert!(!problem.answered);
     }
 }

@@ -15,6 +15,7 @@
 //! * the use cases that call Carat run in a task of their own, so a storefront that hangs up
 //!   cannot stop one half way between the call and the record of its outcome.
 
+mod answer;
 mod begin;
 mod catalog;
 mod catalog_check;
@@ -36,7 +37,7 @@ pub use effectuate::EffectuateRequest;
 pub use error::{CaratFailure, CaratProblem, FlowError};
 pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
 
-use crate::carat::CaratClient;
+use crate::carat::{CaratClient, Exchange};
 use crate::domain::{Actor, GeneralHash, RechargeStatus};
 use crate::store::{self, Changes, Event, Guard, NextAttempt, Recharge, Step};
 
@@ -148,6 +149,28 @@ impl RechargeService {
         }
     }
 
+    /// Takes a step that may lose a race (another request, instance or reconciler moved the
+    /// recharge first): `attempt` runs on the stored recharge, and once more on a fresh read
+    /// if it lost, for the winner's outcome usually answers it; losing twice is a 409.
+    async fn at_most_twice<'a, T>(
+        &'a self,
+        id: Uuid,
+        action: &str,
+        mut attempt: impl FnMut(Recharge) -> Attempt<'a, T>,
+    ) -> Result<T, FlowError> {
+        let mut recharge = self.load(id).await?;
+        for _ in 0..2 {
+            match attempt(recharge).await? {
+                Race::Won(answer) => return Ok(answer),
+                Race::Lost => recharge = self.load(id).await?,
+            }
+        }
+        Err(FlowError::out_of_order(
+            recharge.status,
+            why_not(recharge.status, action),
+        ))
+    }
+
     /// Waits while another request's call on this recharge is out, then reads it again: an
     /// identical request answers as the first one did instead of a 409.
     async fn wait_for_call(&self, recharge: Recharge) -> Result<Recharge, FlowError> {
@@ -163,11 +186,61 @@ impl RechargeService {
         Ok(now)
     }
 
+    /// The answer of `step` (the in-flight state of an effectuation, confirmation or undo) if
+    /// that step ended `recharge` in failure: the same for the first request and its repeats,
+    /// for it is read from what is stored.
+    async fn failed_step_answer(
+        &self,
+        recharge: &Recharge,
+        step: RechargeStatus,
+    ) -> Result<Option<FlowError>, FlowError> {
+        let events = store::recharges::events(&self.pool, recharge.id).await?;
+        Ok(answer::of_failed_step(recharge, &events, step).map(FlowError::Carat))
+    }
+
+    /// What a step answers once its outcome is stored: the recharge, or, when the step ended
+    /// it in failure, that failure as [`Self::failed_step_answer`] tells it.
+    async fn step_outcome(
+        &self,
+        stored: Recharge,
+        step: RechargeStatus,
+    ) -> Result<Recharge, FlowError> {
+        match self.failed_step_answer(&stored, step).await? {
+            Some(failure) => Err(failure),
+            None => Ok(stored),
+        }
+    }
+
+    /// Keeps a call whose outcome changes nothing else (a listing, a query, the create) in the
+    /// recharge's history.
+    async fn note_call<T: crate::carat::wire::Verdict>(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        exchange: &Exchange<T>,
+    ) -> Result<(), FlowError> {
+        store::recharges::record_call(&self.pool, id, actor, call_record(exchange)).await?;
+        Ok(())
+    }
+
     /// The table version to send. The service keeps no copy of Carat's tables yet, so it asks
     /// for all of them every time.
     fn general_hash(&self) -> GeneralHash {
         GeneralHash::none_cached()
     }
+}
+
+/// One attempt at a step that may lose a race. Boxed: the use cases run in spawned tasks,
+/// which need the future to be `Send`, and an async closure's future cannot say so yet.
+type Attempt<'a, T> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Race<T>, FlowError>> + Send + 'a>>;
+
+/// How an attempt at a step that may lose a race ended.
+enum Race<T> {
+    /// It took the step (or found the answer): this is it.
+    Won(T),
+    /// Someone else moved the recharge first; nothing was sent.
+    Lost,
 }
 
 /// Runs a use case in a task of its own: if the storefront hangs up, the request's future is
@@ -182,13 +255,11 @@ async fn detached<T: Send + 'static>(
     }
 }
 
-/// The history entry for an outbound call: what came back, in Carat's words.
-fn call_record<T: crate::carat::wire::Verdict>(
-    name: &str,
-    result: &Result<T, crate::carat::CaratError>,
-) -> store::CallRecord {
+/// The history entry for an outbound call: what was sent (redacted by the client) and what
+/// came back, in Carat's words.
+fn call_record<T: crate::carat::wire::Verdict>(exchange: &Exchange<T>) -> store::CallRecord {
     use crate::carat::CaratError;
-    let detail = match result {
+    let mut detail = match &exchange.result {
         Ok(body) => serde_json::json!({
             "outcome": "ok",
             "esitef_code": body.esitef().map(|e| e.code.as_str()),
@@ -202,15 +273,18 @@ fn call_record<T: crate::carat::wire::Verdict>(
             "esitef_message": r.message,
             "carat_status": r.carat_status,
         }),
-        Err(e @ CaratError::NoAnswer(_)) => {
-            serde_json::json!({"outcome": "unknown", "error": e.to_string()})
-        }
-        Err(e @ CaratError::NotSent(_)) => {
+        Err(e @ CaratError::NoAnswer { timeout_ms, .. }) => serde_json::json!({
+            "outcome": "unknown",
+            "error": e.to_string(),
+            "timeout_ms": timeout_ms,
+        }),
+        Err(e @ CaratError::NotSent { .. }) => {
             serde_json::json!({"outcome": "not_sent", "error": e.to_string()})
         }
     };
+    detail["request"] = exchange.request.clone();
     store::CallRecord {
-        name: name.to_owned(),
+        name: exchange.call.to_owned(),
         detail,
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, call_record, why_not};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, why_not};
 use crate::carat::CaratError;
 use crate::carat::wire::GetStatusRechargeResponse;
 use crate::domain::{Actor, CaratStatus, RechargeStatus};
@@ -101,13 +101,13 @@ impl RechargeService {
         call: CallRecord,
         error: CaratError,
     ) -> FlowError {
-        let next = match sort_failure(recharge.status, before, &error) {
+        let (next, ends) = match sort_failure(recharge.status, before, &error) {
             Failure::InDoubt => {
                 let problem = CaratProblem::new(CaratFailure::OutcomeUnknown, &error);
                 return self.mark_in_doubt(recharge, actor, call, problem).await;
             }
-            Failure::NotApplied => fallback,
-            Failure::Ended(end) => end,
+            Failure::NotApplied => (fallback, false),
+            Failure::Ended(end) => (end, true),
         };
         let problem = CaratProblem::not_applied(&error);
         let step = Step {
@@ -120,10 +120,19 @@ impl RechargeService {
             detail: serde_json::json!({"carat_status": problem.carat_status}),
             ..self.step(recharge, next, Guard::Attempt(recharge.attempt), actor)
         };
-        match self.record(step).await {
-            Ok(stored) => FlowError::Carat(problem.with_status(stored.status)),
-            Err(e) => e,
+        let stored = match self.record(step).await {
+            Ok(stored) => stored,
+            Err(e) => return e,
+        };
+        // A refusal that ended the recharge answers as its repeats will.
+        if ends {
+            match self.failed_step_answer(&stored, recharge.status).await {
+                Ok(Some(answer)) => return answer,
+                Ok(None) => {}
+                Err(e) => return e,
+            }
         }
+        FlowError::Carat(problem.with_status(stored.status))
     }
 
     /// Asks Carat for its record of the recharge, keeping the call in the history.
@@ -139,15 +148,9 @@ impl RechargeService {
                 why_not(RechargeStatus::Created, "query"),
             ));
         };
-        let result = self.carat.query(&nit).await;
-        store::recharges::record_call(
-            &self.pool,
-            recharge.id,
-            actor,
-            call_record("query", &result),
-        )
-        .await?;
-        let answer = match result {
+        let exchange = self.carat.query(&nit).await;
+        self.note_call(recharge.id, actor, &exchange).await?;
+        let answer = match exchange.result {
             Ok(answer) => answer,
             Err(e) => match record_in_refusal(&e) {
                 Some(answer) => answer,
@@ -318,7 +321,14 @@ mod tests {
             unreadable: false,
         });
         assert!(record_in_refusal(&http_500).is_none());
-        assert!(record_in_refusal(&CaratError::NoAnswer("timeout".into())).is_none());
+        assert!(
+            record_in_refusal(&CaratError::NoAnswer {
+                call: "query",
+                reason: "timeout".into(),
+                timeout_ms: None,
+            })
+            .is_none()
+        );
     }
 
     #[test]
@@ -346,7 +356,15 @@ mod tests {
             Failure::Ended(Confirmed)
         );
         assert_eq!(
-            sort_failure(Effectuating, &nov, &CaratError::NoAnswer("timeout".into())),
+            sort_failure(
+                Effectuating,
+                &nov,
+                &CaratError::NoAnswer {
+                    call: "query",
+                    reason: "timeout".into(),
+                    timeout_ms: None,
+                }
+            ),
             Failure::InDoubt
         );
         let ppc = CaratStatus::Ppc;

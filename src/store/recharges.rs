@@ -449,7 +449,7 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
     let (next_kind, next_ms) = next.sql();
     let has_effectuation = changes.effectuation.is_some();
     let effectuation = changes.effectuation.unwrap_or_default();
-    let (error_code, error_message, error_write) = match changes.error {
+    let (error_code, error_message, error_write) = match last_error_write(to, changes.error) {
         Some((code, message)) => (code, message, true),
         None => (None, None, false),
     };
@@ -547,6 +547,20 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
     Ok(Some(updated))
 }
 
+/// The last error a step writes: its own, or none once the recharge has succeeded (effectuated
+/// or confirmed), so that an earlier refusal is not shown as if it still stood; the history
+/// keeps it. `None` keeps the stored one.
+fn last_error_write(
+    to: RechargeStatus,
+    error: Option<(Option<String>, Option<String>)>,
+) -> Option<(Option<String>, Option<String>)> {
+    match to {
+        _ if error.is_some() => error,
+        RechargeStatus::PendingConfirmation | RechargeStatus::Confirmed => Some((None, None)),
+        _ => None,
+    }
+}
+
 /// Claims up to `limit` recharges that are due, for `lease`: no other reconciler takes them
 /// before the lease ends or is released. Committed at once: no transaction is held across
 /// the calls to Carat that follow.
@@ -638,4 +652,32 @@ pub async fn postpone(
 /// A duration in whole milliseconds, as SQL takes it.
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_clears_the_last_error_and_other_steps_keep_it() {
+        use RechargeStatus::*;
+        let refusal = Some((Some("55".to_owned()), Some("esitef error".to_owned())));
+        assert_eq!(last_error_write(Started, refusal.clone()), refusal);
+        assert_eq!(
+            last_error_write(PendingConfirmation, None),
+            Some((None, None))
+        );
+        assert_eq!(last_error_write(Confirmed, None), Some((None, None)));
+        for keeps in [
+            Started,
+            Effectuating,
+            Confirming,
+            Undoing,
+            Undone,
+            Failed,
+            Expired,
+        ] {
+            assert_eq!(last_error_write(keeps, None), None, "{keeps}");
+        }
+    }
 }

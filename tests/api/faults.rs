@@ -53,7 +53,17 @@ async fn an_esitef_error_code_is_surfaced_and_the_recharge_may_try_again() {
     let (status, body) = app.effectuate(id, PHONE_OK, 1000).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "pending_confirmation");
-    assert_eq!(body["last_error"]["code"], "55");
+    // The refusal no longer stands once the effectuation went through; the history keeps it.
+    assert!(body["last_error"].is_null(), "{body}");
+    let history = app.recharge(id).await;
+    assert!(
+        history["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "outbound_call" && e["detail"]["esitef_code"] == "55"),
+        "{history}"
+    );
 }
 
 #[tokio::test]

@@ -1,5 +1,6 @@
 //! End-to-end tests: the service over HTTP, real PostgreSQL, the sandbox playing Carat.
 
+mod answers;
 mod authenticity;
 mod catalogue_checks;
 mod cluster;
