@@ -4,6 +4,7 @@
 pub mod authenticity;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use sqlx::PgPool;
 
@@ -18,8 +19,12 @@ pub struct CallbackState {
     pub nit_lifetime: std::time::Duration,
 }
 
+/// The longest callback body: Carat's forms are a few hundred bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 pub fn router(state: CallbackState) -> Router {
     Router::new()
         .route("/callbacks/authenticity", post(authenticity::receive))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
 }
