@@ -4,6 +4,7 @@ mod authenticity;
 mod cluster;
 mod crash;
 mod database;
+mod edges;
 mod faults;
 mod flow;
 mod helpers;
