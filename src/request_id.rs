@@ -35,7 +35,79 @@ fn is_sane(id: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_sane;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::routing::get;
+
+    use super::*;
+
+    /// The log lines written while the test runs.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// GETs `/` with `headers` over a plain connection; answers the response's request id.
+    async fn request_id_of(addr: std::net::SocketAddr, headers: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let request =
+            format!("GET / HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        answer
+            .lines()
+            .find_map(|l| l.strip_prefix("x-request-id: "))
+            .unwrap_or_else(|| panic!("no request id in {answer}"))
+            .to_owned()
+    }
+
+    /// The request's span (from `startup::trace_layer`) logs the id the response carries.
+    #[tokio::test]
+    async fn the_request_span_carries_the_echoed_id() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let router = Router::new()
+            .route("/", get(|| async { "ok" }))
+            .layer(crate::startup::trace_layer())
+            .layer(axum::middleware::from_fn(set_and_echo));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+
+        assert_eq!(
+            request_id_of(addr, "X-Request-Id: shop-42\r\n").await,
+            "shop-42"
+        );
+        let made = request_id_of(addr, "").await;
+        assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
+
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let ids: Vec<String> = logs
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|entry| entry["span"]["request_id"].as_str().map(str::to_owned))
+            .collect();
+        assert!(ids.contains(&"shop-42".to_owned()), "{logs}");
+        assert!(ids.contains(&made), "{logs}");
+    }
 
     #[test]
     fn keeps_short_visible_ascii_only() {
