@@ -49,13 +49,13 @@ pub fn is_json(content_type: &str) -> bool {
 /// error into one that names the field.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Every body is an object; serde would also take an array of the fields in order.
-    if bytes.trim_ascii_start().first() != Some(&b'{') {
-        if let Ok(body) = serde_json::from_slice::<Value>(bytes) {
-            let reason = format!("invalid type: {}, expected struct body", kind(&body));
-            return Err(ApiError::InvalidField(field_error::<T>(
-                bytes, None, &reason,
-            )));
-        }
+    if bytes.trim_ascii_start().first() != Some(&b'{')
+        && let Ok(body) = serde_json::from_slice::<Value>(bytes)
+    {
+        let reason = format!("invalid type: {}, expected struct body", kind(&body));
+        return Err(ApiError::InvalidField(field_error::<T>(
+            bytes, None, &reason,
+        )));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let e = match serde_path_to_error::deserialize::<_, T>(&mut *de) {
