@@ -76,8 +76,8 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // error ("expected value"): in a body that is valid JSON, that is a field of the wrong
     // type, not bad syntax.
     match serde_json::from_slice::<Value>(bytes) {
-        Ok(body) => {
-            let found = at(&body, Some(&path)).map_or("a value", kind);
+        Ok(mut body) => {
+            let found = at_mut(&mut body, Some(&path)).map_or("a value", |v| kind(v));
             let reason = format!("invalid type: {found}, expected variant identifier");
             Err(ApiError::InvalidField(field_error::<T>(
                 bytes,
@@ -147,16 +147,6 @@ fn members<T: DeserializeOwned>(
     probed
         .then(|| json_errors::listed_members(&message))
         .flatten()
-}
-
-fn at<'a>(body: &'a Value, path: Option<&Path>) -> Option<&'a Value> {
-    path.into_iter()
-        .flat_map(Path::iter)
-        .try_fold(body, |value, segment| match segment {
-            Segment::Seq { index } => value.get(index),
-            Segment::Map { key } => value.get(key),
-            _ => None,
-        })
 }
 
 fn at_mut<'a>(body: &'a mut Value, path: Option<&Path>) -> Option<&'a mut Value> {

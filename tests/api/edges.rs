@@ -155,15 +155,8 @@ async fn wrong_types_name_the_field_in_plain_words() {
         ),
     ];
     for (body, message) in cases {
-        let (status, answer) = app
-            .post_json(&format!("/api/v1/recharges/{id}/effectuate"), body.clone())
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{body} -> {answer}"
-        );
-        assert_eq!(answer["error"]["message"], message, "{body}");
+        let error = app.refused_effectuation(id, &body).await;
+        assert_eq!(error["message"], message, "{body}");
     }
 }
 

@@ -233,6 +233,19 @@ impl TestApp {
         .await
     }
 
+    /// POSTs an effectuation that must be refused as bad input; answers its `error`.
+    pub async fn refused_effectuation(&self, id: &str, body: &Value) -> Value {
+        let (status, answer) = self
+            .post_json(&format!("/api/v1/recharges/{id}/effectuate"), body.clone())
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} -> {answer}"
+        );
+        answer["error"].clone()
+    }
+
     pub async fn confirm(&self, id: &str, confirm: bool) -> (StatusCode, Value) {
         self.post_json(
             &format!("/api/v1/recharges/{id}/confirm"),
