@@ -6,6 +6,7 @@ pub mod carat;
 pub mod config;
 pub mod domain;
 pub mod recharge;
+pub mod request_id;
 pub mod sandbox;
 pub mod startup;
 pub mod store;

@@ -19,6 +19,7 @@ use crate::callbacks::{self, CallbackGuard, CallbackState, PathSecret, SourcePol
 use crate::carat::{CaratClient, CaratClientConfig};
 use crate::config::Settings;
 use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
+use crate::request_id::{self, X_REQUEST_ID};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::store;
 
@@ -95,7 +96,11 @@ impl Application {
         if let Some(sandbox) = &sandbox {
             router = router.merge(sandbox.router());
         }
-        let router = router.fallback(not_found).layer(trace_layer());
+        let router = router
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(trace_layer())
+            .layer(axum::middleware::from_fn(request_id::set_and_echo));
 
         tracing::info!(
             %local_addr,
@@ -233,8 +238,9 @@ pub fn reconciler(settings: &Settings, recharges: RechargeService) -> Reconciler
     )
 }
 
-/// One span per request, carrying the recharge id and NIT once a handler knows them. The
-/// query string is left out: Carat's query call carries the merchant key there.
+/// One span per request, with its `X-Request-Id` (set by [`request_id::set_and_echo`], outside
+/// this layer), carrying the recharge id and NIT once a handler knows them. The query string is
+/// left out: Carat's query call carries the merchant key there.
 pub fn trace_layer() -> TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
     impl Fn(&Request) -> tracing::Span + Clone,
@@ -256,7 +262,11 @@ pub fn trace_layer() -> TraceLayer<
             "request",
             method = %req.method(),
             route,
-            request_id = %uuid::Uuid::new_v4().simple(),
+            request_id = req
+                .headers()
+                .get(X_REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default(),
             recharge_id = tracing::field::Empty,
             nit = tracing::field::Empty,
         )
@@ -291,6 +301,11 @@ async fn health(State(pool): State<PgPool>) -> impl IntoResponse {
 
 pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
+}
+
+/// Axum adds the `Allow` header to what this answers.
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
 }
 
 /// The address this process can reach itself on: a wildcard bind is reached on loopback.

@@ -25,7 +25,7 @@ pub async fn require_bearer(
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer_token);
     let Some(token) = presented else {
         return ApiError::Unauthorized.into_response();
     };
@@ -41,6 +41,14 @@ pub async fn require_bearer(
     };
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// The token of an `Authorization` value whose scheme is `Bearer`, in any case (RFC 9110:
+/// auth schemes are case-insensitive).
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim_start();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// A short, non-reversible name for a token (SHA-256, first 16 hex digits).
@@ -63,6 +71,22 @@ mod tests {
         assert!(super::constant_time_eq(b"abc", b"abc"));
         assert!(!super::constant_time_eq(b"abc", b"abd"));
         assert!(!super::constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "bEaReR  abc",
+            " Bearer abc ",
+        ] {
+            assert_eq!(super::bearer_token(value), Some("abc"), "{value:?}");
+        }
+        for value in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc", ""] {
+            assert_eq!(super::bearer_token(value), None, "{value:?}");
+        }
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub enum ApiError {
     /// The body is not JSON at all.
     Malformed(String),
     UnsupportedMediaType,
+    /// The body is longer than the API accepts (`api::BODY_LIMIT`).
+    BodyTooLarge,
+    /// The route exists, not with this method.
+    MethodNotAllowed,
     /// A field is missing, of the wrong type or format.
     InvalidField(FieldError),
     Conflict {
@@ -108,6 +112,18 @@ impl IntoResponse for ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "the body must be JSON (Content-Type: application/json)".to_owned(),
+                json!({}),
+            ),
+            Self::BodyTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body must be at most {} KiB", super::BODY_LIMIT / 1024),
+                json!({}),
+            ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take this method (see the `Allow` header)".to_owned(),
                 json!({}),
             ),
             Self::InvalidField(e) => (

@@ -5,11 +5,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
-use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::recharge_path::{KnownRecharge, recharge_id};
 use super::views::RechargeView;
 use crate::domain::{Ddd, DealerCode, OrderId, RechargeType};
 use crate::recharge::{BranchData, Dealers, EffectuateRequest};
@@ -97,29 +97,18 @@ pub async fn branches(
 
 pub async fn effectuate(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    KnownRecharge(id): KnownRecharge,
     ApiJson(body): ApiJson<EffectuateRequest>,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let recharge = state.recharges.effectuate(recharge_id(&id)?, body).await?;
+    let recharge = state.recharges.effectuate(id, body).await?;
     Ok(Json(RechargeView::new(recharge, None)))
 }
 
 pub async fn confirm(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    KnownRecharge(id): KnownRecharge,
     ApiJson(body): ApiJson<ConfirmRecharge>,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let recharge = state
-        .recharges
-        .confirm(recharge_id(&id)?, body.confirm)
-        .await?;
+    let recharge = state.recharges.confirm(id, body.confirm).await?;
     Ok(Json(RechargeView::new(recharge, None)))
-}
-
-/// A recharge id from the path; anything that is not one names no recharge.
-fn recharge_id(raw: &str) -> Result<Uuid, ApiError> {
-    let id =
-        Uuid::parse_str(raw).map_err(|_| ApiError::NotFound("no recharge with this id".into()))?;
-    tracing::Span::current().record("recharge_id", tracing::field::display(id));
-    Ok(id)
 }

@@ -10,7 +10,7 @@ pub mod source;
 use std::net::SocketAddr;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
 use axum::http::{StatusCode, header::HeaderName};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -72,11 +72,15 @@ pub fn base_path(guard: &CallbackGuard) -> String {
     }
 }
 
+/// The longest callback body: Carat's forms are a few hundred bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
 /// The callback routes. With a path secret they live under `/callbacks/{secret}`, a route
 /// parameter, so the request span records the route template, never the secret itself.
 pub fn router(state: CallbackState, guard: CallbackGuard) -> Router {
     let routes = Router::new()
         .route("/authenticity", post(authenticity::receive))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     let prefix = if guard.path_secret.is_some() {
         "/callbacks/{secret}"

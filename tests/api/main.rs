@@ -6,6 +6,7 @@ mod catalogue_checks;
 mod cluster;
 mod crash;
 mod database;
+mod edges;
 mod faults;
 mod flow;
 mod helpers;

@@ -142,15 +142,8 @@ async fn bad_effectuations_name_the_field_and_change_nothing() {
         ),
     ];
     for (body, field) in cases {
-        let (status, answer) = app
-            .post_json(&format!("/api/v1/recharges/{id}/effectuate"), body.clone())
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{body} -> {answer}"
-        );
-        assert_eq!(answer["error"]["field"], field, "{body} -> {answer}");
+        let error = app.refused_effectuation(id, &body).await;
+        assert_eq!(error["field"], field, "{body} -> {error}");
     }
     let after = app.recharge(id).await;
     assert_eq!(after["status"], "started");
