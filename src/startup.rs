@@ -22,6 +22,11 @@ use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::store;
 
+/// How often each `serve` process deletes idempotency keys past their TTL (and once at start).
+/// Keys are kept for hours and an expired one is treated as new whether purged or not, so
+/// this only bounds the table's size.
+const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -29,6 +34,7 @@ pub struct Application {
     pool: PgPool,
     /// The background reconciler, when `RECONCILE_ENABLED`.
     reconciler: Option<Reconciler>,
+    idempotency_ttl: Duration,
 }
 
 impl Application {
@@ -79,6 +85,7 @@ impl Application {
             .merge(api::router(AppState {
                 recharges,
                 api_tokens: settings.api_tokens.clone(),
+                idempotency_ttl: settings.idempotency_ttl,
             }))
             .merge(callbacks::router(CallbackState {
                 pool: pool.clone(),
@@ -104,6 +111,7 @@ impl Application {
             local_addr,
             pool,
             reconciler,
+            idempotency_ttl: settings.idempotency_ttl,
         })
     }
 
@@ -127,6 +135,16 @@ impl Application {
                 let _ = stopped.wait_for(|s| *s).await;
             }));
         }
+        // Expired idempotency keys go whether or not this process reconciles.
+        let mut purge_stopped = stopped.clone();
+        tokio::spawn(api::idempotency::purge_periodically(
+            self.pool.clone(),
+            self.idempotency_ttl,
+            IDEMPOTENCY_PURGE_INTERVAL,
+            async move {
+                let _ = purge_stopped.wait_for(|s| *s).await;
+            },
+        ));
         // The peer's address goes into the callback inbox.
         let service = self
             .router

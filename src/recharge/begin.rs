@@ -82,6 +82,7 @@ impl RechargeService {
                     carat_status: None,
                     answered: true,
                     recharge_status: None,
+                    recharge_id: None,
                 };
                 Err(self.fail_create(&now, problem).await?)
             }
@@ -100,7 +101,9 @@ impl RechargeService {
                     .await?)
             }
             (Err(e), status) => Err(FlowError::Carat(
-                CaratProblem::new(CaratFailure::Refused, &e).with_status(status),
+                CaratProblem::new(CaratFailure::Refused, &e)
+                    .with_status(status)
+                    .of_recharge(id),
             )),
         }
     }
@@ -131,7 +134,9 @@ impl RechargeService {
             // The authenticity POST won the race: report what is stored now.
             None => self.load(recharge.id).await?.status,
         };
-        Ok(FlowError::Carat(problem.with_status(status)))
+        Ok(FlowError::Carat(
+            problem.with_status(status).of_recharge(recharge.id),
+        ))
     }
 }
 

@@ -58,6 +58,8 @@ pub struct Options {
     /// Another PostgreSQL server than `TEST_DATABASE_URL` (a throwaway cluster).
     pub database_server: Option<String>,
     pub acquire_timeout: Duration,
+    /// `API_TOKENS` (comma-separated); the helpers present [`TOKEN`].
+    pub api_tokens: &'static str,
 }
 
 impl Default for Options {
@@ -74,6 +76,7 @@ impl Default for Options {
             call_grace: Duration::from_millis(200),
             database_server: None,
             acquire_timeout: Duration::from_secs(3),
+            api_tokens: TOKEN,
         }
     }
 }
@@ -119,7 +122,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let database = TestDatabase::on(&options.database_server.clone().unwrap_or_else(server_url));
     let mut env = BTreeMap::new();
     env.insert("DATABASE_URL", database.url());
-    env.insert("API_TOKENS", TOKEN.to_owned());
+    env.insert("API_TOKENS", options.api_tokens.to_owned());
     env.insert("CARAT_BASE_URL", format!("http://{sandbox_addr}/e-sitef"));
     env.insert("CARAT_MERCHANT_ID", options.merchant_id.to_owned());
     env.insert("CARAT_MERCHANT_KEY", MERCHANT_KEY.to_owned());

@@ -7,6 +7,7 @@ mod database;
 mod faults;
 mod flow;
 mod helpers;
+mod idempotency;
 mod inbox;
 mod outage;
 mod outbound_faults;
