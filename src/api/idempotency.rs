@@ -28,6 +28,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::AppState;
@@ -79,7 +80,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         }
         Ok(Claim::Acquired(token)) => {
             let run = next.run(Request::from_parts(parts, Body::from(bytes)));
-            let held = tokio::spawn(hold(pool, scope, key, token, run));
+            // In the request's span, where the handler records the recharge's id.
+            let held = tokio::spawn(
+                hold(pool, scope, key, token, run).instrument(tracing::Span::current()),
+            );
             held.await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "idempotent request task failed");
                 ApiError::Internal.into_response()
