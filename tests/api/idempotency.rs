@@ -496,3 +496,32 @@ async fn a_failed_create_names_the_recharge_its_order_id_is_bound_to() {
     assert!(again.replayed());
     assert_eq!(again.body, failed.body);
 }
+
+#[tokio::test]
+async fn effectuate_and_confirm_take_keys_too() {
+    let app = spawn_app().await;
+    let created = app.create_recharge().await;
+    let (id, nit) = (
+        created["id"].as_str().unwrap(),
+        created["nit"].as_str().unwrap(),
+    );
+    let steps = [
+        (
+            "effectuate",
+            effectuation(PHONE_OK, 1000),
+            "pending_confirmation",
+        ),
+        ("confirm", json!({"confirm": true}), "confirmed"),
+    ];
+    for (step, body, status) in steps {
+        let path = format!("/api/v1/recharges/{id}/{step}");
+        let first = keyed(&app, &path, step, &body).await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+        assert_eq!(first.body["status"], status);
+        let again = keyed(&app, &path, step, &body).await;
+        assert!(again.replayed(), "{step}");
+        assert_eq!(again.body, first.body);
+    }
+    let tx = app.sandbox.transaction(nit).unwrap();
+    assert_eq!((tx.effectuation_requests, tx.confirmation_requests), (1, 1));
+}
