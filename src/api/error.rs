@@ -146,7 +146,6 @@ impl IntoResponse for ApiError {
                     }
                 };
                 let extra = json!({
-                    "recharge_id": p.recharge_id,
                     "recharge_status": p.recharge_status,
                     "carat": {
                         "http_status": p.http_status,

@@ -20,9 +20,8 @@
 
 use std::time::Duration;
 
-use axum::RequestExt;
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
@@ -55,13 +54,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         tracing::error!("idempotency layer reached without a caller: is it behind auth?");
         return ApiError::Internal.into_response();
     };
-    // The body is read within the API's body limit, then handed on to the handler as it was.
-    let (parts, body) = req.with_limited_body().into_parts();
-    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+    // The body is read within the API's body limit (the router's `DefaultBodyLimit`, which
+    // the extractor honours as the JSON extractor's does), then handed on to the handler.
+    let (parts, body) = req.into_parts();
+    let bytes = match Bytes::from_request(Request::from_parts(parts.clone(), body), &()).await {
         Ok(bytes) => bytes,
-        Err(e) => {
-            return ApiError::Malformed(format!("the body could not be read: {e}")).into_response();
-        }
+        Err(e) => return ApiError::Malformed(e.body_text()).into_response(),
     };
     let fingerprint = fingerprint(&parts.method, parts.uri.path(), &bytes);
     let pool = state.recharges.pool().clone();

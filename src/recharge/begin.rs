@@ -82,7 +82,6 @@ impl RechargeService {
                     carat_status: None,
                     answered: true,
                     recharge_status: None,
-                    recharge_id: None,
                 };
                 Err(self.fail_create(&now, problem).await?)
             }
@@ -101,9 +100,7 @@ impl RechargeService {
                     .await?)
             }
             (Err(e), status) => Err(FlowError::Carat(
-                CaratProblem::new(CaratFailure::Refused, &e)
-                    .with_status(status)
-                    .of_recharge(id),
+                CaratProblem::new(CaratFailure::Refused, &e).with_status(status),
             )),
         }
     }
@@ -134,9 +131,7 @@ impl RechargeService {
             // The authenticity POST won the race: report what is stored now.
             None => self.load(recharge.id).await?.status,
         };
-        Ok(FlowError::Carat(
-            problem.with_status(status).of_recharge(recharge.id),
-        ))
+        Ok(FlowError::Carat(problem.with_status(status)))
     }
 }
 

@@ -73,9 +73,6 @@ pub struct CaratProblem {
     pub answered: bool,
     /// The recharge's status after the failure was recorded.
     pub recharge_status: Option<RechargeStatus>,
-    /// Which recharge failed, where the storefront may not know it: a failed create, so that
-    /// it knows what its `order_id` is bound to.
-    pub recharge_id: Option<uuid::Uuid>,
 }
 
 impl CaratProblem {
@@ -90,7 +87,6 @@ impl CaratProblem {
             carat_status: refusal.and_then(|r| r.carat_status.clone()),
             answered: refusal.is_some(),
             recharge_status: None,
-            recharge_id: None,
         }
     }
 
@@ -112,7 +108,6 @@ impl CaratProblem {
             carat_status: Some(carat_status.to_owned()),
             answered: true,
             recharge_status: None,
-            recharge_id: None,
         }
     }
 
@@ -144,11 +139,6 @@ impl CaratProblem {
 
     pub fn with_status(mut self, status: RechargeStatus) -> Self {
         self.recharge_status = Some(status);
-        self
-    }
-
-    pub fn of_recharge(mut self, id: uuid::Uuid) -> Self {
-        self.recharge_id = Some(id);
         self
     }
 }

@@ -58,7 +58,7 @@ pub struct Options {
     /// Another PostgreSQL server than `TEST_DATABASE_URL` (a throwaway cluster).
     pub database_server: Option<String>,
     pub acquire_timeout: Duration,
-    /// `API_TOKENS` (comma-separated); the helpers present [`TOKEN`].
+    /// `API_TOKENS`, comma-separated.
     pub api_tokens: &'static str,
 }
 

@@ -473,28 +473,31 @@ async fn a_database_away_while_claiming_is_a_503() {
 }
 
 #[tokio::test]
-async fn a_failed_create_names_the_recharge_its_order_id_is_bound_to() {
+async fn a_refused_create_is_replayed_not_tried_again() {
     let app = spawn_app().await;
     // The sandbox refuses creates whose order id starts SBXERR (esitef code 56).
     let body = json!({"recharge_type": "normal", "order_id": "SBXERR1"});
     let failed = keyed(&app, CREATE, "bound", &body).await;
-    assert_eq!(
-        failed.body["error"]["code"], "carat_refused",
-        "{}",
-        failed.body
-    );
-    let id = failed.body["error"]["recharge_id"]
-        .as_str()
-        .expect("recharge_id");
-    let stored = app.recharge(id).await;
-    assert_eq!(
-        (stored["status"].as_str(), stored["order_id"].as_str()),
-        (Some("failed"), Some("SBXERR1"))
-    );
-    // Carat's refusal is final: the retry gets it again.
+    assert_eq!(failed.status, StatusCode::BAD_GATEWAY, "{}", failed.body);
+    assert_eq!(failed.body["error"]["code"], "carat_refused");
+    // Carat's refusal is final: the retry gets it again (without the key, the order id now
+    // bound to the failed recharge would make it a 409).
     let again = keyed(&app, CREATE, "bound", &body).await;
     assert!(again.replayed());
-    assert_eq!(again.body, failed.body);
+    assert_eq!((again.status, &again.body), (failed.status, &failed.body));
+    assert_eq!(recharge_count(&app).await, 1);
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_refused_before_its_key_is_claimed() {
+    let app = spawn_app().await;
+    // Over the API's body limit (axum's default, or the router's `DefaultBodyLimit`).
+    let huge = json!({"recharge_type": "normal", "order_id": "x".repeat(3 * 1024 * 1024)});
+    let refused = keyed(&app, CREATE, "huge", &huge).await;
+    assert!(refused.status.is_client_error(), "{}", refused.status);
+    assert_ne!(refused.body["error"]["code"], "idempotency_key_reused");
+    assert_eq!(sql(&app, "SELECT 1 FROM idempotency_keys").await, 0);
+    assert_eq!(recharge_count(&app).await, 0);
 }
 
 #[tokio::test]
