@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::StoreError;
 use super::recharges::millis;
 
-/// A key as one API token presented it, and what the request it came with looks like.
+/// A key, as the API token whose scope it belongs to presented it.
 #[derive(Clone, Debug)]
 pub struct KeyRef<'a> {
     pub scope: &'a str,
