@@ -23,6 +23,11 @@ use crate::request_id::{self, X_REQUEST_ID};
 use crate::sandbox::{Sandbox, SandboxConfig};
 use crate::store;
 
+/// How often each `serve` process deletes idempotency keys past their TTL (and once at start).
+/// Keys are kept for hours and an expired one is treated as new whether purged or not, so
+/// this only bounds the table's size.
+const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(15 * 60);
+
 pub struct Application {
     listener: TcpListener,
     router: Router,
@@ -31,6 +36,7 @@ pub struct Application {
     /// The background reconciler, when `RECONCILE_ENABLED`.
     reconciler: Option<Reconciler>,
     shutdown_grace: Duration,
+    idempotency_ttl: Duration,
 }
 
 impl Application {
@@ -83,6 +89,7 @@ impl Application {
             .merge(api::router(AppState {
                 recharges,
                 api_tokens: settings.api_tokens.clone(),
+                idempotency_ttl: settings.idempotency_ttl,
             }))
             .merge(callbacks::router(
                 CallbackState {
@@ -116,6 +123,7 @@ impl Application {
             pool,
             reconciler,
             shutdown_grace: settings.shutdown_grace,
+            idempotency_ttl: settings.idempotency_ttl,
         })
     }
 
@@ -144,6 +152,13 @@ impl Application {
         let reconciler = self
             .reconciler
             .map(|reconciler| tokio::spawn(reconciler.run(until_stopped())));
+        // Expired idempotency keys go whether or not this process reconciles.
+        tokio::spawn(api::idempotency::purge_periodically(
+            self.pool.clone(),
+            self.idempotency_ttl,
+            IDEMPOTENCY_PURGE_INTERVAL,
+            until_stopped(),
+        ));
         // The peer's address goes into the callback inbox and decides who may post callbacks.
         let service = self
             .router

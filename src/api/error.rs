@@ -38,6 +38,12 @@ pub enum ApiError {
     },
     Unavailable,
     Internal,
+    /// The `Idempotency-Key` header is not 1–255 visible ASCII characters.
+    InvalidIdempotencyKey(&'static str),
+    /// The key's first request is still running.
+    IdempotencyKeyInUse,
+    /// The key came with another request before.
+    IdempotencyKeyReused,
 }
 
 impl ApiError {
@@ -187,6 +193,27 @@ impl IntoResponse for ApiError {
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",
                 "internal error".to_owned(),
+                json!({}),
+            ),
+            Self::InvalidIdempotencyKey(reason) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_idempotency_key",
+                format!("Idempotency-Key {reason}"),
+                json!({"header": "Idempotency-Key"}),
+            ),
+            Self::IdempotencyKeyInUse => (
+                StatusCode::CONFLICT,
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is still being processed; retry shortly"
+                    .to_owned(),
+                json!({}),
+            ),
+            Self::IdempotencyKeyReused => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with another request (body, route or method); \
+                 use a new key for a new request"
+                    .to_owned(),
                 json!({}),
             ),
         };

@@ -28,14 +28,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         }
         // The router's `DefaultBodyLimit` applies here, to a declared length and to a
         // chunked body that grows past it alike.
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::BodyTooLarge
-            } else {
-                ApiError::Malformed(e.body_text())
-            }
-        })?;
+        let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
         parse(&bytes).map(ApiJson)
+    }
+}
+
+/// Why a body could not be read: over the limit (413), or cut off (400).
+pub fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::BodyTooLarge
+    } else {
+        ApiError::Malformed(e.body_text())
     }
 }
 

@@ -3,11 +3,14 @@
 pub mod auth;
 pub mod callbacks;
 pub mod error;
+pub mod idempotency;
 pub mod json;
 pub mod json_errors;
 pub mod recharge_path;
 pub mod recharges;
 pub mod views;
+
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -25,19 +28,30 @@ pub struct AppState {
     pub recharges: RechargeService,
     /// Any of these opens the API (several while one rotates).
     pub api_tokens: Vec<Secret>,
+    /// How long an `Idempotency-Key` and its answer are kept.
+    pub idempotency_ttl: Duration,
 }
 
 pub fn router(state: AppState) -> Router {
+    // Inside the bearer check (a route layer wraps those added before it), which names the
+    // caller the keys belong to.
+    let idempotent = || axum::middleware::from_fn_with_state(state.clone(), idempotency::guard);
     Router::new()
-        .route("/api/v1/recharges", post(recharges::create))
+        .route(
+            "/api/v1/recharges",
+            post(recharges::create).route_layer(idempotent()),
+        )
         .route("/api/v1/recharges/{id}", get(recharges::show))
         .route("/api/v1/recharges/{id}/dealers", get(recharges::dealers))
         .route("/api/v1/recharges/{id}/branches", get(recharges::branches))
         .route(
             "/api/v1/recharges/{id}/effectuate",
-            post(recharges::effectuate),
+            post(recharges::effectuate).route_layer(idempotent()),
         )
-        .route("/api/v1/recharges/{id}/confirm", post(recharges::confirm))
+        .route(
+            "/api/v1/recharges/{id}/confirm",
+            post(recharges::confirm).route_layer(idempotent()),
+        )
         .route("/api/v1/callbacks", get(callbacks::list))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(

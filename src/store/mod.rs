@@ -4,6 +4,7 @@ pub mod callbacks;
 pub mod codec;
 pub mod db;
 pub mod error;
+pub mod idempotency;
 pub mod listings;
 pub mod recharges;
 

@@ -650,7 +650,7 @@ pub async fn postpone(
 }
 
 /// A duration in whole milliseconds, as SQL takes it.
-fn millis(d: Duration) -> i64 {
+pub(super) fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 

@@ -10,6 +10,7 @@ mod edges;
 mod faults;
 mod flow;
 mod helpers;
+mod idempotency;
 mod inbox;
 mod outage;
 mod outbound_faults;
