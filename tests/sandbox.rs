@@ -460,7 +460,11 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
     let (http, settled) = h.get(&path, "get_status_recharge_response").await;
     assert_eq!(http, 200);
     assert_eq!(settled["status"], "CON");
-    assert_eq!(settled["esitef"], json!({"code": "0", "message": "OK"}));
+    // The query carries the effectuation's Carat USN (inferred: see sandbox::responses::query).
+    assert_eq!(
+        settled["esitef"],
+        json!({"code": "0", "message": "OK", "usn": done["esitef"]["usn"]})
+    );
 
     let tx = h.tx(&nit);
     assert_eq!(tx.status, "CON");

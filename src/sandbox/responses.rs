@@ -90,7 +90,14 @@ pub(crate) fn query(tx: &Transaction) -> GetStatusRechargeResponse {
     let approval = tx.approval.as_ref();
     GetStatusRechargeResponse {
         status: status(tx),
-        esitef: Some(ok()),
+        // [INF] The captured query table is cut off after `order_id`, and its example shows
+        // `esitef{code,message}` only; the effectuation's answer, which the query's is said to
+        // mirror, carries `esitef.usn`. The sandbox answers it once approved, so that a recharge
+        // resolved by query is shown with its Carat USN; the service takes it when present.
+        esitef: Some(Esitef {
+            usn: approval.map(|a| a.usn.clone()),
+            ..ok()
+        }),
         order_id: tx.order.order_id.clone(),
         merchant_usn: tx.order.merchant_usn.clone(),
         authorizers: vec![NamedCode {

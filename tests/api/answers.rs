@@ -153,6 +153,11 @@ async fn a_timeout_names_the_call_and_the_query_that_resolves_it_fills_in_what_c
     assert_eq!(body["status"], "pending_confirmation");
     assert!(body["authorization"]["number"].is_string(), "{body}");
     assert!(body["receipts"]["customer"].is_string(), "{body}");
+    assert_eq!(
+        body["esitef_usn"].as_str().map(str::len),
+        Some(15),
+        "{body}"
+    );
     assert!(body["last_error"].is_null(), "{body}");
 
     // The query is in the history with what it sent, its merchant key redacted.
