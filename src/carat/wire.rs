@@ -48,14 +48,13 @@ macro_rules! verdict {
 }
 
 /// Carat Portal's own answer: `code` `"0"` is success, anything else a failure.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Esitef {
     #[serde(default)]
     pub code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Carat's USN (`= 15 N`), on effectuation.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usn: Option<String>,
 }
 
@@ -68,35 +67,30 @@ impl Esitef {
 }
 
 /// `{code, message}` blocks of the sub-systems (`sitef`, `host`, `authorizer`).
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeMessage {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hashes {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallet: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
 // Create: POST /v3/recharge
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeginRechargeRequest {
     pub merchant_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_usn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_hash: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recharge_type: Option<String>,
 }
 
@@ -106,21 +100,15 @@ impl Envelope for BeginRechargeRequest {
 
 /// In authenticity-POST mode only `esitef` comes back; in signature mode the transaction's
 /// data (`nit` included) comes here instead of through the POST.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BeginRechargeResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esitef: Option<Esitef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nit: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_usn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub general_hash: Option<String>,
 }
 
@@ -132,22 +120,19 @@ verdict!(BeginRechargeResponse);
 // ---------------------------------------------------------------------------------------------
 // List dealers: GET /v3/rechargedealers?nit=..&generalhash=..
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListDealersQuery {
     pub nit: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generalhash: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListDealersResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esitef: Option<Esitef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer: Option<CodeMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hashes: Option<Hashes>,
     #[serde(default)]
     pub dealers: Vec<Dealer>,
@@ -158,15 +143,14 @@ impl Envelope for ListDealersResponse {
 }
 verdict!(ListDealersResponse);
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dealer {
     #[serde(default)]
     pub name: String,
     #[serde(default)]
     pub code: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_code: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub branches: Vec<Branch>,
@@ -183,24 +167,21 @@ pub struct Branch {
 // ---------------------------------------------------------------------------------------------
 // List branch data (normal): GET /v3/rechargebranches?nit=..&ddd=..&dealercode=..&generalhash=..
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListBranchesQuery {
     pub nit: String,
     pub ddd: String,
     pub dealercode: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generalhash: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListBranchDataResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esitef: Option<Esitef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sitef: Option<CodeMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hashes: Option<Hashes>,
     #[serde(default)]
     pub questions: Vec<Question>,
@@ -216,19 +197,17 @@ impl Envelope for ListBranchDataResponse {
 }
 verdict!(ListBranchDataResponse);
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Question {
     #[serde(default)]
     pub id: String,
     #[serde(default)]
     pub display: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<String>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type")]
     pub kind: Option<String>,
 }
 
@@ -250,57 +229,40 @@ pub struct Category {
 
 /// One sellable amount or range, in cents. A fixed value has `min_amount == max_amount`.
 /// The meaning of `expiry_date`/`bonus_expiry_date` (days, probably) is not documented.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AmountRange {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_key: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bonus_in_percentage: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bonus: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_amount: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bonus_category: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bonus_expiry_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_amount: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_amount: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
 // Effectuate: PUT /v3/recharge/{nit} with do_recharge_request
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoRechargeRequest {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hashes: Option<Hashes>,
     pub dealer: DealerRef,
     /// Mandatory for `normal`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<Phone>,
     /// Cents, `< 12 N`.
     pub amount: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_key: Option<String>,
     /// Mandatory when the branch data returned questions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answers: Option<Vec<AnswerWire>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_payment_methods: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terminal_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpf: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnpj: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zip_code: Option<String>,
 }
 
@@ -308,12 +270,12 @@ impl Envelope for DoRechargeRequest {
     const KEY: &'static str = "do_recharge_request";
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DealerRef {
     pub code: String,
     pub type_code: String,
     /// Mandatory for `others`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch: Option<BranchRef>,
 }
 
@@ -334,42 +296,26 @@ pub struct AnswerWire {
     pub description: String,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DoRechargeResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_usn: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tv_package_subscription_codes: Vec<String>,
     /// `T/F` in the table; seen neither as a string nor as a boolean, so both are accepted.
-    #[serde(
-        default,
-        deserialize_with = "lenient_bool",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient_bool")]
     pub resubmit_transaction: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub send_payment_methods: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esitef: Option<Esitef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sitef: Option<CodeMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<CodeMessage>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acquirer: Option<Acquirer>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<Receipt>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant: Option<Receipt>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hashes: Option<Hashes>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment_methods: Option<PaymentMethods>,
 }
 
@@ -378,45 +324,35 @@ impl Envelope for DoRechargeResponse {
 }
 verdict!(DoRechargeResponse);
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Acquirer {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub branch_code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_code: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Authorization {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation_data: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer_date: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer_time: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_usn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sitef_usn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
-    #[serde(
-        default,
-        deserialize_with = "lenient_u32",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient_u32")]
     pub total_copies: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<String>,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentMethods {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<String>,
     #[serde(default)]
     pub available: Vec<NamedMethod>,
@@ -431,12 +367,12 @@ pub struct NamedMethod {
 // ---------------------------------------------------------------------------------------------
 // Confirm / undo: PUT /v3/recharge/{nit} with confirm_recharge_request
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfirmRechargeRequest {
     /// `"true"` confirms the recharge and its payment, `"false"` undoes both.
     pub confirm: String,
     pub merchant_key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub used_payment_methods: Option<Vec<String>>,
 }
 
@@ -444,13 +380,11 @@ impl Envelope for ConfirmRechargeRequest {
     const KEY: &'static str = "confirm_recharge_request";
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfirmRechargeResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esitef: Option<Esitef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentStatus>,
 }
 
@@ -459,9 +393,9 @@ impl Envelope for ConfirmRechargeResponse {
 }
 verdict!(ConfirmRechargeResponse);
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentStatus {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
 
@@ -473,27 +407,19 @@ pub struct GetStatusQuery {
     pub merchantkey: String,
 }
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetStatusRechargeResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub esitef: Option<Esitef>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant_usn: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorizers: Vec<NamedCode>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acquirer: Option<Acquirer>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<Authorization>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer: Option<Receipt>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merchant: Option<Receipt>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<PaymentStatus>,
 }
 
@@ -502,13 +428,12 @@ impl Envelope for GetStatusRechargeResponse {
 }
 verdict!(GetStatusRechargeResponse);
 
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NamedCode {
     #[serde(default)]
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }
 
@@ -517,29 +442,17 @@ pub struct NamedCode {
 
 /// Parameters of the authenticity POST, as sent. Unknown parameters are ignored by serde's
 /// default; every field is optional here so that validation, not parsing, names what is wrong.
+#[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthenticityForm {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nit: Option<String>,
-    #[serde(
-        rename = "merchantId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "merchantId")]
     pub merchant_id: Option<String>,
-    #[serde(rename = "orderId", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "orderId")]
     pub order_id: Option<String>,
-    #[serde(
-        rename = "merchantUSN",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "merchantUSN")]
     pub merchant_usn: Option<String>,
-    #[serde(
-        rename = "generalHash",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "generalHash")]
     pub general_hash: Option<String>,
 }
 
