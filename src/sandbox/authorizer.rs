@@ -2,7 +2,7 @@
 //! in the formats of the effectuation response table (seed 001).
 
 use chrono::{DateTime, FixedOffset, Utc};
-use rand::Rng;
+use rand::RngExt;
 
 use super::validate::Purchase;
 use crate::carat::wire::{Acquirer, Authorization};
