@@ -5,6 +5,8 @@ use carat_merchant::domain::{
     CaratStatus, PendingConfirmationPolicy, RechargeStatus, RechargeType,
 };
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
+use serde::de::DeserializeOwned;
 
 use crate::strategies::{arbitrary_text, tricky_char};
 
@@ -27,6 +29,31 @@ const STATES: [&str; 10] = [
     "failed",
     "expired",
 ];
+
+const RECHARGE_TYPES: [&str; 3] = ["normal", "others", "invoice"];
+
+/// `parse`, `TryFrom<String>` and deserialization all know `s` exactly when it is one of
+/// `names`, and a known value is named as it was given.
+fn known_exactly_when_listed<T>(
+    s: &str,
+    names: &[&str],
+    parse: fn(&str) -> Option<T>,
+    name_of: fn(T) -> &'static str,
+) -> Result<(), TestCaseError>
+where
+    T: Copy + TryFrom<String> + DeserializeOwned,
+{
+    let listed = names.contains(&s);
+    let parsed = parse(s);
+    prop_assert_eq!(parsed.is_some(), listed, "{:?}", s);
+    if let Some(value) = parsed {
+        prop_assert_eq!(name_of(value), s);
+    }
+    prop_assert_eq!(T::try_from(s.to_owned()).is_ok(), listed);
+    let json = serde_json::Value::String(s.to_owned());
+    prop_assert_eq!(serde_json::from_value::<T>(json).is_ok(), listed);
+    Ok(())
+}
 
 /// One of `words`, or a near miss of one (other case, a character more or less, a tricky
 /// character added), or anything.
@@ -59,30 +86,12 @@ proptest! {
 
     #[test]
     fn recharge_status_is_one_of_the_ten_states(s in near_word(&STATES)) {
-        let listed = STATES.contains(&s.as_str());
-        let parsed = RechargeStatus::parse(&s);
-        prop_assert_eq!(parsed.is_some(), listed, "{:?}", s);
-        if let Some(status) = parsed {
-            prop_assert_eq!(status.as_str(), s.as_str());
-        }
-        prop_assert_eq!(RechargeStatus::try_from(s.clone()).is_ok(), listed);
-        let json = serde_json::Value::String(s.clone());
-        prop_assert_eq!(serde_json::from_value::<RechargeStatus>(json).is_ok(), listed);
+        known_exactly_when_listed(&s, &STATES, RechargeStatus::parse, RechargeStatus::as_str)?;
     }
 
     #[test]
-    fn recharge_type_is_normal_others_or_invoice(
-        s in near_word(&["normal", "others", "invoice"])
-    ) {
-        let listed = ["normal", "others", "invoice"].contains(&s.as_str());
-        let parsed = RechargeType::parse(&s);
-        prop_assert_eq!(parsed.is_some(), listed, "{:?}", s);
-        if let Some(t) = parsed {
-            prop_assert_eq!(t.as_str(), s.as_str());
-        }
-        prop_assert_eq!(RechargeType::try_from(s.clone()).is_ok(), listed);
-        let json = serde_json::Value::String(s.clone());
-        prop_assert_eq!(serde_json::from_value::<RechargeType>(json).is_ok(), listed);
+    fn recharge_type_is_normal_others_or_invoice(s in near_word(&RECHARGE_TYPES)) {
+        known_exactly_when_listed(&s, &RECHARGE_TYPES, RechargeType::parse, RechargeType::as_str)?;
     }
 
     #[test]
