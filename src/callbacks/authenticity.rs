@@ -19,12 +19,32 @@ use crate::store::{self, NitCommit, NitPost, StoreError};
 
 /// The POST's parameters, each of its documented format.
 #[derive(Debug)]
-struct Authenticity {
-    nit: Nit,
-    merchant_id: MerchantId,
-    order_id: OrderId,
-    merchant_usn: MerchantUsn,
-    general_hash: GeneralHash,
+pub struct Authenticity {
+    pub nit: Nit,
+    pub merchant_id: MerchantId,
+    pub order_id: OrderId,
+    pub merchant_usn: MerchantUsn,
+    pub general_hash: GeneralHash,
+}
+
+/// Why a body is not an authenticity POST; its text is the 400's body.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// Not readable as the form (a known parameter repeated, say).
+    #[error("malformed form body: {0}")]
+    Malformed(serde_urlencoded::de::Error),
+    /// A parameter missing or not of its documented format.
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}
+
+/// Reads a raw `application/x-www-form-urlencoded` body: tolerant parse (unknown parameters
+/// are ignored; the content type is not insisted on), strict validation. Pure, so that the
+/// property tests and the fuzz target reach it without a server.
+pub fn parse_post(body: &[u8]) -> Result<Authenticity, PostError> {
+    let form =
+        serde_urlencoded::from_bytes::<AuthenticityForm>(body).map_err(PostError::Malformed)?;
+    Ok(Authenticity::try_from(form)?)
 }
 
 impl TryFrom<AuthenticityForm> for Authenticity {
@@ -104,13 +124,9 @@ pub async fn receive(
         source_addr: connect.map(|Extension(ConnectInfo(addr))| addr.to_string()),
         forwarded_for: header_text(header::HeaderName::from_static("x-forwarded-for")),
     };
-    // Tolerant parse: unknown parameters are ignored; the content type is not insisted on.
-    let post = serde_urlencoded::from_bytes::<AuthenticityForm>(&body)
-        .map_err(|e| format!("malformed form body: {e}"))
-        .and_then(|form| Authenticity::try_from(form).map_err(|e| e.to_string()));
-    let post = match post {
+    let post = match parse_post(&body) {
         Ok(post) => post,
-        Err(reason) => return refuse(&state, &receipt, StatusCode::BAD_REQUEST, reason).await,
+        Err(e) => return refuse(&state, &receipt, StatusCode::BAD_REQUEST, e.to_string()).await,
     };
     let span = tracing::Span::current();
     span.record("nit", tracing::field::display(&post.nit));
