@@ -128,20 +128,21 @@ proptest! {
         agrees(&s, oracle::digits_exactly(&s, 11), |s| BranchCode::parse(s))?;
     }
 
-    // The area code and phone number rules are being replaced (an assigned area code; 8 or 9
-    // digits): only what holds under both the old and the new rule is asserted here.
     #[test]
-    fn ddd_never_panics_and_accepts_only_two_digits(s in near(ascii_digit(), 2)) {
-        if Ddd::parse(s.as_str()).is_ok() {
-            prop_assert!(oracle::digits_exactly(&s, 2), "accepted {:?}", s);
-        }
+    fn ddd_is_an_assigned_area_code(s in near(ascii_digit(), 2)) {
+        prop_assert_eq!(Ddd::parse(s.as_str()).is_ok(), oracle::assigned_ddd(&s), "{:?}", s);
     }
 
     #[test]
-    fn phone_number_never_panics_and_accepts_only_up_to_9_digits(s in near(ascii_digit(), 9)) {
-        if PhoneNumber::parse(s.as_str()).is_ok() {
-            prop_assert!(oracle::digits_up_to(&s, 9), "accepted {:?}", s);
-        }
+    fn every_two_digit_string_is_judged_as_anatel_assigns(n in 0u8..100) {
+        let s = format!("{n:02}");
+        prop_assert_eq!(Ddd::parse(s.as_str()).is_ok(), oracle::assigned_ddd(&s), "{}", s);
+    }
+
+    #[test]
+    fn phone_number_is_8_or_9_digits(s in near(ascii_digit(), 9)) {
+        let expected = oracle::digits_between(&s, 8, 9);
+        prop_assert_eq!(PhoneNumber::parse(s.as_str()).is_ok(), expected, "{:?}", s);
     }
 
     #[test]
@@ -192,25 +193,25 @@ proptest! {
     // The notation checker itself, for any length rule and charset.
     #[test]
     fn carat_notation_checker_follows_the_notation(
-        (format, s) in (1..=12usize, 0..3usize, any::<bool>()).prop_flat_map(|(n, charset, exact)| {
+        (format, (min, max), s) in (1..=12usize, 0..3usize, 0..3usize).prop_flat_map(|(n, charset, rule)| {
             let charset = [Charset::Numeric, Charset::Alphanumeric, Charset::Text][charset];
-            let format = if exact { Format::exactly(n, charset) } else { Format::at_most(n, charset) };
+            // The bounds the oracle reads: exactly n, at most n, or n to n + 2.
+            let (format, bounds) = match rule {
+                0 => (Format::exactly(n, charset), (n, n)),
+                1 => (Format::at_most(n, charset), (1, n)),
+                _ => (Format::between(n, n + 2, charset), (n, n + 2)),
+            };
             let text = prop_oneof![
                 near(ascii_digit(), n),
-                near(ascii_alphanumeric(), n),
+                near(ascii_alphanumeric(), n + 1),
                 near(text_char(), n),
-                arbitrary_text(n + 2),
+                arbitrary_text(n + 3),
             ];
-            (Just(format), text)
+            (Just(format), Just(bounds), text)
         })
     ) {
-        let n = match format.length {
-            carat_merchant::domain::format::Length::Exactly(n)
-            | carat_merchant::domain::format::Length::AtMost(n) => n,
-        };
-        let exact = matches!(format.length, carat_merchant::domain::format::Length::Exactly(_));
         let length = s.chars().count();
-        let length_ok = length >= 1 && if exact { length == n } else { length <= n };
+        let length_ok = length >= 1 && (min..=max).contains(&length);
         let charset_ok = match format.charset {
             Charset::Numeric => oracle::ascii_digits(&s),
             Charset::Alphanumeric => oracle::ascii_alphanumerics(&s),

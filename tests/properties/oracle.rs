@@ -28,6 +28,22 @@ pub fn digits_exactly(s: &str, n: usize) -> bool {
     s.len() == n && ascii_digits(s)
 }
 
+/// `min` to `max` ASCII digits (the phone number: 8 for a landline, 9 for a mobile).
+pub fn digits_between(s: &str, min: usize, max: usize) -> bool {
+    (min..=max).contains(&s.len()) && ascii_digits(s)
+}
+
+/// An area code in use: two ASCII digits from 11 to 99, less the codes Anatel never assigned
+/// (written here as the gaps, the complement of the domain's list, so the two are independent).
+pub fn assigned_ddd(s: &str) -> bool {
+    const NEVER_ASSIGNED: [u8; 22] = [
+        20, 23, 25, 26, 29, 30, 36, 39, 40, 50, 52, 56, 57, 58, 59, 60, 70, 72, 76, 78, 80, 90,
+    ];
+    digits_exactly(s, 2)
+        && s.parse::<u8>()
+            .is_ok_and(|n| n >= 11 && !NEVER_ASSIGNED.contains(&n))
+}
+
 /// `< n N`.
 pub fn digits_up_to(s: &str, n: usize) -> bool {
     (1..=n).contains(&s.len()) && ascii_digits(s)
