@@ -120,98 +120,108 @@ impl RechargeService {
     ) -> Result<Recharge, FlowError> {
         // A request that loses the race to start the call waits for the winner.
         let req = &req;
-        self.at_most_twice(id, "effectuate", |mut recharge: Recharge| {
-            Box::pin(async move {
-            if recharge.status == RechargeStatus::Effectuating {
-                if !req.matches(&recharge) {
-                    return Err(FlowError::out_of_order(
-                        recharge.status,
-                        "cannot effectuate: another effectuation of this recharge is in progress \
-                         or in doubt; repeat that one, with the same body, to learn its outcome",
-                    ));
-                }
-                recharge = self.wait_for_call(recharge).await?;
-                if recharge.status == RechargeStatus::Effectuating {
-                    recharge = self.resolve_in_doubt(recharge, actor).await?;
-                }
-            }
-            match recharge.status {
-                RechargeStatus::Started => {}
-                // A repeat of an effectuation that went through answers as the first did.
-                _ if req.matches(&recharge) => {
-                    let stored = self
-                        .step_outcome(recharge, RechargeStatus::Effectuating)
-                        .await?;
-                    // Ended in failure by something else than this effectuation: out of order.
-                    return match stored.status {
-                        s @ (RechargeStatus::Failed | RechargeStatus::Expired) => {
-                            Err(FlowError::out_of_order(s, why_not(s, "effectuate")))
-                        }
-                        _ => Ok(Race::Won(stored)),
-                    };
-                }
-                s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
-            }
-            let Some(nit) = recharge.nit.clone() else {
-                return Err(FlowError::out_of_order(
-                    recharge.status,
-                    why_not(RechargeStatus::Created, "effectuate"),
-                ));
-            };
-            // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
-            // this recharge) are a 422 here, before anything is written or sent.
-            self.check_against_listings(&recharge, &nit, &req).await?;
-
-            // Committed before the call: from here on, a crash leaves a recharge in doubt that a
-            // query resolves, never one that is effectuated twice.
-            let step = Step {
-                changes: Changes {
-                    effectuation: Some(req.input()),
-                    ..Changes::default()
-                },
-                detail: serde_json::json!({
-                    "dealer": {"code": req.dealer.code, "type_code": req.dealer.type_code},
-                    "phone": {"ddd": req.phone.ddd, "number": req.phone.number},
-                    "amount": req.amount.get(),
-                    "amount_key": req.amount_key,
-                }),
-                ..self.call_step(
-                    &recharge,
-                    RechargeStatus::Effectuating,
-                    Guard::Status,
-                    actor,
-                )
-            };
-            let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
-                // Someone else started a call first.
-                return Ok(Race::Lost);
-            };
-            let exchange = self
-                .carat
-                .effectuate(&nit, &req.to_wire(&self.general_hash()))
-                .await;
-            let call = call_record(&exchange);
-            match exchange.result {
-                Ok(answer) => self
-                    .effectuation_answered(&sent, actor, call, answer)
-                    .await
-                    .map(Race::Won),
-                // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
-                // correct its choice and try again.
-                Err(error) => Err(self
-                    .call_failed(
-                        &sent,
-                        actor,
-                        &CaratStatus::Nov,
-                        RechargeStatus::Started,
-                        call,
-                        error,
-                    )
-                    .await),
-            }
-            })
+        self.at_most_twice(id, "effectuate", |recharge| {
+            Box::pin(self.try_effectuate(recharge, req, actor))
         })
         .await
+    }
+
+    /// One attempt: answers a repeat or an identical request in flight, checks the choice
+    /// against Carat's listings, then commits the step and sends the call; `Race::Lost` when
+    /// another request took the step first.
+    async fn try_effectuate(
+        &self,
+        mut recharge: Recharge,
+        req: &EffectuateRequest,
+        actor: &Actor,
+    ) -> Result<Race<Recharge>, FlowError> {
+        if recharge.status == RechargeStatus::Effectuating {
+            if !req.matches(&recharge) {
+                return Err(FlowError::out_of_order(
+                    recharge.status,
+                    "cannot effectuate: another effectuation of this recharge is in progress \
+                     or in doubt; repeat that one, with the same body, to learn its outcome",
+                ));
+            }
+            recharge = self.wait_for_call(recharge).await?;
+            if recharge.status == RechargeStatus::Effectuating {
+                recharge = self.resolve_in_doubt(recharge, actor).await?;
+            }
+        }
+        match recharge.status {
+            RechargeStatus::Started => {}
+            // A repeat of an effectuation that went through answers as the first did.
+            _ if req.matches(&recharge) => {
+                let stored = self
+                    .step_outcome(recharge, RechargeStatus::Effectuating)
+                    .await?;
+                // Ended in failure by something else than this effectuation: out of order.
+                return match stored.status {
+                    s @ (RechargeStatus::Failed | RechargeStatus::Expired) => {
+                        Err(FlowError::out_of_order(s, why_not(s, "effectuate")))
+                    }
+                    _ => Ok(Race::Won(stored)),
+                };
+            }
+            s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
+        }
+        let Some(nit) = recharge.nit.clone() else {
+            return Err(FlowError::out_of_order(
+                recharge.status,
+                why_not(RechargeStatus::Created, "effectuate"),
+            ));
+        };
+        // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
+        // this recharge) are a 422 here, before anything is written or sent.
+        self.check_against_listings(&recharge, &nit, req).await?;
+
+        // Committed before the call: from here on, a crash leaves a recharge in doubt that a
+        // query resolves, never one that is effectuated twice.
+        let step = Step {
+            changes: Changes {
+                effectuation: Some(req.input()),
+                ..Changes::default()
+            },
+            detail: serde_json::json!({
+                "dealer": {"code": req.dealer.code, "type_code": req.dealer.type_code},
+                "phone": {"ddd": req.phone.ddd, "number": req.phone.number},
+                "amount": req.amount.get(),
+                "amount_key": req.amount_key,
+            }),
+            ..self.call_step(
+                &recharge,
+                RechargeStatus::Effectuating,
+                Guard::Status,
+                actor,
+            )
+        };
+        let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
+            // Someone else started a call first.
+            return Ok(Race::Lost);
+        };
+        let exchange = self
+            .carat
+            .effectuate(&nit, &req.to_wire(&self.general_hash()))
+            .await;
+        let call = call_record(&exchange);
+        match exchange.result {
+            Ok(answer) => self
+                .effectuation_answered(&sent, actor, call, answer)
+                .await
+                .map(Race::Won),
+            // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
+            // correct its choice and try again.
+            Err(error) => Err(self
+                .call_failed(
+                    &sent,
+                    actor,
+                    &CaratStatus::Nov,
+                    RechargeStatus::Started,
+                    call,
+                    error,
+                )
+                .await),
+        }
     }
 
     async fn effectuation_answered(
