@@ -282,8 +282,9 @@ impl CaratClient {
         // A connect that timed out never sent the request: still not sent.
         let connect = e.is_connect() || e.is_builder();
         let timed_out = e.is_timeout();
-        // `without_url()`: the query's URL carries the merchant key.
-        let reason = e.without_url().to_string();
+        // `without_url()`: the query's URL carries the merchant key. reqwest's own words
+        // ("error sending request") say nothing; the innermost cause says what went wrong.
+        let reason = with_causes(&e.without_url());
         if connect {
             CaratError::NotSent { call, reason }
         } else {
@@ -296,6 +297,23 @@ impl CaratClient {
             }
         }
     }
+}
+
+/// An error and its causes, outermost first, each said once ("error sending request: client
+/// error (Connect): invalid peer certificate: UnknownIssuer"). The causes of a reqwest error
+/// are hyper's, rustls' and the OS's: none carries the URL.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut words = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let said = inner.to_string();
+        if !words.contains(&said) {
+            words.push_str(": ");
+            words.push_str(&said);
+        }
+        cause = inner.source();
+    }
+    words
 }
 
 /// How the storefront's error names a call: "the effectuation", not "the effectuate".
@@ -338,6 +356,41 @@ fn excerpt(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Layer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn an_error_is_said_with_its_causes_each_once() {
+        let error = Layer(
+            "error sending request",
+            Some(Box::new(Layer(
+                "client error (Connect)",
+                Some(Box::new(Layer(
+                    "invalid peer certificate: UnknownIssuer",
+                    None,
+                ))),
+            ))),
+        );
+        assert_eq!(
+            with_causes(&error),
+            "error sending request: client error (Connect): invalid peer certificate: UnknownIssuer"
+        );
+        let repeated = Layer("timed out", Some(Box::new(Layer("timed out", None))));
+        assert_eq!(with_causes(&repeated), "timed out");
+    }
 
     #[test]
     fn reads_the_expected_envelope_or_a_lone_other_one() {

@@ -491,6 +491,8 @@ async fn carat_with_an_untrusted_certificate_is_refused() {
 
     let (status, body) = create(&app, &service, TOKEN).await;
     assert!(status.is_server_error(), "{status} {body}");
+    // The storefront is told why, not only "error sending request".
+    assert!(body.to_string().contains("certificate"), "{status} {body}");
     let outcome =
         tokio::task::spawn_blocking(move || handshakes.recv_timeout(Duration::from_secs(10)))
             .await
