@@ -216,7 +216,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "log_filter",
         "`info,carat_merchant=debug,sqlx=warn`",
-        "tracing filter (`RUST_LOG` wins when set); a malformed one stops start-up",
+        "tracing filter (`RUST_LOG` wins when set); a malformed one, either, stops start-up naming it",
         VALUE,
     ),
     setting(
@@ -512,6 +512,21 @@ impl Settings {
             _ => Err("must be `human` or `json`".into()),
         });
         let log_filter = v.required("log_filter", parse_log_filter);
+        // `RUST_LOG`, tracing's usual variable, wins when set; a malformed one stops start-up
+        // as a malformed LOG_FILTER does, instead of being quietly ignored.
+        let log_filter = match env("RUST_LOG").filter(|s| !s.trim().is_empty()) {
+            None => log_filter,
+            Some(raw) => match parse_log_filter(raw.trim()) {
+                Ok(filter) => Some(filter),
+                Err(reason) => {
+                    v.errors.push(ConfigError::Invalid {
+                        env: "RUST_LOG".into(),
+                        reason,
+                    });
+                    None
+                }
+            },
+        };
         let sandbox_listen_addr = v.required("sandbox_listen_addr", parse_addr);
         let authenticity_url = v.required("sandbox_authenticity_url", parse_url);
         let sandbox_nit_lifetime = v.required("sandbox_nit_lifetime_secs", parse_secs);
@@ -1129,6 +1144,14 @@ mod tests {
         assert!(err.to_string().contains("CARAT_TIMEOUT_MS"), "{err}");
         let s = load(&[("CARAT_MERCHANT_KEY", "TOPSECRETKEY")]).unwrap();
         assert!(!format!("{s:?}").contains("TOPSECRETKEY"));
+    }
+
+    #[test]
+    fn rust_log_wins_and_a_malformed_one_stops_start_up() {
+        let s = load(&[("RUST_LOG", "warn,carat_merchant=trace")]).unwrap();
+        assert_eq!(s.log_filter, "warn,carat_merchant=trace");
+        let err = load(&[("RUST_LOG", "carat_merchant=loud")]).unwrap_err();
+        assert!(err.to_string().contains("RUST_LOG"), "{err}");
     }
 
     #[test]

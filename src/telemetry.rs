@@ -1,5 +1,5 @@
-//! Logs through `tracing`: human-readable or JSON lines, filtered by `LOG_FILTER`
-//! (`RUST_LOG` wins when set).
+//! Logs through `tracing`: human-readable or JSON lines, filtered by `LOG_FILTER` (or
+//! `RUST_LOG` when set), which the configuration has already checked.
 
 use tracing_subscriber::EnvFilter;
 
@@ -7,9 +7,8 @@ use crate::config::LogFormat;
 
 /// Installs the global subscriber. Call once, from `main`.
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
+    // Checked when the settings were loaded; "info" only guards a filter that stops parsing.
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(true);
