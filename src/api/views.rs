@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::{RechargeStatus, RechargeType};
+use crate::domain::effectuation::{BranchDealer, Dealer, Invoice, Phone};
+use crate::domain::{AmountKey, Effectuation, EffectuationInput, RechargeStatus, RechargeType};
 use crate::store::{Event, Recharge};
 
 #[derive(Debug, Serialize)]
@@ -40,25 +41,67 @@ pub struct RechargeView {
     pub events: Option<Vec<Event>>,
 }
 
+/// What was effectuated, shaped per kind: the storefront's own body, as it sent it.
 #[derive(Debug, Serialize)]
-pub struct EffectuationView {
-    pub dealer: DealerView,
-    pub phone: PhoneView,
-    /// Integer cents.
-    pub amount: i64,
-    pub amount_key: Option<String>,
+#[serde(untagged)]
+pub enum EffectuationView {
+    Normal {
+        dealer: Dealer,
+        phone: Phone,
+        /// Integer cents.
+        amount: u64,
+        amount_key: Option<AmountKey>,
+    },
+    Others {
+        dealer: BranchDealer,
+        /// Integer cents.
+        amount: u64,
+        amount_key: Option<AmountKey>,
+    },
+    Invoice {
+        dealer: Dealer,
+        invoice: Invoice,
+        /// Integer cents.
+        amount: u64,
+    },
 }
 
-#[derive(Debug, Serialize)]
-pub struct DealerView {
-    pub code: String,
-    pub type_code: String,
-}
-
-#[derive(Debug, Serialize)]
-pub struct PhoneView {
-    pub ddd: String,
-    pub number: String,
+impl EffectuationView {
+    fn new(effectuation: &Effectuation) -> Self {
+        match effectuation.input.clone() {
+            EffectuationInput::Normal {
+                dealer,
+                phone,
+                amount,
+                amount_key,
+                ..
+            } => Self::Normal {
+                dealer,
+                phone,
+                amount: amount.get(),
+                amount_key,
+            },
+            EffectuationInput::Others {
+                dealer,
+                amount,
+                amount_key,
+                ..
+            } => Self::Others {
+                dealer,
+                amount: amount.get(),
+                amount_key,
+            },
+            EffectuationInput::Invoice {
+                dealer,
+                invoice,
+                amount,
+            } => Self::Invoice {
+                dealer,
+                invoice,
+                amount: amount.get(),
+            },
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -86,29 +129,8 @@ pub struct LastErrorView {
 
 impl RechargeView {
     pub fn new(r: Recharge, events: Option<Vec<Event>>) -> Self {
-        let effectuation = match (
-            &r.dealer_code,
-            &r.dealer_type_code,
-            &r.phone_ddd,
-            &r.phone_number,
-            r.amount_cents,
-        ) {
-            (Some(code), Some(type_code), Some(ddd), Some(number), Some(amount)) => {
-                Some(EffectuationView {
-                    dealer: DealerView {
-                        code: code.clone(),
-                        type_code: type_code.clone(),
-                    },
-                    phone: PhoneView {
-                        ddd: ddd.clone(),
-                        number: number.clone(),
-                    },
-                    amount,
-                    amount_key: r.amount_key.clone(),
-                })
-            }
-            _ => None,
-        };
+        let effectuation = r.effectuation().map(EffectuationView::new);
+        let answer = r.carat_answer().cloned().unwrap_or_default();
         let receipts =
             (r.customer_receipt.is_some() || r.merchant_receipt.is_some()).then(|| ReceiptsView {
                 customer: r.customer_receipt.clone(),
@@ -140,8 +162,8 @@ impl RechargeView {
             status: r.status,
             carat_status: r.carat_status,
             effectuation,
-            esitef_usn: r.esitef_usn,
-            authorization: r.authorization_data,
+            esitef_usn: answer.esitef_usn,
+            authorization: answer.authorization,
             receipts,
             last_error,
             created_at: r.created_at,

@@ -259,6 +259,8 @@ pub struct DoRechargeRequest {
     pub amount_key: Option<String>,
     /// Mandatory when the branch data returned questions.
     pub answers: Option<Vec<AnswerWire>>,
+    /// Mandatory for `invoice`: the bill as Carat listed it.
+    pub invoice: Option<InvoiceWire>,
     pub used_payment_methods: Option<Vec<String>>,
     pub terminal_type: Option<String>,
     pub cpf: Option<String>,
@@ -282,6 +284,17 @@ pub struct DealerRef {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BranchRef {
     pub code: String,
+}
+
+/// `invoice` of an effectuation: `bar_code` `= 48 N`, `description` `< 64 AN`, `expiry_date`
+/// `= 8 N` (DDMMYYYY), `reference_data` `< 32 AN`, `echo` `< 11 N`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceWire {
+    pub bar_code: String,
+    pub description: String,
+    pub expiry_date: String,
+    pub reference_data: String,
+    pub echo: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! The merchant's own model: validated field types, the recharge state machine. No I/O.
 
 pub mod actor;
+pub mod effectuation;
 pub mod format;
 pub mod ids;
 pub mod phone;
@@ -10,6 +11,7 @@ pub mod secret;
 pub mod status;
 
 pub use actor::Actor;
+pub use effectuation::{CaratAnswer, Effectuation, EffectuationInput, OptionalFields};
 pub use format::{Charset, FieldError, Format, FormatError};
 pub use ids::{GeneralHash, MerchantId, MerchantUsn, Nit, OrderId};
 pub use phone::{Ddd, PhoneNumber};

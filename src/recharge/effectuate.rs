@@ -8,13 +8,16 @@ use super::{
     CaratFailure, CaratProblem, FlowError, Race, RechargeService, call_record, detached, why_not,
 };
 use crate::carat::wire::{
-    AnswerWire, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, Phone,
+    AnswerWire, BranchRef, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, InvoiceWire,
+    Phone as WirePhone,
 };
+use crate::domain::effectuation::{Dealer, Phone};
 use crate::domain::{
-    Actor, AmountCents, AmountKey, Answer, CaratStatus, Ddd, DealerCode, DealerTypeCode,
-    GeneralHash, PhoneNumber, RechargeStatus,
+    Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Ddd, DealerCode,
+    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, OptionalFields, PhoneNumber,
+    RechargeStatus,
 };
-use crate::store::{self, CallRecord, Changes, EffectuationInput, Guard, Recharge, Step};
+use crate::store::{self, CallRecord, Changes, Guard, Recharge, Step};
 
 /// What the storefront chose. Each field validates its Carat format on deserialisation.
 #[derive(Clone, Debug, Deserialize)]
@@ -44,61 +47,115 @@ pub struct PhoneChoice {
 }
 
 impl EffectuateRequest {
-    fn to_wire(&self, general_hash: &GeneralHash) -> DoRechargeRequest {
-        DoRechargeRequest {
-            hashes: Some(Hashes {
-                general: Some(general_hash.to_string()),
-                wallet: None,
-            }),
-            dealer: DealerRef {
-                code: self.dealer.code.to_string(),
-                type_code: self.dealer.type_code.to_string(),
-                branch: None,
+    /// The effectuation this body asks for: the storefront's body for a `normal` recharge.
+    fn input(&self) -> Effectuation {
+        Effectuation {
+            input: EffectuationInput::Normal {
+                dealer: Dealer {
+                    code: self.dealer.code.clone(),
+                    type_code: self.dealer.type_code.clone(),
+                },
+                phone: Phone {
+                    ddd: self.phone.ddd.clone(),
+                    number: self.phone.number.clone(),
+                },
+                amount: self.amount,
+                amount_key: self.amount_key.clone(),
+                answers: self.answers.clone(),
             },
-            phone: Some(Phone {
-                ddd: self.phone.ddd.to_string(),
-                number: self.phone.number.to_string(),
-            }),
-            amount: self.amount.to_wire(),
-            amount_key: self.amount_key.as_ref().map(ToString::to_string),
-            answers: (!self.answers.is_empty()).then(|| {
-                self.answers
-                    .iter()
-                    .map(|a| AnswerWire {
-                        code: a.code.to_string(),
-                        description: a.description.to_string(),
-                    })
-                    .collect()
-            }),
-            used_payment_methods: None,
-            terminal_type: None,
-            cpf: None,
-            cnpj: None,
-            zip_code: None,
-        }
-    }
-
-    fn input(&self) -> EffectuationInput {
-        EffectuationInput {
-            dealer_code: self.dealer.code.to_string(),
-            dealer_type_code: self.dealer.type_code.to_string(),
-            phone_ddd: self.phone.ddd.to_string(),
-            phone_number: self.phone.number.to_string(),
-            amount_cents: self.amount.get() as i64,
-            amount_key: self.amount_key.as_ref().map(ToString::to_string),
+            optional: OptionalFields::default(),
         }
     }
 
     /// The same effectuation as the one stored: a retry of a request whose answer the
     /// storefront lost.
     fn matches(&self, r: &Recharge) -> bool {
-        let i = self.input();
-        r.dealer_code.as_deref() == Some(&i.dealer_code)
-            && r.dealer_type_code.as_deref() == Some(&i.dealer_type_code)
-            && r.phone_ddd.as_deref() == Some(&i.phone_ddd)
-            && r.phone_number.as_deref() == Some(&i.phone_number)
-            && r.amount_cents == Some(i.amount_cents)
-            && r.amount_key == i.amount_key
+        r.effectuation() == Some(&self.input())
+    }
+}
+
+/// Carat's `do_recharge_request` for an effectuation of any kind.
+fn to_wire(effectuation: &Effectuation, general_hash: &GeneralHash) -> DoRechargeRequest {
+    let dealer_ref = |code: &DealerCode, type_code: &DealerTypeCode| DealerRef {
+        code: code.to_string(),
+        type_code: type_code.to_string(),
+        branch: None,
+    };
+    let (dealer, phone, amount_key, answers, invoice) = match &effectuation.input {
+        EffectuationInput::Normal {
+            dealer,
+            phone,
+            amount_key,
+            answers,
+            ..
+        } => (
+            dealer_ref(&dealer.code, &dealer.type_code),
+            Some(WirePhone {
+                ddd: phone.ddd.to_string(),
+                number: phone.number.to_string(),
+            }),
+            amount_key.as_ref(),
+            answers.as_slice(),
+            None,
+        ),
+        EffectuationInput::Others {
+            dealer,
+            amount_key,
+            answers,
+            ..
+        } => (
+            DealerRef {
+                branch: Some(BranchRef {
+                    code: dealer.branch.code.to_string(),
+                }),
+                ..dealer_ref(&dealer.code, &dealer.type_code)
+            },
+            None,
+            amount_key.as_ref(),
+            answers.as_slice(),
+            None,
+        ),
+        EffectuationInput::Invoice {
+            dealer, invoice, ..
+        } => (
+            dealer_ref(&dealer.code, &dealer.type_code),
+            None,
+            None,
+            &[][..],
+            Some(InvoiceWire {
+                bar_code: invoice.bar_code.to_string(),
+                description: invoice.description.to_string(),
+                expiry_date: invoice.expiry_date.to_string(),
+                reference_data: invoice.reference_data.to_string(),
+                echo: invoice.echo.to_string(),
+            }),
+        ),
+    };
+    let optional = &effectuation.optional;
+    DoRechargeRequest {
+        hashes: Some(Hashes {
+            general: Some(general_hash.to_string()),
+            wallet: None,
+        }),
+        dealer,
+        phone,
+        amount: effectuation.input.amount().to_wire(),
+        amount_key: amount_key.map(ToString::to_string),
+        answers: (!answers.is_empty()).then(|| {
+            answers
+                .iter()
+                .map(|a| AnswerWire {
+                    code: a.code.to_string(),
+                    description: a.description.to_string(),
+                })
+                .collect()
+        }),
+        invoice,
+        used_payment_methods: None,
+        terminal_type: optional.terminal_type.clone(),
+        cpf: optional.cpf.clone(),
+        cnpj: optional.cnpj.clone(),
+        zip_code: optional.zip_code.clone(),
     }
 }
 
@@ -177,17 +234,13 @@ impl RechargeService {
 
         // Committed before the call: from here on, a crash leaves a recharge in doubt that a
         // query resolves, never one that is effectuated twice.
+        let effectuation = req.input();
         let step = Step {
             changes: Changes {
-                effectuation: Some(req.input()),
+                effectuation: Some(effectuation.clone()),
                 ..Changes::default()
             },
-            detail: serde_json::json!({
-                "dealer": {"code": req.dealer.code, "type_code": req.dealer.type_code},
-                "phone": {"ddd": req.phone.ddd, "number": req.phone.number},
-                "amount": req.amount.get(),
-                "amount_key": req.amount_key,
-            }),
+            detail: serde_json::json!(effectuation),
             ..self.call_step(
                 &recharge,
                 RechargeStatus::Effectuating,
@@ -201,7 +254,7 @@ impl RechargeService {
         };
         let exchange = self
             .carat
-            .effectuate(&nit, &req.to_wire(&self.general_hash()))
+            .effectuate(&nit, &to_wire(&effectuation, &self.general_hash()))
             .await;
         let call = call_record(&exchange);
         match exchange.result {
@@ -238,8 +291,13 @@ impl RechargeService {
                 let step = Step {
                     changes: Changes {
                         carat_status: Some(carat.to_string()),
-                        esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
-                        authorization: answer.authorization.as_ref().map(|a| serde_json::json!(a)),
+                        carat_answer: Some(CaratAnswer {
+                            esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
+                            authorization: answer
+                                .authorization
+                                .as_ref()
+                                .map(|a| serde_json::json!(a)),
+                        }),
                         customer_receipt: answer.customer.and_then(|r| r.receipt),
                         merchant_receipt: answer.merchant.and_then(|r| r.receipt),
                         ..Changes::default()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{CaratFailure, CaratProblem, FlowError, RechargeService, why_not};
 use crate::carat::CaratError;
 use crate::carat::wire::GetStatusRechargeResponse;
-use crate::domain::{Actor, CaratStatus, RechargeStatus};
+use crate::domain::{Actor, CaratAnswer, CaratStatus, RechargeStatus};
 use crate::store::{self, CallRecord, Changes, Guard, Recharge, Step, StoreError};
 
 /// What a failed money-moving call means.
@@ -186,12 +186,14 @@ impl RechargeService {
         let step = Step {
             changes: Changes {
                 carat_status: Some(carat.to_string()),
-                esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
-                authorization: answer
-                    .authorization
-                    .as_ref()
-                    .filter(|_| keeps_receipts)
-                    .map(|a| serde_json::json!(a)),
+                carat_answer: Some(CaratAnswer {
+                    esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
+                    authorization: answer
+                        .authorization
+                        .as_ref()
+                        .filter(|_| keeps_receipts)
+                        .map(|a| serde_json::json!(a)),
+                }),
                 customer_receipt: answer
                     .customer
                     .and_then(|r| r.receipt)

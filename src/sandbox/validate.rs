@@ -364,6 +364,7 @@ mod tests {
             amount: "3000".into(),
             amount_key: Some("3".into()),
             answers: None,
+            invoice: None,
             used_payment_methods: Some(vec!["00:1000".into(), "05:2000:1:5-2:123456789".into()]),
             terminal_type: Some("04".into()),
             cpf: None,

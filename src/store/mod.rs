@@ -11,6 +11,5 @@ pub mod recharges;
 pub use db::{MIGRATOR, connect_and_migrate};
 pub use error::StoreError;
 pub use recharges::{
-    CallRecord, Changes, EffectuationInput, Event, EventKind, Guard, NextAttempt, NitCommit,
-    NitPost, Recharge, Step,
+    CallRecord, Changes, Event, EventKind, Guard, NextAttempt, NitCommit, NitPost, Recharge, Step,
 };

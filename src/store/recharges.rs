@@ -4,12 +4,16 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::StoreError;
 use super::callbacks::{self, Receipt, StoredCallback, Verdict};
-use crate::domain::{Actor, GeneralHash, MerchantUsn, Nit, OrderId, RechargeStatus, RechargeType};
+use crate::domain::{
+    Actor, CaratAnswer, Effectuation, GeneralHash, MerchantUsn, Nit, OrderId, RechargeStatus,
+    RechargeType,
+};
 
 /// One recharge as stored.
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -27,14 +31,10 @@ pub struct Recharge {
     pub carat_status: Option<String>,
     pub outcome_unknown: bool,
     pub call_deadline: Option<DateTime<Utc>>,
-    pub dealer_code: Option<String>,
-    pub dealer_type_code: Option<String>,
-    pub phone_ddd: Option<String>,
-    pub phone_number: Option<String>,
-    pub amount_cents: Option<i64>,
-    pub amount_key: Option<String>,
-    pub esitef_usn: Option<String>,
-    pub authorization_data: Option<Value>,
+    /// What was effectuated, tagged by kind (the row's `recharge_type`).
+    pub effectuation: Option<Json<Effectuation>>,
+    /// What Carat answered the effectuation, receipts aside.
+    pub carat_answer: Option<Json<CaratAnswer>>,
     pub customer_receipt: Option<String>,
     pub merchant_receipt: Option<String>,
     pub last_error_code: Option<String>,
@@ -65,6 +65,14 @@ impl Recharge {
     /// In doubt and nobody is waiting on the call any more: only a query can tell.
     pub fn outcome_unknown_at(&self, now: DateTime<Utc>) -> bool {
         self.status.is_in_doubt() && self.call_is_over(now)
+    }
+
+    pub fn effectuation(&self) -> Option<&Effectuation> {
+        self.effectuation.as_ref().map(|e| &e.0)
+    }
+
+    pub fn carat_answer(&self) -> Option<&CaratAnswer> {
+        self.carat_answer.as_ref().map(|a| &a.0)
     }
 }
 
@@ -380,25 +388,15 @@ pub enum Guard {
     CallOver(i64),
 }
 
-/// The effectuation's inputs, stored as the call goes out.
-#[derive(Clone, Debug, Default)]
-pub struct EffectuationInput {
-    pub dealer_code: String,
-    pub dealer_type_code: String,
-    pub phone_ddd: String,
-    pub phone_number: String,
-    pub amount_cents: i64,
-    pub amount_key: Option<String>,
-}
-
 /// What a step writes besides the status. `None` keeps the stored value.
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
     pub carat_status: Option<String>,
     pub outcome_unknown: bool,
-    pub effectuation: Option<EffectuationInput>,
-    pub esitef_usn: Option<String>,
-    pub authorization: Option<Value>,
+    /// The effectuation's input, stored as the call goes out.
+    pub effectuation: Option<Effectuation>,
+    /// Merged into the stored answer: a part it leaves out keeps its stored value.
+    pub carat_answer: Option<CaratAnswer>,
     pub customer_receipt: Option<String>,
     pub merchant_receipt: Option<String>,
     /// `Some((code, message))` records Carat's last refusal.
@@ -447,8 +445,7 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
         Guard::CallOver(a) => (Some(a), true),
     };
     let (next_kind, next_ms) = next.sql();
-    let has_effectuation = changes.effectuation.is_some();
-    let effectuation = changes.effectuation.unwrap_or_default();
+    let carat_answer = changes.carat_answer.filter(|a| !a.is_empty());
     let (error_code, error_message, error_write) = match last_error_write(to, changes.error) {
         Some((code, message)) => (code, message, true),
         None => (None, None, false),
@@ -469,22 +466,17 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
                 ELSE now() + $9 * interval '1 millisecond' END, \
             reconcile_attempts = CASE WHEN $2 <> $3 THEN 0 ELSE reconcile_attempts END, \
             reconcile_error = CASE WHEN $2 <> $3 THEN NULL ELSE reconcile_error END, \
-            dealer_code = CASE WHEN $10 THEN $11 ELSE dealer_code END, \
-            dealer_type_code = CASE WHEN $10 THEN $12 ELSE dealer_type_code END, \
-            phone_ddd = CASE WHEN $10 THEN $13 ELSE phone_ddd END, \
-            phone_number = CASE WHEN $10 THEN $14 ELSE phone_number END, \
-            amount_cents = CASE WHEN $10 THEN $15 ELSE amount_cents END, \
-            amount_key = CASE WHEN $10 THEN $16 ELSE amount_key END, \
-            esitef_usn = COALESCE($17, esitef_usn), \
-            authorization_data = COALESCE($18, authorization_data), \
-            customer_receipt = COALESCE($19, customer_receipt), \
-            merchant_receipt = COALESCE($20, merchant_receipt), \
-            last_error_code = CASE WHEN $21 THEN $22 ELSE last_error_code END, \
-            last_error_message = CASE WHEN $21 THEN $23 ELSE last_error_message END, \
+            effectuation = COALESCE($10, effectuation), \
+            carat_answer = CASE WHEN $11::jsonb IS NULL THEN carat_answer \
+                ELSE COALESCE(carat_answer, '{}'::jsonb) || $11 END, \
+            customer_receipt = COALESCE($12, customer_receipt), \
+            merchant_receipt = COALESCE($13, merchant_receipt), \
+            last_error_code = CASE WHEN $14 THEN $15 ELSE last_error_code END, \
+            last_error_message = CASE WHEN $14 THEN $16 ELSE last_error_message END, \
             updated_at = now() \
          WHERE id = $1 AND status = $2 \
-           AND ($24::bigint IS NULL OR attempt = $24) \
-           AND (NOT $25 OR outcome_unknown OR call_deadline IS NULL OR call_deadline <= now()) \
+           AND ($17::bigint IS NULL OR attempt = $17) \
+           AND (NOT $18 OR outcome_unknown OR call_deadline IS NULL OR call_deadline <= now()) \
          RETURNING *",
     )
     .bind(id)
@@ -496,15 +488,8 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
     .bind(call_window.map(millis).unwrap_or(0))
     .bind(next_kind)
     .bind(next_ms)
-    .bind(has_effectuation)
-    .bind(effectuation.dealer_code)
-    .bind(effectuation.dealer_type_code)
-    .bind(effectuation.phone_ddd)
-    .bind(effectuation.phone_number)
-    .bind(effectuation.amount_cents)
-    .bind(effectuation.amount_key)
-    .bind(changes.esitef_usn)
-    .bind(changes.authorization)
+    .bind(changes.effectuation.map(Json))
+    .bind(carat_answer.map(Json))
     .bind(changes.customer_receipt)
     .bind(changes.merchant_receipt)
     .bind(error_write)
