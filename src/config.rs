@@ -11,10 +11,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
 
+use crate::domain::receipt_cipher::Keyring;
 use crate::domain::{MerchantId, PendingConfirmationPolicy, Secret};
 
 /// One setting: its key (the environment variable in upper case), the default as documented
@@ -59,7 +61,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "app_profile",
         "`local`",
-        "which `config/<profile>.toml` to layer: one of the files there (`local`, `production`); anything else stops start-up. Outside `local`, the local token and merchant key are refused",
+        "which `config/<profile>.toml` to layer: one of the files there (`local`, `production`); anything else stops start-up. Outside `local`, the local token, merchant key and PIN key are refused",
         ENV,
     ),
     setting(
@@ -139,6 +141,12 @@ pub const SETTINGS: &[Setting] = &[
         "carat_merchant_key",
         "a local key",
         "`merchant_key`",
+        SECRET,
+    ),
+    setting(
+        "pin_encryption_keys",
+        "a local key",
+        "the keys that encrypt receipts carrying a PIN (AES-256-GCM), `id:base64,...`, each 32 bytes in standard base64: the first encrypts, every one decrypts, so a key rotates by putting the new one first and dropping the old one once no stored receipt names it (see `docs/operations.md`, \"Rotating the PIN key\"); required, and the local key is refused outside `local`",
         SECRET,
     ),
     setting(
@@ -259,6 +267,10 @@ const LOCAL_PROFILE: &str = "local";
 const LOCAL_ONLY_VALUES: &[(&str, &str)] = &[
     ("api_tokens", "local-dev-token"),
     ("carat_merchant_key", "LOCALSANDBOXMERCHANTKEY0001"),
+    (
+        "pin_encryption_keys",
+        "local:bG9jYWwtZGV2ZWxvcG1lbnQtcGluLWtleS1vbmx5ISE=",
+    ),
 ];
 
 /// The settings, for `--help`: each environment variable, its default and its meaning.
@@ -405,6 +417,8 @@ pub struct CaratSettings {
     pub base_url: Option<Url>,
     pub merchant_id: MerchantId,
     pub merchant_key: Secret,
+    /// Encrypts and decrypts the receipts that carry a PIN.
+    pub pin_keys: Arc<Keyring>,
     pub connect_timeout: Duration,
     pub timeout: Duration,
     /// Past the client timeout, how long before a call counts as over for sure (clock skew
@@ -502,6 +516,7 @@ impl Settings {
             MerchantId::parse(s).map_err(|e| e.to_string())
         });
         let merchant_key = v.required("carat_merchant_key", |s| Ok(Secret::new(s)));
+        let pin_keys = v.required("pin_encryption_keys", |s| Keyring::parse(s).map(Arc::new));
         let connect_timeout = v.required("carat_connect_timeout_ms", parse_millis);
         let timeout = v.required("carat_timeout_ms", parse_millis);
         let call_grace = v.required("carat_call_grace_ms", parse_millis);
@@ -561,6 +576,7 @@ impl Settings {
                     base_url: base_url?,
                     merchant_id: merchant_id?,
                     merchant_key: merchant_key?,
+                    pin_keys: pin_keys?,
                     connect_timeout: connect_timeout?,
                     timeout: timeout?,
                     call_grace: call_grace?,
@@ -659,7 +675,12 @@ impl Values {
             let Some(value) = self.values.get(key) else {
                 continue;
             };
-            if value.split(',').any(|part| part.trim() == *local) {
+            // A keyring's key is refused under any id: the key is what anyone knows.
+            let refused = |part: &str| match (*key, part.split_once(':'), local.split_once(':')) {
+                ("pin_encryption_keys", Some((_, k)), Some((_, l))) => k.trim() == l,
+                _ => part.trim() == *local,
+            };
+            if value.split(',').any(refused) {
                 self.errors.push(ConfigError::Invalid {
                     env: key.to_uppercase(),
                     reason: format!(
@@ -860,6 +881,10 @@ mod tests {
         ("CARAT_BASE_URL", "https://example.test/e-sitef"),
         ("CARAT_MERCHANT_ID", "LOJAREAL"),
         ("CARAT_MERCHANT_KEY", "A-REAL-MERCHANT-KEY"),
+        (
+            "PIN_ENCRYPTION_KEYS",
+            "prod1:cmVhbC1wcm9kdWN0aW9uLXBpbi1rZXktMzItYnl0ZSE=",
+        ),
     ];
 
     fn production_with(
@@ -892,11 +917,12 @@ mod tests {
                 "API_TOKENS",
                 "CARAT_BASE_URL",
                 "CARAT_MERCHANT_ID",
-                "CARAT_MERCHANT_KEY"
+                "CARAT_MERCHANT_KEY",
+                "PIN_ENCRYPTION_KEYS"
             ]
         );
         // One per line, so the operator reads a list.
-        assert_eq!(err.to_string().lines().count(), 5, "{err}");
+        assert_eq!(err.to_string().lines().count(), 6, "{err}");
 
         let s = load(PRODUCTION).unwrap();
         assert_eq!(s.profile, "production");
@@ -928,18 +954,28 @@ mod tests {
         let err = load(&production_with(&[
             ("API_TOKENS", "a-real-token, local-dev-token"),
             ("CARAT_MERCHANT_KEY", "LOCALSANDBOXMERCHANTKEY0001"),
+            // The local PIN key, renamed, behind a real one: still refused.
+            (
+                "PIN_ENCRYPTION_KEYS",
+                "prod1:cmVhbC1wcm9kdWN0aW9uLXBpbi1rZXktMzItYnl0ZSE=,old:bG9jYWwtZGV2ZWxvcG1lbnQtcGluLWtleS1vbmx5ISE=",
+            ),
         ]))
         .unwrap_err();
         let text = err.to_string();
-        assert_eq!(err.0.len(), 2, "{text}");
+        assert_eq!(err.0.len(), 3, "{text}");
         assert!(
-            text.contains("API_TOKENS") && text.contains("CARAT_MERCHANT_KEY"),
+            text.contains("API_TOKENS")
+                && text.contains("CARAT_MERCHANT_KEY")
+                && text.contains("PIN_ENCRYPTION_KEYS"),
             "{text}"
         );
         assert!(
-            !text.contains("local-dev-token") && !text.contains("LOCALSANDBOX"),
+            !text.contains("local-dev-token")
+                && !text.contains("LOCALSANDBOX")
+                && !text.contains("bG9jYWwt"),
             "{text}"
         );
+        assert!(load(&production_with(&[])).is_ok());
     }
 
     #[test]

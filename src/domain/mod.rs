@@ -5,6 +5,7 @@ pub mod effectuation;
 pub mod format;
 pub mod ids;
 pub mod phone;
+pub mod receipt_cipher;
 pub mod recharge;
 pub mod reconcile;
 pub mod secret;

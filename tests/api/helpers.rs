@@ -22,6 +22,8 @@ use url::Url;
 pub const TOKEN: &str = "test-api-token";
 pub const MERCHANT_ID: &str = "LOJATESTE";
 pub const MERCHANT_KEY: &str = "TESTMERCHANTKEY0001";
+/// The PIN keys the tests' service runs with: `PIN_ENCRYPTION_KEYS`.
+pub const PIN_KEYS: &str = "test1:dGhlLXRlc3QtaGFybmVzcy1waW4ta2V5LTMyYnl0ZSE=";
 
 /// Sandbox test values (see `src/sandbox/faults.rs`).
 pub const PHONE_OK: &str = "987654321";
@@ -126,6 +128,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     env.insert("CARAT_BASE_URL", format!("http://{sandbox_addr}/e-sitef"));
     env.insert("CARAT_MERCHANT_ID", options.merchant_id.to_owned());
     env.insert("CARAT_MERCHANT_KEY", MERCHANT_KEY.to_owned());
+    // Not local.toml's key, so a test that runs the production profile keeps it.
+    env.insert("PIN_ENCRYPTION_KEYS", PIN_KEYS.to_owned());
     env.insert(
         "CARAT_TIMEOUT_MS",
         options.carat_timeout.as_millis().to_string(),

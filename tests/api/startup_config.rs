@@ -74,6 +74,7 @@ fn production_lists_every_missing_setting_in_one_message() {
         "CARAT_BASE_URL",
         "CARAT_MERCHANT_ID",
         "CARAT_MERCHANT_KEY",
+        "PIN_ENCRYPTION_KEYS",
     ] {
         let line = format!("  setting {env} is missing");
         assert!(run.stderr.contains(&line), "{env}: {}", run.stderr);
@@ -89,6 +90,10 @@ fn production_refuses_the_local_secrets_bad_urls_and_bad_filters_without_quoting
         ("CARAT_BASE_URL", "https://example.test/e-sitef"),
         ("CARAT_MERCHANT_ID", "LOJAREAL"),
         ("CARAT_MERCHANT_KEY", "LOCALSANDBOXMERCHANTKEY0001"),
+        (
+            "PIN_ENCRYPTION_KEYS",
+            "local:bG9jYWwtZGV2ZWxvcG1lbnQtcGluLWtleS1vbmx5ISE=",
+        ),
         ("LOG_FILTER", "info,carat_merchant=loud"),
     ]);
     assert_eq!(run.code, Some(2), "{}", run.stderr);
@@ -96,12 +101,19 @@ fn production_refuses_the_local_secrets_bad_urls_and_bad_filters_without_quoting
         "DATABASE_URL",
         "API_TOKENS",
         "CARAT_MERCHANT_KEY",
+        "PIN_ENCRYPTION_KEYS",
         "LOG_FILTER",
     ] {
         let line = format!("  setting {env} is invalid");
         assert!(run.stderr.contains(&line), "{env}: {}", run.stderr);
     }
-    for secret in ["hunter2", "mysql://", "local-dev-token", "LOCALSANDBOX"] {
+    for secret in [
+        "hunter2",
+        "mysql://",
+        "local-dev-token",
+        "LOCALSANDBOX",
+        "bG9jYWwt",
+    ] {
         assert!(!run.stderr.contains(secret), "{secret}: {}", run.stderr);
     }
 }
