@@ -237,7 +237,12 @@ pub fn recharge_service(
         pending_timeout: settings.reconcile.pending_timeout,
         poll: Duration::from_millis(50),
     };
-    Ok(RechargeService::new(pool, carat, timing))
+    Ok(RechargeService::new(
+        pool,
+        carat,
+        timing,
+        settings.carat.pin_keys.clone(),
+    ))
 }
 
 pub fn reconciler(settings: &Settings, recharges: RechargeService) -> Reconciler {

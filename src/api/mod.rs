@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod callbacks;
+pub mod effectuation_body;
 pub mod error;
 pub mod idempotency;
 pub mod json;

@@ -6,13 +6,13 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Deserialize;
 
-use super::AppState;
 use super::error::ApiError;
-use super::json::ApiJson;
+use super::json::{ApiJson, JsonBytes};
 use super::recharge_path::{KnownRecharge, recharge_id};
 use super::views::RechargeView;
-use crate::domain::{Ddd, DealerCode, OrderId, RechargeType};
-use crate::recharge::{BranchData, Dealers, EffectuateRequest};
+use super::{AppState, effectuation_body};
+use crate::domain::{BranchCode, Ddd, DealerCode, OrderId, RechargeType};
+use crate::recharge::{BranchData, Dealers};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -28,23 +28,23 @@ pub struct ConfirmRecharge {
     pub confirm: bool,
 }
 
+/// `normal`: `dealer_code` and `ddd`; `others`: `dealer_code` and `branch_code`.
 #[derive(Debug, Deserialize)]
 pub struct BranchesQuery {
     pub dealer_code: Option<String>,
     pub ddd: Option<String>,
+    pub branch_code: Option<String>,
 }
 
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateRecharge>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if body.recharge_type != RechargeType::Normal {
+    if body.recharge_type == RechargeType::Invoice {
         return Err(ApiError::invalid(
             "recharge_type",
-            format!(
-                "`{}` is not supported yet; this version sells `normal` top-ups",
-                body.recharge_type
-            ),
+            "`invoice` is not supported yet; this version sells `normal` top-ups and \
+             `others` products",
         ));
     }
     let recharge = state
@@ -59,12 +59,18 @@ pub async fn create(
     ))
 }
 
+/// The only answer that shows a PIN sale's receipts, opened: the storefront reads its PIN
+/// here. (The POST answers, which idempotency keeps, never carry it.)
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RechargeView>, ApiError> {
     let (recharge, events) = state.recharges.get(recharge_id(&id)?).await?;
-    Ok(Json(RechargeView::new(recharge, Some(events))))
+    let (receipts, pin_receipt) = state.recharges.receipts(&recharge);
+    let mut view = RechargeView::new(recharge, Some(events));
+    view.receipts = receipts;
+    view.pin_receipt = pin_receipt;
+    Ok(Json(view))
 }
 
 pub async fn dealers(
@@ -86,21 +92,41 @@ pub async fn branches(
         .dealer_code
         .ok_or_else(|| ApiError::invalid("dealer_code", "is required"))
         .and_then(|v| DealerCode::parse(v).map_err(|e| ApiError::invalid("dealer_code", e)))?;
+    // A product's branch data: `branch_code` instead of `ddd`.
+    if let Some(branch_code) = query.branch_code {
+        if query.ddd.is_some() {
+            return Err(ApiError::invalid(
+                "ddd",
+                "goes with a top-up's dealer, not with branch_code; send one or the other",
+            ));
+        }
+        let branch_code =
+            BranchCode::parse(branch_code).map_err(|e| ApiError::invalid("branch_code", e))?;
+        return Ok(Json(
+            state
+                .recharges
+                .product_branches(id, &dealer_code, &branch_code)
+                .await?,
+        ));
+    }
     let ddd = query
         .ddd
-        .ok_or_else(|| ApiError::invalid("ddd", "is required"))
+        .ok_or_else(|| ApiError::invalid("ddd", "is required (or branch_code, for a product)"))
         .and_then(|v| Ddd::parse(v).map_err(|e| ApiError::invalid("ddd", e)))?;
     Ok(Json(
         state.recharges.branches(id, &ddd, &dealer_code).await?,
     ))
 }
 
+/// The body's shape depends on the recharge's kind (`effectuation_body`).
 pub async fn effectuate(
     State(state): State<AppState>,
     KnownRecharge(id): KnownRecharge,
-    ApiJson(body): ApiJson<EffectuateRequest>,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let recharge = state.recharges.effectuate(id, body).await?;
+    let recharge_type = state.recharges.recharge_type(id).await?;
+    let effectuation = effectuation_body::parse(recharge_type, &body)?;
+    let recharge = state.recharges.effectuate(id, effectuation).await?;
     Ok(Json(RechargeView::new(recharge, None)))
 }
 

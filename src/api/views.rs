@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::domain::effectuation::{BranchDealer, Dealer, Invoice, Phone};
 use crate::domain::{AmountKey, Effectuation, EffectuationInput, RechargeStatus, RechargeType};
+use crate::recharge::{PinReceipt, Receipts, pin_receipt_state};
 use crate::store::{Event, Recharge};
 
 #[derive(Debug, Serialize)]
@@ -33,7 +34,12 @@ pub struct RechargeView {
     pub effectuation: Option<EffectuationView>,
     pub esitef_usn: Option<String>,
     pub authorization: Option<serde_json::Value>,
-    pub receipts: Option<ReceiptsView>,
+    /// Shown by `GET /api/v1/recharges/{id}`; a PIN sale's (which carry its PIN) only there.
+    pub receipts: Option<Receipts>,
+    /// A PIN sale's receipt: `kept` (encrypted; `GET` shows it), `not_kept` (the sale is
+    /// undone), `unreadable`. Absent for other kinds and before Carat effectuated the sale.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin_receipt: Option<PinReceipt>,
     pub last_error: Option<LastErrorView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -105,12 +111,6 @@ impl EffectuationView {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ReceiptsView {
-    pub customer: Option<String>,
-    pub merchant: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
 pub struct ReconciliationView {
     /// When the reconciler looks at it next if nothing else moves it.
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -131,11 +131,13 @@ impl RechargeView {
     pub fn new(r: Recharge, events: Option<Vec<Event>>) -> Self {
         let effectuation = r.effectuation().map(EffectuationView::new);
         let answer = r.carat_answer().cloned().unwrap_or_default();
+        // The clear columns: a PIN sale's receipts are never there.
         let receipts =
-            (r.customer_receipt.is_some() || r.merchant_receipt.is_some()).then(|| ReceiptsView {
+            (r.customer_receipt.is_some() || r.merchant_receipt.is_some()).then(|| Receipts {
                 customer: r.customer_receipt.clone(),
                 merchant: r.merchant_receipt.clone(),
             });
+        let pin_receipt = pin_receipt_state(&r);
         let last_error =
             (r.last_error_code.is_some() || r.last_error_message.is_some()).then(|| {
                 LastErrorView {
@@ -165,6 +167,7 @@ impl RechargeView {
             esitef_usn: answer.esitef_usn,
             authorization: answer.authorization,
             receipts,
+            pin_receipt,
             last_error,
             created_at: r.created_at,
             updated_at: r.updated_at,

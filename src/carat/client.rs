@@ -16,7 +16,8 @@ use super::redact::redact;
 use super::wire::{
     BeginRechargeRequest, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
     DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
-    ListBranchDataResponse, ListBranchesQuery, ListDealersQuery, ListDealersResponse, Verdict,
+    ListBranchDataRequest, ListBranchDataResponse, ListBranchesQuery, ListDealersQuery,
+    ListDealersResponse, Verdict,
 };
 use crate::domain::{
     Ddd, DealerCode, GeneralHash, MerchantUsn, Nit, OrderId, RechargeType, Secret,
@@ -168,6 +169,20 @@ impl CaratClient {
             .request(Method::GET, "/v3/rechargebranches")
             .query(&query);
         self.send("list_branches", req, &query).await
+    }
+
+    /// `PUT /v3/rechargebranches/{nit}` (branch data of `others` and `invoice`; the body is an
+    /// assumption, see [`ListBranchDataRequest`]). `merchant_key` is filled in here.
+    pub async fn list_branch_data(
+        &self,
+        nit: &Nit,
+        mut body: ListBranchDataRequest,
+    ) -> Exchange<ListBranchDataResponse> {
+        body.merchant_key = self.merchant_key.expose().to_owned();
+        let req = self
+            .request(Method::PUT, &format!("/v3/rechargebranches/{nit}"))
+            .json(&body.wrap());
+        self.send("list_branches", req, &body.wrap()).await
     }
 
     /// `PUT /v3/recharge/{nit}` with `do_recharge_request`. Moves money: never repeat it after

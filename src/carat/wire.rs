@@ -245,6 +245,28 @@ pub struct AmountRange {
 }
 
 // ---------------------------------------------------------------------------------------------
+// List branch data (others, invoice): PUT /v3/rechargebranches/{nit}
+//
+// ASSUMPTION, not in the seeds: this request's body. Carat's pages name the PUT but do not show
+// its body; the issue fixes it as below, answered by a `list_branch_data_response` shaped as
+// for `normal`. A correction from homologation is a change to this type alone.
+
+/// The body of `PUT /v3/rechargebranches/{nit}`: what to list branch data for. Each kind adds
+/// its own member (`dealer.branch` for `others`).
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListBranchDataRequest {
+    pub merchant_key: String,
+    pub recharge_type: String,
+    pub dealer: DealerRef,
+    pub hashes: Option<Hashes>,
+}
+
+impl Envelope for ListBranchDataRequest {
+    const KEY: &'static str = "list_branch_data_request";
+}
+
+// ---------------------------------------------------------------------------------------------
 // Effectuate: PUT /v3/recharge/{nit} with do_recharge_request
 
 #[serde_with::skip_serializing_none]

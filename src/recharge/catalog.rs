@@ -5,11 +5,16 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use super::effectuate::EffectuateRequest;
 use super::{CaratProblem, FlowError, RechargeService, catalog_check, why_not};
 use crate::carat::Exchange;
-use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
-use crate::domain::{Actor, Ddd, DealerCode, Nit, RechargeStatus};
+use crate::carat::wire::{
+    AmountRange, BranchRef, DealerRef, Hashes, ListBranchDataRequest, ListBranchDataResponse,
+    ListDealersResponse,
+};
+use crate::domain::{
+    Actor, BranchCode, Ddd, DealerCode, Effectuation, EffectuationInput, FieldError, Nit,
+    RechargeStatus, RechargeType,
+};
 use crate::store::{self, Changes, Guard, Recharge, Step};
 
 /// The stored listing of a recharge's dealers.
@@ -20,6 +25,15 @@ const DEALERS_LISTING: &str = "dealers";
 fn branches_listing(ddd: &Ddd, dealer: &DealerCode) -> String {
     format!(
         "branches ddd={ddd} dealer={}",
+        catalog_check::dealer_number(dealer.as_str()).unwrap_or_default()
+    )
+}
+
+/// The stored listing of a recharge's branch data for an `others` product: `dealer`'s branch
+/// `branch`.
+fn product_listing(dealer: &DealerCode, branch: &BranchCode) -> String {
+    format!(
+        "branches dealer={} branch={branch}",
         catalog_check::dealer_number(dealer.as_str()).unwrap_or_default()
     )
 }
@@ -103,30 +117,131 @@ impl RechargeService {
         self.list_branches(&recharge, &nit, ddd, dealer_code).await
     }
 
-    /// Checks `req` against what Carat listed for this recharge: a dealer, amount, amount key
-    /// or answer it did not offer is the storefront's mistake, a 422 before anything is written
-    /// or sent. What the storefront did not list yet is listed first, as Carat's flow has it
-    /// (list dealers, list branch data, then effectuate): read-only calls, safe to make.
+    /// Branch data of an `others` product: `dealer_code`'s branch `branch_code`, as Carat
+    /// listed them (the dealers are listed first if the storefront has not).
+    pub async fn product_branches(
+        &self,
+        id: Uuid,
+        dealer_code: &DealerCode,
+        branch_code: &BranchCode,
+    ) -> Result<BranchData, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        if recharge.recharge_type != RechargeType::Others {
+            return Err(FlowError::Invalid(FieldError::new(
+                "branch_code",
+                format!(
+                    "is for `others` recharges; this one is `{}`, whose branch data is listed by ddd",
+                    recharge.recharge_type
+                ),
+            )));
+        }
+        let dealers = self.dealers_of(&recharge, &nit).await?;
+        let dealer =
+            catalog_check::product(dealer_code, branch_code, &dealers).map_err(|mut e| {
+                // Named as in the query string.
+                e.field = match e.field.as_ref() {
+                    "dealer.branch.code" => "branch_code",
+                    _ => "dealer_code",
+                }
+                .into();
+                FlowError::Invalid(e)
+            })?;
+        self.list_product_branches(&recharge, &nit, dealer_code, &dealer, branch_code)
+            .await
+    }
+
+    /// Checks `req` against what Carat listed for this recharge: a dealer, product, amount,
+    /// amount key or answer it did not offer is the storefront's mistake, a 422 before
+    /// anything is written or sent. What the storefront did not list yet is listed first, as
+    /// Carat's flow has it (list dealers, list branch data, then effectuate): read-only calls,
+    /// safe to make.
     pub(super) async fn check_against_listings(
         &self,
         recharge: &Recharge,
         nit: &Nit,
-        req: &EffectuateRequest,
+        req: &Effectuation,
     ) -> Result<(), FlowError> {
-        let dealers = match self.stored(recharge, DEALERS_LISTING).await? {
-            Some(dealers) => dealers,
-            None => self.list_dealers(recharge, nit).await?,
+        // An invoice is checked against the bill Carat listed, not against products.
+        let Some(choice) = catalog_check::Choice::of(req) else {
+            return Ok(());
         };
-        catalog_check::dealer(req, &dealers).map_err(FlowError::Invalid)?;
-        let (ddd, dealer) = (&req.phone.ddd, &req.dealer.code);
-        let branch_data = match self
-            .stored(recharge, &branches_listing(ddd, dealer))
-            .await?
-        {
-            Some(data) => data,
-            None => self.list_branches(recharge, nit, ddd, dealer).await?,
+        let dealers = self.dealers_of(recharge, nit).await?;
+        catalog_check::dealer(&choice, &dealers).map_err(FlowError::Invalid)?;
+        let branch_data = match &req.input {
+            EffectuationInput::Normal { dealer, phone, .. } => {
+                let (ddd, dealer) = (&phone.ddd, &dealer.code);
+                match self
+                    .stored(recharge, &branches_listing(ddd, dealer))
+                    .await?
+                {
+                    Some(data) => data,
+                    None => self.list_branches(recharge, nit, ddd, dealer).await?,
+                }
+            }
+            EffectuationInput::Others { dealer, .. } => {
+                let listing = product_listing(&dealer.code, &dealer.branch.code);
+                match self.stored(recharge, &listing).await? {
+                    Some(data) => data,
+                    None => {
+                        let listed =
+                            catalog_check::product(&dealer.code, &dealer.branch.code, &dealers)
+                                .map_err(FlowError::Invalid)?;
+                        self.list_product_branches(
+                            recharge,
+                            nit,
+                            &dealer.code,
+                            &listed,
+                            &dealer.branch.code,
+                        )
+                        .await?
+                    }
+                }
+            }
+            EffectuationInput::Invoice { .. } => return Ok(()),
         };
-        catalog_check::branch_data(req, &branch_data).map_err(FlowError::Invalid)
+        catalog_check::branch_data(&choice, &branch_data).map_err(FlowError::Invalid)
+    }
+
+    /// The dealers listed for this recharge, listing them now if the storefront has not.
+    async fn dealers_of(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {
+        match self.stored(recharge, DEALERS_LISTING).await? {
+            Some(dealers) => Ok(dealers),
+            None => self.list_dealers(recharge, nit).await,
+        }
+    }
+
+    /// `PUT rechargebranches` for an `others` product; `dealer` is the listed dealer (its
+    /// `type_code` goes with the request).
+    async fn list_product_branches(
+        &self,
+        recharge: &Recharge,
+        nit: &Nit,
+        dealer_code: &DealerCode,
+        dealer: &DealerView,
+        branch_code: &BranchCode,
+    ) -> Result<BranchData, FlowError> {
+        let request = ListBranchDataRequest {
+            // The client fills in its own key.
+            merchant_key: String::new(),
+            recharge_type: RechargeType::Others.as_str().to_owned(),
+            dealer: DealerRef {
+                code: dealer_code.to_string(),
+                type_code: dealer.type_code.clone().unwrap_or_default(),
+                branch: Some(BranchRef {
+                    code: branch_code.to_string(),
+                }),
+            },
+            hashes: Some(Hashes {
+                general: Some(self.general_hash().to_string()),
+                wallet: None,
+            }),
+        };
+        let exchange = self.carat.list_branch_data(nit, request).await;
+        let response = self.record_list_call(recharge, exchange).await?;
+        let view = branch_data_view(response);
+        self.keep(recharge, &product_listing(dealer_code, branch_code), &view)
+            .await?;
+        Ok(view)
     }
 
     async fn list_dealers(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {

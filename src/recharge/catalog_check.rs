@@ -1,14 +1,17 @@
-//! An effectuation against what Carat listed for its recharge: the dealer among the dealers,
-//! the amount inside a listed range (the one of its `amount_key`, when given), an answer of the
-//! asked length to every question. A mismatch is the storefront's own mistake, named by its
-//! field in the effectuation's body. Pure: no I/O.
+//! An effectuation against what Carat listed for its recharge: the dealer among the dealers
+//! (and, for `others`, the branch among that dealer's branches), the amount inside a listed
+//! range (the one of its `amount_key`, when given), an answer of the asked length to every
+//! question. A mismatch is the storefront's own mistake, named by its field in the
+//! effectuation's body. Pure: no I/O.
 //!
 //! Only what the listing says is held against the request: a range whose bounds Carat did not
 //! give as whole cents, or a listing without ranges, leaves the amount for Carat to judge.
 
-use super::catalog::{AmountRangeView, BranchData, Dealers};
-use super::effectuate::EffectuateRequest;
-use crate::domain::FieldError;
+use super::catalog::{AmountRangeView, BranchData, DealerView, Dealers};
+use crate::domain::{
+    AmountCents, AmountKey, Answer, BranchCode, DealerCode, DealerTypeCode, Effectuation,
+    EffectuationInput, FieldError,
+};
 
 /// Dealer codes compare as numbers: Carat's examples write dealer 1 as `1` and as `001`.
 pub(super) fn dealer_number(code: &str) -> Option<u16> {
@@ -19,54 +22,149 @@ fn same_number(a: &str, b: &str) -> bool {
     matches!((dealer_number(a), dealer_number(b)), (Some(a), Some(b)) if a == b)
 }
 
-/// `dealer.code` among the listed dealers, and `dealer.type_code` that dealer's type when the
-/// list gives one.
-pub(super) fn dealer(req: &EffectuateRequest, listed: &Dealers) -> Result<(), FieldError> {
-    let code = req.dealer.code.as_str();
-    let Some(dealer) = listed.dealers.iter().find(|d| same_number(&d.code, code)) else {
-        let codes: Vec<&str> = listed.dealers.iter().map(|d| d.code.as_str()).collect();
-        return Err(FieldError::new(
-            "dealer.code",
-            format!(
-                "dealer {code} is not one Carat listed for this recharge ({})",
-                codes.join(", ")
-            ),
-        ));
-    };
-    match &dealer.type_code {
-        Some(type_code) if !same_number(type_code, req.dealer.type_code.as_str()) => {
-            Err(FieldError::new(
-                "dealer.type_code",
-                format!(
-                    "dealer {} is of type {type_code} in Carat's list",
-                    dealer.code
+/// What an effectuation of a listed product chose, whatever its kind: the parts held against
+/// the listings.
+#[derive(Debug)]
+pub(super) struct Choice<'a> {
+    pub dealer: &'a DealerCode,
+    pub type_code: &'a DealerTypeCode,
+    /// `others`: the product, one of the dealer's branches.
+    pub branch: Option<&'a BranchCode>,
+    pub amount: AmountCents,
+    pub amount_key: Option<&'a AmountKey>,
+    pub answers: &'a [Answer],
+    /// The listing the branch data came from, in words: "dealer 1 and DDD 11".
+    pub whose: String,
+}
+
+impl<'a> Choice<'a> {
+    /// `None` for an `invoice`: a bill is not chosen from the dealers' products.
+    pub fn of(effectuation: &'a Effectuation) -> Option<Self> {
+        match &effectuation.input {
+            EffectuationInput::Normal {
+                dealer,
+                phone,
+                amount,
+                amount_key,
+                answers,
+            } => Some(Self {
+                dealer: &dealer.code,
+                type_code: &dealer.type_code,
+                branch: None,
+                amount: *amount,
+                amount_key: amount_key.as_ref(),
+                answers,
+                whose: format!(
+                    "dealer {} and DDD {}",
+                    dealer.code.as_str(),
+                    phone.ddd.as_str()
                 ),
-            ))
+            }),
+            EffectuationInput::Others {
+                dealer,
+                amount,
+                amount_key,
+                answers,
+            } => Some(Self {
+                dealer: &dealer.code,
+                type_code: &dealer.type_code,
+                branch: Some(&dealer.branch.code),
+                amount: *amount,
+                amount_key: amount_key.as_ref(),
+                answers,
+                whose: format!(
+                    "dealer {} and branch {}",
+                    dealer.code.as_str(),
+                    dealer.branch.code.as_str()
+                ),
+            }),
+            EffectuationInput::Invoice { .. } => None,
         }
-        _ => Ok(()),
     }
 }
 
-/// The amount, its key and the answers against the branch data listed for the request's DDD
-/// and dealer.
-pub(super) fn branch_data(req: &EffectuateRequest, listed: &BranchData) -> Result<(), FieldError> {
+/// `dealer.code` among the listed dealers, `dealer.type_code` that dealer's type when the
+/// list gives one, and `dealer.branch.code` one of its branches.
+pub(super) fn dealer(req: &Choice<'_>, listed: &Dealers) -> Result<(), FieldError> {
+    let dealer = listed_dealer(req.dealer, listed)?;
+    if let Some(type_code) = &dealer.type_code
+        && !same_number(type_code, req.type_code.as_str())
+    {
+        return Err(FieldError::new(
+            "dealer.type_code",
+            format!(
+                "dealer {} is of type {type_code} in Carat's list",
+                dealer.code
+            ),
+        ));
+    }
+    match req.branch {
+        Some(branch) => listed_branch(dealer, branch),
+        None => Ok(()),
+    }
+}
+
+/// An `others` product: the listed dealer whose branch `branch` is.
+pub(super) fn product(
+    code: &DealerCode,
+    branch: &BranchCode,
+    listed: &Dealers,
+) -> Result<DealerView, FieldError> {
+    let dealer = listed_dealer(code, listed)?;
+    listed_branch(dealer, branch)?;
+    Ok(dealer.clone())
+}
+
+fn listed_dealer<'a>(code: &DealerCode, listed: &'a Dealers) -> Result<&'a DealerView, FieldError> {
+    let code = code.as_str();
+    listed
+        .dealers
+        .iter()
+        .find(|d| same_number(&d.code, code))
+        .ok_or_else(|| {
+            let codes: Vec<&str> = listed.dealers.iter().map(|d| d.code.as_str()).collect();
+            FieldError::new(
+                "dealer.code",
+                format!(
+                    "dealer {code} is not one Carat listed for this recharge ({})",
+                    codes.join(", ")
+                ),
+            )
+        })
+}
+
+fn listed_branch(dealer: &DealerView, branch: &BranchCode) -> Result<(), FieldError> {
+    if dealer.branches.iter().any(|b| b.code == branch.as_str()) {
+        return Ok(());
+    }
+    let codes: Vec<&str> = dealer.branches.iter().map(|b| b.code.as_str()).collect();
+    Err(FieldError::new(
+        "dealer.branch.code",
+        format!(
+            "branch {} is not one Carat listed for dealer {} ({})",
+            branch.as_str(),
+            dealer.code,
+            codes.join(", ")
+        ),
+    ))
+}
+
+/// The amount, its key and the answers against the branch data listed for the request's
+/// dealer (and DDD, or branch).
+pub(super) fn branch_data(req: &Choice<'_>, listed: &BranchData) -> Result<(), FieldError> {
     amount(req, listed)?;
     answers(req, listed)
 }
 
-fn amount(req: &EffectuateRequest, listed: &BranchData) -> Result<(), FieldError> {
+fn amount(req: &Choice<'_>, listed: &BranchData) -> Result<(), FieldError> {
     let cents = req.amount.get();
     let ranges: Vec<&AmountRangeView> = listed
         .categories
         .iter()
         .flat_map(|c| &c.amount_ranges)
         .collect();
-    let whose = format!(
-        "dealer {} and DDD {}",
-        req.dealer.code.as_str(),
-        req.phone.ddd.as_str()
-    );
-    if let Some(key) = &req.amount_key {
+    let whose = &req.whose;
+    if let Some(key) = req.amount_key {
         let Some(range) = ranges
             .iter()
             .find(|r| r.amount_key.as_deref() == Some(key.as_str()))
@@ -122,7 +220,7 @@ fn in_words(range: &AmountRangeView) -> String {
 }
 
 /// An answer to every question, as long as the question allows.
-fn answers(req: &EffectuateRequest, listed: &BranchData) -> Result<(), FieldError> {
+fn answers(req: &Choice<'_>, listed: &BranchData) -> Result<(), FieldError> {
     for question in &listed.questions {
         let Some((i, answer)) = req
             .answers
@@ -136,7 +234,7 @@ fn answers(req: &EffectuateRequest, listed: &BranchData) -> Result<(), FieldErro
                     "Carat asks question {} ({}) for dealer {}: answer it with code {}",
                     question.id,
                     question.display,
-                    req.dealer.code.as_str(),
+                    req.dealer.as_str(),
                     question.id
                 ),
             ));
@@ -165,19 +263,45 @@ fn answers(req: &EffectuateRequest, listed: &BranchData) -> Result<(), FieldErro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recharge::catalog::{CategoryView, DealerView, QuestionView};
+    use crate::recharge::catalog::{BranchView, CategoryView, DealerView, QuestionView};
 
-    fn request(body: serde_json::Value) -> EffectuateRequest {
+    /// An effectuation as stored: `body` is its kind's part.
+    fn request(kind: &str, mut body: serde_json::Value) -> Effectuation {
+        body["kind"] = kind.into();
+        if body.get("amount_key") == Some(&serde_json::Value::Null) {
+            body.as_object_mut().unwrap().remove("amount_key");
+        }
         serde_json::from_value(body).unwrap()
     }
 
-    fn top_up(dealer: &str, amount: u64, key: Option<&str>) -> EffectuateRequest {
-        request(serde_json::json!({
-            "dealer": {"code": dealer, "type_code": "03"},
-            "phone": {"ddd": "11", "number": "987654321"},
-            "amount": amount,
-            "amount_key": key,
-        }))
+    fn top_up_of(dealer: &str, type_code: &str, amount: u64, key: Option<&str>) -> Effectuation {
+        request(
+            "normal",
+            serde_json::json!({
+                "dealer": {"code": dealer, "type_code": type_code},
+                "phone": {"ddd": "11", "number": "987654321"},
+                "amount": amount,
+                "amount_key": key,
+            }),
+        )
+    }
+
+    fn top_up(dealer: &str, amount: u64, key: Option<&str>) -> Effectuation {
+        top_up_of(dealer, "03", amount, key)
+    }
+
+    fn pin(dealer: &str, branch: &str) -> Effectuation {
+        request(
+            "others",
+            serde_json::json!({
+                "dealer": {"code": dealer, "type_code": "02", "branch": {"code": branch}},
+                "amount": 1000,
+            }),
+        )
+    }
+
+    fn choice(e: &Effectuation) -> Choice<'_> {
+        Choice::of(e).unwrap()
     }
 
     fn dealers() -> Dealers {
@@ -188,9 +312,17 @@ mod tests {
             type_name: None,
             branches: vec![],
         };
+        let pins = DealerView {
+            type_name: Some("PIN TELEFONE".into()),
+            branches: vec![BranchView {
+                code: "97200000000".into(),
+                name: "Vex-PIN".into(),
+            }],
+            ..dealer("905", Some("02"))
+        };
         Dealers {
             general_hash: None,
-            dealers: vec![dealer("001", Some("03")), dealer("2", None)],
+            dealers: vec![dealer("001", Some("03")), dealer("2", None), pins],
         }
     }
 
@@ -232,40 +364,69 @@ mod tests {
         )
     }
 
+    fn check_branch(e: &Effectuation, data: &BranchData) -> Result<(), FieldError> {
+        branch_data(&choice(e), data)
+    }
+
     fn field(result: Result<(), FieldError>) -> String {
         result.unwrap_err().field.into_owned()
     }
 
     #[test]
     fn the_dealer_must_be_listed_and_of_its_type() {
-        assert!(dealer(&top_up("1", 1000, None), &dealers()).is_ok());
-        assert!(dealer(&top_up("002", 1000, None), &dealers()).is_ok());
-        let unknown = dealer(&top_up("009", 1000, None), &dealers()).unwrap_err();
+        let check = |e: Effectuation| dealer(&choice(&e), &dealers());
+        assert!(check(top_up("1", 1000, None)).is_ok());
+        assert!(check(top_up("002", 1000, None)).is_ok());
+        let unknown = check(top_up("009", 1000, None)).unwrap_err();
         assert_eq!(unknown.field, "dealer.code");
         assert_eq!(
             unknown.reason,
-            "dealer 009 is not one Carat listed for this recharge (001, 2)"
+            "dealer 009 is not one Carat listed for this recharge (001, 2, 905)"
         );
-        let mut wrong_type = top_up("001", 1000, None);
-        wrong_type.dealer.type_code = crate::domain::DealerTypeCode::parse("02").unwrap();
-        assert_eq!(field(dealer(&wrong_type, &dealers())), "dealer.type_code");
+        assert_eq!(
+            field(check(top_up_of("001", "02", 1000, None))),
+            "dealer.type_code"
+        );
         // Dealer 2 is listed without a type: any type passes, Carat judges it.
-        let mut untyped = top_up("2", 1000, None);
-        untyped.dealer.type_code = crate::domain::DealerTypeCode::parse("02").unwrap();
-        assert!(dealer(&untyped, &dealers()).is_ok());
+        assert!(check(top_up_of("2", "02", 1000, None)).is_ok());
+    }
+
+    #[test]
+    fn a_pin_product_must_be_one_of_its_dealers_branches() {
+        let check = |e: Effectuation| dealer(&choice(&e), &dealers());
+        assert!(check(pin("905", "97200000000")).is_ok());
+        let e = check(pin("905", "97001000000")).unwrap_err();
+        assert_eq!(e.field, "dealer.branch.code");
+        assert_eq!(
+            e.reason,
+            "branch 97001000000 is not one Carat listed for dealer 905 (97200000000)"
+        );
+        let data = sandbox_like();
+        let e = branch_data(&choice(&pin("905", "97200000000")), &data);
+        assert!(e.is_ok(), "{e:?}");
+        let mut other_amount = pin("905", "97200000000");
+        if let EffectuationInput::Others { amount, .. } = &mut other_amount.input {
+            *amount = AmountCents::new(2500).unwrap();
+        }
+        let e = branch_data(&choice(&other_amount), &data).unwrap_err();
+        assert!(
+            e.reason.contains("dealer 905 and branch 97200000000"),
+            "{}",
+            e.reason
+        );
     }
 
     #[test]
     fn the_amount_key_must_be_listed_and_hold_the_amount() {
         let data = sandbox_like();
-        assert!(branch_data(&top_up("1", 3000, Some("3")), &data).is_ok());
-        let e = branch_data(&top_up("1", 3000, Some("7")), &data).unwrap_err();
+        assert!(check_branch(&top_up("1", 3000, Some("3")), &data).is_ok());
+        let e = check_branch(&top_up("1", 3000, Some("7")), &data).unwrap_err();
         assert_eq!(e.field, "amount_key");
         assert_eq!(
             e.reason,
             "7 is not an amount key Carat listed for dealer 1 and DDD 11 (1, 3)"
         );
-        let e = branch_data(&top_up("1", 2500, Some("3")), &data).unwrap_err();
+        let e = check_branch(&top_up("1", 2500, Some("3")), &data).unwrap_err();
         assert_eq!(e.field, "amount");
         assert_eq!(
             e.reason,
@@ -276,9 +437,9 @@ mod tests {
     #[test]
     fn without_a_key_the_amount_must_be_in_some_range() {
         let data = sandbox_like();
-        assert!(branch_data(&top_up("1", 1000, None), &data).is_ok());
-        assert!(branch_data(&top_up("1", 10000, None), &data).is_ok());
-        let e = branch_data(&top_up("1", 2500, None), &data).unwrap_err();
+        assert!(check_branch(&top_up("1", 1000, None), &data).is_ok());
+        assert!(check_branch(&top_up("1", 10000, None), &data).is_ok());
+        let e = check_branch(&top_up("1", 2500, None), &data).unwrap_err();
         assert_eq!(e.field, "amount");
         assert_eq!(
             e.reason,
@@ -290,12 +451,12 @@ mod tests {
     #[test]
     fn what_the_listing_does_not_say_is_left_to_carat() {
         let unbounded = listing(vec![range("8", Some(1000), None)], vec![]);
-        assert!(branch_data(&top_up("1", 5, Some("8")), &unbounded).is_ok());
-        assert!(branch_data(&top_up("1", 5, None), &unbounded).is_ok());
+        assert!(check_branch(&top_up("1", 5, Some("8")), &unbounded).is_ok());
+        assert!(check_branch(&top_up("1", 5, None), &unbounded).is_ok());
         let empty = listing(vec![], vec![]);
-        assert!(branch_data(&top_up("1", 5, None), &empty).is_ok());
+        assert!(check_branch(&top_up("1", 5, None), &empty).is_ok());
         assert_eq!(
-            field(branch_data(&top_up("1", 5, Some("1")), &empty)),
+            field(check_branch(&top_up("1", 5, Some("1")), &empty)),
             "amount_key"
         );
     }
@@ -312,13 +473,17 @@ mod tests {
         };
         let data = listing(vec![range("1", Some(1000), Some(1000))], vec![question]);
         let with_answers = |answers: serde_json::Value| {
-            request(serde_json::json!({
-                "dealer": {"code": "004", "type_code": "03"},
-                "phone": {"ddd": "11", "number": "987654321"},
-                "amount": 1000,
-                "answers": answers,
-            }))
+            request(
+                "normal",
+                serde_json::json!({
+                    "dealer": {"code": "004", "type_code": "03"},
+                    "phone": {"ddd": "11", "number": "987654321"},
+                    "amount": 1000,
+                    "answers": answers,
+                }),
+            )
         };
+        let branch_data = |e: &Effectuation, data: &BranchData| branch_data(&choice(e), data);
         let e = branch_data(&with_answers(serde_json::json!([])), &data).unwrap_err();
         assert_eq!(e.field, "answers");
         assert!(e.reason.contains("question 5"), "{}", e.reason);

@@ -74,6 +74,18 @@ impl RechargeService {
                     recharge = self.resolve_in_doubt(recharge, actor).await?;
                 }
                 match recharge.status {
+                    // A PIN nobody kept is a PIN nobody can deliver: never confirmed (the
+                    // reconciler undoes it).
+                    RechargeStatus::PendingConfirmation
+                        if decision.confirm && !recharge.may_be_confirmed() =>
+                    {
+                        return Err(FlowError::out_of_order(
+                            recharge.status,
+                            "cannot confirm: this PIN sale's receipt was not kept (the \
+                             effectuation's answer was lost), so its PIN cannot be delivered; \
+                             it is being undone",
+                        ));
+                    }
                     RechargeStatus::PendingConfirmation => {}
                     // The same decision again answers as the first time.
                     s if s == decision.done() => return Ok(Race::Won(recharge)),

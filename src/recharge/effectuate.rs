@@ -1,11 +1,14 @@
-//! Effectuation: the call that tops the phone up. Sent at most once per attempt; a lost
+//! Effectuation: the call that sells (tops the phone up, hands out the PIN...). Sent at most once per attempt; a lost
 //! answer is resolved by querying Carat, never by sending it again.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    CaratFailure, CaratProblem, FlowError, Race, RechargeService, call_record, detached, why_not,
+    CaratFailure, CaratProblem, FlowError, Race, Receipts, RechargeService, call_record, detached,
+    why_not,
 };
 use crate::carat::wire::{
     AnswerWire, BranchRef, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, InvoiceWire,
@@ -15,9 +18,9 @@ use crate::domain::effectuation::{Dealer, Phone};
 use crate::domain::{
     Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Ddd, DealerCode,
     DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, OptionalFields, PhoneNumber,
-    RechargeStatus,
+    RechargeStatus, RechargeType,
 };
-use crate::store::{self, CallRecord, Changes, Guard, Recharge, Step};
+use crate::store::{self, CallRecord, Changes, Guard, NextAttempt, Recharge, Step};
 
 /// What the storefront chose. Each field validates its Carat format on deserialisation.
 #[derive(Clone, Debug, Deserialize)]
@@ -48,30 +51,30 @@ pub struct PhoneChoice {
 
 impl EffectuateRequest {
     /// The effectuation this body asks for: the storefront's body for a `normal` recharge.
-    fn input(&self) -> Effectuation {
+    pub fn into_effectuation(self) -> Effectuation {
         Effectuation {
             input: EffectuationInput::Normal {
                 dealer: Dealer {
-                    code: self.dealer.code.clone(),
-                    type_code: self.dealer.type_code.clone(),
+                    code: self.dealer.code,
+                    type_code: self.dealer.type_code,
                 },
                 phone: Phone {
-                    ddd: self.phone.ddd.clone(),
-                    number: self.phone.number.clone(),
+                    ddd: self.phone.ddd,
+                    number: self.phone.number,
                 },
                 amount: self.amount,
-                amount_key: self.amount_key.clone(),
-                answers: self.answers.clone(),
+                amount_key: self.amount_key,
+                answers: self.answers,
             },
             optional: OptionalFields::default(),
         }
     }
+}
 
-    /// The same effectuation as the one stored: a retry of a request whose answer the
-    /// storefront lost.
-    fn matches(&self, r: &Recharge) -> bool {
-        r.effectuation() == Some(&self.input())
-    }
+/// The same effectuation as the one stored: a retry of a request whose answer the storefront
+/// lost.
+fn matches(effectuation: &Effectuation, r: &Recharge) -> bool {
+    r.effectuation() == Some(effectuation)
 }
 
 /// Carat's `do_recharge_request` for an effectuation of any kind.
@@ -160,11 +163,8 @@ fn to_wire(effectuation: &Effectuation, general_hash: &GeneralHash) -> DoRecharg
 }
 
 impl RechargeService {
-    pub async fn effectuate(
-        &self,
-        id: Uuid,
-        req: EffectuateRequest,
-    ) -> Result<Recharge, FlowError> {
+    /// Effectuates what the storefront chose (its body, parsed by the recharge's kind).
+    pub async fn effectuate(&self, id: Uuid, req: Effectuation) -> Result<Recharge, FlowError> {
         let this = self.clone();
         detached(async move { this.effectuate_now(id, req, &Actor::Storefront).await }).await
     }
@@ -172,7 +172,7 @@ impl RechargeService {
     async fn effectuate_now(
         &self,
         id: Uuid,
-        req: EffectuateRequest,
+        req: Effectuation,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
         // A request that loses the race to start the call waits for the winner.
@@ -189,11 +189,11 @@ impl RechargeService {
     async fn try_effectuate(
         &self,
         mut recharge: Recharge,
-        req: &EffectuateRequest,
+        req: &Effectuation,
         actor: &Actor,
     ) -> Result<Race<Recharge>, FlowError> {
         if recharge.status == RechargeStatus::Effectuating {
-            if !req.matches(&recharge) {
+            if !matches(req, &recharge) {
                 return Err(FlowError::out_of_order(
                     recharge.status,
                     "cannot effectuate: another effectuation of this recharge is in progress \
@@ -208,7 +208,7 @@ impl RechargeService {
         match recharge.status {
             RechargeStatus::Started => {}
             // A repeat of an effectuation that went through answers as the first did.
-            _ if req.matches(&recharge) => {
+            _ if matches(req, &recharge) => {
                 let stored = self
                     .step_outcome(recharge, RechargeStatus::Effectuating)
                     .await?;
@@ -234,7 +234,7 @@ impl RechargeService {
 
         // Committed before the call: from here on, a crash leaves a recharge in doubt that a
         // query resolves, never one that is effectuated twice.
-        let effectuation = req.input();
+        let effectuation = req.clone();
         let step = Step {
             changes: Changes {
                 effectuation: Some(effectuation.clone()),
@@ -288,7 +288,16 @@ impl RechargeService {
         let guard = Guard::Attempt(sent.attempt);
         match sent.status.after_carat_reports(&carat) {
             Some(RechargeStatus::PendingConfirmation) => {
-                let step = Step {
+                let receipts = Receipts {
+                    customer: answer.customer.and_then(|r| r.receipt),
+                    merchant: answer.merchant.and_then(|r| r.receipt),
+                };
+                // A PIN sale's receipts are sealed here and committed with this step, before
+                // the storefront hears of the sale.
+                let changes = self.receipt_changes(sent, receipts);
+                let pin_kept = changes.sealed_receipts.is_some();
+                let mut detail = serde_json::json!({"carat_status": carat.to_string()});
+                let mut step = Step {
                     changes: Changes {
                         carat_status: Some(carat.to_string()),
                         carat_answer: Some(CaratAnswer {
@@ -298,14 +307,20 @@ impl RechargeService {
                                 .as_ref()
                                 .map(|a| serde_json::json!(a)),
                         }),
-                        customer_receipt: answer.customer.and_then(|r| r.receipt),
-                        merchant_receipt: answer.merchant.and_then(|r| r.receipt),
-                        ..Changes::default()
+                        ..changes
                     },
                     call: Some(call),
-                    detail: serde_json::json!({"carat_status": carat.to_string()}),
                     ..self.step(sent, RechargeStatus::PendingConfirmation, guard, actor)
                 };
+                if sent.recharge_type == RechargeType::Others {
+                    // The history records that the PIN was kept, never its text.
+                    detail["pin_receipt_kept"] = pin_kept.into();
+                    if !pin_kept {
+                        // No PIN to deliver: the reconciler undoes it at once.
+                        step.next = NextAttempt::In(Duration::ZERO);
+                    }
+                }
+                step.detail = detail;
                 self.record(step).await
             }
             Some(end @ (RechargeStatus::Failed | RechargeStatus::Expired)) => {

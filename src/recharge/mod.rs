@@ -22,10 +22,13 @@ mod catalog_check;
 mod confirm;
 mod effectuate;
 mod error;
+mod kinds;
+mod pin_receipts;
 mod reconcile;
 mod resolve;
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::PgPool;
@@ -35,9 +38,12 @@ use uuid::Uuid;
 pub use catalog::{BranchData, Dealers};
 pub use effectuate::EffectuateRequest;
 pub use error::{CaratFailure, CaratProblem, FlowError};
+pub use kinds::others::OthersEffectuateRequest;
+pub use pin_receipts::{PinReceipt, Receipts, pin_receipt_state};
 pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
 
 use crate::carat::{CaratClient, Exchange};
+use crate::domain::receipt_cipher::Keyring;
 use crate::domain::{Actor, GeneralHash, RechargeStatus};
 use crate::store::{self, Changes, Event, Guard, NextAttempt, Recharge, Step};
 
@@ -82,14 +88,17 @@ pub struct RechargeService {
     pool: PgPool,
     carat: CaratClient,
     timing: Timing,
+    /// Seals and opens the receipts that carry a PIN.
+    pin_keys: Arc<Keyring>,
 }
 
 impl RechargeService {
-    pub fn new(pool: PgPool, carat: CaratClient, timing: Timing) -> Self {
+    pub fn new(pool: PgPool, carat: CaratClient, timing: Timing, pin_keys: Arc<Keyring>) -> Self {
         Self {
             pool,
             carat,
             timing,
+            pin_keys,
         }
     }
 
@@ -102,6 +111,11 @@ impl RechargeService {
         let recharge = self.load(id).await?;
         let events = store::recharges::events(&self.pool, id).await?;
         Ok((recharge, events))
+    }
+
+    /// What the recharge sells: its effectuation body's shape depends on it.
+    pub async fn recharge_type(&self, id: Uuid) -> Result<crate::domain::RechargeType, FlowError> {
+        Ok(self.load(id).await?.recharge_type)
     }
 
     async fn load(&self, id: Uuid) -> Result<Recharge, FlowError> {

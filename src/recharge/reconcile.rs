@@ -9,6 +9,7 @@
 //! | `started` | older than the NIT lifetime | queries; EXP ends it `expired` |
 //! | `effectuating`, `confirming`, `undoing` | the call's outcome unknown, or its deadline passed | queries; moves as Carat says; a decision Carat still holds PPC is sent again |
 //! | `pending_confirmation` | `PENDING_CONFIRMATION_TIMEOUT_SECS` after the effectuation | confirms or undoes by `PENDING_CONFIRMATION_POLICY` |
+//! | `pending_confirmation`, a PIN sale whose PIN was not kept | at once | undoes it, whatever the policy |
 //!
 //! An attempt that moves nothing (Carat unreachable, a status it cannot act on) is retried
 //! after `interval * 2^attempts`, at most `max_backoff` apart, for ever. Every write is
@@ -190,10 +191,11 @@ impl Reconciler {
             Created => self.abandon_create(&recharge).await,
             Started | Effectuating | Confirming | Undoing => self.resolve(&recharge).await,
             PendingConfirmation => {
+                // A PIN sale whose PIN was not kept is undone whatever the policy.
                 let decision = Decision {
-                    confirm: self.config.policy.confirms(),
+                    confirm: self.config.policy.confirms() && recharge.may_be_confirmed(),
                 };
-                tracing::info!(policy = ?self.config.policy, "pending confirmation past its timeout");
+                tracing::info!(policy = ?self.config.policy, confirm = decision.confirm, "pending confirmation due");
                 self.send(&recharge, decision, Guard::Status).await
             }
             // Ended meanwhile.

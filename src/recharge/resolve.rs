@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::{CaratFailure, CaratProblem, FlowError, RechargeService, why_not};
 use crate::carat::CaratError;
 use crate::carat::wire::GetStatusRechargeResponse;
-use crate::domain::{Actor, CaratAnswer, CaratStatus, RechargeStatus};
+use crate::domain::{Actor, CaratAnswer, CaratStatus, RechargeStatus, RechargeType};
 use crate::store::{self, CallRecord, Changes, Guard, Recharge, Step, StoreError};
 
 /// What a failed money-moving call means.
@@ -183,6 +183,10 @@ impl RechargeService {
             next,
             RechargeStatus::PendingConfirmation | RechargeStatus::Confirmed
         );
+        // A PIN sale keeps its PIN only from the effectuation's own answer (`pin_receipts`):
+        // a query's receipts are not written, not even in the clear columns.
+        let pin_sale = recharge.recharge_type == RechargeType::Others;
+        let keeps_receipts = keeps_receipts && !pin_sale;
         let step = Step {
             changes: Changes {
                 carat_status: Some(carat.to_string()),
@@ -207,6 +211,13 @@ impl RechargeService {
             detail: serde_json::json!({"resolved_by": "query", "carat_status": carat.to_string()}),
             ..self.step(recharge, next, guard_for(recharge), actor)
         };
+        let mut step = step;
+        if pin_sale && next == RechargeStatus::PendingConfirmation && !recharge.may_be_confirmed() {
+            // Effectuated, and its answer (the PIN) lost: nobody can deliver it, so the
+            // reconciler undoes it at once.
+            step.detail["pin_receipt_kept"] = false.into();
+            step.next = store::NextAttempt::In(Duration::ZERO);
+        }
         match store::recharges::apply(&self.pool, step).await? {
             Some(resolved) => Ok(resolved),
             None => self.load(recharge.id).await,

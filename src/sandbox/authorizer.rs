@@ -1,11 +1,14 @@
 //! The simulated authorizer behind Carat: the numbers and receipts of an approved recharge,
 //! in the formats of the effectuation response table (seed 001).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use chrono::{DateTime, FixedOffset, Utc};
 use rand::RngExt;
 
 use super::validate::Purchase;
 use crate::carat::wire::{Acquirer, Authorization};
+use crate::domain::RechargeType;
 
 /// Carat's clock: Brasília, UTC-3 all year since 2019.
 const BRASILIA: FixedOffset = match FixedOffset::west_opt(3 * 3600) {
@@ -44,9 +47,14 @@ fn approve_at(purchase: &Purchase, now: DateTime<FixedOffset>) -> Approval {
         number: Some(digits(6)),
     };
     let body = receipt_body(purchase, &usn, &authorization, now);
+    // An `others` product is a PIN (or another code) the customer gets on the receipt.
+    let pin = match purchase.recharge_type {
+        RechargeType::Others => format!("PIN: {}\n", new_pin()),
+        RechargeType::Normal | RechargeType::Invoice => String::new(),
+    };
     Approval {
         amount_cents: purchase.amount_cents,
-        customer_receipt: format!("COMPROVANTE DE RECARGA\nVIA CLIENTE\n{body}"),
+        customer_receipt: format!("COMPROVANTE DE RECARGA\nVIA CLIENTE\n{body}{pin}"),
         merchant_receipt: format!("COMPROVANTE DE RECARGA\nVIA ESTABELECIMENTO\n{body}"),
         usn,
         acquirer: Acquirer {
@@ -76,6 +84,17 @@ fn receipt_body(
     )
 }
 
+/// PINs handed out by this process so far: part of every PIN, so none comes twice.
+static PINS_ISSUED: AtomicU64 = AtomicU64::new(0);
+
+/// A 16-digit PIN, `dddd-dddd-dddd-dddd`: 8 random digits, then this process's PIN sequence.
+fn new_pin() -> String {
+    let sequence = PINS_ISSUED.fetch_add(1, Ordering::Relaxed) % 100_000_000;
+    let digits = format!("{}{sequence:08}", digits(8));
+    let groups: Vec<&str> = (0..4).map(|i| &digits[i * 4..i * 4 + 4]).collect();
+    groups.join("-")
+}
+
 /// `R$ 30,00` for 3000 cents, as on Brazilian receipts.
 fn reais(cents: u64) -> String {
     format!("R$ {},{:02}", cents / 100, cents % 100)
@@ -92,12 +111,13 @@ fn digits(n: usize) -> String {
 mod tests {
     use super::*;
     use crate::carat::wire::Phone;
-    use crate::domain::RechargeType;
     use crate::sandbox::catalog;
+    use std::collections::HashSet;
 
     #[test]
     fn numbers_and_receipts_follow_the_response_table() {
         let purchase = Purchase {
+            recharge_type: RechargeType::Normal,
             dealer: catalog::dealer(RechargeType::Normal, "2").unwrap(),
             phone: Some(Phone {
                 ddd: "11".into(),
@@ -118,7 +138,33 @@ mod tests {
             assert!(receipt.contains("OPERADORA: Claro"), "{receipt}");
             assert!(receipt.contains("(11) 987654321") && receipt.contains("R$ 30,00"));
             assert!(receipt.contains(&a.usn));
+            assert!(!receipt.contains("PIN"), "{receipt}");
         }
+    }
+
+    #[test]
+    fn a_pin_product_receipt_carries_a_new_pin_each_time_for_the_customer_only() {
+        let purchase = Purchase {
+            recharge_type: RechargeType::Others,
+            dealer: catalog::dealer(RechargeType::Others, "905").unwrap(),
+            phone: None,
+            amount_cents: 1000,
+        };
+        let pins: HashSet<String> = (0..1000)
+            .map(|_| {
+                let a = approve(&purchase);
+                assert!(
+                    !a.merchant_receipt.contains("PIN:"),
+                    "{}",
+                    a.merchant_receipt
+                );
+                let line = a.customer_receipt.lines().find(|l| l.starts_with("PIN: "));
+                let pin = line.expect("a PIN line").trim_start_matches("PIN: ");
+                assert_eq!(pin.len(), 19, "{pin}");
+                pin.to_owned()
+            })
+            .collect();
+        assert_eq!(pins.len(), 1000);
     }
 
     #[test]

@@ -20,7 +20,8 @@ use super::{Shared, authorizer, decode, responses, validate};
 use crate::carat::wire::{
     AuthenticityForm, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
     DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
-    ListBranchDataResponse, ListBranchesQuery, ListDealersQuery, ListDealersResponse,
+    ListBranchDataRequest, ListBranchDataResponse, ListBranchesQuery, ListDealersQuery,
+    ListDealersResponse,
 };
 use crate::domain::{CaratStatus, RechargeType};
 
@@ -79,6 +80,21 @@ pub(super) async fn list_branch_data(
     RawQuery(query): RawQuery,
 ) -> Response {
     let result = branch_data(&sandbox, query.as_deref());
+    answer_at_pace("list branch data", &sandbox, result).await
+}
+
+/// `PUT /rechargebranches/{nit}`: branch data of an `others` (or `invoice`) transaction.
+pub(super) async fn list_branch_data_by_put(
+    State(sandbox): SharedState,
+    nit: NitPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Body first, then the NIT, as every check runs (see the module's "Errors").
+    let result = decode::json_object(&headers, &body)
+        .and_then(decode::envelope::<ListBranchDataRequest>)
+        .and_then(|request| path_nit(nit).map(|nit| (nit, request)))
+        .and_then(|(nit, request)| branch_data_put(&sandbox, &nit, &request));
     answer_at_pace("list branch data", &sandbox, result).await
 }
 
@@ -185,13 +201,33 @@ fn branch_data(
         tx.require(CaratStatus::Nov, "listing branch data")?;
         let recharge_type = tx.order.recharge_type;
         if recharge_type != RechargeType::Normal {
-            // Carat lists others/invoice branch data with a PUT, which the sandbox lacks.
+            // Carat lists others/invoice branch data with a PUT.
             return Err(CaratError::not_allowed(
                 "listing branch data by GET",
                 format!("it is for recharge_type normal, this transaction is {recharge_type}"),
             ));
         }
         let dealer = validate::branch_query(&query, recharge_type)?;
+        let fault = sandbox.injector.take(Operation::ListBranches);
+        after_applying(responses::branch_data(tx, dealer), Pace::Prompt, fault)
+    })
+}
+
+fn branch_data_put(
+    sandbox: &Shared,
+    nit: &str,
+    request: &ListBranchDataRequest,
+) -> Result<(ListBranchDataResponse, Pace), CaratError> {
+    sandbox.ledger.with_live(nit, Touch::Listing, |tx| {
+        tx.require(CaratStatus::Nov, "listing branch data")?;
+        let recharge_type = tx.order.recharge_type;
+        if recharge_type == RechargeType::Normal {
+            return Err(CaratError::not_allowed(
+                "listing branch data by PUT",
+                "it is for recharge_type others and invoice, this transaction is normal",
+            ));
+        }
+        let dealer = validate::branch_data_request(request, &sandbox.merchant_key, recharge_type)?;
         let fault = sandbox.injector.take(Operation::ListBranches);
         after_applying(responses::branch_data(tx, dealer), Pace::Prompt, fault)
     })

@@ -10,6 +10,7 @@
 //! | `POST /e-sitef/v3/recharge` | `begin_recharge_response`; NIT sent by the authenticity POST |
 //! | `GET /e-sitef/v3/rechargedealers?nit&generalhash` | `list_dealers_response` |
 //! | `GET /e-sitef/v3/rechargebranches?nit&ddd&dealercode&generalhash` | `list_branch_data_response` (normal only) |
+//! | `PUT /e-sitef/v3/rechargebranches/{nit}` + `list_branch_data_request` | `list_branch_data_response` (others: `dealer.branch.code` one of the dealer's branches) |
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `do_recharge_request` | `do_recharge_response`, NOV → PPC |
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `confirm_recharge_request` | `confirm_recharge_response`, PPC → CON / PPN |
 //! | `GET /e-sitef/v3/recharge/{nit}[/]?merchantkey` | `get_status_recharge_response` |
@@ -19,6 +20,8 @@
 //! (branch 97200000000) and TIM-Leste-PIN 902 (branch 97001000000), `type_code` "02". Every
 //! dealer sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
 //! (+10 %), key 4 = 1000..2000 (so that the confirmation test amounts below are sellable).
+//! An approved `others` sale's customer receipt carries a generated PIN on a line `PIN: ...`,
+//! never the same twice in one process.
 //!
 //! A NOV transaction older than `nit_lifetime` becomes EXP when next touched.
 //!
@@ -197,6 +200,10 @@ impl Sandbox {
             .route(
                 "/e-sitef/v3/rechargebranches",
                 get(handlers::list_branch_data),
+            )
+            .route(
+                "/e-sitef/v3/rechargebranches/{nit}",
+                put(handlers::list_branch_data_by_put),
             )
             .with_state(Arc::clone(&self.shared))
     }

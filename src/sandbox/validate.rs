@@ -8,7 +8,7 @@ use super::errors::CaratError;
 use super::state::{Decision, Order};
 use crate::carat::wire::{
     AnswerWire, BeginRechargeRequest, ConfirmRechargeRequest, DealerRef, DoRechargeRequest,
-    ListBranchesQuery, Phone,
+    ListBranchDataRequest, ListBranchesQuery, Phone,
 };
 use crate::domain::format::check_field;
 use crate::domain::recharge::{AmountCents, AnswerCode, AnswerText};
@@ -33,6 +33,7 @@ pub(crate) const PAYMENT_METHODS_MAX: usize = 2;
 /// A validated `do_recharge_request`: what is sold, to whom, for how much.
 #[derive(Debug)]
 pub(crate) struct Purchase {
+    pub recharge_type: RechargeType,
     pub dealer: &'static DealerSpec,
     pub phone: Option<Phone>,
     pub amount_cents: u64,
@@ -95,6 +96,29 @@ pub(crate) fn branch_query(
     offered_dealer("dealercode", &query.dealercode, recharge_type)
 }
 
+/// `list_branch_data_request` (the body is the service's assumption, see the wire type): the
+/// merchant key, the transaction's own `recharge_type`, then its dealer as an effectuation's
+/// (for `others`, a branch of that dealer).
+pub(crate) fn branch_data_request(
+    request: &ListBranchDataRequest,
+    key: &Secret,
+    recharge_type: RechargeType,
+) -> Result<&'static DealerSpec, CaratError> {
+    merchant_key("merchant_key", &request.merchant_key, key)?;
+    if RechargeType::parse(&request.recharge_type) != Some(recharge_type) {
+        return Err(CaratError::not_offered(
+            "recharge_type",
+            format!(
+                "{:?} is not this transaction's recharge_type, {recharge_type}",
+                request.recharge_type
+            ),
+        ));
+    }
+    let hash = request.hashes.as_ref().and_then(|h| h.general.as_deref());
+    general_hash("hashes.general", hash)?;
+    dealer(&request.dealer, recharge_type)
+}
+
 pub(crate) fn effectuation(
     request: &DoRechargeRequest,
     recharge_type: RechargeType,
@@ -111,6 +135,7 @@ pub(crate) fn effectuation(
     optional("zip_code", ZIP_CODE, request.zip_code.as_deref())?;
     used_payment_methods(request.used_payment_methods.as_deref())?;
     Ok(Purchase {
+        recharge_type,
         dealer,
         phone: request.phone.clone(),
         amount_cents,

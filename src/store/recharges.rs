@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::callbacks::{self, Receipt, StoredCallback, Verdict};
+use crate::domain::receipt_cipher::{KeyId, SealedReceipt};
 use crate::domain::{
     Actor, CaratAnswer, Effectuation, GeneralHash, MerchantUsn, Nit, OrderId, RechargeStatus,
     RechargeType,
@@ -37,6 +38,9 @@ pub struct Recharge {
     pub carat_answer: Option<Json<CaratAnswer>>,
     pub customer_receipt: Option<String>,
     pub merchant_receipt: Option<String>,
+    /// An `others` sale's receipts, encrypted (they carry its PIN); never in the clear columns.
+    pub receipt_ciphertext: Option<Vec<u8>>,
+    pub receipt_key_id: Option<String>,
     pub last_error_code: Option<String>,
     pub last_error_message: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -73,6 +77,21 @@ impl Recharge {
 
     pub fn carat_answer(&self) -> Option<&CaratAnswer> {
         self.carat_answer.as_ref().map(|a| &a.0)
+    }
+
+    /// The receipts carrying its PIN, as sealed, if they were kept.
+    pub fn sealed_receipts(&self) -> Option<SealedReceipt> {
+        let key_id = KeyId::parse(self.receipt_key_id.as_deref()?).ok()?;
+        Some(SealedReceipt {
+            key_id,
+            ciphertext: self.receipt_ciphertext.clone()?,
+        })
+    }
+
+    /// Whether it may be confirmed: a PIN sale only once its PIN is kept, since a PIN nobody
+    /// kept is a PIN nobody can deliver.
+    pub fn may_be_confirmed(&self) -> bool {
+        self.recharge_type != RechargeType::Others || self.receipt_ciphertext.is_some()
     }
 }
 
@@ -399,6 +418,8 @@ pub struct Changes {
     pub carat_answer: Option<CaratAnswer>,
     pub customer_receipt: Option<String>,
     pub merchant_receipt: Option<String>,
+    /// An `others` sale's receipts, sealed: written once, never over.
+    pub sealed_receipts: Option<SealedReceipt>,
     /// `Some((code, message))` records Carat's last refusal.
     pub error: Option<(Option<String>, Option<String>)>,
 }
@@ -446,6 +467,7 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
     };
     let (next_kind, next_ms) = next.sql();
     let carat_answer = changes.carat_answer.filter(|a| !a.is_empty());
+    let sealed = changes.sealed_receipts;
     let (error_code, error_message, error_write) = match last_error_write(to, changes.error) {
         Some((code, message)) => (code, message, true),
         None => (None, None, false),
@@ -471,6 +493,8 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
                 ELSE COALESCE(carat_answer, '{}'::jsonb) || $11 END, \
             customer_receipt = COALESCE($12, customer_receipt), \
             merchant_receipt = COALESCE($13, merchant_receipt), \
+            receipt_ciphertext = COALESCE(receipt_ciphertext, $19), \
+            receipt_key_id = CASE WHEN receipt_ciphertext IS NULL THEN $20 ELSE receipt_key_id END, \
             last_error_code = CASE WHEN $14 THEN $15 ELSE last_error_code END, \
             last_error_message = CASE WHEN $14 THEN $16 ELSE last_error_message END, \
             updated_at = now() \
@@ -497,6 +521,8 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
     .bind(error_message)
     .bind(guard_attempt)
     .bind(call_over)
+    .bind(sealed.as_ref().map(|r| r.ciphertext.clone()))
+    .bind(sealed.as_ref().map(|r| r.key_id.as_str().to_owned()))
     .fetch_optional(&mut *tx)
     .await?;
     // The call happened whether or not this step still applies: its outcome is evidence.

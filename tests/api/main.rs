@@ -13,6 +13,7 @@ mod helpers;
 mod idempotency;
 mod inbox;
 mod migrations;
+mod others;
 mod outage;
 mod outbound_faults;
 mod process;

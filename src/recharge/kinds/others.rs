@@ -1,0 +1,56 @@
+//! An `others` sale (a PIN or another product): one of the dealer's branches, no phone.
+
+use serde::Deserialize;
+
+use crate::domain::effectuation::{Branch, BranchDealer};
+use crate::domain::{
+    AmountCents, AmountKey, Answer, BranchCode, DealerCode, DealerTypeCode, Effectuation,
+    EffectuationInput, OptionalFields,
+};
+
+/// `{"dealer":{"code","type_code","branch":{"code"}},"amount","amount_key"?,"answers"?}`.
+/// Each field validates its Carat format on deserialisation.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OthersEffectuateRequest {
+    pub dealer: BranchDealerChoice,
+    pub amount: AmountCents,
+    #[serde(default)]
+    pub amount_key: Option<AmountKey>,
+    #[serde(default)]
+    pub answers: Vec<Answer>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchDealerChoice {
+    pub code: DealerCode,
+    pub type_code: DealerTypeCode,
+    pub branch: BranchChoice,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BranchChoice {
+    pub code: BranchCode,
+}
+
+impl OthersEffectuateRequest {
+    pub fn into_effectuation(self) -> Effectuation {
+        Effectuation {
+            input: EffectuationInput::Others {
+                dealer: BranchDealer {
+                    code: self.dealer.code,
+                    type_code: self.dealer.type_code,
+                    branch: Branch {
+                        code: self.dealer.branch.code,
+                    },
+                },
+                amount: self.amount,
+                amount_key: self.amount_key,
+                answers: self.answers,
+            },
+            optional: OptionalFields::default(),
+        }
+    }
+}
