@@ -549,6 +549,113 @@ async fn an_others_recharge_sells_pin_products_by_branch() {
     assert_eq!(h.tx(&nit).effectuation_requests, 3);
 }
 
+#[tokio::test]
+async fn others_branch_data_is_listed_by_put_and_checked_as_carat_would() {
+    let h = Harness::start().await;
+    let nit = h.begin_typed("PIN2", "others").await;
+    let list = |content: Value, nit: String| {
+        let request = h
+            .http
+            .put(format!("{}/rechargebranches/{nit}", h.base))
+            .json(&json!({ "list_branch_data_request": content }));
+        h.call(request, "list_branch_data_response")
+    };
+    let good = json!({
+        "merchant_key": KEY,
+        "recharge_type": "others",
+        "dealer": {"code": "905", "type_code": "02", "branch": {"code": "97200000000"}},
+        "hashes": {"general": "0000000000000000"},
+    });
+    let listed = list(good.clone(), nit.clone()).await;
+    assert_ok(&listed);
+    assert_eq!(listed.1["status"], "NOV");
+    assert_eq!(
+        listed.1["categories"][0]["amount_ranges"][0]["amount_key"],
+        "1"
+    );
+
+    for (pointer, value, http, code, needle) in [
+        (
+            "/merchant_key",
+            Some(json!("WRONGKEY")),
+            401,
+            "4",
+            "merchant_key",
+        ),
+        (
+            "/recharge_type",
+            Some(json!("invoice")),
+            400,
+            "8",
+            "recharge_type",
+        ),
+        ("/dealer/branch", None, 400, "3", "dealer.branch.code"),
+        (
+            "/dealer/branch/code",
+            Some(json!("97001000000")),
+            400,
+            "8",
+            "dealer.branch.code",
+        ),
+        (
+            "/dealer/branch/code",
+            Some(json!("972")),
+            400,
+            "2",
+            "dealer.branch.code",
+        ),
+        (
+            "/dealer/type_code",
+            Some(json!("03")),
+            400,
+            "8",
+            "dealer.type_code",
+        ),
+        ("/dealer/code", Some(json!("001")), 400, "8", "dealer.code"),
+        (
+            "/hashes/general",
+            Some(json!("XYZ")),
+            400,
+            "2",
+            "hashes.general",
+        ),
+    ] {
+        let reply = list(edit(good.clone(), pointer, value), nit.clone()).await;
+        assert_error(&reply, http, code, needle);
+    }
+
+    // A normal transaction's branch data is listed by GET, not PUT.
+    let top_up_nit = h.begin("TOPUPPUT").await;
+    let mut normal = good.clone();
+    normal["recharge_type"] = json!("normal");
+    assert_error(&list(normal, top_up_nit).await, 400, "6", "normal");
+
+    // Each sale's customer receipt carries a new PIN; the merchant's none.
+    let mut pins = Vec::new();
+    for order in ["PIN3", "PIN4"] {
+        let nit = h.begin_typed(order, "others").await;
+        let sale = json!({"dealer": {"code": "905", "type_code": "02",
+                                     "branch": {"code": "97200000000"}}, "amount": "1000"});
+        let (_, sold) = h.effectuate(&nit, sale).await;
+        let customer = sold["customer"]["receipt"].as_str().unwrap().to_owned();
+        assert!(
+            !sold["merchant"]["receipt"]
+                .as_str()
+                .unwrap()
+                .contains("PIN:")
+        );
+        let pin = customer.lines().find_map(|l| l.strip_prefix("PIN: "));
+        pins.push(
+            pin.unwrap_or_else(|| panic!("no PIN: {customer}"))
+                .to_owned(),
+        );
+        // The query's receipts carry it too.
+        let (_, queried) = h.query(&nit, KEY).await;
+        assert_eq!(queried["customer"]["receipt"], customer.as_str());
+    }
+    assert_ne!(pins[0], pins[1]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The authenticity POST
 

@@ -570,6 +570,32 @@ mod tests {
     }
 
     #[test]
+    fn others_branch_data_request_is_the_assumed_body() {
+        let request = ListBranchDataRequest {
+            merchant_key: "K".into(),
+            recharge_type: "others".into(),
+            dealer: DealerRef {
+                code: "905".into(),
+                type_code: "02".into(),
+                branch: Some(BranchRef {
+                    code: "97200000000".into(),
+                }),
+            },
+            hashes: Some(Hashes {
+                general: Some("0000000000000000".into()),
+                wallet: None,
+            }),
+        };
+        assert_eq!(
+            request.wrap(),
+            serde_json::json!({"list_branch_data_request": {
+                "merchant_key": "K", "recharge_type": "others",
+                "dealer": {"code": "905", "type_code": "02", "branch": {"code": "97200000000"}},
+                "hashes": {"general": "0000000000000000"}}})
+        );
+    }
+
+    #[test]
     fn dealers_response_reads_the_others_example() {
         let body = r#"{"list_dealers_response":{"status":"NOV","esitef":{"code":"0"},
           "dealers":[{"name":"Vex-PIN","code":"905","type_name":"PIN TELEFONE","type_code":"02",
