@@ -32,8 +32,12 @@ struct Storefront<'a> {
 }
 
 impl Storefront<'_> {
+    /// With an `Idempotency-Key`: the answers kept under it are searched for the PIN too.
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        let request = self.client.post(format!("{}{path}", self.base));
+        let request = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string());
         read(request.bearer_auth(TOKEN).json(&body).send().await.unwrap()).await
     }
 
@@ -106,21 +110,29 @@ fn storefront(app: &TestApp) -> Storefront<'_> {
     }
 }
 
-/// Every row of every table, as text, outside the ciphertext column: where `needle` is.
+/// Every row of every table, as text (binary columns read as bytes, so a body kept as `bytea`
+/// is searched too), outside the ciphertext column: where `needle` is.
 async fn found_in_database(pool: &PgPool, needle: &str) -> Vec<String> {
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT quote_ident(table_name) FROM information_schema.tables \
-         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    let tables: Vec<(String, String)> = sqlx::query_as(
+        "SELECT quote_ident(t.table_name), \
+                coalesce(string_agg(format('encode(t.%I, ''escape'')', c.column_name), ' || '' '' || ') \
+                         FILTER (WHERE c.data_type = 'bytea' AND c.column_name <> 'receipt_ciphertext'), \
+                         'NULL') \
+         FROM information_schema.tables t \
+         JOIN information_schema.columns c USING (table_schema, table_name) \
+         WHERE t.table_schema = 'public' AND t.table_type = 'BASE TABLE' \
+         GROUP BY t.table_name",
     )
     .fetch_all(pool)
     .await
     .unwrap();
-    assert!(tables.iter().any(|t| t == "recharges"), "{tables:?}");
+    assert!(tables.iter().any(|(t, _)| t == "recharges"), "{tables:?}");
     let mut found = Vec::new();
-    for table in tables {
-        // The table names come from the catalogue, quoted by PostgreSQL.
+    for (table, binary) in tables {
+        // The names come from the catalogue, quoted by PostgreSQL.
         let rows: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT (to_jsonb(t) - 'receipt_ciphertext')::text FROM {table} t"
+            "SELECT (to_jsonb(t) - 'receipt_ciphertext')::text || ' ' || coalesce({binary}, '') \
+             FROM {table} t"
         )))
         .fetch_all(pool)
         .await
@@ -178,6 +190,11 @@ async fn a_pin_sale_keeps_its_pin_encrypted_and_shows_it_on_get_only() {
     .unwrap();
     assert_eq!(key_id.as_deref(), Some("test1"));
     assert!(sealed.is_some_and(|c| c.len() > 28));
+    let kept: i64 = sqlx::query_scalar("SELECT count(*) FROM idempotency_keys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(kept >= 3, "{kept} answers kept");
     let (_, history) = shop.get(&format!("/api/v1/recharges/{id}")).await;
     let events = history["events"].to_string();
     assert!(events.contains("\"pin_receipt_kept\":true"), "{events}");
