@@ -242,6 +242,31 @@ async fn a_product_not_listed_is_named_before_carat_is_called() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["field"], "branch_code", "{body}");
 
+    let (status, body) = shop
+        .get(&format!(
+            "{recharge}/branches?dealer_code={DEALER}&branch_code={BRANCH}&ddd=11"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "ddd", "{body}");
+    // A top-up's branch data is by DDD.
+    let top_up = app.create_recharge().await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, body) = shop
+        .get(&format!(
+            "/api/v1/recharges/{top_up}/branches?dealer_code=001&branch_code={BRANCH}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "branch_code", "{body}");
+    let (status, body) = shop
+        .post("/api/v1/recharges", json!({"recharge_type": "invoice"}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "recharge_type", "{body}");
+
     let mut wrong_branch = pin_sale(1000);
     wrong_branch["dealer"]["branch"]["code"] = json!("97001000000");
     let mut phone = pin_sale(1000);
