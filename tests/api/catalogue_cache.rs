@@ -164,26 +164,32 @@ async fn a_new_general_hash_brings_the_full_lists_again_and_replaces_the_cache()
         (cached(second, &[BRANCHES, "dealers"]), Some(second.into()))
     );
 
-    // A new hash in an effectuation's answer replaces the cache as well.
+    // A new hash in a create's answer (the authenticity POST's `generalHash`) replaces the
+    // cache: the create sent the hash it knew, and the next listings have nothing cached.
     let third = "B0B0B0B0B0B0B0B0";
     app.change_tables(third);
-    let (status, body) = app.effectuate(id, PHONE_OK, 1000).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(app.cache().await, (vec![], Some(third.into())));
-
-    // And so does one in a create's answer (the authenticity POST's `generalHash`).
-    let fourth = "C0C0C0C0C0C0C0C0";
-    app.change_tables(fourth);
-    let last = app.create_and_list().await;
-    assert_eq!(
-        app.hashes_sent(&last.nit),
-        (third.into(), vec![NONE_CACHED.into(); 2]),
-        "the create sent the hash it knew; its answer emptied the cache"
+    let created = app.create_recharge().await;
+    let (id, nit) = (
+        created["id"].as_str().unwrap(),
+        created["nit"].as_str().unwrap(),
     );
-    assert_eq!(last.dealers["general_hash"], fourth);
-    assert_eq!(last.dealers["dealers"], first.dealers["dealers"]);
+    assert_eq!(app.cache().await, (vec![], Some(third.into())));
+    let (dealers, _) = app.list(id).await;
+    assert_eq!(dealers["general_hash"], third);
+    assert_eq!(dealers["dealers"], first.dealers["dealers"]);
+    assert_eq!(
+        app.hashes_sent(nit),
+        (second.into(), vec![NONE_CACHED.into(); 2])
+    );
     assert_eq!(
         app.cache().await,
-        (cached(fourth, &[BRANCHES, "dealers"]), Some(fourth.into()))
+        (cached(third, &[BRANCHES, "dealers"]), Some(third.into()))
     );
+
+    // And so does one in an effectuation's answer.
+    let fourth = "C0C0C0C0C0C0C0C0";
+    app.change_tables(fourth);
+    let (status, body) = app.effectuate(id, PHONE_OK, 1000).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(app.cache().await, (vec![], Some(fourth.into())));
 }
