@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use carat_merchant::carat::wire::AuthenticityForm;
-use carat_merchant::domain::{MerchantId, Secret};
+use carat_merchant::domain::{GeneralHash, MerchantId, Secret};
 use carat_merchant::sandbox::{
     Fault, Operation, Sandbox, SandboxConfig, SandboxTransaction, faults, serve,
 };
@@ -364,7 +364,7 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
 
     let (http, branch) = h
         .branches(&format!(
-            "nit={nit}&ddd=11&dealercode=1&generalhash={TABLE_HASH}"
+            "nit={nit}&ddd=11&dealercode=1&generalhash=0000000000000000"
         ))
         .await;
     assert_eq!(http, 200, "{branch}");
@@ -547,6 +547,65 @@ async fn an_others_recharge_sells_pin_products_by_branch() {
         "{receipt}"
     );
     assert_eq!(h.tx(&nit).effectuation_requests, 3);
+}
+
+#[tokio::test]
+async fn a_listing_with_the_current_hash_lists_nothing_and_a_new_hash_lists_all_again() {
+    let h = Harness::start().await;
+    let nit = h.begin("HASH1").await;
+    let dealers_query = format!("/rechargedealers?nit={nit}&generalhash={TABLE_HASH}");
+    let branches_query = format!("nit={nit}&ddd=11&dealercode=1&generalhash={TABLE_HASH}");
+
+    let (http, dealers) = h.get(&dealers_query, "list_dealers_response").await;
+    assert_eq!(http, 200, "{dealers}");
+    assert_eq!(dealers["hashes"]["general"], TABLE_HASH);
+    assert!(
+        dealers.get("dealers").is_none_or(|d| d == &json!([])),
+        "{dealers}"
+    );
+    let (http, branch) = h.branches(&branches_query).await;
+    assert_eq!(http, 200, "{branch}");
+    assert_eq!(branch["hashes"]["general"], TABLE_HASH);
+    assert!(
+        branch.get("categories").is_none_or(|c| c == &json!([])),
+        "{branch}"
+    );
+
+    let new = "AF32810AAF32810A";
+    h.sandbox.set_general_hash(GeneralHash::parse(new).unwrap());
+    assert_eq!(h.sandbox.general_hash(), new);
+    let (_, dealers) = h.get(&dealers_query, "list_dealers_response").await;
+    assert_eq!(dealers["hashes"]["general"], new);
+    assert_eq!(
+        dealers["dealers"].as_array().map(Vec::len),
+        Some(4),
+        "{dealers}"
+    );
+    let (_, branch) = h.branches(&branches_query).await;
+    assert_eq!(branch["hashes"]["general"], new);
+    assert_eq!(
+        branch["categories"][0]["amount_ranges"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+    assert_eq!(
+        h.tx(&nit).listing_general_hashes,
+        vec![Some(TABLE_HASH.to_owned()); 4],
+        "every listing's hash is recorded"
+    );
+    assert_eq!(
+        h.tx(&nit).create_general_hash.as_deref(),
+        Some("0000000000000000")
+    );
+
+    // The create's authenticity POST and the effectuation carry the new hash too.
+    let other = h.begin("HASH2").await;
+    let post = h.merchant.received().into_iter().last().unwrap();
+    assert_eq!(post.form.general_hash.as_deref(), Some(new));
+    let sold = h.effectuate(&other, top_up("987654321", "1000")).await;
+    assert_ok(&sold);
+    assert_eq!(sold.1["hashes"]["general"], new);
 }
 
 // ---------------------------------------------------------------------------------------------

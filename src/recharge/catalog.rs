@@ -13,7 +13,7 @@ use crate::domain::{Actor, Ddd, DealerCode, Nit, RechargeStatus};
 use crate::store::{self, Changes, Guard, Recharge, Step};
 
 /// The stored listing of a recharge's dealers.
-const DEALERS_LISTING: &str = "dealers";
+pub(super) const DEALERS_LISTING: &str = "dealers";
 
 /// The stored listing of a recharge's branch data for `ddd` and `dealer` (dealer codes compare
 /// as numbers: Carat writes dealer 1 as `1` and as `001`).
@@ -130,9 +130,14 @@ impl RechargeService {
     }
 
     async fn list_dealers(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {
-        let exchange = self.carat.list_dealers(nit, &self.general_hash()).await;
-        let response = self.record_list_call(recharge, exchange).await?;
-        let view = dealers_view(response);
+        let view = self
+            .list_through_cache(recharge, DEALERS_LISTING, |hash| async move {
+                let exchange = self.carat.list_dealers(nit, &hash).await;
+                Ok(dealers_view(
+                    self.record_list_call(recharge, exchange).await?,
+                ))
+            })
+            .await?;
         self.keep(recharge, DEALERS_LISTING, &view).await?;
         Ok(view)
     }
@@ -144,14 +149,16 @@ impl RechargeService {
         ddd: &Ddd,
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
-        let exchange = self
-            .carat
-            .list_branches(nit, ddd, dealer_code, &self.general_hash())
-            .await;
-        let response = self.record_list_call(recharge, exchange).await?;
-        let view = branch_data_view(response);
-        self.keep(recharge, &branches_listing(ddd, dealer_code), &view)
+        let listing = branches_listing(ddd, dealer_code);
+        let view = self
+            .list_through_cache(recharge, &listing, |hash| async move {
+                let exchange = self.carat.list_branches(nit, ddd, dealer_code, &hash).await;
+                Ok(branch_data_view(
+                    self.record_list_call(recharge, exchange).await?,
+                ))
+            })
             .await?;
+        self.keep(recharge, &listing, &view).await?;
         Ok(view)
     }
 

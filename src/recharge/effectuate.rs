@@ -231,6 +231,7 @@ impl RechargeService {
         // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
         // this recharge) are a 422 here, before anything is written or sent.
         self.check_against_listings(&recharge, &nit, req).await?;
+        let general_hash = self.general_hash().await?;
 
         // Committed before the call: from here on, a crash leaves a recharge in doubt that a
         // query resolves, never one that is effectuated twice.
@@ -254,14 +255,17 @@ impl RechargeService {
         };
         let exchange = self
             .carat
-            .effectuate(&nit, &to_wire(&effectuation, &self.general_hash()))
+            .effectuate(&nit, &to_wire(&effectuation, &general_hash))
             .await;
         let call = call_record(&exchange);
         match exchange.result {
-            Ok(answer) => self
-                .effectuation_answered(&sent, actor, call, answer)
-                .await
-                .map(Race::Won),
+            Ok(answer) => {
+                // The catalogue cache's part (`catalogue_cache.rs`): a new hash replaces it.
+                let new_hash = answer.hashes.as_ref().and_then(|h| h.general.clone());
+                let outcome = self.effectuation_answered(&sent, actor, call, answer).await;
+                self.take_general_hash(new_hash.as_deref()).await;
+                outcome.map(Race::Won)
+            }
             // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
             // correct its choice and try again.
             Err(error) => Err(self

@@ -19,6 +19,7 @@ mod answer;
 mod begin;
 mod catalog;
 mod catalog_check;
+mod catalogue_cache;
 mod confirm;
 mod effectuate;
 mod error;
@@ -38,7 +39,7 @@ pub use error::{CaratFailure, CaratProblem, FlowError};
 pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
 
 use crate::carat::{CaratClient, Exchange};
-use crate::domain::{Actor, GeneralHash, RechargeStatus};
+use crate::domain::{Actor, RechargeStatus};
 use crate::store::{self, Changes, Event, Guard, NextAttempt, Recharge, Step};
 
 /// How long things take, and may take.
@@ -221,12 +222,6 @@ impl RechargeService {
     ) -> Result<(), FlowError> {
         store::recharges::record_call(&self.pool, id, actor, call_record(exchange)).await?;
         Ok(())
-    }
-
-    /// The table version to send. The service keeps no copy of Carat's tables yet, so it asks
-    /// for all of them every time.
-    fn general_hash(&self) -> GeneralHash {
-        GeneralHash::none_cached()
     }
 }
 

@@ -1,12 +1,54 @@
 //! What the sandbox sells: dealers per recharge type, their branch data (amount ranges, bonus,
-//! questions), and the version hash of that table. Static data; codes compare as numbers
-//! (`"1"` is dealer `"001"`), as Carat's own examples mix both spellings.
+//! questions), and the version hash of that table. Static data but the hash, which a test may
+//! change; codes compare as numbers (`"1"` is dealer `"001"`), as Carat's own examples mix both
+//! spellings.
+
+use std::sync::{Mutex, PoisonError};
 
 use crate::carat::wire::{self, AmountRange, Category, GeneralMessage, Question};
-use crate::domain::RechargeType;
+use crate::domain::{GeneralHash, RechargeType};
 
-/// `hashes.general`: the version of this table.
+/// `hashes.general`: the version of this table when the sandbox starts.
 pub(crate) const TABLE_HASH: &str = "09A9681D09A9681D";
+
+/// The table's current version (`hashes.general`), which a test may change
+/// ([`super::Sandbox::set_general_hash`]) as Carat changes its tables.
+#[derive(Debug)]
+pub(crate) struct TableVersion(Mutex<String>);
+
+impl Default for TableVersion {
+    fn default() -> Self {
+        Self(Mutex::new(TABLE_HASH.to_owned()))
+    }
+}
+
+impl TableVersion {
+    pub fn current(&self) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set(&self, hash: GeneralHash) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = hash.as_str().to_owned();
+    }
+
+    /// How a listing that carried `sent` is answered.
+    pub fn listed(&self, sent: Option<&str>) -> Listed {
+        let hash = self.current();
+        let current = sent == Some(hash.as_str());
+        Listed { hash, current }
+    }
+}
+
+/// What a listing answers: the table's current hash, and whether the request's hash was that
+/// one (then the list is left out, see `responses`).
+#[derive(Debug)]
+pub(crate) struct Listed {
+    pub hash: String,
+    pub current: bool,
+}
 
 #[derive(Debug)]
 pub(crate) struct DealerSpec {
@@ -288,6 +330,20 @@ mod tests {
         for d in dealers(RechargeType::Normal) {
             assert_eq!(d.questions.is_empty(), d.code != "004", "{}", d.name);
         }
+    }
+
+    #[test]
+    fn only_the_current_hash_is_current() {
+        let version = TableVersion::default();
+        assert!(version.listed(Some(TABLE_HASH)).current);
+        assert!(!version.listed(None).current);
+        assert!(!version.listed(Some("0000000000000000")).current);
+        version.set(GeneralHash::parse("AF32810AAF32810A").unwrap());
+        let listed = version.listed(Some(TABLE_HASH));
+        assert_eq!(
+            (listed.hash.as_str(), listed.current),
+            ("AF32810AAF32810A", false)
+        );
     }
 
     #[test]

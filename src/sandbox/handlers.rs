@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tracing::debug;
 
-use super::catalog::TABLE_HASH;
 use super::errors::{CaratError, Reply};
 use super::faults::{self, ConfirmationFault, EffectuationFault, Fault, Operation};
 use super::state::{Decision, Touch};
@@ -141,7 +140,7 @@ async fn begin(
         merchant_id: Some(sandbox.merchant_id.to_string()),
         order_id: order.order_id.clone(),
         merchant_usn: order.merchant_usn.clone(),
-        general_hash: Some(TABLE_HASH.to_owned()),
+        general_hash: Some(sandbox.table.current()),
     };
     let nit = sandbox.ledger.open(order);
     debug!(
@@ -170,8 +169,10 @@ fn dealers(
     validate::general_hash("generalhash", query.generalhash.as_deref())?;
     sandbox.ledger.with_live(&query.nit, Touch::Listing, |tx| {
         tx.require(CaratStatus::Nov, "listing dealers")?;
+        tx.note_listing_hash(query.generalhash.as_deref());
+        let listed = sandbox.table.listed(query.generalhash.as_deref());
         let fault = sandbox.injector.take(Operation::ListDealers);
-        after_applying(responses::dealers(tx), Pace::Prompt, fault)
+        after_applying(responses::dealers(tx, &listed), Pace::Prompt, fault)
     })
 }
 
@@ -192,8 +193,14 @@ fn branch_data(
             ));
         }
         let dealer = validate::branch_query(&query, recharge_type)?;
+        tx.note_listing_hash(query.generalhash.as_deref());
+        let listed = sandbox.table.listed(query.generalhash.as_deref());
         let fault = sandbox.injector.take(Operation::ListBranches);
-        after_applying(responses::branch_data(tx, dealer), Pace::Prompt, fault)
+        after_applying(
+            responses::branch_data(tx, dealer, &listed),
+            Pace::Prompt,
+            fault,
+        )
     })
 }
 
@@ -212,7 +219,10 @@ fn effectuate(
         let (pace, fault) = match faults::on_effectuation(phone_number) {
             Some(EffectuationFault::Denial) => {
                 tx.deny();
-                return Ok((responses::denied(tx), Pace::Prompt));
+                return Ok((
+                    responses::denied(tx, &sandbox.table.current()),
+                    Pace::Prompt,
+                ));
             }
             Some(EffectuationFault::EsitefError) => return Err(faults::esitef_error("55")),
             Some(EffectuationFault::InternalError) => return Err(faults::internal_error()),
@@ -221,7 +231,11 @@ fn effectuate(
         };
         unless_error_500(fault)?;
         tx.approve(authorizer::approve(&purchase));
-        after_applying(responses::approved(tx), pace, fault)
+        after_applying(
+            responses::approved(tx, &sandbox.table.current()),
+            pace,
+            fault,
+        )
     })
 }
 

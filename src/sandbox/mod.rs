@@ -20,6 +20,12 @@
 //! dealer sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
 //! (+10 %), key 4 = 1000..2000 (so that the confirmation test amounts below are sellable).
 //!
+//! The table's general hash is `09A9681D09A9681D` until a test changes it with
+//! [`Sandbox::set_general_hash`]; every answer carries the current one (`hashes.general`, the
+//! authenticity POST's `generalHash`). A listing whose `generalhash` is the current one is answered
+//! with empty lists (what Carat does then is not documented); any other, with the full list.
+//! [`SandboxTransaction`] shows the hash each create and listing carried.
+//!
 //! A NOV transaction older than `nit_lifetime` becomes EXP when next touched.
 //!
 //! # Errors
@@ -106,8 +112,9 @@ use axum::Router;
 use axum::routing::{get, post, put};
 use url::Url;
 
-use crate::domain::{MerchantId, Secret};
+use crate::domain::{GeneralHash, MerchantId, Secret};
 use authenticity::AuthenticityPoster;
+use catalog::TableVersion;
 use faults::Injector;
 pub use faults::{Fault, Operation};
 use state::Ledger;
@@ -150,6 +157,10 @@ pub struct SandboxTransaction {
     pub confirmation_requests: u32,
     /// Every query received for this NIT, whatever its merchant key.
     pub query_requests: u32,
+    /// The `general_hash` its create carried.
+    pub create_general_hash: Option<String>,
+    /// The `generalhash` of every valid listing (dealers, branch data) for this NIT, in order.
+    pub listing_general_hashes: Vec<Option<String>>,
 }
 
 /// What the handlers share.
@@ -160,6 +171,7 @@ struct Shared {
     authenticity: AuthenticityPoster,
     ledger: Ledger,
     injector: Injector,
+    table: TableVersion,
 }
 
 impl Sandbox {
@@ -168,6 +180,7 @@ impl Sandbox {
             authenticity: AuthenticityPoster::new(config.authenticity_url, config.callback_timeout),
             ledger: Ledger::new(config.nit_lifetime),
             injector: Injector::default(),
+            table: TableVersion::default(),
             merchant_id: config.merchant_id,
             merchant_key: config.merchant_key,
             slow_answer_delay: config.slow_answer_delay,
@@ -215,6 +228,17 @@ impl Sandbox {
     /// without waiting. `false` if the NIT is unknown.
     pub fn backdate(&self, nit: &str, by: Duration) -> bool {
         self.shared.ledger.backdate(nit, by)
+    }
+
+    /// Test hook: Carat's tables change. Listings, effectuations and authenticity POSTs carry
+    /// `hash` from now on, and a listing that sends the old one gets the full list again.
+    pub fn set_general_hash(&self, hash: GeneralHash) {
+        self.shared.table.set(hash);
+    }
+
+    /// The current general hash (`09A9681D09A9681D` until [`Self::set_general_hash`]).
+    pub fn general_hash(&self) -> String {
+        self.shared.table.current()
     }
 
     /// A snapshot of the transaction with this NIT.

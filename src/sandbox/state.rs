@@ -19,6 +19,8 @@ pub(crate) struct Order {
     pub order_id: Option<String>,
     pub merchant_usn: Option<String>,
     pub recharge_type: RechargeType,
+    /// The `general_hash` it carried, if any.
+    pub general_hash: Option<String>,
 }
 
 /// The merchant's verdict on a pending recharge.
@@ -68,6 +70,8 @@ pub(crate) struct Transaction {
     effectuation_requests: u32,
     confirmation_requests: u32,
     query_requests: u32,
+    /// The `generalhash` of every listing that reached this transaction, in order.
+    listing_hashes: Vec<Option<String>>,
 }
 
 impl Transaction {
@@ -108,6 +112,11 @@ impl Transaction {
         Ok(())
     }
 
+    /// Keeps the `generalhash` a listing carried, for tests to see what the merchant sent.
+    pub fn note_listing_hash(&mut self, hash: Option<&str>) {
+        self.listing_hashes.push(hash.map(str::to_owned));
+    }
+
     /// The effectuated amount, once approved.
     pub fn approved_cents(&self) -> Option<u64> {
         self.approval.as_ref().map(|a| a.amount_cents)
@@ -140,6 +149,8 @@ impl Transaction {
             effectuation_requests: self.effectuation_requests,
             confirmation_requests: self.confirmation_requests,
             query_requests: self.query_requests,
+            create_general_hash: self.order.general_hash.clone(),
+            listing_general_hashes: self.listing_hashes.clone(),
         }
     }
 }
@@ -181,6 +192,7 @@ impl Ledger {
             effectuation_requests: 0,
             confirmation_requests: 0,
             query_requests: 0,
+            listing_hashes: Vec::new(),
         };
         book.transactions.insert(nit.clone(), tx);
         nit
@@ -271,6 +283,7 @@ mod tests {
             order_id: Some("A1".into()),
             merchant_usn: None,
             recharge_type: RechargeType::Normal,
+            general_hash: None,
         });
         (ledger, nit)
     }
@@ -337,6 +350,7 @@ mod tests {
             order_id: Some("A2".into()),
             merchant_usn: None,
             recharge_type: RechargeType::Normal,
+            general_hash: None,
         });
         ledger
             .with_live(&pending, Touch::Effectuation, |tx| {
@@ -395,6 +409,7 @@ mod tests {
             order_id: Some("A1".into()),
             merchant_usn: Some("7".into()),
             recharge_type: RechargeType::Others,
+            general_hash: None,
         });
         assert_ne!(first, second);
         let found = ledger.find_by_order_id("A1").unwrap();

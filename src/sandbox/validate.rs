@@ -81,6 +81,7 @@ pub(crate) fn begin(request: &BeginRechargeRequest, key: &Secret) -> Result<Orde
         order_id: request.order_id.clone(),
         merchant_usn: request.merchant_usn.clone(),
         recharge_type,
+        general_hash: request.general_hash.clone(),
     })
 }
 
