@@ -8,8 +8,11 @@ use uuid::Uuid;
 use super::effectuate::EffectuateRequest;
 use super::{CaratProblem, FlowError, RechargeService, catalog_check, why_not};
 use crate::carat::Exchange;
-use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
-use crate::domain::{Actor, Ddd, DealerCode, Nit, RechargeStatus};
+use crate::carat::wire::{
+    AmountRange, InvoiceDealerRef, ListBranchDataResponse, ListDealersResponse,
+};
+use crate::domain::effectuation::BarCode;
+use crate::domain::{Actor, Ddd, DealerCode, FieldError, Nit, RechargeStatus, RechargeType};
 use crate::store::{self, Changes, Guard, Recharge, Step};
 
 /// The stored listing of a recharge's dealers.
@@ -153,6 +156,42 @@ impl RechargeService {
         self.keep(recharge, &branches_listing(ddd, dealer_code), &view)
             .await?;
         Ok(view)
+    }
+
+    /// An `invoice` recharge's bill for `bar_code` from the listed dealer `dealer_code`
+    /// (dealers are listed first if they were not yet), shaped by `view` and kept as `listing`.
+    pub(super) async fn list_invoice<T: Serialize>(
+        &self,
+        id: Uuid,
+        dealer_code: &DealerCode,
+        bar_code: &BarCode,
+        listing: &str,
+        view: impl FnOnce(ListBranchDataResponse, &DealerView) -> Result<T, FlowError>,
+    ) -> Result<T, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        if recharge.recharge_type != RechargeType::Invoice {
+            return Err(FlowError::Invalid(FieldError::new(
+                "bar_code",
+                format!(
+                    "bills are listed for invoice recharges; this one is {}",
+                    recharge.recharge_type
+                ),
+            )));
+        }
+        let dealers = match self.stored(&recharge, DEALERS_LISTING).await? {
+            Some(dealers) => dealers,
+            None => self.list_dealers(&recharge, &nit).await?,
+        };
+        let dealer =
+            catalog_check::listed_dealer(dealer_code, &dealers).map_err(FlowError::Invalid)?;
+        let sent = InvoiceDealerRef {
+            code: dealer.code.clone(),
+            type_code: dealer.type_code.clone(),
+        };
+        let exchange = self.carat.list_invoice(&nit, sent, bar_code).await;
+        let bill = view(self.record_list_call(&recharge, exchange).await?, dealer)?;
+        self.keep(&recharge, listing, &bill).await?;
+        Ok(bill)
     }
 
     async fn keep<T: Serialize>(

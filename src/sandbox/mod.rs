@@ -90,6 +90,7 @@
 
 mod authenticity;
 mod authorizer;
+pub mod bills;
 mod catalog;
 mod decode;
 mod errors;
@@ -197,6 +198,10 @@ impl Sandbox {
             .route(
                 "/e-sitef/v3/rechargebranches",
                 get(handlers::list_branch_data),
+            )
+            .route(
+                "/e-sitef/v3/rechargebranches/{nit}",
+                put(handlers::list_invoice_branch_data),
             )
             .with_state(Arc::clone(&self.shared))
     }

@@ -6,8 +6,8 @@ use super::state::Transaction;
 use super::validate::PAYMENT_METHODS_MAX;
 use crate::carat::wire::{
     BeginRechargeResponse, CodeMessage, ConfirmRechargeResponse, DoRechargeResponse, Esitef,
-    GetStatusRechargeResponse, Hashes, ListBranchDataResponse, ListDealersResponse, NamedCode,
-    NamedMethod, PaymentMethods, Receipt,
+    GetStatusRechargeResponse, Hashes, ListBranchDataResponse, ListDealersResponse, ListedInvoice,
+    NamedCode, NamedMethod, PaymentMethods, Receipt,
 };
 
 /// The payment methods a store may report in `used_payment_methods`.
@@ -38,6 +38,18 @@ pub(crate) fn branch_data(tx: &Transaction, dealer: &DealerSpec) -> ListBranchDa
         questions: dealer.questions_wire(),
         general: catalog::general_messages(),
         categories: dealer.categories_wire(),
+        invoice: None,
+    }
+}
+
+/// The bill found for a bar code, in the branch data envelope.
+pub(crate) fn bill(tx: &Transaction, invoice: ListedInvoice) -> ListBranchDataResponse {
+    ListBranchDataResponse {
+        status: status(tx),
+        esitef: Some(successful()),
+        hashes: Some(hashes()),
+        invoice: Some(invoice),
+        ..ListBranchDataResponse::default()
     }
 }
 

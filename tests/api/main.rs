@@ -12,6 +12,7 @@ mod flow;
 mod helpers;
 mod idempotency;
 mod inbox;
+mod invoice;
 mod migrations;
 mod outage;
 mod outbound_faults;
