@@ -78,15 +78,6 @@ fn today() -> NaiveDate {
     Utc::now().date_naive()
 }
 
-/// Code 20: no bill has this bar code.
-fn unknown(field: &'static str, bar_code: &str) -> CaratError {
-    CaratError::new(
-        axum::http::StatusCode::BAD_REQUEST,
-        "20",
-        format!("{field}: no bill has bar code {bar_code}"),
-    )
-}
-
 /// The payable bill of `bar_code`: code 2 for a bar code that is not `= 48 N`, 20 for an
 /// unknown one, 21 for an expired bill.
 fn payable(
@@ -98,16 +89,9 @@ fn payable(
     let bill = BILLS
         .iter()
         .find(|b| b.bar_code == bar_code)
-        .ok_or_else(|| unknown(field, bar_code))?;
+        .ok_or_else(|| CaratError::no_bill(field, bar_code))?;
     if bill.expired(today) {
-        return Err(CaratError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "21",
-            format!(
-                "{field}: the bill expired on {} and can no longer be paid",
-                bill.expiry_date(today)
-            ),
-        ));
+        return Err(CaratError::bill_expired(field, &bill.expiry_date(today)));
     }
     Ok(bill)
 }
