@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use super::effectuate::EffectuateRequest;
+use super::kinds::invoice::{self, BillListing};
 use super::{CaratProblem, FlowError, RechargeService, catalog_check, why_not};
 use crate::carat::Exchange;
 use crate::carat::wire::{
@@ -159,15 +160,14 @@ impl RechargeService {
     }
 
     /// An `invoice` recharge's bill for `bar_code` from the listed dealer `dealer_code`
-    /// (dealers are listed first if they were not yet), shaped by `view` and kept as `listing`.
-    pub(super) async fn list_invoice<T: Serialize>(
+    /// (dealers are listed first if they were not yet), kept as `listing`.
+    pub(super) async fn list_invoice(
         &self,
         id: Uuid,
         dealer_code: &DealerCode,
         bar_code: &BarCode,
         listing: &str,
-        view: impl FnOnce(ListBranchDataResponse, &DealerView) -> Result<T, FlowError>,
-    ) -> Result<T, FlowError> {
+    ) -> Result<BillListing, FlowError> {
         let (recharge, nit) = self.listable(id).await?;
         if recharge.recharge_type != RechargeType::Invoice {
             return Err(FlowError::Invalid(FieldError::new(
@@ -189,7 +189,10 @@ impl RechargeService {
             type_code: dealer.type_code.clone(),
         };
         let exchange = self.carat.list_invoice(&nit, sent, bar_code).await;
-        let bill = view(self.record_list_call(&recharge, exchange).await?, dealer)?;
+        let answer = self.record_list_call(&recharge, exchange).await?;
+        let carat_status = answer.status.clone().unwrap_or_default();
+        let bill = invoice::bill_view(answer, dealer, bar_code)
+            .map_err(|why| invoice::unusable_bill(why, &carat_status, recharge.status))?;
         self.keep(&recharge, listing, &bill).await?;
         Ok(bill)
     }

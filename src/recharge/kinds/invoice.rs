@@ -21,7 +21,7 @@ use crate::domain::effectuation::{
 };
 use crate::domain::{
     AmountCents, CaratStatus, DealerCode, DealerTypeCode, Effectuation, EffectuationInput,
-    FieldError, OptionalFields,
+    FieldError, OptionalFields, RechargeStatus,
 };
 use crate::recharge::catalog::DealerView;
 use crate::store;
@@ -89,10 +89,7 @@ impl RechargeService {
         bar_code: &BarCode,
     ) -> Result<BillListing, FlowError> {
         let listing = bill_listing(dealer_code, bar_code);
-        self.list_invoice(id, dealer_code, bar_code, &listing, |answer, dealer| {
-            bill_view(answer, dealer, bar_code)
-        })
-        .await
+        self.list_invoice(id, dealer_code, bar_code, &listing).await
     }
 
     /// The effectuation of `req`: the bill kept for its dealer and bar code, for its amount.
@@ -169,40 +166,45 @@ fn effectuation(
 }
 
 /// Carat's answer as the bill the storefront is shown. A bill missing a field, breaking its
-/// format or for another bar code cannot be paid as listed: Carat's answer is unusable.
-fn bill_view(
+/// format or for another bar code cannot be paid as listed: the field says why.
+pub(in crate::recharge) fn bill_view(
     answer: ListBranchDataResponse,
     dealer: &DealerView,
     asked: &BarCode,
-) -> Result<BillListing, FlowError> {
-    let status = answer.status.clone().unwrap_or_default();
-    let invoice = answer.invoice.unwrap_or_default();
-    let listed = listed_dealer(dealer);
-    let bill = listed.clone().and_then(|_| bill(invoice)).and_then(|bill| {
-        if &bill.bar_code == asked {
-            Ok(bill)
-        } else {
-            Err(FieldError::new(
-                "invoice.bar_code",
-                format!("is {}, not the bar code asked for", bill.bar_code),
-            ))
-        }
-    });
-    let bill = bill.map_err(|e| {
-        FlowError::Carat(CaratProblem::from_answer(
-            CaratFailure::Unavailable,
-            format!("Carat Portal listed a bill that cannot be paid as listed: {e}"),
-            None,
-            None,
-            CaratStatus::parse(&status).as_str(),
-        ))
-    })?;
+) -> Result<BillListing, FieldError> {
+    let listed = listed_dealer(dealer)?;
+    let bill = bill(answer.invoice.unwrap_or_default())?;
+    if &bill.bar_code != asked {
+        return Err(FieldError::new(
+            "invoice.bar_code",
+            format!("is {}, not the bar code asked for", bill.bar_code),
+        ));
+    }
     Ok(BillListing {
         general_hash: answer.hashes.and_then(|h| h.general),
         messages: answer.general.into_iter().map(|g| g.message).collect(),
-        dealer: listed.expect("checked with the bill"),
+        dealer: listed,
         invoice: bill,
     })
+}
+
+/// Carat's answer to a bill's listing could not be used (`bill_view`'s reason): nothing is
+/// kept, and the storefront hears it as Carat's fault.
+pub(in crate::recharge) fn unusable_bill(
+    why: FieldError,
+    carat_status: &str,
+    status: RechargeStatus,
+) -> FlowError {
+    FlowError::Carat(
+        CaratProblem::from_answer(
+            CaratFailure::Unavailable,
+            format!("Carat Portal listed a bill that cannot be paid as listed: {why}"),
+            None,
+            None,
+            CaratStatus::parse(carat_status).as_str(),
+        )
+        .with_status(status),
+    )
 }
 
 fn listed_dealer(dealer: &DealerView) -> Result<ListedDealer, FieldError> {
@@ -326,11 +328,17 @@ mod tests {
         other.invoice.as_mut().unwrap().bar_code = Some("1".repeat(48));
         let mut none = listed();
         none.invoice = None;
-        for answer in [bad_date, other, none] {
-            assert!(matches!(
-                bill_view(answer, &dealer(), &asked),
-                Err(FlowError::Carat(_))
-            ));
-        }
+        let fields: Vec<_> = [bad_date, other, none]
+            .into_iter()
+            .map(|answer| bill_view(answer, &dealer(), &asked).unwrap_err().field)
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "invoice.expiry_date",
+                "invoice.bar_code",
+                "invoice.bar_code"
+            ]
+        );
     }
 }
