@@ -5,11 +5,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::AppState;
 use super::error::ApiError;
-use super::json::{self, ApiJson};
+use super::json::{self, ApiJson, JsonBytes};
 use super::recharge_path::{KnownRecharge, recharge_id};
 use super::views::RechargeView;
 use crate::domain::effectuation::BarCode;
@@ -116,9 +115,8 @@ fn required<T, E: std::fmt::Display>(
 pub async fn effectuate(
     State(state): State<AppState>,
     KnownRecharge(id): KnownRecharge,
-    ApiJson(body): ApiJson<Value>,
+    JsonBytes(bytes): JsonBytes,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let bytes = serde_json::to_vec(&body).expect("a JSON value serializes");
     let chosen = match state.recharges.recharge_type(id).await? {
         RechargeType::Invoice => Chosen::Invoice(json::parse::<InvoiceRequest>(&bytes)?),
         RechargeType::Normal | RechargeType::Others => {

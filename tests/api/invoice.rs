@@ -4,7 +4,7 @@ use carat_merchant::sandbox::bills::{EXPIRED_BAR_CODE, PAYABLE_BAR_CODE};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TOKEN, TestApp, read, spawn_app};
 
 /// A bar code no sandbox bill has.
 const UNKNOWN_BAR_CODE: &str = "836900000000000000000000000000000000000000000000";
@@ -182,6 +182,22 @@ async fn a_malformed_bar_code_or_a_bill_field_from_the_storefront_is_a_422_namin
     dated["invoice"]["expiry_date"] = json!("31022026");
     let error = app.refused_effectuation(&id, &dated).await;
     assert_eq!(error["field"], "invoice.expiry_date", "{error}");
+
+    // Read as strictly as any body: a field twice is refused, not the last one taken.
+    let response = app
+        .client
+        .post(app.url(&format!("/api/v1/recharges/{id}/effectuate")))
+        .bearer_auth(TOKEN)
+        .header("Content-Type", "application/json")
+        .body(format!(
+            r#"{{"dealer":{{"code":"910","type_code":"04"}},"invoice":{{"bar_code":"{PAYABLE_BAR_CODE}"}},"amount":1,"amount":15990}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = read(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "amount", "{body}");
 
     assert_eq!(
         app.sandbox.transaction(&nit).unwrap().effectuation_requests,
