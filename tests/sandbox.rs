@@ -1280,3 +1280,77 @@ async fn the_router_merges_into_another_app() {
     assert_ok(&h.call(request, "begin_recharge_response").await);
     assert_eq!(h.sandbox.find_by_order_id("MERGED1").unwrap().status, "NOV");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bills (invoice)
+
+#[tokio::test]
+async fn an_invoice_bill_is_listed_by_bar_code_and_paid_whole_exactly_as_listed() {
+    use carat_merchant::sandbox::bills::{EXPIRED_BAR_CODE, PAYABLE_BAR_CODE};
+    let h = Harness::start().await;
+    let nit = h.begin_typed("BILL1", "invoice").await;
+    let list = |content: Value| {
+        let request = h
+            .http
+            .put(format!("{}/rechargebranches/{nit}", h.base))
+            .json(&json!({ "list_branch_data_request": content }));
+        h.call(request, "list_branch_data_response")
+    };
+    let asking = |bar_code: &str| {
+        json!({"merchant_key": KEY, "recharge_type": "invoice",
+               "dealer": {"code": "910", "type_code": "04"}, "invoice": {"bar_code": bar_code}})
+    };
+
+    let (http, listed) = list(asking(PAYABLE_BAR_CODE)).await;
+    assert_eq!(http, 200, "{listed}");
+    let bill = listed["invoice"].clone();
+    assert_eq!(bill["amount"], "15990");
+    assert_error(&list(asking(EXPIRED_BAR_CODE)).await, 400, "21", "expired");
+    assert_error(&list(asking(&"7".repeat(48))).await, 400, "20", "no bill");
+    assert_error(&list(asking("123")).await, 400, "2", "invoice.bar_code");
+    let wrong_key = edit(
+        asking(PAYABLE_BAR_CODE),
+        "/merchant_key",
+        Some(json!("OTHER")),
+    );
+    assert_error(&list(wrong_key).await, 401, "4", "merchant_key");
+    let wrong_type = edit(
+        asking(PAYABLE_BAR_CODE),
+        "/recharge_type",
+        Some(json!("others")),
+    );
+    assert_error(&list(wrong_type).await, 400, "2", "recharge_type");
+    let no_bill = edit(asking(PAYABLE_BAR_CODE), "/invoice", None);
+    assert_error(&list(no_bill).await, 400, "3", "invoice");
+
+    let mut invoice = bill.clone();
+    invoice.as_object_mut().unwrap().remove("amount");
+    let pay = |invoice: &Value, amount: &str| json!({"dealer": {"code": "910", "type_code": "04"}, "invoice": invoice, "amount": amount});
+    let edited = edit(invoice.clone(), "/echo", Some(json!("1")));
+    assert_error(
+        &h.effectuate(&nit, pay(&edited, "15990")).await,
+        400,
+        "8",
+        "invoice.echo",
+    );
+    assert_error(
+        &h.effectuate(&nit, pay(&invoice, "15000")).await,
+        400,
+        "8",
+        "amount",
+    );
+    let missing = edit(pay(&invoice, "15990"), "/invoice", None);
+    assert_error(&h.effectuate(&nit, missing).await, 400, "3", "invoice");
+    let paid = h.effectuate(&nit, pay(&invoice, "15990")).await;
+    assert_ok(&paid);
+    assert_eq!(paid.1["status"], "PPC");
+
+    // A bill is listed only for an invoice transaction.
+    let normal = h.begin("BILL2").await;
+    let request = h
+        .http
+        .put(format!("{}/rechargebranches/{normal}", h.base))
+        .json(&json!({ "list_branch_data_request": asking(PAYABLE_BAR_CODE) }));
+    let refused = h.call(request, "list_branch_data_response").await;
+    assert_error(&refused, 400, "6", "recharge_type invoice");
+}

@@ -19,6 +19,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let JsonBytes(bytes) = JsonBytes::from_request(req, state).await?;
+        parse(&bytes).map(ApiJson)
+    }
+}
+
+/// A JSON body not read yet (its `Content-Type` and size checked as for [`ApiJson`]): for a
+/// body whose type depends on what the path names; read it with [`parse`].
+pub struct JsonBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -29,7 +42,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         // The router's `DefaultBodyLimit` applies here, to a declared length and to a
         // chunked body that grows past it alike.
         let bytes = Bytes::from_request(req, state).await.map_err(body_error)?;
-        parse(&bytes).map(ApiJson)
+        Ok(Self(bytes))
     }
 }
 
@@ -98,11 +111,11 @@ fn malformed(e: &serde_json::Error) -> ApiError {
     ))
 }
 
-/// serde says "missing field `x`" about the parent: name the field itself.
+/// serde says "missing field `x`" (unknown, duplicate) about the parent: name the field itself.
 /// `path` is `None` for the whole body.
 fn field_error<T: DeserializeOwned>(bytes: &[u8], path: Option<&Path>, reason: &str) -> FieldError {
     let shown = path.map_or_else(|| ".".to_owned(), Path::to_string);
-    let named = ["missing field `", "unknown field `"]
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
         .iter()
         .find_map(|prefix| reason.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());

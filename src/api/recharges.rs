@@ -3,16 +3,17 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::json::ApiJson;
+use super::json::{self, ApiJson, JsonBytes};
 use super::recharge_path::{KnownRecharge, recharge_id};
 use super::views::RechargeView;
+use crate::domain::effectuation::BarCode;
 use crate::domain::{Ddd, DealerCode, OrderId, RechargeType};
-use crate::recharge::{BranchData, Dealers, EffectuateRequest};
+use crate::recharge::{BranchData, Chosen, Dealers, EffectuateRequest, InvoiceRequest};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -32,17 +33,20 @@ pub struct ConfirmRecharge {
 pub struct BranchesQuery {
     pub dealer_code: Option<String>,
     pub ddd: Option<String>,
+    /// `invoice`: the bill's bar code.
+    pub bar_code: Option<String>,
 }
 
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateRecharge>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if body.recharge_type != RechargeType::Normal {
+    if body.recharge_type == RechargeType::Others {
         return Err(ApiError::invalid(
             "recharge_type",
             format!(
-                "`{}` is not supported yet; this version sells `normal` top-ups",
+                "`{}` is not supported yet; this version sells `normal` top-ups and \
+                 `invoice` bills",
                 body.recharge_type
             ),
         ));
@@ -78,29 +82,48 @@ pub async fn branches(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<BranchData>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = recharge_id(&id)?;
     let query: BranchesQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::Malformed(format!("the query string is malformed: {e}")))?;
-    let dealer_code = query
-        .dealer_code
-        .ok_or_else(|| ApiError::invalid("dealer_code", "is required"))
-        .and_then(|v| DealerCode::parse(v).map_err(|e| ApiError::invalid("dealer_code", e)))?;
-    let ddd = query
-        .ddd
-        .ok_or_else(|| ApiError::invalid("ddd", "is required"))
-        .and_then(|v| Ddd::parse(v).map_err(|e| ApiError::invalid("ddd", e)))?;
-    Ok(Json(
-        state.recharges.branches(id, &ddd, &dealer_code).await?,
-    ))
+    let dealer_code = required("dealer_code", query.dealer_code, DealerCode::parse)?;
+    match state.recharges.recharge_type(id).await? {
+        RechargeType::Invoice => {
+            let bar_code = required("bar_code", query.bar_code, BarCode::parse)?;
+            let bill = state.recharges.bill(id, &dealer_code, &bar_code).await?;
+            Ok(Json(bill).into_response())
+        }
+        RechargeType::Normal | RechargeType::Others => {
+            let ddd = required("ddd", query.ddd, Ddd::parse)?;
+            let data: BranchData = state.recharges.branches(id, &ddd, &dealer_code).await?;
+            Ok(Json(data).into_response())
+        }
+    }
 }
 
+/// A query parameter that must be present and in its Carat format.
+fn required<T, E: std::fmt::Display>(
+    name: &'static str,
+    value: Option<String>,
+    parse: impl FnOnce(String) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    let value = value.ok_or_else(|| ApiError::invalid(name, "is required"))?;
+    parse(value).map_err(|e| ApiError::invalid(name, e))
+}
+
+/// The body is read as the recharge's kind has it, so its errors name that kind's fields.
 pub async fn effectuate(
     State(state): State<AppState>,
     KnownRecharge(id): KnownRecharge,
-    ApiJson(body): ApiJson<EffectuateRequest>,
+    JsonBytes(bytes): JsonBytes,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let recharge = state.recharges.effectuate(id, body).await?;
+    let chosen = match state.recharges.recharge_type(id).await? {
+        RechargeType::Invoice => Chosen::Invoice(json::parse::<InvoiceRequest>(&bytes)?),
+        RechargeType::Normal | RechargeType::Others => {
+            Chosen::Normal(json::parse::<EffectuateRequest>(&bytes)?)
+        }
+    };
+    let recharge = state.recharges.effectuate(id, chosen).await?;
     Ok(Json(RechargeView::new(recharge, None)))
 }
 

@@ -14,10 +14,12 @@ use url::Url;
 use super::error::{CaratError, Refusal};
 use super::redact::redact;
 use super::wire::{
-    BeginRechargeRequest, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
-    DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
-    ListBranchDataResponse, ListBranchesQuery, ListDealersQuery, ListDealersResponse, Verdict,
+    BarCodeRef, BeginRechargeRequest, BeginRechargeResponse, ConfirmRechargeRequest,
+    ConfirmRechargeResponse, DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery,
+    GetStatusRechargeResponse, InvoiceDealerRef, ListBranchDataResponse, ListBranchesQuery,
+    ListDealersQuery, ListDealersResponse, ListInvoiceBranchDataRequest, Verdict,
 };
+use crate::domain::effectuation::BarCode;
 use crate::domain::{
     Ddd, DealerCode, GeneralHash, MerchantUsn, Nit, OrderId, RechargeType, Secret,
 };
@@ -168,6 +170,28 @@ impl CaratClient {
             .request(Method::GET, "/v3/rechargebranches")
             .query(&query);
         self.send("list_branches", req, &query).await
+    }
+
+    /// `PUT /v3/rechargebranches/{nit}` for an `invoice` recharge: the bill for `bar_code`.
+    /// Read-only, safe to repeat. Its body is an assumption (see the wire type).
+    pub async fn list_invoice(
+        &self,
+        nit: &Nit,
+        dealer: InvoiceDealerRef,
+        bar_code: &BarCode,
+    ) -> Exchange<ListBranchDataResponse> {
+        let body = ListInvoiceBranchDataRequest {
+            merchant_key: self.merchant_key.expose().to_owned(),
+            recharge_type: RechargeType::Invoice.as_str().to_owned(),
+            dealer,
+            invoice: BarCodeRef {
+                bar_code: bar_code.to_string(),
+            },
+        };
+        let req = self
+            .request(Method::PUT, &format!("/v3/rechargebranches/{nit}"))
+            .json(&body.wrap());
+        self.send("list_invoice", req, &body.wrap()).await
     }
 
     /// `PUT /v3/recharge/{nit}` with `do_recharge_request`. Moves money: never repeat it after
@@ -324,6 +348,7 @@ fn call_noun(call: &'static str) -> &'static str {
         "confirm" => "confirmation",
         "list_dealers" => "dealer listing",
         "list_branches" => "branch data listing",
+        "list_invoice" => "bill listing",
         other => other,
     }
 }

@@ -190,6 +190,8 @@ pub struct ListBranchDataResponse {
     pub general: Vec<GeneralMessage>,
     #[serde(default)]
     pub categories: Vec<Category>,
+    /// `invoice`: the bill found for the bar code asked for.
+    pub invoice: Option<ListedInvoice>,
 }
 
 impl Envelope for ListBranchDataResponse {
@@ -242,6 +244,51 @@ pub struct AmountRange {
     pub bonus_expiry_date: Option<String>,
     pub min_amount: Option<String>,
     pub max_amount: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// List an invoice's branch data (the bill for a bar code): PUT /v3/rechargebranches/{nit}
+//
+// ASSUMPTION, not in the seeds: the body of this PUT. Carat's pages name the resource and the
+// answer (`list_branch_data_response` with `invoice{...}`), not the request; this shape is the
+// issue's reading of them. A correction from homologation changes this type only.
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListInvoiceBranchDataRequest {
+    pub merchant_key: String,
+    /// Always `invoice`.
+    pub recharge_type: String,
+    pub dealer: InvoiceDealerRef,
+    pub invoice: BarCodeRef,
+}
+
+/// The dealer as Carat listed it: its `type_code` when the list gave one.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceDealerRef {
+    pub code: String,
+    pub type_code: Option<String>,
+}
+
+impl Envelope for ListInvoiceBranchDataRequest {
+    const KEY: &'static str = "list_branch_data_request";
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BarCodeRef {
+    pub bar_code: String,
+}
+
+/// The bill Carat found for a bar code; `expiry_date` is DDMMYYYY, `amount` in cents.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedInvoice {
+    pub bar_code: Option<String>,
+    pub description: Option<String>,
+    pub expiry_date: Option<String>,
+    pub reference_data: Option<String>,
+    pub echo: Option<String>,
+    pub amount: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,11 +22,18 @@ carat_string!(
     Format::at_most(64, Charset::Text)
 );
 carat_string!(
-    /// An invoice's due date, `DDMMYYYY`: `= 8 N` (whether it is a real date is checked
-    /// where invoices are sold).
+    /// An invoice's due date, `DDMMYYYY`: `= 8 N` and a day the calendar has.
     InvoiceExpiryDate,
-    Format::exactly(8, Charset::Numeric)
+    Format::exactly(8, Charset::Numeric),
+    rule = real_date
 );
+
+/// `DDMMYYYY` naming a real day (`31022026` does not).
+fn real_date(value: &str) -> Result<(), FormatError> {
+    chrono::NaiveDate::parse_from_str(value, "%d%m%Y")
+        .map(|_| ())
+        .map_err(|_| FormatError::Rule("must be a real date, DDMMYYYY"))
+}
 carat_string!(
     /// An invoice's reference data, as Carat listed it: `< 32 AN`.
     InvoiceReferenceData,
@@ -217,6 +224,16 @@ mod tests {
             let e: Effectuation = serde_json::from_value(value.clone()).unwrap();
             assert_eq!(e.recharge_type().as_str(), value["kind"]);
             assert_eq!(serde_json::to_value(&e).unwrap(), value);
+        }
+    }
+
+    #[test]
+    fn an_expiry_date_is_a_real_day() {
+        assert!(InvoiceExpiryDate::parse("29022028").is_ok());
+        for bad in [
+            "29022027", "32012026", "01132026", "00012026", "2026-01-", "1012026",
+        ] {
+            assert!(InvoiceExpiryDate::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -6,10 +6,14 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
 use super::effectuate::EffectuateRequest;
+use super::kinds::invoice::{self, BillListing};
 use super::{CaratProblem, FlowError, RechargeService, catalog_check, why_not};
 use crate::carat::Exchange;
-use crate::carat::wire::{AmountRange, ListBranchDataResponse, ListDealersResponse};
-use crate::domain::{Actor, Ddd, DealerCode, Nit, RechargeStatus};
+use crate::carat::wire::{
+    AmountRange, InvoiceDealerRef, ListBranchDataResponse, ListDealersResponse,
+};
+use crate::domain::effectuation::BarCode;
+use crate::domain::{Actor, Ddd, DealerCode, FieldError, Nit, RechargeStatus, RechargeType};
 use crate::store::{self, Changes, Guard, Recharge, Step};
 
 /// The stored listing of a recharge's dealers.
@@ -160,6 +164,44 @@ impl RechargeService {
             .await?;
         self.keep(recharge, &listing, &view).await?;
         Ok(view)
+    }
+
+    /// An `invoice` recharge's bill for `bar_code` from the listed dealer `dealer_code`
+    /// (dealers are listed first if they were not yet), kept as `listing`.
+    pub(super) async fn list_invoice(
+        &self,
+        id: Uuid,
+        dealer_code: &DealerCode,
+        bar_code: &BarCode,
+        listing: &str,
+    ) -> Result<BillListing, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        if recharge.recharge_type != RechargeType::Invoice {
+            return Err(FlowError::Invalid(FieldError::new(
+                "bar_code",
+                format!(
+                    "bills are listed for invoice recharges; this one is {}",
+                    recharge.recharge_type
+                ),
+            )));
+        }
+        let dealers = match self.stored(&recharge, DEALERS_LISTING).await? {
+            Some(dealers) => dealers,
+            None => self.list_dealers(&recharge, &nit).await?,
+        };
+        let dealer =
+            catalog_check::listed_dealer(dealer_code, &dealers).map_err(FlowError::Invalid)?;
+        let sent = InvoiceDealerRef {
+            code: dealer.code.clone(),
+            type_code: dealer.type_code.clone(),
+        };
+        let exchange = self.carat.list_invoice(&nit, sent, bar_code).await;
+        let answer = self.record_list_call(&recharge, exchange).await?;
+        let carat_status = answer.status.clone().unwrap_or_default();
+        let bill = invoice::bill_view(answer, dealer, bar_code)
+            .map_err(|why| invoice::unusable_bill(why, &carat_status, recharge.status))?;
+        self.keep(&recharge, listing, &bill).await?;
+        Ok(bill)
     }
 
     async fn keep<T: Serialize>(

@@ -6,9 +6,9 @@
 //! Only what the listing says is held against the request: a range whose bounds Carat did not
 //! give as whole cents, or a listing without ranges, leaves the amount for Carat to judge.
 
-use super::catalog::{AmountRangeView, BranchData, Dealers};
+use super::catalog::{AmountRangeView, BranchData, DealerView, Dealers};
 use super::effectuate::EffectuateRequest;
-use crate::domain::FieldError;
+use crate::domain::{DealerCode, FieldError};
 
 /// Dealer codes compare as numbers: Carat's examples write dealer 1 as `1` and as `001`.
 pub(super) fn dealer_number(code: &str) -> Option<u16> {
@@ -17,6 +17,28 @@ pub(super) fn dealer_number(code: &str) -> Option<u16> {
 
 fn same_number(a: &str, b: &str) -> bool {
     matches!((dealer_number(a), dealer_number(b)), (Some(a), Some(b)) if a == b)
+}
+
+/// The listed dealer whose code is `code` (a bill's listing names its dealer so).
+pub(super) fn listed_dealer<'a>(
+    code: &DealerCode,
+    listed: &'a Dealers,
+) -> Result<&'a DealerView, FieldError> {
+    let code = code.as_str();
+    listed
+        .dealers
+        .iter()
+        .find(|d| same_number(&d.code, code))
+        .ok_or_else(|| {
+            let codes: Vec<&str> = listed.dealers.iter().map(|d| d.code.as_str()).collect();
+            FieldError::new(
+                "dealer_code",
+                format!(
+                    "dealer {code} is not one Carat listed for this recharge ({})",
+                    codes.join(", ")
+                ),
+            )
+        })
 }
 
 /// `dealer.code` among the listed dealers, and `dealer.type_code` that dealer's type when the

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::kinds::Chosen;
 use super::{
     CaratFailure, CaratProblem, FlowError, Race, RechargeService, call_record, detached, why_not,
 };
@@ -48,7 +49,7 @@ pub struct PhoneChoice {
 
 impl EffectuateRequest {
     /// The effectuation this body asks for: the storefront's body for a `normal` recharge.
-    fn input(&self) -> Effectuation {
+    pub(super) fn input(&self) -> Effectuation {
         Effectuation {
             input: EffectuationInput::Normal {
                 dealer: Dealer {
@@ -65,12 +66,6 @@ impl EffectuateRequest {
             },
             optional: OptionalFields::default(),
         }
-    }
-
-    /// The same effectuation as the one stored: a retry of a request whose answer the
-    /// storefront lost.
-    fn matches(&self, r: &Recharge) -> bool {
-        r.effectuation() == Some(&self.input())
     }
 }
 
@@ -160,25 +155,22 @@ fn to_wire(effectuation: &Effectuation, general_hash: &GeneralHash) -> DoRecharg
 }
 
 impl RechargeService {
-    pub async fn effectuate(
-        &self,
-        id: Uuid,
-        req: EffectuateRequest,
-    ) -> Result<Recharge, FlowError> {
+    pub async fn effectuate(&self, id: Uuid, chosen: Chosen) -> Result<Recharge, FlowError> {
         let this = self.clone();
-        detached(async move { this.effectuate_now(id, req, &Actor::Storefront).await }).await
+        detached(async move { this.effectuate_now(id, chosen, &Actor::Storefront).await }).await
     }
 
     async fn effectuate_now(
         &self,
         id: Uuid,
-        req: EffectuateRequest,
+        chosen: Chosen,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
+        let effectuation = self.effectuation_of(id, &chosen).await?;
         // A request that loses the race to start the call waits for the winner.
-        let req = &req;
+        let (chosen, effectuation) = (&chosen, &effectuation);
         self.at_most_twice(id, "effectuate", |recharge| {
-            Box::pin(self.try_effectuate(recharge, req, actor))
+            Box::pin(self.try_effectuate(recharge, chosen, effectuation, actor))
         })
         .await
     }
@@ -189,11 +181,15 @@ impl RechargeService {
     async fn try_effectuate(
         &self,
         mut recharge: Recharge,
-        req: &EffectuateRequest,
+        chosen: &Chosen,
+        effectuation: &Effectuation,
         actor: &Actor,
     ) -> Result<Race<Recharge>, FlowError> {
+        // The same effectuation as the one stored: a retry of a request whose answer the
+        // storefront lost.
+        let matches = |r: &Recharge| r.effectuation() == Some(effectuation);
         if recharge.status == RechargeStatus::Effectuating {
-            if !req.matches(&recharge) {
+            if !matches(&recharge) {
                 return Err(FlowError::out_of_order(
                     recharge.status,
                     "cannot effectuate: another effectuation of this recharge is in progress \
@@ -208,7 +204,7 @@ impl RechargeService {
         match recharge.status {
             RechargeStatus::Started => {}
             // A repeat of an effectuation that went through answers as the first did.
-            _ if req.matches(&recharge) => {
+            _ if matches(&recharge) => {
                 let stored = self
                     .step_outcome(recharge, RechargeStatus::Effectuating)
                     .await?;
@@ -230,12 +226,12 @@ impl RechargeService {
         };
         // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
         // this recharge) are a 422 here, before anything is written or sent.
-        self.check_against_listings(&recharge, &nit, req).await?;
+        self.check_chosen(&recharge, &nit, chosen).await?;
         let general_hash = self.general_hash().await?;
 
         // Committed before the call: from here on, a crash leaves a recharge in doubt that a
         // query resolves, never one that is effectuated twice.
-        let effectuation = req.input();
+        let effectuation = effectuation.clone();
         let step = Step {
             changes: Changes {
                 effectuation: Some(effectuation.clone()),

@@ -23,6 +23,7 @@ mod catalogue_cache;
 mod confirm;
 mod effectuate;
 mod error;
+mod kinds;
 mod reconcile;
 mod resolve;
 
@@ -36,6 +37,8 @@ use uuid::Uuid;
 pub use catalog::{BranchData, Dealers};
 pub use effectuate::EffectuateRequest;
 pub use error::{CaratFailure, CaratProblem, FlowError};
+pub use kinds::Chosen;
+pub use kinds::invoice::{BillListing, InvoiceRequest};
 pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
 
 use crate::carat::{CaratClient, Exchange};

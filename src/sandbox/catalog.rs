@@ -126,7 +126,7 @@ const PHONE_DEALERS: [DealerSpec; 4] = [
     },
 ];
 
-/// The seed's `others` example (also used for `invoice`, whose own list is not documented).
+/// The seed's `others` example.
 const PIN_DEALERS: [DealerSpec; 2] = [
     DealerSpec {
         code: "905",
@@ -199,7 +199,8 @@ const EXPIRY_DAYS: &str = "30";
 pub(crate) fn dealers(recharge_type: RechargeType) -> &'static [DealerSpec] {
     match recharge_type {
         RechargeType::Normal => &PHONE_DEALERS,
-        RechargeType::Others | RechargeType::Invoice => &PIN_DEALERS,
+        RechargeType::Others => &PIN_DEALERS,
+        RechargeType::Invoice => &super::bills::DEALERS,
     }
 }
 

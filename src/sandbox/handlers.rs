@@ -15,11 +15,12 @@ use tracing::debug;
 use super::errors::{CaratError, Reply};
 use super::faults::{self, ConfirmationFault, EffectuationFault, Fault, Operation};
 use super::state::{Decision, Touch};
-use super::{Shared, authorizer, decode, responses, validate};
+use super::{Shared, authorizer, bills, decode, responses, validate};
 use crate::carat::wire::{
     AuthenticityForm, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
     DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
     ListBranchDataResponse, ListBranchesQuery, ListDealersQuery, ListDealersResponse,
+    ListInvoiceBranchDataRequest,
 };
 use crate::domain::{CaratStatus, RechargeType};
 
@@ -79,6 +80,17 @@ pub(super) async fn list_branch_data(
 ) -> Response {
     let result = branch_data(&sandbox, query.as_deref());
     answer_at_pace("list branch data", &sandbox, result).await
+}
+
+/// `PUT /rechargebranches/{nit}` of an `invoice` transaction: the bill for a bar code.
+pub(super) async fn list_invoice_branch_data(
+    State(sandbox): SharedState,
+    nit: NitPath,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = path_nit(nit).and_then(|nit| invoice_branch_data(&sandbox, &nit, &headers, &body));
+    answer_at_pace("list invoice branch data", &sandbox, result).await
 }
 
 /// `PUT /recharge/{nit}`: effectuation or confirmation, by the body's envelope.
@@ -198,6 +210,34 @@ fn branch_data(
         let fault = sandbox.injector.take(Operation::ListBranches);
         after_applying(
             responses::branch_data(tx, dealer, &listed),
+            Pace::Prompt,
+            fault,
+        )
+    })
+}
+
+fn invoice_branch_data(
+    sandbox: &Shared,
+    nit: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(ListBranchDataResponse, Pace), CaratError> {
+    let request: ListInvoiceBranchDataRequest =
+        decode::envelope(decode::json_object(headers, body)?)?;
+    sandbox.ledger.with_live(nit, Touch::Listing, |tx| {
+        let recharge_type = tx.order.recharge_type;
+        if recharge_type != RechargeType::Invoice {
+            return Err(CaratError::not_allowed(
+                "listing a bill",
+                format!("it is for recharge_type invoice, this transaction is {recharge_type}"),
+            ));
+        }
+        validate::invoice_listing(&request, &sandbox.merchant_key, recharge_type)?;
+        tx.require(CaratStatus::Nov, "listing a bill")?;
+        let bill = bills::listing(&request.invoice.bar_code)?;
+        let fault = sandbox.injector.take(Operation::ListBranches);
+        after_applying(
+            responses::bill(tx, bill, &sandbox.table.current()),
             Pace::Prompt,
             fault,
         )

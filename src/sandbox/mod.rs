@@ -10,14 +10,16 @@
 //! | `POST /e-sitef/v3/recharge` | `begin_recharge_response`; NIT sent by the authenticity POST |
 //! | `GET /e-sitef/v3/rechargedealers?nit&generalhash` | `list_dealers_response` |
 //! | `GET /e-sitef/v3/rechargebranches?nit&ddd&dealercode&generalhash` | `list_branch_data_response` (normal only) |
+//! | `PUT /e-sitef/v3/rechargebranches/{nit}` + `list_branch_data_request` (`invoice`) | `list_branch_data_response` with the bill for `invoice.bar_code` ([`bills`]) |
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `do_recharge_request` | `do_recharge_response`, NOV → PPC |
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `confirm_recharge_request` | `confirm_recharge_response`, PPC → CON / PPN |
 //! | `GET /e-sitef/v3/recharge/{nit}[/]?merchantkey` | `get_status_recharge_response` |
 //!
 //! Catalogue: `normal` sells Vivo 001, Claro 002, Oi 003 and Tim 004 (`type_code` "03"; Tim asks
-//! question 5, an answer of 5 to 30 characters); `others` and `invoice` sell Vex-PIN 905
-//! (branch 97200000000) and TIM-Leste-PIN 902 (branch 97001000000), `type_code` "02". Every
-//! dealer sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
+//! question 5, an answer of 5 to 30 characters); `others` sells Vex-PIN 905
+//! (branch 97200000000) and TIM-Leste-PIN 902 (branch 97001000000), `type_code` "02";
+//! `invoice` lists biller ENERGIA SP 910 (`type_code` "04") and pays its bills ([`bills`]:
+//! one payable, one expired), whole and exactly as listed. Every other dealer sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
 //! (+10 %), key 4 = 1000..2000 (so that the confirmation test amounts below are sellable).
 //!
 //! The table's general hash is `09A9681D09A9681D` until a test changes it with
@@ -47,7 +49,9 @@
 //! | `5` | 404 | transaction not found |
 //! | `6` | 400 | operation not allowed in the transaction's status (named), or for its recharge type |
 //! | `7` | 400 | transaction expired (`status` EXP) |
-//! | `8` | 400 | value not offered: unknown dealer, branch, amount_key, amount outside the ranges |
+//! | `8` | 400 | value not offered: unknown dealer, branch, amount_key, amount outside the ranges; a bill not as listed, or not paid whole |
+//! | `20` | 400 | no bill has this bar code (`invoice` listing or effectuation) |
+//! | `21` | 400 | the bill expired: its due date has passed (`invoice` listing or effectuation) |
 //! | `55` | 200 | test value: esitef error on effectuation |
 //! | `56` | 200 | test value: esitef error on create |
 //! | `99` | 500 | test value: internal error |
@@ -65,6 +69,9 @@
 //! | amount `1414` | effectuated amount, acts on `confirm:"true"` | applied (CON), answered after `slow_answer_delay` |
 //! | `SBX500…` | create `order_id` prefix | HTTP 500, esitef 99, no transaction, no POST |
 //! | `SBXERR…` | create `order_id` prefix | HTTP 200, esitef 56, no transaction, no POST |
+//! | [`bills::PAYABLE_BAR_CODE`] | `invoice.bar_code` | a bill of 15990 cents, due 30 days from today |
+//! | [`bills::EXPIRED_BAR_CODE`] | `invoice.bar_code` | a bill due 10012025: esitef 21 |
+//! | any other 48 digits | `invoice.bar_code` | no such bill: esitef 20 |
 //!
 //! The amount faults never hit an undo, so a test can always end such a recharge.
 //!
@@ -96,6 +103,7 @@
 
 mod authenticity;
 mod authorizer;
+pub mod bills;
 mod catalog;
 mod decode;
 mod errors;
@@ -210,6 +218,10 @@ impl Sandbox {
             .route(
                 "/e-sitef/v3/rechargebranches",
                 get(handlers::list_branch_data),
+            )
+            .route(
+                "/e-sitef/v3/rechargebranches/{nit}",
+                put(handlers::list_invoice_branch_data),
             )
             .with_state(Arc::clone(&self.shared))
     }

@@ -6,8 +6,8 @@ use super::state::Transaction;
 use super::validate::PAYMENT_METHODS_MAX;
 use crate::carat::wire::{
     BeginRechargeResponse, CodeMessage, ConfirmRechargeResponse, DoRechargeResponse, Esitef,
-    GetStatusRechargeResponse, Hashes, ListBranchDataResponse, ListDealersResponse, NamedCode,
-    NamedMethod, PaymentMethods, Receipt,
+    GetStatusRechargeResponse, Hashes, ListBranchDataResponse, ListDealersResponse, ListedInvoice,
+    NamedCode, NamedMethod, PaymentMethods, Receipt,
 };
 
 /// The payment methods a store may report in `used_payment_methods`.
@@ -58,6 +58,21 @@ pub(crate) fn branch_data(
             categories: dealer.categories_wire(),
             ..answer
         },
+    }
+}
+
+/// The bill found for a bar code, in the branch data envelope.
+pub(crate) fn bill(
+    tx: &Transaction,
+    invoice: ListedInvoice,
+    general_hash: &str,
+) -> ListBranchDataResponse {
+    ListBranchDataResponse {
+        status: status(tx),
+        esitef: Some(successful()),
+        hashes: Some(hashes(general_hash)),
+        invoice: Some(invoice),
+        ..ListBranchDataResponse::default()
     }
 }
 

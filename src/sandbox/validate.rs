@@ -3,12 +3,13 @@
 //! 3 for a missing field, 4 for a merchant key that is not the configured one, 8 for a
 //! well-formed value the catalogue does not offer.
 
+use super::bills;
 use super::catalog::{self, DealerSpec};
 use super::errors::CaratError;
 use super::state::{Decision, Order};
 use crate::carat::wire::{
     AnswerWire, BeginRechargeRequest, ConfirmRechargeRequest, DealerRef, DoRechargeRequest,
-    ListBranchesQuery, Phone,
+    ListBranchesQuery, ListInvoiceBranchDataRequest, Phone,
 };
 use crate::domain::format::check_field;
 use crate::domain::recharge::{AmountCents, AnswerCode, AnswerText};
@@ -85,6 +86,34 @@ pub(crate) fn begin(request: &BeginRechargeRequest, key: &Secret) -> Result<Orde
     })
 }
 
+/// An invoice's branch data request (the body is an assumption, see the wire type): merchant
+/// key, recharge type, dealer; the bill itself is `bills::listing`'s.
+pub(crate) fn invoice_listing(
+    request: &ListInvoiceBranchDataRequest,
+    key: &Secret,
+    recharge_type: RechargeType,
+) -> Result<&'static DealerSpec, CaratError> {
+    merchant_key("merchant_key", &request.merchant_key, key)?;
+    if RechargeType::parse(&request.recharge_type) != Some(recharge_type) {
+        return Err(FieldError::new(
+            "recharge_type",
+            format!("must be this transaction's, {recharge_type}"),
+        )
+        .into());
+    }
+    check_field("dealer.code", DealerCode::FORMAT, &request.dealer.code)?;
+    let type_code = request.dealer.type_code.as_deref();
+    optional("dealer.type_code", DealerTypeCode::FORMAT, type_code)?;
+    let spec = offered_dealer("dealer.code", &request.dealer.code, recharge_type)?;
+    if type_code.is_some_and(|t| !catalog::same_number(spec.type_code, t)) {
+        return Err(CaratError::not_offered(
+            "dealer.type_code",
+            format!("dealer {} is of type {}", spec.code, spec.type_code),
+        ));
+    }
+    Ok(spec)
+}
+
 /// The branch data query's formats, then its dealer.
 pub(crate) fn branch_query(
     query: &ListBranchesQuery,
@@ -104,7 +133,10 @@ pub(crate) fn effectuation(
     general_hash("hashes.general", hash)?;
     let dealer = dealer(&request.dealer, recharge_type)?;
     phone(request.phone.as_ref(), recharge_type)?;
-    let amount_cents = amount(request, dealer)?;
+    let amount_cents = match recharge_type {
+        RechargeType::Invoice => bills::effectuation(request.invoice.as_ref(), cents(request)?)?,
+        RechargeType::Normal | RechargeType::Others => amount(request, dealer)?,
+    };
     answers(request.answers.as_deref(), dealer)?;
     terminal_type(request.terminal_type.as_deref())?;
     optional("cpf", DOCUMENT, request.cpf.as_deref())?;
@@ -149,7 +181,7 @@ fn offered_dealer(
     })
 }
 
-/// `dealer.code`, `dealer.type_code` and, for `others`/`invoice`, `dealer.branch.code`.
+/// `dealer.code`, `dealer.type_code` and, for `others`, `dealer.branch.code`.
 fn dealer(
     dealer: &DealerRef,
     recharge_type: RechargeType,
@@ -170,9 +202,9 @@ fn dealer(
             format!("dealer {} is of type {}", spec.code, spec.type_code),
         ));
     }
-    // A phone top-up needs no product; the seed's normal example still sends one, so it is
-    // only format-checked there.
-    if recharge_type != RechargeType::Normal {
+    // A phone top-up or a bill needs no product; the seed's normal example still sends one,
+    // so it is only format-checked there.
+    if recharge_type == RechargeType::Others {
         let branch = dealer.branch.as_ref().ok_or_else(|| {
             CaratError::missing_because(
                 "dealer.branch.code",
@@ -209,9 +241,7 @@ fn phone(phone: Option<&Phone>, recharge_type: RechargeType) -> Result<(), Carat
 
 /// `amount` in cents, inside one of the dealer's ranges, or inside `amount_key`'s range.
 fn amount(request: &DoRechargeRequest, dealer: &DealerSpec) -> Result<u64, CaratError> {
-    let cents = AmountCents::from_wire(&request.amount)
-        .map_err(|e| FieldError::new("amount", e))?
-        .get();
+    let cents = cents(request)?;
     let Some(key) = request.amount_key.as_deref() else {
         if dealer.offers(cents) {
             return Ok(cents);
@@ -241,6 +271,12 @@ fn amount(request: &DoRechargeRequest, dealer: &DealerSpec) -> Result<u64, Carat
         ));
     }
     Ok(cents)
+}
+
+fn cents(request: &DoRechargeRequest) -> Result<u64, FieldError> {
+    Ok(AmountCents::from_wire(&request.amount)
+        .map_err(|e| FieldError::new("amount", e))?
+        .get())
 }
 
 /// Every answer well-formed; one per question of the dealer, of the length it asks for.

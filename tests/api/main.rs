@@ -13,6 +13,7 @@ mod flow;
 mod helpers;
 mod idempotency;
 mod inbox;
+mod invoice;
 mod migrations;
 mod outage;
 mod outbound_faults;

@@ -1,0 +1,54 @@
+//! What differs per kind of recharge (`recharge_type`): the storefront's effectuation body,
+//! how it becomes the effectuation sent, and what it is checked against. One file per kind;
+//! the dispatch on the kind is here.
+
+pub mod invoice;
+
+use uuid::Uuid;
+
+use super::effectuate::EffectuateRequest;
+use super::{FlowError, RechargeService};
+use crate::domain::{Effectuation, Nit, RechargeType};
+use crate::store::Recharge;
+use invoice::InvoiceRequest;
+
+/// The storefront's effectuation body, read as the recharge's kind has it.
+#[derive(Clone, Debug)]
+pub enum Chosen {
+    Normal(EffectuateRequest),
+    Invoice(InvoiceRequest),
+}
+
+impl RechargeService {
+    /// The kind of a recharge, to read a storefront body by.
+    pub async fn recharge_type(&self, id: Uuid) -> Result<RechargeType, FlowError> {
+        Ok(self.load(id).await?.recharge_type)
+    }
+
+    /// The effectuation `chosen` asks for.
+    pub(super) async fn effectuation_of(
+        &self,
+        id: Uuid,
+        chosen: &Chosen,
+    ) -> Result<Effectuation, FlowError> {
+        match chosen {
+            Chosen::Normal(req) => Ok(req.input()),
+            Chosen::Invoice(req) => self.invoice_effectuation(id, req).await,
+        }
+    }
+
+    /// `chosen` against what Carat listed for the recharge: a 422 before anything is written
+    /// or sent.
+    pub(super) async fn check_chosen(
+        &self,
+        recharge: &Recharge,
+        nit: &Nit,
+        chosen: &Chosen,
+    ) -> Result<(), FlowError> {
+        match chosen {
+            Chosen::Normal(req) => self.check_against_listings(recharge, nit, req).await,
+            // Built from the kept bill, so checked against it already.
+            Chosen::Invoice(_) => Ok(()),
+        }
+    }
+}
