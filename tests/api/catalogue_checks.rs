@@ -86,10 +86,10 @@ async fn choices_carat_did_not_list_are_422_and_never_reach_carat() {
             "amount",
         ),
         // Tim asks a question (its branch data is listed by the service itself).
-        (tim(json!([])), "answers"),
+        (tim(json!([])), "answers[5]"),
         (
             tim(json!([{"code": "5", "description": "Jo"}])),
-            "answers[0].description",
+            "answers[5].description",
         ),
     ];
     refused_then_corrected(&app, id, nit, cases).await;
