@@ -8,11 +8,11 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::ApiError;
-use super::json::ApiJson;
+use super::json::{self, ApiJson, JsonBytes};
 use super::recharge_path::{KnownRecharge, recharge_id};
 use super::views::RechargeView;
 use crate::domain::{Ddd, DealerCode, OrderId, RechargeType};
-use crate::recharge::{BranchData, Dealers, EffectuateRequest};
+use crate::recharge::{BranchData, Dealers, EffectuateRequest, TvChoice};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -98,9 +98,18 @@ pub async fn branches(
 pub async fn effectuate(
     State(state): State<AppState>,
     KnownRecharge(id): KnownRecharge,
-    ApiJson(body): ApiJson<EffectuateRequest>,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let recharge = state.recharges.effectuate(id, body).await?;
+    // A body naming `tv_package` chooses among the TV packages Carat offered (`resubmit.rs`).
+    let recharge = if TvChoice::is_named_in(&body) {
+        let choice: TvChoice = json::parse(&body)?;
+        state.recharges.choose_tv_package(id, choice).await?
+    } else {
+        state
+            .recharges
+            .effectuate(id, json::parse::<EffectuateRequest>(&body)?)
+            .await?
+    };
     Ok(Json(RechargeView::new(recharge, None)))
 }
 
