@@ -351,7 +351,8 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
             ("001", "Vivo"),
             ("002", "Claro"),
             ("003", "Oi"),
-            ("004", "Tim")
+            ("004", "Tim"),
+            ("005", "Sky TV")
         ]
     );
     assert!(
@@ -578,7 +579,7 @@ async fn a_listing_with_the_current_hash_lists_nothing_and_a_new_hash_lists_all_
     assert_eq!(dealers["hashes"]["general"], new);
     assert_eq!(
         dealers["dealers"].as_array().map(Vec::len),
-        Some(4),
+        Some(5),
         "{dealers}"
     );
     let (_, branch) = h.branches(&branches_query).await;
@@ -610,6 +611,73 @@ async fn a_listing_with_the_current_hash_lists_nothing_and_a_new_hash_lists_all_
 
 // ---------------------------------------------------------------------------------------------
 // The authenticity POST
+
+#[tokio::test]
+async fn a_tv_recharge_waits_for_a_package_and_takes_the_resend_with_answer_126() {
+    let h = Harness::start().await;
+    let nit = h.begin("TV1").await;
+    let mut sky = top_up("987654321", "3000");
+    sky["dealer"]["code"] = json!("005");
+
+    // Without answer 126: AGU, nothing charged, the packages offered.
+    let first = h.effectuate(&nit, sky.clone()).await;
+    assert_ok(&first);
+    assert_eq!(first.1["status"], "AGU", "{}", first.1);
+    assert_eq!(first.1["resubmit_transaction"], true);
+    assert_eq!(
+        first.1["tv_package_subscription_codes"],
+        json!(["SKYPRE30", "SKYPRE60", "SKYPRE90"])
+    );
+    assert!(first.1.get("authorization").is_none(), "{}", first.1);
+    assert_eq!(h.query(&nit, KEY).await.1["status"], "AGU");
+    // Nothing to confirm while a package is awaited.
+    assert_error(&h.confirm(&nit, "true").await, 400, "6", "AGU");
+
+    // A package it did not offer is refused, and Carat still waits.
+    sky["answers"] = json!([{"code": "126", "description": "SKYPRE99"}]);
+    assert_error(
+        &h.effectuate(&nit, sky.clone()).await,
+        400,
+        "8",
+        "answers[0].description",
+    );
+    assert_eq!(h.tx(&nit).status, "AGU");
+
+    // The resend with an offered package is approved, and confirms as any top-up.
+    sky["answers"] = json!([{"code": "126", "description": "SKYPRE60"}]);
+    let resent = h.effectuate(&nit, sky.clone()).await;
+    assert_ok(&resent);
+    assert_eq!(resent.1["status"], "PPC", "{}", resent.1);
+    assert!(resent.1.get("resubmit_transaction").is_none());
+    // Once approved, a resend is out of order.
+    assert_error(&h.effectuate(&nit, sky).await, 400, "6", "PPC");
+    assert_ok(&h.confirm(&nit, "true").await);
+
+    let tx = h.tx(&nit);
+    assert_eq!(tx.status, "CON");
+    assert_eq!(tx.effectuation_requests, 4);
+    let package = vec![("126".to_owned(), "SKYPRE60".to_owned())];
+    assert_eq!(tx.effectuation_answers, vec![vec![], package]);
+}
+
+#[tokio::test]
+async fn a_tv_package_to_another_dealer_or_a_tv_wait_past_the_nit_lifetime_is_refused() {
+    let h = Harness::start().await;
+    let nit = h.begin("TV2").await;
+    let mut vivo = top_up("987654321", "3000");
+    vivo["answers"] = json!([{"code": "126", "description": "SKYPRE30"}]);
+    assert_error(&h.effectuate(&nit, vivo).await, 400, "8", "dealer 001");
+
+    let mut sky = top_up("987654321", "3000");
+    sky["dealer"]["code"] = json!("5");
+    assert_eq!(h.effectuate(&nit, sky.clone()).await.1["status"], "AGU");
+    // Carat's wait for a choice ends with the NIT.
+    assert!(h.sandbox.backdate(&nit, Duration::from_secs(61)));
+    sky["answers"] = json!([{"code": "126", "description": "SKYPRE30"}]);
+    let late = h.effectuate(&nit, sky).await;
+    assert_error(&late, 400, "7", "expired");
+    assert_eq!(h.tx(&nit).status, "EXP");
+}
 
 #[tokio::test]
 async fn a_refused_authenticity_post_fails_the_create_with_115() {

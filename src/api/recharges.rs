@@ -13,7 +13,7 @@ use super::recharge_path::{KnownRecharge, recharge_id};
 use super::views::RechargeView;
 use crate::domain::effectuation::BarCode;
 use crate::domain::{Ddd, DealerCode, OrderId, RechargeType};
-use crate::recharge::{BranchData, Chosen, Dealers, EffectuateRequest, InvoiceRequest};
+use crate::recharge::{BranchData, Chosen, Dealers, EffectuateRequest, InvoiceRequest, TvChoice};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,15 +115,21 @@ fn required<T, E: std::fmt::Display>(
 pub async fn effectuate(
     State(state): State<AppState>,
     KnownRecharge(id): KnownRecharge,
-    JsonBytes(bytes): JsonBytes,
+    JsonBytes(body): JsonBytes,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let chosen = match state.recharges.recharge_type(id).await? {
-        RechargeType::Invoice => Chosen::Invoice(json::parse::<InvoiceRequest>(&bytes)?),
-        RechargeType::Normal | RechargeType::Others => {
-            Chosen::Normal(json::parse::<EffectuateRequest>(&bytes)?)
-        }
+    // A body naming `tv_package` chooses among the TV packages Carat offered (`resubmit.rs`).
+    let recharge = if TvChoice::is_named_in(&body) {
+        let choice: TvChoice = json::parse(&body)?;
+        state.recharges.choose_tv_package(id, choice).await?
+    } else {
+        let chosen = match state.recharges.recharge_type(id).await? {
+            RechargeType::Invoice => Chosen::Invoice(json::parse::<InvoiceRequest>(&body)?),
+            RechargeType::Normal | RechargeType::Others => {
+                Chosen::Normal(json::parse::<EffectuateRequest>(&body)?)
+            }
+        };
+        state.recharges.effectuate(id, chosen).await?
     };
-    let recharge = state.recharges.effectuate(id, chosen).await?;
     Ok(Json(RechargeView::new(recharge, None)))
 }
 

@@ -33,6 +33,10 @@ pub struct RechargeView {
     pub effectuation: Option<EffectuationView>,
     pub esitef_usn: Option<String>,
     pub authorization: Option<serde_json::Value>,
+    /// The TV packages Carat offered (`awaiting_choice`): choose one with
+    /// `POST .../effectuate {"tv_package": <code>}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tv_package_subscription_codes: Option<Vec<String>>,
     pub receipts: Option<ReceiptsView>,
     pub last_error: Option<LastErrorView>,
     pub created_at: DateTime<Utc>,
@@ -164,6 +168,7 @@ impl RechargeView {
             effectuation,
             esitef_usn: answer.esitef_usn,
             authorization: answer.authorization,
+            tv_package_subscription_codes: answer.tv_package_subscription_codes,
             receipts,
             last_error,
             created_at: r.created_at,

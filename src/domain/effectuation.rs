@@ -170,6 +170,10 @@ pub struct CaratAnswer {
     /// Carat's `authorization` object, as it sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<serde_json::Value>,
+    /// The TV packages Carat offered with `resubmit_transaction` (status AGU), one of which
+    /// the storefront chooses; the choice goes back as answer 126.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tv_package_subscription_codes: Option<Vec<String>>,
 }
 
 impl CaratAnswer {
@@ -255,6 +259,7 @@ mod tests {
         let usn_only = CaratAnswer {
             esitef_usn: Some("123".into()),
             authorization: None,
+            tv_package_subscription_codes: None,
         };
         assert_eq!(
             serde_json::to_value(&usn_only).unwrap(),

@@ -15,7 +15,7 @@ use crate::carat::wire::{
 use crate::domain::effectuation::{Dealer, Phone};
 use crate::domain::{
     Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Ddd, DealerCode,
-    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, OptionalFields, PhoneNumber,
+    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber,
     RechargeStatus,
 };
 use crate::store::{self, CallRecord, Changes, Guard, Recharge, Step};
@@ -227,23 +227,44 @@ impl RechargeService {
         // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
         // this recharge) are a 422 here, before anything is written or sent.
         self.check_chosen(&recharge, &nit, chosen).await?;
-        let general_hash = self.general_hash().await?;
+        let detail = serde_json::json!(effectuation);
+        // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may correct
+        // its choice and try again.
+        let if_refused = (CaratStatus::Nov, RechargeStatus::Started);
+        self.send_effectuation(
+            &recharge,
+            &nit,
+            effectuation.clone(),
+            detail,
+            if_refused,
+            actor,
+        )
+        .await
+    }
 
+    /// Commits `effectuation` as the step out of `recharge` into `effectuating` (a new
+    /// attempt), then sends it and records Carat's answer; `Race::Lost` when another request
+    /// took the step first. A refusal that reports `if_refused.0` (nothing applied) leaves the
+    /// recharge in `if_refused.1`.
+    pub(super) async fn send_effectuation(
+        &self,
+        recharge: &Recharge,
+        nit: &Nit,
+        effectuation: Effectuation,
+        detail: serde_json::Value,
+        if_refused: (CaratStatus, RechargeStatus),
+        actor: &Actor,
+    ) -> Result<Race<Recharge>, FlowError> {
+        let general_hash = self.general_hash().await?;
         // Committed before the call: from here on, a crash leaves a recharge in doubt that a
         // query resolves, never one that is effectuated twice.
-        let effectuation = effectuation.clone();
         let step = Step {
             changes: Changes {
                 effectuation: Some(effectuation.clone()),
                 ..Changes::default()
             },
-            detail: serde_json::json!(effectuation),
-            ..self.call_step(
-                &recharge,
-                RechargeStatus::Effectuating,
-                Guard::Status,
-                actor,
-            )
+            detail,
+            ..self.call_step(recharge, RechargeStatus::Effectuating, Guard::Status, actor)
         };
         let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
             // Someone else started a call first.
@@ -251,7 +272,7 @@ impl RechargeService {
         };
         let exchange = self
             .carat
-            .effectuate(&nit, &to_wire(&effectuation, &general_hash))
+            .effectuate(nit, &to_wire(&effectuation, &general_hash))
             .await;
         let call = call_record(&exchange);
         match exchange.result {
@@ -262,22 +283,16 @@ impl RechargeService {
                 self.take_general_hash(new_hash.as_deref()).await;
                 outcome.map(Race::Won)
             }
-            // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
-            // correct its choice and try again.
-            Err(error) => Err(self
-                .call_failed(
-                    &sent,
-                    actor,
-                    &CaratStatus::Nov,
-                    RechargeStatus::Started,
-                    call,
-                    error,
-                )
-                .await),
+            Err(error) => {
+                let (carat, back_to) = if_refused;
+                Err(self
+                    .call_failed(&sent, actor, &carat, back_to, call, error)
+                    .await)
+            }
         }
     }
 
-    async fn effectuation_answered(
+    pub(super) async fn effectuation_answered(
         &self,
         sent: &Recharge,
         actor: &Actor,
@@ -297,6 +312,7 @@ impl RechargeService {
                                 .authorization
                                 .as_ref()
                                 .map(|a| serde_json::json!(a)),
+                            tv_package_subscription_codes: None,
                         }),
                         customer_receipt: answer.customer.and_then(|r| r.receipt),
                         merchant_receipt: answer.merchant.and_then(|r| r.receipt),
@@ -307,6 +323,11 @@ impl RechargeService {
                     ..self.step(sent, RechargeStatus::PendingConfirmation, guard, actor)
                 };
                 self.record(step).await
+            }
+            // AGU: Carat offers TV packages (`resubmit.rs`).
+            Some(RechargeStatus::AwaitingChoice) => {
+                self.awaiting_choice(sent, actor, call, &carat, answer)
+                    .await
             }
             Some(end @ (RechargeStatus::Failed | RechargeStatus::Expired)) => {
                 // The authorizer's words are the ones that explain a denial.

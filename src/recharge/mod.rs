@@ -26,6 +26,7 @@ mod error;
 mod kinds;
 mod reconcile;
 mod resolve;
+mod resubmit;
 
 use std::future::Future;
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub use error::{CaratFailure, CaratProblem, FlowError};
 pub use kinds::Chosen;
 pub use kinds::invoice::{BillListing, InvoiceRequest};
 pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
+pub use resubmit::TvChoice;
 
 use crate::carat::{CaratClient, Exchange};
 use crate::domain::{Actor, RechargeStatus};
@@ -73,7 +75,9 @@ impl Timing {
         use RechargeStatus::*;
         match status {
             s if s.is_final() => NextAttempt::Never,
-            Started => NextAttempt::AfterStart(self.nit_lifetime),
+            // Nothing is charged while Carat waits for a TV package: looked at (queried) when
+            // the NIT would expire, like a recharge never effectuated.
+            Started | AwaitingChoice => NextAttempt::AfterStart(self.nit_lifetime),
             PendingConfirmation => NextAttempt::AfterEffectuation(self.pending_timeout),
             // created, or a call going out: once it is over for sure.
             _ => NextAttempt::In(self.call_window()),
@@ -294,6 +298,7 @@ fn why_not(status: RechargeStatus, action: &str) -> String {
         Created => "has no NIT yet (its create did not complete)",
         Started => "has not been effectuated yet",
         Effectuating => "has an effectuation in progress",
+        AwaitingChoice => "waits for a TV package to be chosen (`tv_package`)",
         PendingConfirmation => "is already effectuated and waits to be confirmed or undone",
         Confirming => "has a confirmation in progress",
         Undoing => "has an undo in progress",

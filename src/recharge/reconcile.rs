@@ -188,7 +188,9 @@ impl Reconciler {
         }
         let outcome = match recharge.status {
             Created => self.abandon_create(&recharge).await,
-            Started | Effectuating | Confirming | Undoing => self.resolve(&recharge).await,
+            Started | AwaitingChoice | Effectuating | Confirming | Undoing => {
+                self.resolve(&recharge).await
+            }
             PendingConfirmation => {
                 let decision = Decision {
                     confirm: self.config.policy.confirms(),

@@ -104,6 +104,8 @@ mod tests {
                 number: "987654321".into(),
             }),
             amount_cents: 3000,
+            answers: vec![],
+            tv_package: None,
         };
         let now = DateTime::parse_from_rfc3339("2025-03-07T09:05:01-03:00").unwrap();
         let a = approve_at(&purchase, now);

@@ -25,6 +25,7 @@ pub(crate) const DEALERS: [DealerSpec; 1] = [DealerSpec {
     type_name: "CONTA DE CONSUMO",
     branches: &[],
     questions: &[],
+    tv_packages: &[],
 }];
 
 /// A payable bill of R$ 159,90, due 30 days after the day it is looked up.

@@ -60,6 +60,9 @@ pub(crate) struct DealerSpec {
     pub branches: &'static [BranchSpec],
     /// Questions whose answers the effectuation must carry.
     pub questions: &'static [QuestionSpec],
+    /// A TV dealer's packages: its effectuation without answer 126 is answered AGU with
+    /// `resubmit_transaction` and these codes; the one resent with answer 126 is approved.
+    pub tv_packages: &'static [&'static str],
 }
 
 #[derive(Debug)]
@@ -102,6 +105,7 @@ const fn phone_dealer(code: &'static str, name: &'static str) -> DealerSpec {
         type_name: PHONE_TYPE_NAME,
         branches: &[],
         questions: &[],
+        tv_packages: &[],
     }
 }
 
@@ -114,15 +118,23 @@ const FATHERS_NAME: QuestionSpec = QuestionSpec {
     kind: "i",
 };
 
-/// The seed's normal dealers. `type_code` is the sandbox's convention: the real example omits
-/// it, but the effectuation requires `dealer.type_code`.
-const PHONE_DEALERS: [DealerSpec; 4] = [
+/// The TV packages (`< 32 AN`) Sky TV offers.
+pub(crate) const TV_PACKAGES: [&str; 3] = ["SKYPRE30", "SKYPRE60", "SKYPRE90"];
+
+/// The seed's normal dealers, and a TV dealer (TV recharges ride the top-up's fields in the
+/// sandbox). `type_code` is the sandbox's convention: the real example omits it, but the
+/// effectuation requires `dealer.type_code`.
+const PHONE_DEALERS: [DealerSpec; 5] = [
     phone_dealer("001", "Vivo"),
     phone_dealer("002", "Claro"),
     phone_dealer("003", "Oi"),
     DealerSpec {
         questions: &[FATHERS_NAME],
         ..phone_dealer("004", "Tim")
+    },
+    DealerSpec {
+        tv_packages: &TV_PACKAGES,
+        ..phone_dealer("005", "Sky TV")
     },
 ];
 
@@ -138,6 +150,7 @@ const PIN_DEALERS: [DealerSpec; 2] = [
             code: "97200000000",
         }],
         questions: &[],
+        tv_packages: &[],
     },
     DealerSpec {
         code: "902",
@@ -149,6 +162,7 @@ const PIN_DEALERS: [DealerSpec; 2] = [
             code: "97001000000",
         }],
         questions: &[],
+        tv_packages: &[],
     },
 ];
 
@@ -230,6 +244,10 @@ impl DealerSpec {
 
     pub fn offers(&self, cents: u64) -> bool {
         self.ranges().iter().any(|r| r.contains(cents))
+    }
+
+    pub fn sells_tv(&self) -> bool {
+        !self.tv_packages.is_empty()
     }
 
     pub fn has_branch(&self, code: &str) -> bool {

@@ -254,7 +254,18 @@ fn effectuate(
     sandbox.ledger.with_live(nit, Touch::Effectuation, |tx| {
         let request: DoRechargeRequest = decode::content_of(content)?;
         let purchase = validate::effectuation(&request, tx.order.recharge_type)?;
-        tx.require(CaratStatus::Nov, "effectuation")?;
+        // A TV recharge waiting for its package takes the effectuation again.
+        if !(purchase.dealer.sells_tv() && tx.status == CaratStatus::Agu) {
+            tx.require(CaratStatus::Nov, "effectuation")?;
+        }
+        tx.note_answers(purchase.answers.clone());
+        if purchase.dealer.sells_tv() && purchase.tv_package.is_none() {
+            tx.await_choice();
+            return Ok((
+                responses::awaiting_choice(tx, purchase.dealer, &sandbox.table.current()),
+                Pace::Prompt,
+            ));
+        }
         let phone_number = purchase.phone.as_ref().map(|p| p.number.as_str());
         let (pace, fault) = match faults::on_effectuation(phone_number) {
             Some(EffectuationFault::Denial) => {

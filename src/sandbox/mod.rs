@@ -15,11 +15,14 @@
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `confirm_recharge_request` | `confirm_recharge_response`, PPC → CON / PPN |
 //! | `GET /e-sitef/v3/recharge/{nit}[/]?merchantkey` | `get_status_recharge_response` |
 //!
-//! Catalogue: `normal` sells Vivo 001, Claro 002, Oi 003 and Tim 004 (`type_code` "03"; Tim asks
-//! question 5, an answer of 5 to 30 characters); `others` sells Vex-PIN 905
-//! (branch 97200000000) and TIM-Leste-PIN 902 (branch 97001000000), `type_code` "02";
-//! `invoice` lists biller ENERGIA SP 910 (`type_code` "04") and pays its bills ([`bills`]:
-//! one payable, one expired), whole and exactly as listed. Every other dealer sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
+//! Catalogue: `normal` sells Vivo 001, Claro 002, Oi 003, Tim 004 and Sky TV 005 (`type_code`
+//! "03"; Tim asks question 5, an answer of 5 to 30 characters; Sky TV answers an effectuation
+//! without answer 126 with AGU, `resubmit_transaction` and the packages SKYPRE30, SKYPRE60 and
+//! SKYPRE90, and approves the one resent with one of them as answer 126); `others` sells
+//! Vex-PIN 905 (branch 97200000000) and TIM-Leste-PIN 902 (branch 97001000000), `type_code`
+//! "02"; `invoice` lists biller ENERGIA SP 910 (`type_code` "04") and pays its bills
+//! ([`bills`]: one payable, one expired), whole and exactly as listed. Every other dealer
+//! sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
 //! (+10 %), key 4 = 1000..2000 (so that the confirmation test amounts below are sellable).
 //!
 //! The table's general hash is `09A9681D09A9681D` until a test changes it with
@@ -154,7 +157,7 @@ pub struct Sandbox {
 #[derive(Clone, Debug)]
 pub struct SandboxTransaction {
     pub nit: String,
-    /// NOV, PPC, CON, PPN, NEG, INV or EXP.
+    /// NOV, AGU, PPC, CON, PPN, NEG, INV or EXP.
     pub status: String,
     pub order_id: Option<String>,
     pub merchant_usn: Option<String>,
@@ -169,6 +172,8 @@ pub struct SandboxTransaction {
     pub create_general_hash: Option<String>,
     /// The `generalhash` of every valid listing (dealers, branch data) for this NIT, in order.
     pub listing_general_hashes: Vec<Option<String>>,
+    /// The `answers` (code, description) of every valid `do_recharge_request`, in order.
+    pub effectuation_answers: Vec<Vec<(String, String)>>,
 }
 
 /// What the handlers share.

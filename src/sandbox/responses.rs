@@ -103,6 +103,20 @@ pub(crate) fn approved(tx: &Transaction, general_hash: &str) -> DoRechargeRespon
     }
 }
 
+/// A TV effectuation without a package: resend it with one of these as answer 126 (AGU).
+pub(crate) fn awaiting_choice(
+    tx: &Transaction,
+    dealer: &DealerSpec,
+    general_hash: &str,
+) -> DoRechargeResponse {
+    DoRechargeResponse {
+        esitef: Some(successful()),
+        resubmit_transaction: Some(true),
+        tv_package_subscription_codes: dealer.tv_packages.iter().map(|c| (*c).to_owned()).collect(),
+        ..effectuation_base(tx, general_hash)
+    }
+}
+
 /// The answer to an effectuation the authorizer denied: Carat itself worked (code 0).
 pub(crate) fn denied(tx: &Transaction, general_hash: &str) -> DoRechargeResponse {
     DoRechargeResponse {

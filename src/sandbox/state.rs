@@ -72,6 +72,8 @@ pub(crate) struct Transaction {
     query_requests: u32,
     /// The `generalhash` of every listing that reached this transaction, in order.
     listing_hashes: Vec<Option<String>>,
+    /// The answers of every valid effectuation, in order.
+    effectuation_answers: Vec<Vec<(String, String)>>,
 }
 
 impl Transaction {
@@ -89,6 +91,16 @@ impl Transaction {
     pub fn approve(&mut self, approval: Approval) {
         self.status = CaratStatus::Ppc;
         self.approval = Some(approval);
+    }
+
+    /// Notes a valid effectuation's answers, for tests to see what the merchant sent.
+    pub fn note_answers(&mut self, answers: Vec<(String, String)>) {
+        self.effectuation_answers.push(answers);
+    }
+
+    /// A TV effectuation without a package: Carat waits for the merchant to choose (AGU).
+    pub fn await_choice(&mut self) {
+        self.status = CaratStatus::Agu;
     }
 
     pub fn deny(&mut self) {
@@ -124,7 +136,9 @@ impl Transaction {
 
     fn expire_if_due(&mut self, lifetime: Duration) {
         let age = self.created.elapsed().saturating_add(self.backdated);
-        if self.status == CaratStatus::Nov && age > lifetime {
+        // Nothing was charged while NOV, nor while a TV package is awaited (AGU).
+        let open = matches!(self.status, CaratStatus::Nov | CaratStatus::Agu);
+        if open && age > lifetime {
             self.status = CaratStatus::Exp;
         }
     }
@@ -151,6 +165,7 @@ impl Transaction {
             query_requests: self.query_requests,
             create_general_hash: self.order.general_hash.clone(),
             listing_general_hashes: self.listing_hashes.clone(),
+            effectuation_answers: self.effectuation_answers.clone(),
         }
     }
 }
@@ -193,6 +208,7 @@ impl Ledger {
             confirmation_requests: 0,
             query_requests: 0,
             listing_hashes: Vec::new(),
+            effectuation_answers: Vec::new(),
         };
         book.transactions.insert(nit.clone(), tx);
         nit

@@ -37,6 +37,10 @@ pub(crate) struct Purchase {
     pub dealer: &'static DealerSpec,
     pub phone: Option<Phone>,
     pub amount_cents: u64,
+    /// The answers, as sent.
+    pub answers: Vec<(String, String)>,
+    /// A TV dealer's package chosen by answer 126 (one it offers); `None` before the choice.
+    pub tv_package: Option<String>,
 }
 
 /// A NIT in a path or query: absent or empty is code 1, otherwise `= 64 AN`.
@@ -138,6 +142,7 @@ pub(crate) fn effectuation(
         RechargeType::Normal | RechargeType::Others => amount(request, dealer)?,
     };
     answers(request.answers.as_deref(), dealer)?;
+    let tv_package = tv_package(request.answers.as_deref(), dealer)?;
     terminal_type(request.terminal_type.as_deref())?;
     optional("cpf", DOCUMENT, request.cpf.as_deref())?;
     optional("cnpj", DOCUMENT, request.cnpj.as_deref())?;
@@ -147,6 +152,13 @@ pub(crate) fn effectuation(
         dealer,
         phone: request.phone.clone(),
         amount_cents,
+        answers: request
+            .answers
+            .iter()
+            .flatten()
+            .map(|a| (a.code.clone(), a.description.clone()))
+            .collect(),
+        tv_package,
     })
 }
 
@@ -321,6 +333,34 @@ fn answers(answers: Option<&[AnswerWire]>, dealer: &DealerSpec) -> Result<(), Ca
     }
     Ok(())
 }
+
+/// Answer 126, the TV package chosen: one the dealer offers, and only to a TV dealer.
+fn tv_package(
+    answers: Option<&[AnswerWire]>,
+    dealer: &DealerSpec,
+) -> Result<Option<String>, CaratError> {
+    let Some((i, answer)) = answers
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .find(|(_, a)| a.code == TV_PACKAGE_ANSWER)
+    else {
+        return Ok(None);
+    };
+    if !dealer.tv_packages.contains(&answer.description.as_str()) {
+        return Err(CaratError::not_offered(
+            &format!("answers[{i}].description"),
+            format!(
+                "{:?} is not a TV package dealer {} offers",
+                answer.description, dealer.code
+            ),
+        ));
+    }
+    Ok(Some(answer.description.clone()))
+}
+
+/// The answer code that carries a TV package chosen among `tv_package_subscription_codes`.
+const TV_PACKAGE_ANSWER: &str = "126";
 
 fn terminal_type(value: Option<&str>) -> Result<(), FieldError> {
     let Some(value) = value else { return Ok(()) };

@@ -36,17 +36,7 @@ impl TestApp {
 
     /// The recharge's dealers, then the branch data of dealer 001 in area 11.
     async fn list(&self, id: &str) -> (Value, Value) {
-        let (status, dealers) = self
-            .get_json(&format!("/api/v1/recharges/{id}/dealers"))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{dealers}");
-        let (status, branches) = self
-            .get_json(&format!(
-                "/api/v1/recharges/{id}/branches?dealer_code=001&ddd=11"
-            ))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{branches}");
-        (dealers, branches)
+        self.list_catalogue(id, "001", "11").await
     }
 
     /// What the sandbox received for this NIT: the create's hash, then each listing's.
@@ -94,7 +84,7 @@ async fn a_second_listing_sends_the_cached_hash_and_serves_the_same_data() {
         (NONE_CACHED.into(), vec![NONE_CACHED.into(); 2]),
         "nothing was cached yet"
     );
-    assert_eq!(first.dealers["dealers"].as_array().unwrap().len(), 4);
+    assert_eq!(first.dealers["dealers"].as_array().unwrap().len(), 5);
     assert_eq!(
         app.cache().await,
         (cached(FIRST, &[BRANCHES, "dealers"]), Some(FIRST.into()))

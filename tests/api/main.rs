@@ -21,4 +21,5 @@ mod process;
 mod reconciler;
 mod security;
 mod startup_config;
+mod tv_and_questions;
 mod validation;
