@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use carat_merchant::carat::wire::AuthenticityForm;
-use carat_merchant::domain::{MerchantId, Secret};
+use carat_merchant::domain::{GeneralHash, MerchantId, Secret};
 use carat_merchant::sandbox::{
     Fault, Operation, Sandbox, SandboxConfig, SandboxTransaction, faults, serve,
 };
@@ -351,7 +351,8 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
             ("001", "Vivo"),
             ("002", "Claro"),
             ("003", "Oi"),
-            ("004", "Tim")
+            ("004", "Tim"),
+            ("005", "Sky TV")
         ]
     );
     assert!(
@@ -364,7 +365,7 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
 
     let (http, branch) = h
         .branches(&format!(
-            "nit={nit}&ddd=11&dealercode=1&generalhash={TABLE_HASH}"
+            "nit={nit}&ddd=11&dealercode=1&generalhash=0000000000000000"
         ))
         .await;
     assert_eq!(http, 200, "{branch}");
@@ -656,8 +657,134 @@ async fn others_branch_data_is_listed_by_put_and_checked_as_carat_would() {
     assert_ne!(pins[0], pins[1]);
 }
 
+#[tokio::test]
+async fn a_listing_with_the_current_hash_lists_nothing_and_a_new_hash_lists_all_again() {
+    let h = Harness::start().await;
+    let nit = h.begin("HASH1").await;
+    let dealers_query = format!("/rechargedealers?nit={nit}&generalhash={TABLE_HASH}");
+    let branches_query = format!("nit={nit}&ddd=11&dealercode=1&generalhash={TABLE_HASH}");
+
+    let (http, dealers) = h.get(&dealers_query, "list_dealers_response").await;
+    assert_eq!(http, 200, "{dealers}");
+    assert_eq!(dealers["hashes"]["general"], TABLE_HASH);
+    assert!(
+        dealers.get("dealers").is_none_or(|d| d == &json!([])),
+        "{dealers}"
+    );
+    let (http, branch) = h.branches(&branches_query).await;
+    assert_eq!(http, 200, "{branch}");
+    assert_eq!(branch["hashes"]["general"], TABLE_HASH);
+    assert!(
+        branch.get("categories").is_none_or(|c| c == &json!([])),
+        "{branch}"
+    );
+
+    let new = "AF32810AAF32810A";
+    h.sandbox.set_general_hash(GeneralHash::parse(new).unwrap());
+    assert_eq!(h.sandbox.general_hash(), new);
+    let (_, dealers) = h.get(&dealers_query, "list_dealers_response").await;
+    assert_eq!(dealers["hashes"]["general"], new);
+    assert_eq!(
+        dealers["dealers"].as_array().map(Vec::len),
+        Some(5),
+        "{dealers}"
+    );
+    let (_, branch) = h.branches(&branches_query).await;
+    assert_eq!(branch["hashes"]["general"], new);
+    assert_eq!(
+        branch["categories"][0]["amount_ranges"]
+            .as_array()
+            .map(Vec::len),
+        Some(4)
+    );
+    assert_eq!(
+        h.tx(&nit).listing_general_hashes,
+        vec![Some(TABLE_HASH.to_owned()); 4],
+        "every listing's hash is recorded"
+    );
+    assert_eq!(
+        h.tx(&nit).create_general_hash.as_deref(),
+        Some("0000000000000000")
+    );
+
+    // The create's authenticity POST and the effectuation carry the new hash too.
+    let other = h.begin("HASH2").await;
+    let post = h.merchant.received().into_iter().last().unwrap();
+    assert_eq!(post.form.general_hash.as_deref(), Some(new));
+    let sold = h.effectuate(&other, top_up("987654321", "1000")).await;
+    assert_ok(&sold);
+    assert_eq!(sold.1["hashes"]["general"], new);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The authenticity POST
+
+#[tokio::test]
+async fn a_tv_recharge_waits_for_a_package_and_takes_the_resend_with_answer_126() {
+    let h = Harness::start().await;
+    let nit = h.begin("TV1").await;
+    let mut sky = top_up("987654321", "3000");
+    sky["dealer"]["code"] = json!("005");
+
+    // Without answer 126: AGU, nothing charged, the packages offered.
+    let first = h.effectuate(&nit, sky.clone()).await;
+    assert_ok(&first);
+    assert_eq!(first.1["status"], "AGU", "{}", first.1);
+    assert_eq!(first.1["resubmit_transaction"], true);
+    assert_eq!(
+        first.1["tv_package_subscription_codes"],
+        json!(["SKYPRE30", "SKYPRE60", "SKYPRE90"])
+    );
+    assert!(first.1.get("authorization").is_none(), "{}", first.1);
+    assert_eq!(h.query(&nit, KEY).await.1["status"], "AGU");
+    // Nothing to confirm while a package is awaited.
+    assert_error(&h.confirm(&nit, "true").await, 400, "6", "AGU");
+
+    // A package it did not offer is refused, and Carat still waits.
+    sky["answers"] = json!([{"code": "126", "description": "SKYPRE99"}]);
+    assert_error(
+        &h.effectuate(&nit, sky.clone()).await,
+        400,
+        "8",
+        "answers[0].description",
+    );
+    assert_eq!(h.tx(&nit).status, "AGU");
+
+    // The resend with an offered package is approved, and confirms as any top-up.
+    sky["answers"] = json!([{"code": "126", "description": "SKYPRE60"}]);
+    let resent = h.effectuate(&nit, sky.clone()).await;
+    assert_ok(&resent);
+    assert_eq!(resent.1["status"], "PPC", "{}", resent.1);
+    assert!(resent.1.get("resubmit_transaction").is_none());
+    // Once approved, a resend is out of order.
+    assert_error(&h.effectuate(&nit, sky).await, 400, "6", "PPC");
+    assert_ok(&h.confirm(&nit, "true").await);
+
+    let tx = h.tx(&nit);
+    assert_eq!(tx.status, "CON");
+    assert_eq!(tx.effectuation_requests, 4);
+    let package = vec![("126".to_owned(), "SKYPRE60".to_owned())];
+    assert_eq!(tx.effectuation_answers, vec![vec![], package]);
+}
+
+#[tokio::test]
+async fn a_tv_package_to_another_dealer_or_a_tv_wait_past_the_nit_lifetime_is_refused() {
+    let h = Harness::start().await;
+    let nit = h.begin("TV2").await;
+    let mut vivo = top_up("987654321", "3000");
+    vivo["answers"] = json!([{"code": "126", "description": "SKYPRE30"}]);
+    assert_error(&h.effectuate(&nit, vivo).await, 400, "8", "dealer 001");
+
+    let mut sky = top_up("987654321", "3000");
+    sky["dealer"]["code"] = json!("5");
+    assert_eq!(h.effectuate(&nit, sky.clone()).await.1["status"], "AGU");
+    // Carat's wait for a choice ends with the NIT.
+    assert!(h.sandbox.backdate(&nit, Duration::from_secs(61)));
+    sky["answers"] = json!([{"code": "126", "description": "SKYPRE30"}]);
+    let late = h.effectuate(&nit, sky).await;
+    assert_error(&late, 400, "7", "expired");
+    assert_eq!(h.tx(&nit).status, "EXP");
+}
 
 #[tokio::test]
 async fn a_refused_authenticity_post_fails_the_create_with_115() {
@@ -1327,4 +1454,78 @@ async fn the_router_merges_into_another_app() {
         .json(&json!({"begin_recharge_request": begin_request("MERGED1", "normal")}));
     assert_ok(&h.call(request, "begin_recharge_response").await);
     assert_eq!(h.sandbox.find_by_order_id("MERGED1").unwrap().status, "NOV");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bills (invoice)
+
+#[tokio::test]
+async fn an_invoice_bill_is_listed_by_bar_code_and_paid_whole_exactly_as_listed() {
+    use carat_merchant::sandbox::bills::{EXPIRED_BAR_CODE, PAYABLE_BAR_CODE};
+    let h = Harness::start().await;
+    let nit = h.begin_typed("BILL1", "invoice").await;
+    let list = |content: Value| {
+        let request = h
+            .http
+            .put(format!("{}/rechargebranches/{nit}", h.base))
+            .json(&json!({ "list_branch_data_request": content }));
+        h.call(request, "list_branch_data_response")
+    };
+    let asking = |bar_code: &str| {
+        json!({"merchant_key": KEY, "recharge_type": "invoice",
+               "dealer": {"code": "910", "type_code": "04"}, "invoice": {"bar_code": bar_code}})
+    };
+
+    let (http, listed) = list(asking(PAYABLE_BAR_CODE)).await;
+    assert_eq!(http, 200, "{listed}");
+    let bill = listed["invoice"].clone();
+    assert_eq!(bill["amount"], "15990");
+    assert_error(&list(asking(EXPIRED_BAR_CODE)).await, 400, "21", "expired");
+    assert_error(&list(asking(&"7".repeat(48))).await, 400, "20", "no bill");
+    assert_error(&list(asking("123")).await, 400, "2", "invoice.bar_code");
+    let wrong_key = edit(
+        asking(PAYABLE_BAR_CODE),
+        "/merchant_key",
+        Some(json!("OTHER")),
+    );
+    assert_error(&list(wrong_key).await, 401, "4", "merchant_key");
+    let wrong_type = edit(
+        asking(PAYABLE_BAR_CODE),
+        "/recharge_type",
+        Some(json!("others")),
+    );
+    assert_error(&list(wrong_type).await, 400, "2", "recharge_type");
+    let no_bill = edit(asking(PAYABLE_BAR_CODE), "/invoice", None);
+    assert_error(&list(no_bill).await, 400, "3", "invoice");
+
+    let mut invoice = bill.clone();
+    invoice.as_object_mut().unwrap().remove("amount");
+    let pay = |invoice: &Value, amount: &str| json!({"dealer": {"code": "910", "type_code": "04"}, "invoice": invoice, "amount": amount});
+    let edited = edit(invoice.clone(), "/echo", Some(json!("1")));
+    assert_error(
+        &h.effectuate(&nit, pay(&edited, "15990")).await,
+        400,
+        "8",
+        "invoice.echo",
+    );
+    assert_error(
+        &h.effectuate(&nit, pay(&invoice, "15000")).await,
+        400,
+        "8",
+        "amount",
+    );
+    let missing = edit(pay(&invoice, "15990"), "/invoice", None);
+    assert_error(&h.effectuate(&nit, missing).await, 400, "3", "invoice");
+    let paid = h.effectuate(&nit, pay(&invoice, "15990")).await;
+    assert_ok(&paid);
+    assert_eq!(paid.1["status"], "PPC");
+
+    // The PUT lists nothing for a normal transaction (it lists by GET).
+    let normal = h.begin("BILL2").await;
+    let request = h
+        .http
+        .put(format!("{}/rechargebranches/{normal}", h.base))
+        .json(&json!({ "list_branch_data_request": asking(PAYABLE_BAR_CODE) }));
+    let refused = h.call(request, "list_branch_data_response").await;
+    assert_error(&refused, 400, "6", "recharge_type others and invoice");
 }

@@ -24,8 +24,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-/// A JSON body not parsed yet, for a handler whose body type depends on more than its route
-/// (an effectuation's, on the recharge's kind): it calls [`parse`] itself.
+/// A JSON body not read yet (its `Content-Type` and size checked as for [`ApiJson`]): for a
+/// body whose type depends on what the path names; read it with [`parse`].
 pub struct JsonBytes(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBytes {
@@ -111,11 +111,11 @@ fn malformed(e: &serde_json::Error) -> ApiError {
     ))
 }
 
-/// serde says "missing field `x`" about the parent: name the field itself.
+/// serde says "missing field `x`" (unknown, duplicate) about the parent: name the field itself.
 /// `path` is `None` for the whole body.
 fn field_error<T: DeserializeOwned>(bytes: &[u8], path: Option<&Path>, reason: &str) -> FieldError {
     let shown = path.map_or_else(|| ".".to_owned(), Path::to_string);
-    let named = ["missing field `", "unknown field `"]
+    let named = ["missing field `", "unknown field `", "duplicate field `"]
         .iter()
         .find_map(|prefix| reason.strip_prefix(prefix))
         .and_then(|rest| rest.split('`').next());

@@ -2,7 +2,6 @@
 
 pub mod auth;
 pub mod callbacks;
-pub mod effectuation_body;
 pub mod error;
 pub mod idempotency;
 pub mod json;

@@ -3,16 +3,20 @@
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
+use super::AppState;
 use super::error::ApiError;
-use super::json::{ApiJson, JsonBytes};
+use super::json::{self, ApiJson, JsonBytes};
 use super::recharge_path::{KnownRecharge, recharge_id};
 use super::views::RechargeView;
-use super::{AppState, effectuation_body};
+use crate::domain::effectuation::BarCode;
 use crate::domain::{BranchCode, Ddd, DealerCode, OrderId, RechargeType};
-use crate::recharge::{BranchData, Dealers};
+use crate::recharge::{
+    BranchData, Chosen, Dealers, EffectuateRequest, InvoiceRequest, OthersEffectuateRequest,
+    TvChoice,
+};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,20 +37,16 @@ pub struct ConfirmRecharge {
 pub struct BranchesQuery {
     pub dealer_code: Option<String>,
     pub ddd: Option<String>,
+    /// `others`: the product (one of the dealer's branches).
     pub branch_code: Option<String>,
+    /// `invoice`: the bill's bar code.
+    pub bar_code: Option<String>,
 }
 
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateRecharge>,
 ) -> Result<impl IntoResponse, ApiError> {
-    if body.recharge_type == RechargeType::Invoice {
-        return Err(ApiError::invalid(
-            "recharge_type",
-            "`invoice` is not supported yet; this version sells `normal` top-ups and \
-             `others` products",
-        ));
-    }
     let recharge = state
         .recharges
         .begin(body.order_id, body.recharge_type)
@@ -84,49 +84,73 @@ pub async fn branches(
     State(state): State<AppState>,
     Path(id): Path<String>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<BranchData>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = recharge_id(&id)?;
     let query: BranchesQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
         .map_err(|e| ApiError::Malformed(format!("the query string is malformed: {e}")))?;
-    let dealer_code = query
-        .dealer_code
-        .ok_or_else(|| ApiError::invalid("dealer_code", "is required"))
-        .and_then(|v| DealerCode::parse(v).map_err(|e| ApiError::invalid("dealer_code", e)))?;
-    // A product's branch data: `branch_code` instead of `ddd`.
-    if let Some(branch_code) = query.branch_code {
-        if query.ddd.is_some() {
-            return Err(ApiError::invalid(
-                "ddd",
-                "goes with a top-up's dealer, not with branch_code; send one or the other",
-            ));
+    let dealer_code = required("dealer_code", query.dealer_code, DealerCode::parse)?;
+    match state.recharges.recharge_type(id).await? {
+        RechargeType::Invoice => {
+            let bar_code = required("bar_code", query.bar_code, BarCode::parse)?;
+            let bill = state.recharges.bill(id, &dealer_code, &bar_code).await?;
+            Ok(Json(bill).into_response())
         }
-        let branch_code =
-            BranchCode::parse(branch_code).map_err(|e| ApiError::invalid("branch_code", e))?;
-        return Ok(Json(
-            state
+        RechargeType::Others => {
+            if query.ddd.is_some() {
+                return Err(ApiError::invalid(
+                    "ddd",
+                    "goes with a top-up's dealer, not with a product's; send branch_code",
+                ));
+            }
+            let branch_code = required("branch_code", query.branch_code, BranchCode::parse)?;
+            let data = state
                 .recharges
                 .product_branches(id, &dealer_code, &branch_code)
-                .await?,
-        ));
+                .await?;
+            Ok(Json(data).into_response())
+        }
+        RechargeType::Normal => {
+            if query.branch_code.is_some() {
+                return Err(ApiError::invalid(
+                    "branch_code",
+                    "is for `others` recharges; a top-up's branch data is listed by ddd",
+                ));
+            }
+            let ddd = required("ddd", query.ddd, Ddd::parse)?;
+            let data: BranchData = state.recharges.branches(id, &ddd, &dealer_code).await?;
+            Ok(Json(data).into_response())
+        }
     }
-    let ddd = query
-        .ddd
-        .ok_or_else(|| ApiError::invalid("ddd", "is required (or branch_code, for a product)"))
-        .and_then(|v| Ddd::parse(v).map_err(|e| ApiError::invalid("ddd", e)))?;
-    Ok(Json(
-        state.recharges.branches(id, &ddd, &dealer_code).await?,
-    ))
 }
 
-/// The body's shape depends on the recharge's kind (`effectuation_body`).
+/// A query parameter that must be present and in its Carat format.
+fn required<T, E: std::fmt::Display>(
+    name: &'static str,
+    value: Option<String>,
+    parse: impl FnOnce(String) -> Result<T, E>,
+) -> Result<T, ApiError> {
+    let value = value.ok_or_else(|| ApiError::invalid(name, "is required"))?;
+    parse(value).map_err(|e| ApiError::invalid(name, e))
+}
+
+/// The body is read as the recharge's kind has it, so its errors name that kind's fields.
 pub async fn effectuate(
     State(state): State<AppState>,
     KnownRecharge(id): KnownRecharge,
     JsonBytes(body): JsonBytes,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let recharge_type = state.recharges.recharge_type(id).await?;
-    let effectuation = effectuation_body::parse(recharge_type, &body)?;
-    let recharge = state.recharges.effectuate(id, effectuation).await?;
+    // A body naming `tv_package` chooses among the TV packages Carat offered (`resubmit.rs`).
+    let recharge = if TvChoice::is_named_in(&body) {
+        let choice: TvChoice = json::parse(&body)?;
+        state.recharges.choose_tv_package(id, choice).await?
+    } else {
+        let chosen = match state.recharges.recharge_type(id).await? {
+            RechargeType::Normal => Chosen::Normal(json::parse::<EffectuateRequest>(&body)?),
+            RechargeType::Others => Chosen::Others(json::parse::<OthersEffectuateRequest>(&body)?),
+            RechargeType::Invoice => Chosen::Invoice(json::parse::<InvoiceRequest>(&body)?),
+        };
+        state.recharges.effectuate(id, chosen).await?
+    };
     Ok(Json(RechargeView::new(recharge, None)))
 }
 

@@ -34,6 +34,10 @@ pub struct RechargeView {
     pub effectuation: Option<EffectuationView>,
     pub esitef_usn: Option<String>,
     pub authorization: Option<serde_json::Value>,
+    /// The TV packages Carat offered (`awaiting_choice`): choose one with
+    /// `POST .../effectuate {"tv_package": <code>}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tv_package_subscription_codes: Option<Vec<String>>,
     /// Shown by `GET /api/v1/recharges/{id}`; a PIN sale's (which carry its PIN) only there.
     pub receipts: Option<Receipts>,
     /// A PIN sale's receipt: `kept` (encrypted; `GET` shows it), `not_kept` (the sale is
@@ -166,6 +170,7 @@ impl RechargeView {
             effectuation,
             esitef_usn: answer.esitef_usn,
             authorization: answer.authorization,
+            tv_package_subscription_codes: answer.tv_package_subscription_codes,
             receipts,
             pin_receipt,
             last_error,

@@ -14,13 +14,14 @@ use url::Url;
 use super::error::{CaratError, Refusal};
 use super::redact::redact;
 use super::wire::{
-    BeginRechargeRequest, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
-    DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
-    ListBranchDataRequest, ListBranchDataResponse, ListBranchesQuery, ListDealersQuery,
-    ListDealersResponse, Verdict,
+    BarCodeRef, BeginRechargeRequest, BeginRechargeResponse, BranchDataDealerRef, BranchRef,
+    ConfirmRechargeRequest, ConfirmRechargeResponse, DoRechargeRequest, DoRechargeResponse,
+    Envelope, GetStatusQuery, GetStatusRechargeResponse, Hashes, ListBranchDataRequest,
+    ListBranchDataResponse, ListBranchesQuery, ListDealersQuery, ListDealersResponse, Verdict,
 };
+use crate::domain::effectuation::BarCode;
 use crate::domain::{
-    Ddd, DealerCode, GeneralHash, MerchantUsn, Nit, OrderId, RechargeType, Secret,
+    BranchCode, Ddd, DealerCode, GeneralHash, MerchantUsn, Nit, OrderId, RechargeType, Secret,
 };
 
 #[derive(Clone, Debug)]
@@ -171,18 +172,63 @@ impl CaratClient {
         self.send("list_branches", req, &query).await
     }
 
-    /// `PUT /v3/rechargebranches/{nit}` (branch data of `others` and `invoice`; the body is an
-    /// assumption, see [`ListBranchDataRequest`]). `merchant_key` is filled in here.
-    pub async fn list_branch_data(
+    /// `PUT /v3/rechargebranches/{nit}` for an `others` product: `dealer`'s branch `branch`.
+    /// Read-only, safe to repeat. Its body is an assumption (see [`ListBranchDataRequest`]).
+    pub async fn list_product_branches(
         &self,
         nit: &Nit,
-        mut body: ListBranchDataRequest,
+        dealer: BranchDataDealerRef,
+        branch: &BranchCode,
+        general_hash: &GeneralHash,
     ) -> Exchange<ListBranchDataResponse> {
-        body.merchant_key = self.merchant_key.expose().to_owned();
+        let body = ListBranchDataRequest {
+            merchant_key: self.merchant_key.expose().to_owned(),
+            recharge_type: RechargeType::Others.as_str().to_owned(),
+            dealer: BranchDataDealerRef {
+                branch: Some(BranchRef {
+                    code: branch.to_string(),
+                }),
+                ..dealer
+            },
+            invoice: None,
+            hashes: Some(Hashes {
+                general: Some(general_hash.to_string()),
+                wallet: None,
+            }),
+        };
+        self.put_branch_data("list_branches", nit, body).await
+    }
+
+    /// `PUT /v3/rechargebranches/{nit}` for an `invoice` recharge: the bill for `bar_code`.
+    /// Read-only, safe to repeat. Its body is an assumption (see [`ListBranchDataRequest`]).
+    pub async fn list_invoice(
+        &self,
+        nit: &Nit,
+        dealer: BranchDataDealerRef,
+        bar_code: &BarCode,
+    ) -> Exchange<ListBranchDataResponse> {
+        let body = ListBranchDataRequest {
+            merchant_key: self.merchant_key.expose().to_owned(),
+            recharge_type: RechargeType::Invoice.as_str().to_owned(),
+            dealer,
+            invoice: Some(BarCodeRef {
+                bar_code: bar_code.to_string(),
+            }),
+            hashes: None,
+        };
+        self.put_branch_data("list_invoice", nit, body).await
+    }
+
+    async fn put_branch_data(
+        &self,
+        call: &'static str,
+        nit: &Nit,
+        body: ListBranchDataRequest,
+    ) -> Exchange<ListBranchDataResponse> {
         let req = self
             .request(Method::PUT, &format!("/v3/rechargebranches/{nit}"))
             .json(&body.wrap());
-        self.send("list_branches", req, &body.wrap()).await
+        self.send(call, req, &body.wrap()).await
     }
 
     /// `PUT /v3/recharge/{nit}` with `do_recharge_request`. Moves money: never repeat it after
@@ -339,6 +385,7 @@ fn call_noun(call: &'static str) -> &'static str {
         "confirm" => "confirmation",
         "list_dealers" => "dealer listing",
         "list_branches" => "branch data listing",
+        "list_invoice" => "bill listing",
         other => other,
     }
 }

@@ -190,6 +190,8 @@ pub struct ListBranchDataResponse {
     pub general: Vec<GeneralMessage>,
     #[serde(default)]
     pub categories: Vec<Category>,
+    /// `invoice`: the bill found for the bar code asked for.
+    pub invoice: Option<ListedInvoice>,
 }
 
 impl Envelope for ListBranchDataResponse {
@@ -247,23 +249,55 @@ pub struct AmountRange {
 // ---------------------------------------------------------------------------------------------
 // List branch data (others, invoice): PUT /v3/rechargebranches/{nit}
 //
-// ASSUMPTION, not in the seeds: this request's body. Carat's pages name the PUT but do not show
-// its body; the issue fixes it as below, answered by a `list_branch_data_response` shaped as
-// for `normal`. A correction from homologation is a change to this type alone.
+// ASSUMPTION, not in the seeds: this request's body. Carat's pages name the PUT and its answer
+// (`list_branch_data_response`, with `invoice{...}` for a bill) but do not show the request;
+// the issue fixes it as below. One type for every kind that lists this way: `others` sends
+// `dealer.branch` and `hashes`, `invoice` sends `invoice.bar_code`. A correction from
+// homologation is a change to these types alone.
 
-/// The body of `PUT /v3/rechargebranches/{nit}`: what to list branch data for. Each kind adds
-/// its own member (`dealer.branch` for `others`).
+/// The body of `PUT /v3/rechargebranches/{nit}`: what to list branch data for.
 #[serde_with::skip_serializing_none]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListBranchDataRequest {
     pub merchant_key: String,
+    /// `others` or `invoice`.
     pub recharge_type: String,
-    pub dealer: DealerRef,
+    pub dealer: BranchDataDealerRef,
+    /// `invoice`: the bill's bar code.
+    pub invoice: Option<BarCodeRef>,
+    /// `others`: the cached general hash.
     pub hashes: Option<Hashes>,
 }
 
 impl Envelope for ListBranchDataRequest {
     const KEY: &'static str = "list_branch_data_request";
+}
+
+/// The dealer as Carat listed it: its `type_code` when the list gave one; `branch` for an
+/// `others` product.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BranchDataDealerRef {
+    pub code: String,
+    pub type_code: Option<String>,
+    pub branch: Option<BranchRef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BarCodeRef {
+    pub bar_code: String,
+}
+
+/// The bill Carat found for a bar code; `expiry_date` is DDMMYYYY, `amount` in cents.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedInvoice {
+    pub bar_code: Option<String>,
+    pub description: Option<String>,
+    pub expiry_date: Option<String>,
+    pub reference_data: Option<String>,
+    pub echo: Option<String>,
+    pub amount: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -574,13 +608,14 @@ mod tests {
         let request = ListBranchDataRequest {
             merchant_key: "K".into(),
             recharge_type: "others".into(),
-            dealer: DealerRef {
+            dealer: BranchDataDealerRef {
                 code: "905".into(),
-                type_code: "02".into(),
+                type_code: Some("02".into()),
                 branch: Some(BranchRef {
                     code: "97200000000".into(),
                 }),
             },
+            invoice: None,
             hashes: Some(Hashes {
                 general: Some("0000000000000000".into()),
                 wallet: None,

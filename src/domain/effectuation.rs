@@ -22,11 +22,18 @@ carat_string!(
     Format::at_most(64, Charset::Text)
 );
 carat_string!(
-    /// An invoice's due date, `DDMMYYYY`: `= 8 N` (whether it is a real date is checked
-    /// where invoices are sold).
+    /// An invoice's due date, `DDMMYYYY`: `= 8 N` and a day the calendar has.
     InvoiceExpiryDate,
-    Format::exactly(8, Charset::Numeric)
+    Format::exactly(8, Charset::Numeric),
+    rule = real_date
 );
+
+/// `DDMMYYYY` naming a real day (`31022026` does not).
+fn real_date(value: &str) -> Result<(), FormatError> {
+    chrono::NaiveDate::parse_from_str(value, "%d%m%Y")
+        .map(|_| ())
+        .map_err(|_| FormatError::Rule("must be a real date, DDMMYYYY"))
+}
 carat_string!(
     /// An invoice's reference data, as Carat listed it: `< 32 AN`.
     InvoiceReferenceData,
@@ -163,6 +170,10 @@ pub struct CaratAnswer {
     /// Carat's `authorization` object, as it sent it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<serde_json::Value>,
+    /// The TV packages Carat offered with `resubmit_transaction` (status AGU), one of which
+    /// the storefront chooses; the choice goes back as answer 126.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tv_package_subscription_codes: Option<Vec<String>>,
 }
 
 impl CaratAnswer {
@@ -221,6 +232,16 @@ mod tests {
     }
 
     #[test]
+    fn an_expiry_date_is_a_real_day() {
+        assert!(InvoiceExpiryDate::parse("29022028").is_ok());
+        for bad in [
+            "29022027", "32012026", "01132026", "00012026", "2026-01-", "1012026",
+        ] {
+            assert!(InvoiceExpiryDate::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn a_stored_value_that_breaks_a_format_does_not_decode() {
         let mut bad = serde_json::to_value(normal()).unwrap();
         bad["phone"]["ddd"] = json!("00");
@@ -238,6 +259,7 @@ mod tests {
         let usn_only = CaratAnswer {
             esitef_usn: Some("123".into()),
             authorization: None,
+            tv_package_subscription_codes: None,
         };
         assert_eq!(
             serde_json::to_value(&usn_only).unwrap(),

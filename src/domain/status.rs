@@ -15,6 +15,9 @@ pub enum RechargeStatus {
     /// NIT known (committed by the authenticity POST), Carat status NOV.
     Started,
     Effectuating,
+    /// Carat status AGU: a TV effectuation answered `resubmit_transaction` with package codes;
+    /// nothing is charged until the storefront chooses one and the effectuation is sent again.
+    AwaitingChoice,
     /// Carat status PPC: must be confirmed or undone.
     PendingConfirmation,
     Confirming,
@@ -28,10 +31,11 @@ pub enum RechargeStatus {
 use RechargeStatus::*;
 
 impl RechargeStatus {
-    pub const ALL: [RechargeStatus; 10] = [
+    pub const ALL: [RechargeStatus; 11] = [
         Created,
         Started,
         Effectuating,
+        AwaitingChoice,
         PendingConfirmation,
         Confirming,
         Undoing,
@@ -46,6 +50,7 @@ impl RechargeStatus {
             Created => "created",
             Started => "started",
             Effectuating => "effectuating",
+            AwaitingChoice => "awaiting_choice",
             PendingConfirmation => "pending_confirmation",
             Confirming => "confirming",
             Undoing => "undoing",
@@ -77,6 +82,9 @@ impl RechargeStatus {
             // Resolved by the answer or by a query: NOV again means it never happened.
             (Effectuating, Started | PendingConfirmation | Failed | Expired) => true,
             (Effectuating, Confirmed | Undone) => true,
+            // AGU: Carat offers TV packages; the choice sends the effectuation again.
+            (Effectuating, AwaitingChoice) => true,
+            (AwaitingChoice, Effectuating | Failed | Expired | Undone) => true,
             (PendingConfirmation, Confirming | Undoing | Confirmed | Undone | Expired) => true,
             (Confirming | Undoing, PendingConfirmation | Confirmed | Undone | Expired) => true,
             _ => false,
@@ -93,7 +101,8 @@ impl RechargeStatus {
             CaratStatus::Ppn | CaratStatus::Est | CaratStatus::Can => Undone,
             CaratStatus::Neg | CaratStatus::Inv | CaratStatus::Blq | CaratStatus::Aba => Failed,
             CaratStatus::Exp => Expired,
-            // ERR, PEN, AGU, RET and unknown codes: not settled yet.
+            CaratStatus::Agu => AwaitingChoice,
+            // ERR, PEN, RET and unknown codes: not settled yet.
             _ => return None,
         };
         (next != self && self.can_become(next)).then_some(next)
@@ -254,6 +263,32 @@ mod tests {
         // A confirmation cannot send a recharge back to NOV.
         assert_eq!(Confirming.after_carat_reports(&CaratStatus::Nov), None);
         assert_eq!(Confirmed.after_carat_reports(&CaratStatus::Ppn), None);
+    }
+
+    #[test]
+    fn a_tv_choice_sends_the_effectuation_again() {
+        assert!(Effectuating.can_become(AwaitingChoice));
+        assert!(AwaitingChoice.can_become(Effectuating));
+        assert!(AwaitingChoice.can_become(Expired));
+        // Nothing is charged while Carat waits for the choice: nothing to confirm or undo.
+        assert!(!AwaitingChoice.can_become(PendingConfirmation));
+        assert!(!AwaitingChoice.can_become(Confirming));
+        assert!(!AwaitingChoice.can_become(Undoing));
+        assert!(!Started.can_become(AwaitingChoice));
+        assert!(!AwaitingChoice.is_final() && !AwaitingChoice.is_in_doubt());
+        // The resend's lost answer, resolved by query: still AGU means it never applied.
+        assert_eq!(
+            Effectuating.after_carat_reports(&CaratStatus::Agu),
+            Some(AwaitingChoice)
+        );
+        // The reconciler's query of a recharge left waiting: only an end moves it.
+        assert_eq!(AwaitingChoice.after_carat_reports(&CaratStatus::Agu), None);
+        assert_eq!(
+            AwaitingChoice.after_carat_reports(&CaratStatus::Exp),
+            Some(Expired)
+        );
+        assert_eq!(AwaitingChoice.after_carat_reports(&CaratStatus::Ppc), None);
+        assert_eq!(AwaitingChoice.after_carat_reports(&CaratStatus::Nov), None);
     }
 
     #[test]

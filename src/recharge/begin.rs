@@ -22,6 +22,7 @@ impl RechargeService {
         order_id: Option<OrderId>,
         recharge_type: RechargeType,
     ) -> Result<Recharge, FlowError> {
+        let general_hash = self.general_hash().await?;
         let order_id = order_id.unwrap_or_else(generate_order_id);
         let id = Uuid::new_v4();
         tracing::Span::current().record("recharge_id", tracing::field::display(id));
@@ -56,7 +57,7 @@ impl RechargeService {
             .begin(
                 &order_id,
                 recharge.merchant_usn(),
-                &self.general_hash(),
+                &general_hash,
                 recharge_type,
             )
             .await;
@@ -65,6 +66,14 @@ impl RechargeService {
         // Whichever instance received the authenticity POST has committed the NIT by now:
         // Carat answers the create only after the POST was answered.
         let now = self.load(id).await?;
+        // The current hash comes in the answer in signature mode, in the POST otherwise.
+        let answered_hash = exchange
+            .result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.general_hash.as_deref());
+        self.take_general_hash(answered_hash.or(now.general_hash.as_deref()))
+            .await;
         match (exchange.result, now.status) {
             (Ok(_), RechargeStatus::Started) => Ok(now),
             (Ok(_), RechargeStatus::Created) => {

@@ -5,12 +5,13 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
+use super::kinds::invoice::{self, BillListing};
 use super::{CaratProblem, FlowError, RechargeService, catalog_check, why_not};
 use crate::carat::Exchange;
 use crate::carat::wire::{
-    AmountRange, BranchRef, DealerRef, Hashes, ListBranchDataRequest, ListBranchDataResponse,
-    ListDealersResponse,
+    AmountRange, BranchDataDealerRef, ListBranchDataResponse, ListDealersResponse,
 };
+use crate::domain::effectuation::BarCode;
 use crate::domain::{
     Actor, BranchCode, Ddd, DealerCode, Effectuation, EffectuationInput, FieldError, Nit,
     RechargeStatus, RechargeType,
@@ -18,7 +19,7 @@ use crate::domain::{
 use crate::store::{self, Changes, Guard, Recharge, Step};
 
 /// The stored listing of a recharge's dealers.
-const DEALERS_LISTING: &str = "dealers";
+pub(super) const DEALERS_LISTING: &str = "dealers";
 
 /// The stored listing of a recharge's branch data for `ddd` and `dealer` (dealer codes compare
 /// as numbers: Carat writes dealer 1 as `1` and as `001`).
@@ -118,7 +119,8 @@ impl RechargeService {
     }
 
     /// Branch data of an `others` product: `dealer_code`'s branch `branch_code`, as Carat
-    /// listed them (the dealers are listed first if the storefront has not).
+    /// listed them (the dealers are listed first if the storefront has not). The route asks
+    /// only for an `others` recharge's.
     pub async fn product_branches(
         &self,
         id: Uuid,
@@ -126,15 +128,6 @@ impl RechargeService {
         branch_code: &BranchCode,
     ) -> Result<BranchData, FlowError> {
         let (recharge, nit) = self.listable(id).await?;
-        if recharge.recharge_type != RechargeType::Others {
-            return Err(FlowError::Invalid(FieldError::new(
-                "branch_code",
-                format!(
-                    "is for `others` recharges; this one is `{}`, whose branch data is listed by ddd",
-                    recharge.recharge_type
-                ),
-            )));
-        }
         let dealers = self.dealers_of(&recharge, &nit).await?;
         let dealer =
             catalog_check::product(dealer_code, branch_code, &dealers).map_err(|mut e| {
@@ -220,34 +213,36 @@ impl RechargeService {
         dealer: &DealerView,
         branch_code: &BranchCode,
     ) -> Result<BranchData, FlowError> {
-        let request = ListBranchDataRequest {
-            // The client fills in its own key.
-            merchant_key: String::new(),
-            recharge_type: RechargeType::Others.as_str().to_owned(),
-            dealer: DealerRef {
-                code: dealer_code.to_string(),
-                type_code: dealer.type_code.clone().unwrap_or_default(),
-                branch: Some(BranchRef {
-                    code: branch_code.to_string(),
-                }),
-            },
-            hashes: Some(Hashes {
-                general: Some(self.general_hash().to_string()),
-                wallet: None,
-            }),
+        let listing = product_listing(dealer_code, branch_code);
+        let sent = BranchDataDealerRef {
+            code: dealer_code.to_string(),
+            type_code: dealer.type_code.clone(),
+            branch: None,
         };
-        let exchange = self.carat.list_branch_data(nit, request).await;
-        let response = self.record_list_call(recharge, exchange).await?;
-        let view = branch_data_view(response);
-        self.keep(recharge, &product_listing(dealer_code, branch_code), &view)
+        let view = self
+            .list_through_cache(recharge, &listing, |hash| async move {
+                let exchange = self
+                    .carat
+                    .list_product_branches(nit, sent, branch_code, &hash)
+                    .await;
+                Ok(branch_data_view(
+                    self.record_list_call(recharge, exchange).await?,
+                ))
+            })
             .await?;
+        self.keep(recharge, &listing, &view).await?;
         Ok(view)
     }
 
     async fn list_dealers(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {
-        let exchange = self.carat.list_dealers(nit, &self.general_hash()).await;
-        let response = self.record_list_call(recharge, exchange).await?;
-        let view = dealers_view(response);
+        let view = self
+            .list_through_cache(recharge, DEALERS_LISTING, |hash| async move {
+                let exchange = self.carat.list_dealers(nit, &hash).await;
+                Ok(dealers_view(
+                    self.record_list_call(recharge, exchange).await?,
+                ))
+            })
+            .await?;
         self.keep(recharge, DEALERS_LISTING, &view).await?;
         Ok(view)
     }
@@ -259,15 +254,56 @@ impl RechargeService {
         ddd: &Ddd,
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
-        let exchange = self
-            .carat
-            .list_branches(nit, ddd, dealer_code, &self.general_hash())
-            .await;
-        let response = self.record_list_call(recharge, exchange).await?;
-        let view = branch_data_view(response);
-        self.keep(recharge, &branches_listing(ddd, dealer_code), &view)
+        let listing = branches_listing(ddd, dealer_code);
+        let view = self
+            .list_through_cache(recharge, &listing, |hash| async move {
+                let exchange = self.carat.list_branches(nit, ddd, dealer_code, &hash).await;
+                Ok(branch_data_view(
+                    self.record_list_call(recharge, exchange).await?,
+                ))
+            })
             .await?;
+        self.keep(recharge, &listing, &view).await?;
         Ok(view)
+    }
+
+    /// An `invoice` recharge's bill for `bar_code` from the listed dealer `dealer_code`
+    /// (dealers are listed first if they were not yet), kept as `listing`.
+    pub(super) async fn list_invoice(
+        &self,
+        id: Uuid,
+        dealer_code: &DealerCode,
+        bar_code: &BarCode,
+        listing: &str,
+    ) -> Result<BillListing, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        if recharge.recharge_type != RechargeType::Invoice {
+            return Err(FlowError::Invalid(FieldError::new(
+                "bar_code",
+                format!(
+                    "bills are listed for invoice recharges; this one is {}",
+                    recharge.recharge_type
+                ),
+            )));
+        }
+        let dealers = self.dealers_of(&recharge, &nit).await?;
+        let dealer = catalog_check::listed_dealer(dealer_code, &dealers).map_err(|mut e| {
+            // Named as in the query string.
+            e.field = "dealer_code".into();
+            FlowError::Invalid(e)
+        })?;
+        let sent = BranchDataDealerRef {
+            code: dealer.code.clone(),
+            type_code: dealer.type_code.clone(),
+            branch: None,
+        };
+        let exchange = self.carat.list_invoice(&nit, sent, bar_code).await;
+        let answer = self.record_list_call(&recharge, exchange).await?;
+        let carat_status = answer.status.clone().unwrap_or_default();
+        let bill = invoice::bill_view(answer, dealer, bar_code)
+            .map_err(|why| invoice::unusable_bill(why, &carat_status, recharge.status))?;
+        self.keep(&recharge, listing, &bill).await?;
+        Ok(bill)
     }
 
     async fn keep<T: Serialize>(

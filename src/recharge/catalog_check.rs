@@ -115,7 +115,10 @@ pub(super) fn product(
     Ok(dealer.clone())
 }
 
-fn listed_dealer<'a>(code: &DealerCode, listed: &'a Dealers) -> Result<&'a DealerView, FieldError> {
+pub(super) fn listed_dealer<'a>(
+    code: &DealerCode,
+    listed: &'a Dealers,
+) -> Result<&'a DealerView, FieldError> {
     let code = code.as_str();
     listed
         .dealers
@@ -219,17 +222,16 @@ fn in_words(range: &AmountRangeView) -> String {
     }
 }
 
-/// An answer to every question, as long as the question allows.
+/// An answer to every question, as long as the question allows. The field is named by the
+/// question's id (`answers[5]`), which is the answer's `code`: the storefront knows its
+/// questions by id, not by where it put their answers. An answer's own format (`code < 20 AN`,
+/// `description < 200 AN`) was checked when the body was read.
 fn answers(req: &Choice<'_>, listed: &BranchData) -> Result<(), FieldError> {
     for question in &listed.questions {
-        let Some((i, answer)) = req
-            .answers
-            .iter()
-            .enumerate()
-            .find(|(_, a)| a.code.as_str() == question.id)
-        else {
+        let field = format!("answers[{}]", question.id);
+        let Some(answer) = req.answers.iter().find(|a| a.code.as_str() == question.id) else {
             return Err(FieldError::new(
-                "answers",
+                field,
                 format!(
                     "Carat asks question {} ({}) for dealer {}: answer it with code {}",
                     question.id,
@@ -249,7 +251,7 @@ fn answers(req: &Choice<'_>, listed: &BranchData) -> Result<(), FieldError> {
                 (None, _) => format!("at most {max}"),
             };
             return Err(FieldError::new(
-                format!("answers[{i}].description"),
+                format!("{field}.description"),
                 format!(
                     "must be {bounds} characters for question {} (found {length})",
                     question.id
@@ -485,11 +487,11 @@ mod tests {
         };
         let branch_data = |e: &Effectuation, data: &BranchData| branch_data(&choice(e), data);
         let e = branch_data(&with_answers(serde_json::json!([])), &data).unwrap_err();
-        assert_eq!(e.field, "answers");
+        assert_eq!(e.field, "answers[5]");
         assert!(e.reason.contains("question 5"), "{}", e.reason);
         let short = serde_json::json!([{"code": "1", "description": "x"}, {"code": "5", "description": "Jo"}]);
         let e = branch_data(&with_answers(short), &data).unwrap_err();
-        assert_eq!(e.field, "answers[1].description");
+        assert_eq!(e.field, "answers[5].description");
         assert_eq!(
             e.reason,
             "must be 5 to 30 characters for question 5 (found 2)"

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::kinds::Chosen;
 use super::{
     CaratFailure, CaratProblem, FlowError, Race, Receipts, RechargeService, call_record, detached,
     why_not,
@@ -17,7 +18,7 @@ use crate::carat::wire::{
 use crate::domain::effectuation::{Dealer, Phone};
 use crate::domain::{
     Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Ddd, DealerCode,
-    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, OptionalFields, PhoneNumber,
+    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber,
     RechargeStatus, RechargeType,
 };
 use crate::store::{self, CallRecord, Changes, Guard, NextAttempt, Recharge, Step};
@@ -51,30 +52,24 @@ pub struct PhoneChoice {
 
 impl EffectuateRequest {
     /// The effectuation this body asks for: the storefront's body for a `normal` recharge.
-    pub fn into_effectuation(self) -> Effectuation {
+    pub(super) fn input(&self) -> Effectuation {
         Effectuation {
             input: EffectuationInput::Normal {
                 dealer: Dealer {
-                    code: self.dealer.code,
-                    type_code: self.dealer.type_code,
+                    code: self.dealer.code.clone(),
+                    type_code: self.dealer.type_code.clone(),
                 },
                 phone: Phone {
-                    ddd: self.phone.ddd,
-                    number: self.phone.number,
+                    ddd: self.phone.ddd.clone(),
+                    number: self.phone.number.clone(),
                 },
                 amount: self.amount,
-                amount_key: self.amount_key,
-                answers: self.answers,
+                amount_key: self.amount_key.clone(),
+                answers: self.answers.clone(),
             },
             optional: OptionalFields::default(),
         }
     }
-}
-
-/// The same effectuation as the one stored: a retry of a request whose answer the storefront
-/// lost.
-fn matches(effectuation: &Effectuation, r: &Recharge) -> bool {
-    r.effectuation() == Some(effectuation)
 }
 
 /// Carat's `do_recharge_request` for an effectuation of any kind.
@@ -163,22 +158,22 @@ fn to_wire(effectuation: &Effectuation, general_hash: &GeneralHash) -> DoRecharg
 }
 
 impl RechargeService {
-    /// Effectuates what the storefront chose (its body, parsed by the recharge's kind).
-    pub async fn effectuate(&self, id: Uuid, req: Effectuation) -> Result<Recharge, FlowError> {
+    pub async fn effectuate(&self, id: Uuid, chosen: Chosen) -> Result<Recharge, FlowError> {
         let this = self.clone();
-        detached(async move { this.effectuate_now(id, req, &Actor::Storefront).await }).await
+        detached(async move { this.effectuate_now(id, chosen, &Actor::Storefront).await }).await
     }
 
     async fn effectuate_now(
         &self,
         id: Uuid,
-        req: Effectuation,
+        chosen: Chosen,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
+        let effectuation = self.effectuation_of(id, &chosen).await?;
         // A request that loses the race to start the call waits for the winner.
-        let req = &req;
+        let (chosen, effectuation) = (&chosen, &effectuation);
         self.at_most_twice(id, "effectuate", |recharge| {
-            Box::pin(self.try_effectuate(recharge, req, actor))
+            Box::pin(self.try_effectuate(recharge, chosen, effectuation, actor))
         })
         .await
     }
@@ -189,11 +184,15 @@ impl RechargeService {
     async fn try_effectuate(
         &self,
         mut recharge: Recharge,
-        req: &Effectuation,
+        chosen: &Chosen,
+        effectuation: &Effectuation,
         actor: &Actor,
     ) -> Result<Race<Recharge>, FlowError> {
+        // The same effectuation as the one stored: a retry of a request whose answer the
+        // storefront lost.
+        let matches = |r: &Recharge| r.effectuation() == Some(effectuation);
         if recharge.status == RechargeStatus::Effectuating {
-            if !matches(req, &recharge) {
+            if !matches(&recharge) {
                 return Err(FlowError::out_of_order(
                     recharge.status,
                     "cannot effectuate: another effectuation of this recharge is in progress \
@@ -208,7 +207,7 @@ impl RechargeService {
         match recharge.status {
             RechargeStatus::Started => {}
             // A repeat of an effectuation that went through answers as the first did.
-            _ if matches(req, &recharge) => {
+            _ if matches(&recharge) => {
                 let stored = self
                     .step_outcome(recharge, RechargeStatus::Effectuating)
                     .await?;
@@ -230,23 +229,45 @@ impl RechargeService {
         };
         // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
         // this recharge) are a 422 here, before anything is written or sent.
-        self.check_against_listings(&recharge, &nit, req).await?;
+        self.check_chosen(&recharge, &nit, chosen).await?;
+        let detail = serde_json::json!(effectuation);
+        // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may correct
+        // its choice and try again.
+        let if_refused = (CaratStatus::Nov, RechargeStatus::Started);
+        self.send_effectuation(
+            &recharge,
+            &nit,
+            effectuation.clone(),
+            detail,
+            if_refused,
+            actor,
+        )
+        .await
+    }
 
+    /// Commits `effectuation` as the step out of `recharge` into `effectuating` (a new
+    /// attempt), then sends it and records Carat's answer; `Race::Lost` when another request
+    /// took the step first. A refusal that reports `if_refused.0` (nothing applied) leaves the
+    /// recharge in `if_refused.1`.
+    pub(super) async fn send_effectuation(
+        &self,
+        recharge: &Recharge,
+        nit: &Nit,
+        effectuation: Effectuation,
+        detail: serde_json::Value,
+        if_refused: (CaratStatus, RechargeStatus),
+        actor: &Actor,
+    ) -> Result<Race<Recharge>, FlowError> {
+        let general_hash = self.general_hash().await?;
         // Committed before the call: from here on, a crash leaves a recharge in doubt that a
         // query resolves, never one that is effectuated twice.
-        let effectuation = req.clone();
         let step = Step {
             changes: Changes {
                 effectuation: Some(effectuation.clone()),
                 ..Changes::default()
             },
-            detail: serde_json::json!(effectuation),
-            ..self.call_step(
-                &recharge,
-                RechargeStatus::Effectuating,
-                Guard::Status,
-                actor,
-            )
+            detail,
+            ..self.call_step(recharge, RechargeStatus::Effectuating, Guard::Status, actor)
         };
         let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
             // Someone else started a call first.
@@ -254,30 +275,27 @@ impl RechargeService {
         };
         let exchange = self
             .carat
-            .effectuate(&nit, &to_wire(&effectuation, &self.general_hash()))
+            .effectuate(nit, &to_wire(&effectuation, &general_hash))
             .await;
         let call = call_record(&exchange);
         match exchange.result {
-            Ok(answer) => self
-                .effectuation_answered(&sent, actor, call, answer)
-                .await
-                .map(Race::Won),
-            // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may
-            // correct its choice and try again.
-            Err(error) => Err(self
-                .call_failed(
-                    &sent,
-                    actor,
-                    &CaratStatus::Nov,
-                    RechargeStatus::Started,
-                    call,
-                    error,
-                )
-                .await),
+            Ok(answer) => {
+                // The catalogue cache's part (`catalogue_cache.rs`): a new hash replaces it.
+                let new_hash = answer.hashes.as_ref().and_then(|h| h.general.clone());
+                let outcome = self.effectuation_answered(&sent, actor, call, answer).await;
+                self.take_general_hash(new_hash.as_deref()).await;
+                outcome.map(Race::Won)
+            }
+            Err(error) => {
+                let (carat, back_to) = if_refused;
+                Err(self
+                    .call_failed(&sent, actor, &carat, back_to, call, error)
+                    .await)
+            }
         }
     }
 
-    async fn effectuation_answered(
+    pub(super) async fn effectuation_answered(
         &self,
         sent: &Recharge,
         actor: &Actor,
@@ -306,6 +324,7 @@ impl RechargeService {
                                 .authorization
                                 .as_ref()
                                 .map(|a| serde_json::json!(a)),
+                            tv_package_subscription_codes: None,
                         }),
                         ..changes
                     },
@@ -322,6 +341,11 @@ impl RechargeService {
                 }
                 step.detail = detail;
                 self.record(step).await
+            }
+            // AGU: Carat offers TV packages (`resubmit.rs`).
+            Some(RechargeStatus::AwaitingChoice) => {
+                self.awaiting_choice(sent, actor, call, &carat, answer)
+                    .await
             }
             Some(end @ (RechargeStatus::Failed | RechargeStatus::Expired)) => {
                 // The authorizer's words are the ones that explain a denial.

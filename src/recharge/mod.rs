@@ -19,6 +19,7 @@ mod answer;
 mod begin;
 mod catalog;
 mod catalog_check;
+mod catalogue_cache;
 mod confirm;
 mod effectuate;
 mod error;
@@ -26,6 +27,7 @@ mod kinds;
 mod pin_receipts;
 mod reconcile;
 mod resolve;
+mod resubmit;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -38,13 +40,16 @@ use uuid::Uuid;
 pub use catalog::{BranchData, Dealers};
 pub use effectuate::EffectuateRequest;
 pub use error::{CaratFailure, CaratProblem, FlowError};
+pub use kinds::Chosen;
+pub use kinds::invoice::{BillListing, InvoiceRequest};
 pub use kinds::others::OthersEffectuateRequest;
 pub use pin_receipts::{PinReceipt, Receipts, pin_receipt_state};
 pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
+pub use resubmit::TvChoice;
 
 use crate::carat::{CaratClient, Exchange};
 use crate::domain::receipt_cipher::Keyring;
-use crate::domain::{Actor, GeneralHash, RechargeStatus};
+use crate::domain::{Actor, RechargeStatus};
 use crate::store::{self, Changes, Event, Guard, NextAttempt, Recharge, Step};
 
 /// How long things take, and may take.
@@ -75,7 +80,9 @@ impl Timing {
         use RechargeStatus::*;
         match status {
             s if s.is_final() => NextAttempt::Never,
-            Started => NextAttempt::AfterStart(self.nit_lifetime),
+            // Nothing is charged while Carat waits for a TV package: looked at (queried) when
+            // the NIT would expire, like a recharge never effectuated.
+            Started | AwaitingChoice => NextAttempt::AfterStart(self.nit_lifetime),
             PendingConfirmation => NextAttempt::AfterEffectuation(self.pending_timeout),
             // created, or a call going out: once it is over for sure.
             _ => NextAttempt::In(self.call_window()),
@@ -111,11 +118,6 @@ impl RechargeService {
         let recharge = self.load(id).await?;
         let events = store::recharges::events(&self.pool, id).await?;
         Ok((recharge, events))
-    }
-
-    /// What the recharge sells: its effectuation body's shape depends on it.
-    pub async fn recharge_type(&self, id: Uuid) -> Result<crate::domain::RechargeType, FlowError> {
-        Ok(self.load(id).await?.recharge_type)
     }
 
     async fn load(&self, id: Uuid) -> Result<Recharge, FlowError> {
@@ -236,12 +238,6 @@ impl RechargeService {
         store::recharges::record_call(&self.pool, id, actor, call_record(exchange)).await?;
         Ok(())
     }
-
-    /// The table version to send. The service keeps no copy of Carat's tables yet, so it asks
-    /// for all of them every time.
-    fn general_hash(&self) -> GeneralHash {
-        GeneralHash::none_cached()
-    }
 }
 
 /// One attempt at a step that may lose a race. Boxed: the use cases run in spawned tasks,
@@ -310,6 +306,7 @@ fn why_not(status: RechargeStatus, action: &str) -> String {
         Created => "has no NIT yet (its create did not complete)",
         Started => "has not been effectuated yet",
         Effectuating => "has an effectuation in progress",
+        AwaitingChoice => "waits for a TV package to be chosen (`tv_package`)",
         PendingConfirmation => "is already effectuated and waits to be confirmed or undone",
         Confirming => "has a confirmation in progress",
         Undoing => "has an undo in progress",

@@ -189,7 +189,9 @@ impl Reconciler {
         }
         let outcome = match recharge.status {
             Created => self.abandon_create(&recharge).await,
-            Started | Effectuating | Confirming | Undoing => self.resolve(&recharge).await,
+            Started | AwaitingChoice | Effectuating | Confirming | Undoing => {
+                self.resolve(&recharge).await
+            }
             PendingConfirmation => {
                 // A PIN sale whose PIN was not kept is undone whatever the policy.
                 let decision = Decision {

@@ -197,6 +197,7 @@ impl RechargeService {
                         .as_ref()
                         .filter(|_| keeps_receipts)
                         .map(|a| serde_json::json!(a)),
+                    tv_package_subscription_codes: None,
                 }),
                 customer_receipt: answer
                     .customer

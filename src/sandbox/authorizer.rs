@@ -124,6 +124,8 @@ mod tests {
                 number: "987654321".into(),
             }),
             amount_cents: 3000,
+            answers: vec![],
+            tv_package: None,
         };
         let now = DateTime::parse_from_rfc3339("2025-03-07T09:05:01-03:00").unwrap();
         let a = approve_at(&purchase, now);
@@ -149,6 +151,8 @@ mod tests {
             dealer: catalog::dealer(RechargeType::Others, "905").unwrap(),
             phone: None,
             amount_cents: 1000,
+            answers: Vec::new(),
+            tv_package: None,
         };
         let pins: HashSet<String> = (0..1000)
             .map(|_| {

@@ -1,12 +1,54 @@
 //! What the sandbox sells: dealers per recharge type, their branch data (amount ranges, bonus,
-//! questions), and the version hash of that table. Static data; codes compare as numbers
-//! (`"1"` is dealer `"001"`), as Carat's own examples mix both spellings.
+//! questions), and the version hash of that table. Static data but the hash, which a test may
+//! change; codes compare as numbers (`"1"` is dealer `"001"`), as Carat's own examples mix both
+//! spellings.
+
+use std::sync::{Mutex, PoisonError};
 
 use crate::carat::wire::{self, AmountRange, Category, GeneralMessage, Question};
-use crate::domain::RechargeType;
+use crate::domain::{GeneralHash, RechargeType};
 
-/// `hashes.general`: the version of this table.
+/// `hashes.general`: the version of this table when the sandbox starts.
 pub(crate) const TABLE_HASH: &str = "09A9681D09A9681D";
+
+/// The table's current version (`hashes.general`), which a test may change
+/// ([`super::Sandbox::set_general_hash`]) as Carat changes its tables.
+#[derive(Debug)]
+pub(crate) struct TableVersion(Mutex<String>);
+
+impl Default for TableVersion {
+    fn default() -> Self {
+        Self(Mutex::new(TABLE_HASH.to_owned()))
+    }
+}
+
+impl TableVersion {
+    pub fn current(&self) -> String {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub fn set(&self, hash: GeneralHash) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = hash.as_str().to_owned();
+    }
+
+    /// How a listing that carried `sent` is answered.
+    pub fn listed(&self, sent: Option<&str>) -> Listed {
+        let hash = self.current();
+        let current = sent == Some(hash.as_str());
+        Listed { hash, current }
+    }
+}
+
+/// What a listing answers: the table's current hash, and whether the request's hash was that
+/// one (then the list is left out, see `responses`).
+#[derive(Debug)]
+pub(crate) struct Listed {
+    pub hash: String,
+    pub current: bool,
+}
 
 #[derive(Debug)]
 pub(crate) struct DealerSpec {
@@ -18,6 +60,9 @@ pub(crate) struct DealerSpec {
     pub branches: &'static [BranchSpec],
     /// Questions whose answers the effectuation must carry.
     pub questions: &'static [QuestionSpec],
+    /// A TV dealer's packages: its effectuation without answer 126 is answered AGU with
+    /// `resubmit_transaction` and these codes; the one resent with answer 126 is approved.
+    pub tv_packages: &'static [&'static str],
 }
 
 #[derive(Debug)]
@@ -60,6 +105,7 @@ const fn phone_dealer(code: &'static str, name: &'static str) -> DealerSpec {
         type_name: PHONE_TYPE_NAME,
         branches: &[],
         questions: &[],
+        tv_packages: &[],
     }
 }
 
@@ -72,9 +118,13 @@ const FATHERS_NAME: QuestionSpec = QuestionSpec {
     kind: "i",
 };
 
-/// The seed's normal dealers. `type_code` is the sandbox's convention: the real example omits
-/// it, but the effectuation requires `dealer.type_code`.
-const PHONE_DEALERS: [DealerSpec; 4] = [
+/// The TV packages (`< 32 AN`) Sky TV offers.
+pub(crate) const TV_PACKAGES: [&str; 3] = ["SKYPRE30", "SKYPRE60", "SKYPRE90"];
+
+/// The seed's normal dealers, and a TV dealer (TV recharges ride the top-up's fields in the
+/// sandbox). `type_code` is the sandbox's convention: the real example omits it, but the
+/// effectuation requires `dealer.type_code`.
+const PHONE_DEALERS: [DealerSpec; 5] = [
     phone_dealer("001", "Vivo"),
     phone_dealer("002", "Claro"),
     phone_dealer("003", "Oi"),
@@ -82,9 +132,13 @@ const PHONE_DEALERS: [DealerSpec; 4] = [
         questions: &[FATHERS_NAME],
         ..phone_dealer("004", "Tim")
     },
+    DealerSpec {
+        tv_packages: &TV_PACKAGES,
+        ..phone_dealer("005", "Sky TV")
+    },
 ];
 
-/// The seed's `others` example (also used for `invoice`, whose own list is not documented).
+/// The seed's `others` example.
 const PIN_DEALERS: [DealerSpec; 2] = [
     DealerSpec {
         code: "905",
@@ -96,6 +150,7 @@ const PIN_DEALERS: [DealerSpec; 2] = [
             code: "97200000000",
         }],
         questions: &[],
+        tv_packages: &[],
     },
     DealerSpec {
         code: "902",
@@ -107,6 +162,7 @@ const PIN_DEALERS: [DealerSpec; 2] = [
             code: "97001000000",
         }],
         questions: &[],
+        tv_packages: &[],
     },
 ];
 
@@ -157,7 +213,8 @@ const EXPIRY_DAYS: &str = "30";
 pub(crate) fn dealers(recharge_type: RechargeType) -> &'static [DealerSpec] {
     match recharge_type {
         RechargeType::Normal => &PHONE_DEALERS,
-        RechargeType::Others | RechargeType::Invoice => &PIN_DEALERS,
+        RechargeType::Others => &PIN_DEALERS,
+        RechargeType::Invoice => &super::bills::DEALERS,
     }
 }
 
@@ -187,6 +244,10 @@ impl DealerSpec {
 
     pub fn offers(&self, cents: u64) -> bool {
         self.ranges().iter().any(|r| r.contains(cents))
+    }
+
+    pub fn sells_tv(&self) -> bool {
+        !self.tv_packages.is_empty()
     }
 
     pub fn has_branch(&self, code: &str) -> bool {
@@ -288,6 +349,20 @@ mod tests {
         for d in dealers(RechargeType::Normal) {
             assert_eq!(d.questions.is_empty(), d.code != "004", "{}", d.name);
         }
+    }
+
+    #[test]
+    fn only_the_current_hash_is_current() {
+        let version = TableVersion::default();
+        assert!(version.listed(Some(TABLE_HASH)).current);
+        assert!(!version.listed(None).current);
+        assert!(!version.listed(Some("0000000000000000")).current);
+        version.set(GeneralHash::parse("AF32810AAF32810A").unwrap());
+        let listed = version.listed(Some(TABLE_HASH));
+        assert_eq!(
+            (listed.hash.as_str(), listed.current),
+            ("AF32810AAF32810A", false)
+        );
     }
 
     #[test]

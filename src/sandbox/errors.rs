@@ -103,6 +103,24 @@ impl CaratError {
         Self::new(StatusCode::BAD_REQUEST, "8", format!("{field}: {why}"))
     }
 
+    /// Code 20: no bill has this bar code (`invoice`).
+    pub fn no_bill(field: &str, bar_code: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "20",
+            format!("{field}: no bill has bar code {bar_code}"),
+        )
+    }
+
+    /// Code 21: the bill's due date has passed; it can no longer be paid (`invoice`).
+    pub fn bill_expired(field: &str, expiry_date: &str) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "21",
+            format!("{field}: the bill expired on {expiry_date} and can no longer be paid"),
+        )
+    }
+
     /// Code 115 on create: the merchant did not accept the authenticity POST.
     pub fn authenticity(why: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::OK, "115", format!("Authenticity error: {why}"))

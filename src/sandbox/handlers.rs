@@ -12,11 +12,10 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value};
 use tracing::debug;
 
-use super::catalog::TABLE_HASH;
 use super::errors::{CaratError, Reply};
 use super::faults::{self, ConfirmationFault, EffectuationFault, Fault, Operation};
 use super::state::{Decision, Touch};
-use super::{Shared, authorizer, decode, responses, validate};
+use super::{Shared, authorizer, bills, decode, responses, validate};
 use crate::carat::wire::{
     AuthenticityForm, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
     DoRechargeRequest, DoRechargeResponse, Envelope, GetStatusQuery, GetStatusRechargeResponse,
@@ -83,7 +82,8 @@ pub(super) async fn list_branch_data(
     answer_at_pace("list branch data", &sandbox, result).await
 }
 
-/// `PUT /rechargebranches/{nit}`: branch data of an `others` (or `invoice`) transaction.
+/// `PUT /rechargebranches/{nit}`: branch data of an `others` transaction, or the bill for a
+/// bar code of an `invoice` one (by the transaction's recharge type).
 pub(super) async fn list_branch_data_by_put(
     State(sandbox): SharedState,
     nit: NitPath,
@@ -157,7 +157,7 @@ async fn begin(
         merchant_id: Some(sandbox.merchant_id.to_string()),
         order_id: order.order_id.clone(),
         merchant_usn: order.merchant_usn.clone(),
-        general_hash: Some(TABLE_HASH.to_owned()),
+        general_hash: Some(sandbox.table.current()),
     };
     let nit = sandbox.ledger.open(order);
     debug!(
@@ -186,8 +186,10 @@ fn dealers(
     validate::general_hash("generalhash", query.generalhash.as_deref())?;
     sandbox.ledger.with_live(&query.nit, Touch::Listing, |tx| {
         tx.require(CaratStatus::Nov, "listing dealers")?;
+        tx.note_listing_hash(query.generalhash.as_deref());
+        let listed = sandbox.table.listed(query.generalhash.as_deref());
         let fault = sandbox.injector.take(Operation::ListDealers);
-        after_applying(responses::dealers(tx), Pace::Prompt, fault)
+        after_applying(responses::dealers(tx, &listed), Pace::Prompt, fault)
     })
 }
 
@@ -208,8 +210,14 @@ fn branch_data(
             ));
         }
         let dealer = validate::branch_query(&query, recharge_type)?;
+        tx.note_listing_hash(query.generalhash.as_deref());
+        let listed = sandbox.table.listed(query.generalhash.as_deref());
         let fault = sandbox.injector.take(Operation::ListBranches);
-        after_applying(responses::branch_data(tx, dealer), Pace::Prompt, fault)
+        after_applying(
+            responses::branch_data(tx, dealer, &listed),
+            Pace::Prompt,
+            fault,
+        )
     })
 }
 
@@ -219,17 +227,38 @@ fn branch_data_put(
     request: &ListBranchDataRequest,
 ) -> Result<(ListBranchDataResponse, Pace), CaratError> {
     sandbox.ledger.with_live(nit, Touch::Listing, |tx| {
-        tx.require(CaratStatus::Nov, "listing branch data")?;
         let recharge_type = tx.order.recharge_type;
-        if recharge_type == RechargeType::Normal {
-            return Err(CaratError::not_allowed(
+        let fault = sandbox.injector.take(Operation::ListBranches);
+        match recharge_type {
+            RechargeType::Normal => Err(CaratError::not_allowed(
                 "listing branch data by PUT",
                 "it is for recharge_type others and invoice, this transaction is normal",
-            ));
+            )),
+            RechargeType::Invoice => {
+                let (_, bar_code) =
+                    validate::invoice_listing(request, &sandbox.merchant_key, recharge_type)?;
+                tx.require(CaratStatus::Nov, "listing a bill")?;
+                let bill = bills::listing(bar_code)?;
+                after_applying(
+                    responses::bill(tx, bill, &sandbox.table.current()),
+                    Pace::Prompt,
+                    fault,
+                )
+            }
+            RechargeType::Others => {
+                tx.require(CaratStatus::Nov, "listing branch data")?;
+                let dealer =
+                    validate::branch_data_request(request, &sandbox.merchant_key, recharge_type)?;
+                let hash = request.hashes.as_ref().and_then(|h| h.general.as_deref());
+                tx.note_listing_hash(hash);
+                let listed = sandbox.table.listed(hash);
+                after_applying(
+                    responses::branch_data(tx, dealer, &listed),
+                    Pace::Prompt,
+                    fault,
+                )
+            }
         }
-        let dealer = validate::branch_data_request(request, &sandbox.merchant_key, recharge_type)?;
-        let fault = sandbox.injector.take(Operation::ListBranches);
-        after_applying(responses::branch_data(tx, dealer), Pace::Prompt, fault)
     })
 }
 
@@ -243,12 +272,26 @@ fn effectuate(
     sandbox.ledger.with_live(nit, Touch::Effectuation, |tx| {
         let request: DoRechargeRequest = decode::content_of(content)?;
         let purchase = validate::effectuation(&request, tx.order.recharge_type)?;
-        tx.require(CaratStatus::Nov, "effectuation")?;
+        // A TV recharge waiting for its package takes the effectuation again.
+        if !(purchase.dealer.sells_tv() && tx.status == CaratStatus::Agu) {
+            tx.require(CaratStatus::Nov, "effectuation")?;
+        }
+        tx.note_answers(purchase.answers.clone());
+        if purchase.dealer.sells_tv() && purchase.tv_package.is_none() {
+            tx.await_choice();
+            return Ok((
+                responses::awaiting_choice(tx, purchase.dealer, &sandbox.table.current()),
+                Pace::Prompt,
+            ));
+        }
         let phone_number = purchase.phone.as_ref().map(|p| p.number.as_str());
         let (pace, fault) = match faults::on_effectuation(phone_number) {
             Some(EffectuationFault::Denial) => {
                 tx.deny();
-                return Ok((responses::denied(tx), Pace::Prompt));
+                return Ok((
+                    responses::denied(tx, &sandbox.table.current()),
+                    Pace::Prompt,
+                ));
             }
             Some(EffectuationFault::EsitefError) => return Err(faults::esitef_error("55")),
             Some(EffectuationFault::InternalError) => return Err(faults::internal_error()),
@@ -257,7 +300,11 @@ fn effectuate(
         };
         unless_error_500(fault)?;
         tx.approve(authorizer::approve(&purchase));
-        after_applying(responses::approved(tx), pace, fault)
+        after_applying(
+            responses::approved(tx, &sandbox.table.current()),
+            pace,
+            fault,
+        )
     })
 }
 

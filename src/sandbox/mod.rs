@@ -10,18 +10,28 @@
 //! | `POST /e-sitef/v3/recharge` | `begin_recharge_response`; NIT sent by the authenticity POST |
 //! | `GET /e-sitef/v3/rechargedealers?nit&generalhash` | `list_dealers_response` |
 //! | `GET /e-sitef/v3/rechargebranches?nit&ddd&dealercode&generalhash` | `list_branch_data_response` (normal only) |
-//! | `PUT /e-sitef/v3/rechargebranches/{nit}` + `list_branch_data_request` | `list_branch_data_response` (others: `dealer.branch.code` one of the dealer's branches) |
+//! | `PUT /e-sitef/v3/rechargebranches/{nit}` + `list_branch_data_request` | `list_branch_data_response`, by the transaction's recharge type: `others`, the branch data of `dealer.branch.code` (one of the dealer's branches); `invoice`, the bill for `invoice.bar_code` ([`bills`]) |
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `do_recharge_request` | `do_recharge_response`, NOV → PPC |
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `confirm_recharge_request` | `confirm_recharge_response`, PPC → CON / PPN |
 //! | `GET /e-sitef/v3/recharge/{nit}[/]?merchantkey` | `get_status_recharge_response` |
 //!
-//! Catalogue: `normal` sells Vivo 001, Claro 002, Oi 003 and Tim 004 (`type_code` "03"; Tim asks
-//! question 5, an answer of 5 to 30 characters); `others` and `invoice` sell Vex-PIN 905
-//! (branch 97200000000) and TIM-Leste-PIN 902 (branch 97001000000), `type_code` "02". Every
-//! dealer sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
+//! Catalogue: `normal` sells Vivo 001, Claro 002, Oi 003, Tim 004 and Sky TV 005 (`type_code`
+//! "03"; Tim asks question 5, an answer of 5 to 30 characters; Sky TV answers an effectuation
+//! without answer 126 with AGU, `resubmit_transaction` and the packages SKYPRE30, SKYPRE60 and
+//! SKYPRE90, and approves the one resent with one of them as answer 126); `others` sells
+//! Vex-PIN 905 (branch 97200000000) and TIM-Leste-PIN 902 (branch 97001000000), `type_code`
+//! "02"; `invoice` lists biller ENERGIA SP 910 (`type_code` "04") and pays its bills
+//! ([`bills`]: one payable, one expired), whole and exactly as listed. Every other dealer
+//! sells, in cents: key 1 = 1000, key 2 = 2000 (+500 bonus), key 3 = 3000..10000
 //! (+10 %), key 4 = 1000..2000 (so that the confirmation test amounts below are sellable).
 //! An approved `others` sale's customer receipt carries a generated PIN on a line `PIN: ...`,
 //! never the same twice in one process.
+//!
+//! The table's general hash is `09A9681D09A9681D` until a test changes it with
+//! [`Sandbox::set_general_hash`]; every answer carries the current one (`hashes.general`, the
+//! authenticity POST's `generalHash`). A listing whose `generalhash` is the current one is answered
+//! with empty lists (what Carat does then is not documented); any other, with the full list.
+//! [`SandboxTransaction`] shows the hash each create and listing carried.
 //!
 //! A NOV transaction older than `nit_lifetime` becomes EXP when next touched.
 //!
@@ -44,7 +54,9 @@
 //! | `5` | 404 | transaction not found |
 //! | `6` | 400 | operation not allowed in the transaction's status (named), or for its recharge type |
 //! | `7` | 400 | transaction expired (`status` EXP) |
-//! | `8` | 400 | value not offered: unknown dealer, branch, amount_key, amount outside the ranges |
+//! | `8` | 400 | value not offered: unknown dealer, branch, amount_key, amount outside the ranges; a bill not as listed, or not paid whole |
+//! | `20` | 400 | no bill has this bar code (`invoice` listing or effectuation) |
+//! | `21` | 400 | the bill expired: its due date has passed (`invoice` listing or effectuation) |
 //! | `55` | 200 | test value: esitef error on effectuation |
 //! | `56` | 200 | test value: esitef error on create |
 //! | `99` | 500 | test value: internal error |
@@ -62,6 +74,9 @@
 //! | amount `1414` | effectuated amount, acts on `confirm:"true"` | applied (CON), answered after `slow_answer_delay` |
 //! | `SBX500…` | create `order_id` prefix | HTTP 500, esitef 99, no transaction, no POST |
 //! | `SBXERR…` | create `order_id` prefix | HTTP 200, esitef 56, no transaction, no POST |
+//! | [`bills::PAYABLE_BAR_CODE`] | `invoice.bar_code` | a bill of 15990 cents, due 30 days from today |
+//! | [`bills::EXPIRED_BAR_CODE`] | `invoice.bar_code` | a bill due 10012025: esitef 21 |
+//! | any other 48 digits | `invoice.bar_code` | no such bill: esitef 20 |
 //!
 //! The amount faults never hit an undo, so a test can always end such a recharge.
 //!
@@ -93,6 +108,7 @@
 
 mod authenticity;
 mod authorizer;
+pub mod bills;
 mod catalog;
 mod decode;
 mod errors;
@@ -109,8 +125,9 @@ use axum::Router;
 use axum::routing::{get, post, put};
 use url::Url;
 
-use crate::domain::{MerchantId, Secret};
+use crate::domain::{GeneralHash, MerchantId, Secret};
 use authenticity::AuthenticityPoster;
+use catalog::TableVersion;
 use faults::Injector;
 pub use faults::{Fault, Operation};
 use state::Ledger;
@@ -142,7 +159,7 @@ pub struct Sandbox {
 #[derive(Clone, Debug)]
 pub struct SandboxTransaction {
     pub nit: String,
-    /// NOV, PPC, CON, PPN, NEG, INV or EXP.
+    /// NOV, AGU, PPC, CON, PPN, NEG, INV or EXP.
     pub status: String,
     pub order_id: Option<String>,
     pub merchant_usn: Option<String>,
@@ -153,6 +170,12 @@ pub struct SandboxTransaction {
     pub confirmation_requests: u32,
     /// Every query received for this NIT, whatever its merchant key.
     pub query_requests: u32,
+    /// The `general_hash` its create carried.
+    pub create_general_hash: Option<String>,
+    /// The `generalhash` of every valid listing (dealers, branch data) for this NIT, in order.
+    pub listing_general_hashes: Vec<Option<String>>,
+    /// The `answers` (code, description) of every valid `do_recharge_request`, in order.
+    pub effectuation_answers: Vec<Vec<(String, String)>>,
 }
 
 /// What the handlers share.
@@ -163,6 +186,7 @@ struct Shared {
     authenticity: AuthenticityPoster,
     ledger: Ledger,
     injector: Injector,
+    table: TableVersion,
 }
 
 impl Sandbox {
@@ -171,6 +195,7 @@ impl Sandbox {
             authenticity: AuthenticityPoster::new(config.authenticity_url, config.callback_timeout),
             ledger: Ledger::new(config.nit_lifetime),
             injector: Injector::default(),
+            table: TableVersion::default(),
             merchant_id: config.merchant_id,
             merchant_key: config.merchant_key,
             slow_answer_delay: config.slow_answer_delay,
@@ -222,6 +247,17 @@ impl Sandbox {
     /// without waiting. `false` if the NIT is unknown.
     pub fn backdate(&self, nit: &str, by: Duration) -> bool {
         self.shared.ledger.backdate(nit, by)
+    }
+
+    /// Test hook: Carat's tables change. Listings, effectuations and authenticity POSTs carry
+    /// `hash` from now on, and a listing that sends the old one gets the full list again.
+    pub fn set_general_hash(&self, hash: GeneralHash) {
+        self.shared.table.set(hash);
+    }
+
+    /// The current general hash (`09A9681D09A9681D` until [`Self::set_general_hash`]).
+    pub fn general_hash(&self) -> String {
+        self.shared.table.current()
     }
 
     /// A snapshot of the transaction with this NIT.

@@ -1,48 +1,83 @@
 //! Successful answers, built from a transaction in the shapes of the seed examples.
 
 use super::authorizer::Approval;
-use super::catalog::{self, DealerSpec};
+use super::catalog::{self, DealerSpec, Listed};
 use super::state::Transaction;
 use super::validate::PAYMENT_METHODS_MAX;
 use crate::carat::wire::{
     BeginRechargeResponse, CodeMessage, ConfirmRechargeResponse, DoRechargeResponse, Esitef,
-    GetStatusRechargeResponse, Hashes, ListBranchDataResponse, ListDealersResponse, NamedCode,
-    NamedMethod, PaymentMethods, Receipt,
+    GetStatusRechargeResponse, Hashes, ListBranchDataResponse, ListDealersResponse, ListedInvoice,
+    NamedCode, NamedMethod, PaymentMethods, Receipt,
 };
 
 /// The payment methods a store may report in `used_payment_methods`.
 const PAYMENT_METHODS: [&str; 2] = ["Dinheiro", "Cartao de Debito"];
 
-pub(crate) fn dealers(tx: &Transaction) -> ListDealersResponse {
+// [UNKNOWN] What Carat answers to a listing whose `generalhash` is current is not documented
+// (API digest, §3.2). The sandbox leaves the lists out and repeats the hash: the case in which
+// a merchant that keeps no cache would have nothing to show, so the service's cache is put to
+// the test. (A Carat that sends the full list anyway is a plain listing to the service.)
+
+pub(crate) fn dealers(tx: &Transaction, listed: &Listed) -> ListDealersResponse {
+    let dealers = match listed.current {
+        true => Vec::new(),
+        false => catalog::dealers(tx.order.recharge_type)
+            .iter()
+            .map(DealerSpec::to_wire)
+            .collect(),
+    };
     ListDealersResponse {
         status: status(tx),
         esitef: Some(successful()),
         authorizer: Some(code_message("000", "")),
-        hashes: Some(hashes()),
-        dealers: catalog::dealers(tx.order.recharge_type)
-            .iter()
-            .map(DealerSpec::to_wire)
-            .collect(),
+        hashes: Some(hashes(&listed.hash)),
+        dealers,
     }
 }
 
-pub(crate) fn branch_data(tx: &Transaction, dealer: &DealerSpec) -> ListBranchDataResponse {
-    ListBranchDataResponse {
+pub(crate) fn branch_data(
+    tx: &Transaction,
+    dealer: &DealerSpec,
+    listed: &Listed,
+) -> ListBranchDataResponse {
+    let answer = ListBranchDataResponse {
         status: status(tx),
         esitef: Some(successful()),
         sitef: Some(CodeMessage {
             code: Some("000".to_owned()),
             message: None,
         }),
-        hashes: Some(hashes()),
-        questions: dealer.questions_wire(),
-        general: catalog::general_messages(),
-        categories: dealer.categories_wire(),
+        hashes: Some(hashes(&listed.hash)),
+        ..Default::default()
+    };
+    match listed.current {
+        true => answer,
+        false => ListBranchDataResponse {
+            questions: dealer.questions_wire(),
+            general: catalog::general_messages(),
+            categories: dealer.categories_wire(),
+            ..answer
+        },
+    }
+}
+
+/// The bill found for a bar code, in the branch data envelope.
+pub(crate) fn bill(
+    tx: &Transaction,
+    invoice: ListedInvoice,
+    general_hash: &str,
+) -> ListBranchDataResponse {
+    ListBranchDataResponse {
+        status: status(tx),
+        esitef: Some(successful()),
+        hashes: Some(hashes(general_hash)),
+        invoice: Some(invoice),
+        ..ListBranchDataResponse::default()
     }
 }
 
 /// The answer to an approved effectuation.
-pub(crate) fn approved(tx: &Transaction) -> DoRechargeResponse {
+pub(crate) fn approved(tx: &Transaction, general_hash: &str) -> DoRechargeResponse {
     let approval = tx.approval.as_ref();
     DoRechargeResponse {
         esitef: Some(Esitef {
@@ -64,17 +99,31 @@ pub(crate) fn approved(tx: &Transaction) -> DoRechargeResponse {
                 })
                 .collect(),
         }),
-        ..effectuation_base(tx)
+        ..effectuation_base(tx, general_hash)
+    }
+}
+
+/// A TV effectuation without a package: resend it with one of these as answer 126 (AGU).
+pub(crate) fn awaiting_choice(
+    tx: &Transaction,
+    dealer: &DealerSpec,
+    general_hash: &str,
+) -> DoRechargeResponse {
+    DoRechargeResponse {
+        esitef: Some(successful()),
+        resubmit_transaction: Some(true),
+        tv_package_subscription_codes: dealer.tv_packages.iter().map(|c| (*c).to_owned()).collect(),
+        ..effectuation_base(tx, general_hash)
     }
 }
 
 /// The answer to an effectuation the authorizer denied: Carat itself worked (code 0).
-pub(crate) fn denied(tx: &Transaction) -> DoRechargeResponse {
+pub(crate) fn denied(tx: &Transaction, general_hash: &str) -> DoRechargeResponse {
     DoRechargeResponse {
         esitef: Some(successful()),
         sitef: Some(code_message("005", "Transacao negada")),
         host: Some(code_message("05", "TRANSACAO NEGADA")),
-        ..effectuation_base(tx)
+        ..effectuation_base(tx, general_hash)
     }
 }
 
@@ -121,12 +170,12 @@ pub(crate) fn begun() -> BeginRechargeResponse {
     }
 }
 
-fn effectuation_base(tx: &Transaction) -> DoRechargeResponse {
+fn effectuation_base(tx: &Transaction, general_hash: &str) -> DoRechargeResponse {
     DoRechargeResponse {
         status: status(tx),
         order_id: tx.order.order_id.clone(),
         merchant_usn: tx.order.merchant_usn.clone(),
-        hashes: Some(hashes()),
+        hashes: Some(hashes(general_hash)),
         ..Default::default()
     }
 }
@@ -150,9 +199,9 @@ fn status(tx: &Transaction) -> Option<String> {
     Some(tx.status.as_str().to_owned())
 }
 
-fn hashes() -> Hashes {
+fn hashes(general_hash: &str) -> Hashes {
     Hashes {
-        general: Some(catalog::TABLE_HASH.to_owned()),
+        general: Some(general_hash.to_owned()),
         wallet: None,
     }
 }

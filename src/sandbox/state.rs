@@ -19,6 +19,8 @@ pub(crate) struct Order {
     pub order_id: Option<String>,
     pub merchant_usn: Option<String>,
     pub recharge_type: RechargeType,
+    /// The `general_hash` it carried, if any.
+    pub general_hash: Option<String>,
 }
 
 /// The merchant's verdict on a pending recharge.
@@ -68,6 +70,10 @@ pub(crate) struct Transaction {
     effectuation_requests: u32,
     confirmation_requests: u32,
     query_requests: u32,
+    /// The `generalhash` of every listing that reached this transaction, in order.
+    listing_hashes: Vec<Option<String>>,
+    /// The answers of every valid effectuation, in order.
+    effectuation_answers: Vec<Vec<(String, String)>>,
 }
 
 impl Transaction {
@@ -85,6 +91,16 @@ impl Transaction {
     pub fn approve(&mut self, approval: Approval) {
         self.status = CaratStatus::Ppc;
         self.approval = Some(approval);
+    }
+
+    /// Notes a valid effectuation's answers, for tests to see what the merchant sent.
+    pub fn note_answers(&mut self, answers: Vec<(String, String)>) {
+        self.effectuation_answers.push(answers);
+    }
+
+    /// A TV effectuation without a package: Carat waits for the merchant to choose (AGU).
+    pub fn await_choice(&mut self) {
+        self.status = CaratStatus::Agu;
     }
 
     pub fn deny(&mut self) {
@@ -108,6 +124,11 @@ impl Transaction {
         Ok(())
     }
 
+    /// Keeps the `generalhash` a listing carried, for tests to see what the merchant sent.
+    pub fn note_listing_hash(&mut self, hash: Option<&str>) {
+        self.listing_hashes.push(hash.map(str::to_owned));
+    }
+
     /// The effectuated amount, once approved.
     pub fn approved_cents(&self) -> Option<u64> {
         self.approval.as_ref().map(|a| a.amount_cents)
@@ -115,7 +136,9 @@ impl Transaction {
 
     fn expire_if_due(&mut self, lifetime: Duration) {
         let age = self.created.elapsed().saturating_add(self.backdated);
-        if self.status == CaratStatus::Nov && age > lifetime {
+        // Nothing was charged while NOV, nor while a TV package is awaited (AGU).
+        let open = matches!(self.status, CaratStatus::Nov | CaratStatus::Agu);
+        if open && age > lifetime {
             self.status = CaratStatus::Exp;
         }
     }
@@ -140,6 +163,9 @@ impl Transaction {
             effectuation_requests: self.effectuation_requests,
             confirmation_requests: self.confirmation_requests,
             query_requests: self.query_requests,
+            create_general_hash: self.order.general_hash.clone(),
+            listing_general_hashes: self.listing_hashes.clone(),
+            effectuation_answers: self.effectuation_answers.clone(),
         }
     }
 }
@@ -181,6 +207,8 @@ impl Ledger {
             effectuation_requests: 0,
             confirmation_requests: 0,
             query_requests: 0,
+            listing_hashes: Vec::new(),
+            effectuation_answers: Vec::new(),
         };
         book.transactions.insert(nit.clone(), tx);
         nit
@@ -271,6 +299,7 @@ mod tests {
             order_id: Some("A1".into()),
             merchant_usn: None,
             recharge_type: RechargeType::Normal,
+            general_hash: None,
         });
         (ledger, nit)
     }
@@ -337,6 +366,7 @@ mod tests {
             order_id: Some("A2".into()),
             merchant_usn: None,
             recharge_type: RechargeType::Normal,
+            general_hash: None,
         });
         ledger
             .with_live(&pending, Touch::Effectuation, |tx| {
@@ -395,6 +425,7 @@ mod tests {
             order_id: Some("A1".into()),
             merchant_usn: Some("7".into()),
             recharge_type: RechargeType::Others,
+            general_hash: None,
         });
         assert_ne!(first, second);
         let found = ledger.find_by_order_id("A1").unwrap();

@@ -3,6 +3,7 @@
 //! 3 for a missing field, 4 for a merchant key that is not the configured one, 8 for a
 //! well-formed value the catalogue does not offer.
 
+use super::bills;
 use super::catalog::{self, DealerSpec};
 use super::errors::CaratError;
 use super::state::{Decision, Order};
@@ -37,6 +38,10 @@ pub(crate) struct Purchase {
     pub dealer: &'static DealerSpec,
     pub phone: Option<Phone>,
     pub amount_cents: u64,
+    /// The answers, as sent.
+    pub answers: Vec<(String, String)>,
+    /// A TV dealer's package chosen by answer 126 (one it offers); `None` before the choice.
+    pub tv_package: Option<String>,
 }
 
 /// A NIT in a path or query: absent or empty is code 1, otherwise `= 64 AN`.
@@ -82,7 +87,39 @@ pub(crate) fn begin(request: &BeginRechargeRequest, key: &Secret) -> Result<Orde
         order_id: request.order_id.clone(),
         merchant_usn: request.merchant_usn.clone(),
         recharge_type,
+        general_hash: request.general_hash.clone(),
     })
+}
+
+/// An invoice's branch data request (the body is an assumption, see the wire type): merchant
+/// key, recharge type, dealer, and the bar code asked for; the bill itself is `bills::listing`'s.
+pub(crate) fn invoice_listing<'r>(
+    request: &'r ListBranchDataRequest,
+    key: &Secret,
+    recharge_type: RechargeType,
+) -> Result<(&'static DealerSpec, &'r str), CaratError> {
+    merchant_key("merchant_key", &request.merchant_key, key)?;
+    if RechargeType::parse(&request.recharge_type) != Some(recharge_type) {
+        return Err(FieldError::new(
+            "recharge_type",
+            format!("must be this transaction's, {recharge_type}"),
+        )
+        .into());
+    }
+    check_field("dealer.code", DealerCode::FORMAT, &request.dealer.code)?;
+    let type_code = request.dealer.type_code.as_deref();
+    optional("dealer.type_code", DealerTypeCode::FORMAT, type_code)?;
+    let spec = offered_dealer("dealer.code", &request.dealer.code, recharge_type)?;
+    if type_code.is_some_and(|t| !catalog::same_number(spec.type_code, t)) {
+        return Err(CaratError::not_offered(
+            "dealer.type_code",
+            format!("dealer {} is of type {}", spec.code, spec.type_code),
+        ));
+    }
+    let bar_code = request.invoice.as_ref().ok_or_else(|| {
+        CaratError::missing_because("invoice.bar_code", "a bill is listed by its bar code")
+    })?;
+    Ok((spec, &bar_code.bar_code))
 }
 
 /// The branch data query's formats, then its dealer.
@@ -116,7 +153,19 @@ pub(crate) fn branch_data_request(
     }
     let hash = request.hashes.as_ref().and_then(|h| h.general.as_deref());
     general_hash("hashes.general", hash)?;
-    dealer(&request.dealer, recharge_type)
+    let listed = &request.dealer;
+    let type_code = listed
+        .type_code
+        .clone()
+        .ok_or_else(|| CaratError::missing("dealer.type_code"))?;
+    dealer(
+        &DealerRef {
+            code: listed.code.clone(),
+            type_code,
+            branch: listed.branch.clone(),
+        },
+        recharge_type,
+    )
 }
 
 pub(crate) fn effectuation(
@@ -127,8 +176,12 @@ pub(crate) fn effectuation(
     general_hash("hashes.general", hash)?;
     let dealer = dealer(&request.dealer, recharge_type)?;
     phone(request.phone.as_ref(), recharge_type)?;
-    let amount_cents = amount(request, dealer)?;
+    let amount_cents = match recharge_type {
+        RechargeType::Invoice => bills::effectuation(request.invoice.as_ref(), cents(request)?)?,
+        RechargeType::Normal | RechargeType::Others => amount(request, dealer)?,
+    };
     answers(request.answers.as_deref(), dealer)?;
+    let tv_package = tv_package(request.answers.as_deref(), dealer)?;
     terminal_type(request.terminal_type.as_deref())?;
     optional("cpf", DOCUMENT, request.cpf.as_deref())?;
     optional("cnpj", DOCUMENT, request.cnpj.as_deref())?;
@@ -139,6 +192,13 @@ pub(crate) fn effectuation(
         dealer,
         phone: request.phone.clone(),
         amount_cents,
+        answers: request
+            .answers
+            .iter()
+            .flatten()
+            .map(|a| (a.code.clone(), a.description.clone()))
+            .collect(),
+        tv_package,
     })
 }
 
@@ -173,7 +233,7 @@ fn offered_dealer(
     })
 }
 
-/// `dealer.code`, `dealer.type_code` and, for `others`/`invoice`, `dealer.branch.code`.
+/// `dealer.code`, `dealer.type_code` and, for `others`, `dealer.branch.code`.
 fn dealer(
     dealer: &DealerRef,
     recharge_type: RechargeType,
@@ -194,9 +254,9 @@ fn dealer(
             format!("dealer {} is of type {}", spec.code, spec.type_code),
         ));
     }
-    // A phone top-up needs no product; the seed's normal example still sends one, so it is
-    // only format-checked there.
-    if recharge_type != RechargeType::Normal {
+    // A phone top-up or a bill needs no product; the seed's normal example still sends one,
+    // so it is only format-checked there.
+    if recharge_type == RechargeType::Others {
         let branch = dealer.branch.as_ref().ok_or_else(|| {
             CaratError::missing_because(
                 "dealer.branch.code",
@@ -233,9 +293,7 @@ fn phone(phone: Option<&Phone>, recharge_type: RechargeType) -> Result<(), Carat
 
 /// `amount` in cents, inside one of the dealer's ranges, or inside `amount_key`'s range.
 fn amount(request: &DoRechargeRequest, dealer: &DealerSpec) -> Result<u64, CaratError> {
-    let cents = AmountCents::from_wire(&request.amount)
-        .map_err(|e| FieldError::new("amount", e))?
-        .get();
+    let cents = cents(request)?;
     let Some(key) = request.amount_key.as_deref() else {
         if dealer.offers(cents) {
             return Ok(cents);
@@ -265,6 +323,12 @@ fn amount(request: &DoRechargeRequest, dealer: &DealerSpec) -> Result<u64, Carat
         ));
     }
     Ok(cents)
+}
+
+fn cents(request: &DoRechargeRequest) -> Result<u64, FieldError> {
+    Ok(AmountCents::from_wire(&request.amount)
+        .map_err(|e| FieldError::new("amount", e))?
+        .get())
 }
 
 /// Every answer well-formed; one per question of the dealer, of the length it asks for.
@@ -309,6 +373,34 @@ fn answers(answers: Option<&[AnswerWire]>, dealer: &DealerSpec) -> Result<(), Ca
     }
     Ok(())
 }
+
+/// Answer 126, the TV package chosen: one the dealer offers, and only to a TV dealer.
+fn tv_package(
+    answers: Option<&[AnswerWire]>,
+    dealer: &DealerSpec,
+) -> Result<Option<String>, CaratError> {
+    let Some((i, answer)) = answers
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .find(|(_, a)| a.code == TV_PACKAGE_ANSWER)
+    else {
+        return Ok(None);
+    };
+    if !dealer.tv_packages.contains(&answer.description.as_str()) {
+        return Err(CaratError::not_offered(
+            &format!("answers[{i}].description"),
+            format!(
+                "{:?} is not a TV package dealer {} offers",
+                answer.description, dealer.code
+            ),
+        ));
+    }
+    Ok(Some(answer.description.clone()))
+}
+
+/// The answer code that carries a TV package chosen among `tv_package_subscription_codes`.
+const TV_PACKAGE_ANSWER: &str = "126";
 
 fn terminal_type(value: Option<&str>) -> Result<(), FieldError> {
     let Some(value) = value else { return Ok(()) };

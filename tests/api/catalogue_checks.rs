@@ -56,16 +56,7 @@ async fn choices_carat_did_not_list_are_422_and_never_reach_carat() {
         created["nit"].as_str().unwrap(),
     );
     // The storefront lists as Carat's flow has it: these listings are what it is held to.
-    let (status, body) = app
-        .get_json(&format!("/api/v1/recharges/{id}/dealers"))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) = app
-        .get_json(&format!(
-            "/api/v1/recharges/{id}/branches?dealer_code=001&ddd=11"
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    app.list_catalogue(id, "001", "11").await;
 
     let tim = |answers: Value| {
         let mut body = with("/dealer/code", json!("004"));
@@ -86,10 +77,10 @@ async fn choices_carat_did_not_list_are_422_and_never_reach_carat() {
             "amount",
         ),
         // Tim asks a question (its branch data is listed by the service itself).
-        (tim(json!([])), "answers"),
+        (tim(json!([])), "answers[5]"),
         (
             tim(json!([{"code": "5", "description": "Jo"}])),
-            "answers[0].description",
+            "answers[5].description",
         ),
     ];
     refused_then_corrected(&app, id, nit, cases).await;

@@ -229,6 +229,22 @@ impl TestApp {
         body
     }
 
+    /// Lists as the storefront does before an effectuation: the recharge's dealers, then the
+    /// branch data of `dealer_code` in area `ddd`; both must be 200.
+    pub async fn list_catalogue(&self, id: &str, dealer_code: &str, ddd: &str) -> (Value, Value) {
+        let (status, dealers) = self
+            .get_json(&format!("/api/v1/recharges/{id}/dealers"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{dealers}");
+        let (status, branches) = self
+            .get_json(&format!(
+                "/api/v1/recharges/{id}/branches?dealer_code={dealer_code}&ddd={ddd}"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{branches}");
+        (dealers, branches)
+    }
+
     pub async fn effectuate(&self, id: &str, phone: &str, amount: u64) -> (StatusCode, Value) {
         self.post_json(
             &format!("/api/v1/recharges/{id}/effectuate"),

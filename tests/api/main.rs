@@ -2,6 +2,7 @@
 
 mod answers;
 mod authenticity;
+mod catalogue_cache;
 mod catalogue_checks;
 mod cluster;
 mod crash;
@@ -12,6 +13,7 @@ mod flow;
 mod helpers;
 mod idempotency;
 mod inbox;
+mod invoice;
 mod migrations;
 mod others;
 mod outage;
@@ -20,4 +22,5 @@ mod process;
 mod reconciler;
 mod security;
 mod startup_config;
+mod tv_and_questions;
 mod validation;

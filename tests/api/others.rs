@@ -261,11 +261,6 @@ async fn a_product_not_listed_is_named_before_carat_is_called() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["field"], "branch_code", "{body}");
-    let (status, body) = shop
-        .post("/api/v1/recharges", json!({"recharge_type": "invoice"}))
-        .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"]["field"], "recharge_type", "{body}");
 
     let mut wrong_branch = pin_sale(1000);
     wrong_branch["dealer"]["branch"]["code"] = json!("97001000000");

@@ -36,19 +36,19 @@ pub struct BranchChoice {
 }
 
 impl OthersEffectuateRequest {
-    pub fn into_effectuation(self) -> Effectuation {
+    pub(in crate::recharge) fn input(&self) -> Effectuation {
         Effectuation {
             input: EffectuationInput::Others {
                 dealer: BranchDealer {
-                    code: self.dealer.code,
-                    type_code: self.dealer.type_code,
+                    code: self.dealer.code.clone(),
+                    type_code: self.dealer.type_code.clone(),
                     branch: Branch {
-                        code: self.dealer.branch.code,
+                        code: self.dealer.branch.code.clone(),
                     },
                 },
                 amount: self.amount,
-                amount_key: self.amount_key,
-                answers: self.answers,
+                amount_key: self.amount_key.clone(),
+                answers: self.answers.clone(),
             },
             optional: OptionalFields::default(),
         }
