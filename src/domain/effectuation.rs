@@ -2,6 +2,7 @@
 //! Carat answered it. Stored as JSONB tagged by `kind`; every field is a validated domain type,
 //! so a stored value that breaks its format fails to decode instead of being sent.
 
+use super::customer::{Cnpj, Cpf, TerminalType, ZipCode};
 use super::format::{Charset, Format, FormatError};
 use super::ids::carat_string;
 use super::phone::{Ddd, PhoneNumber};
@@ -146,18 +147,18 @@ pub struct Invoice {
     pub echo: InvoiceEcho,
 }
 
-/// The effectuation fields the seed lists as optional for every kind. Placeholders: held as
-/// the storefront sent them, not yet validated nor accepted by the storefront API.
+/// The effectuation fields the seed lists as optional for every kind: where the sale was made
+/// and who the customer is (`customer.rs` says what each must be).
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OptionalFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terminal_type: Option<String>,
+    pub terminal_type: Option<TerminalType>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpf: Option<String>,
+    pub cpf: Option<Cpf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cnpj: Option<String>,
+    pub cnpj: Option<Cnpj>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub zip_code: Option<String>,
+    pub zip_code: Option<ZipCode>,
 }
 
 /// What Carat answered an effectuation (or a query that resolved one), receipts aside: those
@@ -205,7 +206,10 @@ mod tests {
         let e = normal();
         assert_eq!(e.recharge_type(), RechargeType::Normal);
         assert_eq!(e.input.amount().get(), 1000);
-        assert_eq!(e.optional.cpf.as_deref(), Some("12345678909"));
+        assert_eq!(
+            e.optional.cpf.as_ref().map(|c| c.as_str()),
+            Some("12345678909")
+        );
         let stored = serde_json::to_value(&e).unwrap();
         assert_eq!(stored["kind"], "normal");
         assert_eq!(stored["phone"]["number"], "987654321");

@@ -1,6 +1,7 @@
 //! The merchant's own model: validated field types, the recharge state machine. No I/O.
 
 pub mod actor;
+pub mod customer;
 pub mod effectuation;
 pub mod format;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod secret;
 pub mod status;
 
 pub use actor::Actor;
+pub use customer::{Cnpj, Cpf, TerminalType, ZipCode};
 pub use effectuation::{CaratAnswer, Effectuation, EffectuationInput, OptionalFields};
 pub use format::{Charset, FieldError, Format, FormatError};
 pub use ids::{GeneralHash, MerchantId, MerchantUsn, Nit, OrderId};

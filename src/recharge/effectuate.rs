@@ -17,9 +17,9 @@ use crate::carat::wire::{
 };
 use crate::domain::effectuation::{Dealer, Phone};
 use crate::domain::{
-    Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Ddd, DealerCode,
+    Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Cnpj, Cpf, Ddd, DealerCode,
     DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber,
-    RechargeStatus, RechargeType,
+    RechargeStatus, RechargeType, TerminalType, ZipCode,
 };
 use crate::store::{self, CallRecord, Changes, Guard, NextAttempt, Recharge, Step};
 
@@ -34,6 +34,34 @@ pub struct EffectuateRequest {
     pub amount_key: Option<AmountKey>,
     #[serde(default)]
     pub answers: Vec<Answer>,
+    #[serde(default)]
+    pub sale: SaleChoice,
+}
+
+/// `sale`, in every kind's body: the optional facts Carat may record about the sale (where it
+/// was made, the customer's CPF or CNPJ and CEP), each checked before Carat is called.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleChoice {
+    #[serde(default)]
+    pub terminal_type: Option<TerminalType>,
+    #[serde(default)]
+    pub cpf: Option<Cpf>,
+    #[serde(default)]
+    pub cnpj: Option<Cnpj>,
+    #[serde(default)]
+    pub zip_code: Option<ZipCode>,
+}
+
+impl SaleChoice {
+    pub(super) fn optional(&self) -> OptionalFields {
+        OptionalFields {
+            terminal_type: self.terminal_type.clone(),
+            cpf: self.cpf.clone(),
+            cnpj: self.cnpj.clone(),
+            zip_code: self.zip_code.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -67,7 +95,7 @@ impl EffectuateRequest {
                 amount_key: self.amount_key.clone(),
                 answers: self.answers.clone(),
             },
-            optional: OptionalFields::default(),
+            optional: self.sale.optional(),
         }
     }
 }
@@ -150,10 +178,10 @@ fn to_wire(effectuation: &Effectuation, general_hash: &GeneralHash) -> DoRecharg
         }),
         invoice,
         used_payment_methods: None,
-        terminal_type: optional.terminal_type.clone(),
-        cpf: optional.cpf.clone(),
-        cnpj: optional.cnpj.clone(),
-        zip_code: optional.zip_code.clone(),
+        terminal_type: optional.terminal_type.as_ref().map(ToString::to_string),
+        cpf: optional.cpf.as_ref().map(ToString::to_string),
+        cnpj: optional.cnpj.as_ref().map(ToString::to_string),
+        zip_code: optional.zip_code.as_ref().map(ToString::to_string),
     }
 }
 

@@ -20,6 +20,7 @@ mod outage;
 mod outbound_faults;
 mod process;
 mod reconciler;
+mod sale_details;
 mod security;
 mod startup_config;
 mod tv_and_questions;

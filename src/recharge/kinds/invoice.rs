@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::super::catalog_check::dealer_number;
-use super::super::effectuate::DealerChoice;
+use super::super::effectuate::{DealerChoice, SaleChoice};
 use super::super::{CaratFailure, CaratProblem, FlowError, RechargeService};
 use crate::carat::wire::{ListBranchDataResponse, ListedInvoice};
 use crate::domain::effectuation::{
@@ -21,7 +21,7 @@ use crate::domain::effectuation::{
 };
 use crate::domain::{
     AmountCents, CaratStatus, DealerCode, DealerTypeCode, Effectuation, EffectuationInput,
-    FieldError, OptionalFields, RechargeStatus,
+    FieldError, RechargeStatus,
 };
 use crate::recharge::catalog::DealerView;
 use crate::store;
@@ -33,6 +33,8 @@ pub struct InvoiceRequest {
     pub dealer: DealerChoice,
     pub invoice: BarCodeChoice,
     pub amount: AmountCents,
+    #[serde(default)]
+    pub sale: SaleChoice,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -161,7 +163,7 @@ fn effectuation(
             },
             amount: bill.amount,
         },
-        optional: OptionalFields::default(),
+        optional: req.sale.optional(),
     })
 }
 

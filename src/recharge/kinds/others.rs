@@ -5,10 +5,11 @@ use serde::Deserialize;
 use crate::domain::effectuation::{Branch, BranchDealer};
 use crate::domain::{
     AmountCents, AmountKey, Answer, BranchCode, DealerCode, DealerTypeCode, Effectuation,
-    EffectuationInput, OptionalFields,
+    EffectuationInput,
 };
+use crate::recharge::effectuate::SaleChoice;
 
-/// `{"dealer":{"code","type_code","branch":{"code"}},"amount","amount_key"?,"answers"?}`.
+/// `{"dealer":{"code","type_code","branch":{"code"}},"amount","amount_key"?,"answers"?,"sale"?}`.
 /// Each field validates its Carat format on deserialisation.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +20,8 @@ pub struct OthersEffectuateRequest {
     pub amount_key: Option<AmountKey>,
     #[serde(default)]
     pub answers: Vec<Answer>,
+    #[serde(default)]
+    pub sale: SaleChoice,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -50,7 +53,7 @@ impl OthersEffectuateRequest {
                 amount_key: self.amount_key.clone(),
                 answers: self.answers.clone(),
             },
-            optional: OptionalFields::default(),
+            optional: self.sale.optional(),
         }
     }
 }
