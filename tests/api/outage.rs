@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use carat_merchant::sandbox::{Fault, Operation};
 use reqwest::StatusCode;
 use sqlx::Connection;
 use tokio::task::JoinSet;
@@ -305,4 +306,90 @@ async fn the_database_failing_after_a_call_is_an_unknown_outcome_and_the_record_
     let tx = app.sandbox.transaction(&nit).unwrap();
     assert_eq!((tx.status.as_str(), tx.effectuation_requests), ("PPC", 1));
     eprintln!("test took {:?}", began.elapsed());
+}
+
+/// A PIN is returned once: when the database fails as the PIN sale's answer comes back, the
+/// storefront is told the outcome is unknown, and the sealed receipt is written when the
+/// database returns, before anything can confirm the sale. It is never confirmed without it.
+#[tokio::test]
+async fn a_pin_sale_answered_while_the_database_is_down_keeps_its_pin_when_it_returns() {
+    let cluster = Cluster::start_new();
+    let slow_answer_delay = Duration::from_millis(1500);
+    let app = spawn_app_with(Options {
+        database_server: Some(cluster.server_url()),
+        acquire_timeout: Duration::from_millis(500),
+        carat_timeout: Duration::from_secs(5),
+        slow_answer_delay,
+        ..Options::default()
+    })
+    .await;
+    let (status, created) = app
+        .post_json(
+            "/api/v1/recharges",
+            serde_json::json!({"recharge_type": "others"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let nit = created["nit"].as_str().unwrap().to_owned();
+    let (status, branches) = app
+        .get_json(&format!(
+            "/api/v1/recharges/{id}/branches?dealer_code=905&branch_code=97200000000"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{branches}");
+
+    // The sandbox sells the PIN at once and answers late.
+    app.sandbox.inject(Operation::Effectuate, Fault::Slow, 1);
+    let sale = app.post_in_background(
+        &format!("/api/v1/recharges/{id}/effectuate"),
+        serde_json::json!({
+            "dealer": {"code": "905", "type_code": "02", "branch": {"code": "97200000000"}},
+            "amount": 1000,
+            "amount_key": "1",
+        }),
+    );
+    let seen = poll(
+        300,
+        Duration::from_millis(10),
+        || async { app.sandbox.transaction(&nit).unwrap().effectuation_requests },
+        |requests| *requests == 1,
+    )
+    .await;
+    assert_eq!(seen, 1, "the sandbox never saw the effectuation");
+    let sent = Instant::now();
+    cluster.stop().await;
+    assert!(
+        sent.elapsed() < slow_answer_delay,
+        "stopping PostgreSQL took {:?}",
+        sent.elapsed()
+    );
+    let (status, body) = sale.await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "carat_outcome_unknown", "{body}");
+    assert!(!body.to_string().contains("PIN"), "{body}");
+
+    cluster.start().await;
+    let (status, recharge) = poll(
+        50,
+        Duration::from_millis(200),
+        || async { app.get_json(&format!("/api/v1/recharges/{id}")).await },
+        |(status, body)| *status == StatusCode::OK && body["pin_receipt"] == "kept",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{recharge}");
+    assert_eq!(recharge["status"], "pending_confirmation", "{recharge}");
+    assert_eq!(recharge["pin_receipt"], "kept", "{recharge}");
+    let receipt = recharge["receipts"]["customer"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(receipt.contains("PIN: "), "{recharge}");
+    // Kept: the sale may now be confirmed, and the PIN delivered.
+    let (status, confirmed) = app.confirm(&id, true).await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert_eq!(confirmed["status"], "confirmed", "{confirmed}");
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        1
+    );
 }
