@@ -90,6 +90,38 @@ where
     answer
 }
 
+/// Waits until the sandbox has the effectuation `request` sent (applied, its answer late),
+/// stops PostgreSQL before that answer comes back, and answers what the storefront was told:
+/// 503 `carat_outcome_unknown`, since money moved ("try again" would invite a second sale).
+async fn answered_with_the_database_down(
+    app: &TestApp,
+    cluster: &Cluster,
+    nit: &str,
+    slow_answer_delay: Duration,
+    request: tokio::task::JoinHandle<(StatusCode, serde_json::Value)>,
+) -> serde_json::Value {
+    let seen = poll(
+        300,
+        Duration::from_millis(10),
+        || async { app.sandbox.transaction(nit).unwrap().effectuation_requests },
+        |requests| *requests == 1,
+    )
+    .await;
+    assert_eq!(seen, 1, "the sandbox never saw the effectuation");
+    let sent = Instant::now();
+    cluster.stop().await;
+    // Otherwise the answer may have been recorded already, and the test proves nothing.
+    assert!(
+        sent.elapsed() < slow_answer_delay,
+        "stopping PostgreSQL took {:?}",
+        sent.elapsed()
+    );
+    let (status, body) = request.await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "carat_outcome_unknown", "{body}");
+    body
+}
+
 #[tokio::test]
 async fn postgres_stopped_under_a_burst_of_authenticity_posts() {
     let began = Instant::now();
@@ -259,27 +291,14 @@ async fn the_database_failing_after_a_call_is_an_unknown_outcome_and_the_record_
         &format!("/api/v1/recharges/{id}/effectuate"),
         effectuation(PHONE_SLOW, 1000),
     );
-    let seen = poll(
-        300,
-        Duration::from_millis(10),
-        || async { app.sandbox.transaction(&nit).unwrap().effectuation_requests },
-        |requests| *requests == 1,
+    answered_with_the_database_down(
+        &app,
+        &cluster,
+        &nit,
+        slow_answer_delay,
+        effectuation_request,
     )
     .await;
-    assert_eq!(seen, 1, "the sandbox never saw the effectuation");
-    let sent = Instant::now();
-    cluster.stop().await;
-    // Otherwise the answer may have been recorded already, and this test proves nothing.
-    assert!(
-        sent.elapsed() < slow_answer_delay,
-        "stopping PostgreSQL took {:?}",
-        sent.elapsed()
-    );
-
-    let (status, body) = effectuation_request.await.unwrap();
-    // Money moved: "try again" (`unavailable`) would invite a second top-up.
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["error"]["code"], "carat_outcome_unknown", "{body}");
 
     cluster.start().await;
     let landed = poll(
@@ -349,24 +368,7 @@ async fn a_pin_sale_answered_while_the_database_is_down_keeps_its_pin_when_it_re
             "amount_key": "1",
         }),
     );
-    let seen = poll(
-        300,
-        Duration::from_millis(10),
-        || async { app.sandbox.transaction(&nit).unwrap().effectuation_requests },
-        |requests| *requests == 1,
-    )
-    .await;
-    assert_eq!(seen, 1, "the sandbox never saw the effectuation");
-    let sent = Instant::now();
-    cluster.stop().await;
-    assert!(
-        sent.elapsed() < slow_answer_delay,
-        "stopping PostgreSQL took {:?}",
-        sent.elapsed()
-    );
-    let (status, body) = sale.await.unwrap();
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-    assert_eq!(body["error"]["code"], "carat_outcome_unknown", "{body}");
+    let body = answered_with_the_database_down(&app, &cluster, &nit, slow_answer_delay, sale).await;
     assert!(!body.to_string().contains("PIN"), "{body}");
 
     cluster.start().await;
