@@ -8,8 +8,8 @@ use uuid::Uuid;
 
 use super::kinds::Chosen;
 use super::{
-    CaratFailure, CaratProblem, FlowError, Race, Receipts, RechargeService, call_record, detached,
-    why_not,
+    CaratFailure, CaratProblem, FlowError, Race, Receipts, RechargeService, call_record,
+    carat_answer, detached, why_not,
 };
 use crate::carat::wire::{
     AnswerWire, BranchRef, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, InvoiceWire,
@@ -17,9 +17,9 @@ use crate::carat::wire::{
 };
 use crate::domain::effectuation::{Dealer, Phone};
 use crate::domain::{
-    Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Cnpj, Cpf, Ddd, DealerCode,
-    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber,
-    RechargeStatus, RechargeType, TerminalType, ZipCode,
+    Actor, AmountCents, AmountKey, Answer, CaratStatus, Cnpj, Cpf, Ddd, DealerCode, DealerTypeCode,
+    Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber, RechargeStatus,
+    RechargeType, TerminalType, ZipCode,
 };
 use crate::store::{self, CallRecord, Changes, Guard, NextAttempt, Recharge, Step};
 
@@ -346,14 +346,10 @@ impl RechargeService {
                 let mut step = Step {
                     changes: Changes {
                         carat_status: Some(carat.to_string()),
-                        carat_answer: Some(CaratAnswer {
-                            esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
-                            authorization: answer
-                                .authorization
-                                .as_ref()
-                                .map(|a| serde_json::json!(a)),
-                            tv_package_subscription_codes: None,
-                        }),
+                        carat_answer: Some(carat_answer(
+                            answer.esitef.as_ref(),
+                            answer.authorization.as_ref(),
+                        )),
                         ..changes
                     },
                     call: Some(call),

@@ -265,6 +265,19 @@ async fn detached<T: Send + 'static>(
     }
 }
 
+/// What Carat reported of a recharge it effectuated (its USN and the authorization), as kept in
+/// `carat_answer`; an absent part stays absent, so it never overwrites what was kept before.
+fn carat_answer(
+    esitef: Option<&crate::carat::wire::Esitef>,
+    authorization: Option<&crate::carat::wire::Authorization>,
+) -> crate::domain::CaratAnswer {
+    crate::domain::CaratAnswer {
+        esitef_usn: esitef.and_then(|e| e.usn.clone()),
+        authorization: authorization.map(|a| serde_json::json!(a)),
+        tv_package_subscription_codes: None,
+    }
+}
+
 /// The history entry for an outbound call: what was sent (redacted by the client) and what
 /// came back, in Carat's words.
 fn call_record<T: crate::carat::wire::Verdict>(exchange: &Exchange<T>) -> store::CallRecord {

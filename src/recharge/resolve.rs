@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, why_not};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, carat_answer, why_not};
 use crate::carat::CaratError;
 use crate::carat::wire::GetStatusRechargeResponse;
-use crate::domain::{Actor, CaratAnswer, CaratStatus, RechargeStatus, RechargeType};
+use crate::domain::{Actor, CaratStatus, RechargeStatus, RechargeType};
 use crate::store::{self, CallRecord, Changes, Guard, Recharge, Step, StoreError};
 
 /// What a failed money-moving call means.
@@ -190,15 +190,10 @@ impl RechargeService {
         let step = Step {
             changes: Changes {
                 carat_status: Some(carat.to_string()),
-                carat_answer: Some(CaratAnswer {
-                    esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
-                    authorization: answer
-                        .authorization
-                        .as_ref()
-                        .filter(|_| keeps_receipts)
-                        .map(|a| serde_json::json!(a)),
-                    tv_package_subscription_codes: None,
-                }),
+                carat_answer: Some(carat_answer(
+                    answer.esitef.as_ref(),
+                    answer.authorization.as_ref().filter(|_| keeps_receipts),
+                )),
                 customer_receipt: answer
                     .customer
                     .and_then(|r| r.receipt)
