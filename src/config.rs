@@ -254,7 +254,31 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "sandbox_callback_timeout_ms",
         "`5000`",
-        "timeout of the sandbox's authenticity POST",
+        "timeout of the sandbox's authenticity POST and of each notification POST",
+        VALUE,
+    ),
+    setting(
+        "sandbox_status_url",
+        "`http://127.0.0.1:8080/callbacks/status`",
+        "where the standalone sandbox POSTs status notifications",
+        VALUE,
+    ),
+    setting(
+        "sandbox_hash_url",
+        "`http://127.0.0.1:8080/callbacks/hash`",
+        "where the standalone sandbox POSTs HASH notifications",
+        VALUE,
+    ),
+    setting(
+        "sandbox_notification_attempts",
+        "`3`",
+        "POSTs per status or HASH notification at most, until one is answered 200",
+        VALUE,
+    ),
+    setting(
+        "sandbox_notification_retry_ms",
+        "`2000`",
+        "the sandbox's wait between two POSTs of one notification",
         VALUE,
     ),
 ];
@@ -438,6 +462,12 @@ pub struct SandboxSettings {
     pub nit_lifetime: Duration,
     pub slow_answer_delay: Duration,
     pub callback_timeout: Duration,
+    /// Where the standalone sandbox sends notifications; the embedded one always sends them
+    /// to its own service.
+    pub status_url: Url,
+    pub hash_url: Url,
+    pub notification_attempts: u32,
+    pub notification_retry_delay: Duration,
 }
 
 impl Settings {
@@ -547,6 +577,10 @@ impl Settings {
         let sandbox_nit_lifetime = v.required("sandbox_nit_lifetime_secs", parse_secs);
         let slow_answer_delay = v.required("sandbox_slow_answer_delay_ms", parse_millis);
         let callback_timeout = v.required("sandbox_callback_timeout_ms", parse_millis);
+        let status_url = v.required("sandbox_status_url", parse_url);
+        let hash_url = v.required("sandbox_hash_url", parse_url);
+        let notification_attempts = v.required("sandbox_notification_attempts", parse_positive);
+        let notification_retry_delay = v.required("sandbox_notification_retry_ms", parse_millis);
         let reconcile_enabled = v.required("reconcile_enabled", parse_bool);
         let interval = v.required("reconcile_interval_ms", parse_millis);
         let max_backoff = v.required("reconcile_max_backoff_secs", parse_secs);
@@ -590,6 +624,10 @@ impl Settings {
                     nit_lifetime: sandbox_nit_lifetime?,
                     slow_answer_delay: slow_answer_delay?,
                     callback_timeout: callback_timeout?,
+                    status_url: status_url?,
+                    hash_url: hash_url?,
+                    notification_attempts: notification_attempts?,
+                    notification_retry_delay: notification_retry_delay?,
                 },
                 reconcile: ReconcileSettings {
                     enabled: reconcile_enabled?,

@@ -115,6 +115,10 @@ async fn run_sandbox(settings: Settings) -> anyhow::Result<()> {
         nit_lifetime: settings.sandbox.nit_lifetime,
         slow_answer_delay: settings.sandbox.slow_answer_delay,
         callback_timeout: settings.sandbox.callback_timeout,
+        status_url: Some(settings.sandbox.status_url.clone()),
+        hash_url: Some(settings.sandbox.hash_url.clone()),
+        notification_attempts: settings.sandbox.notification_attempts,
+        notification_retry_delay: settings.sandbox.notification_retry_delay,
     });
     tracing::info!(
         addr = %settings.sandbox.listen_addr,

@@ -65,16 +65,20 @@ impl Application {
         let (carat_base_url, sandbox) = match &settings.carat.base_url {
             Some(url) => (url.clone(), None),
             None => {
+                let callback_url = |name: &str| {
+                    Url::parse(&format!("{own_url}{}/{name}", callbacks::base_path(&guard)))
+                };
                 let sandbox = Sandbox::new(SandboxConfig {
                     merchant_id: settings.carat.merchant_id.clone(),
                     merchant_key: settings.carat.merchant_key.clone(),
-                    authenticity_url: Some(Url::parse(&format!(
-                        "{own_url}{}/authenticity",
-                        callbacks::base_path(&guard)
-                    ))?),
+                    authenticity_url: Some(callback_url("authenticity")?),
                     nit_lifetime: settings.sandbox.nit_lifetime,
                     slow_answer_delay: settings.sandbox.slow_answer_delay,
                     callback_timeout: settings.sandbox.callback_timeout,
+                    status_url: Some(callback_url("status")?),
+                    hash_url: Some(callback_url("hash")?),
+                    notification_attempts: settings.sandbox.notification_attempts,
+                    notification_retry_delay: settings.sandbox.notification_retry_delay,
                 });
                 (Url::parse(&format!("{own_url}/e-sitef"))?, Some(sandbox))
             }

@@ -105,6 +105,10 @@ fn config(authenticity_url: Url) -> SandboxConfig {
         nit_lifetime: Duration::from_secs(60),
         slow_answer_delay: SLOW,
         callback_timeout: Duration::from_secs(5),
+        status_url: None,
+        hash_url: None,
+        notification_attempts: 3,
+        notification_retry_delay: Duration::from_millis(50),
     }
 }
 

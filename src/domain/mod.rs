@@ -1,6 +1,7 @@
 //! The merchant's own model: validated field types, the recharge state machine. No I/O.
 
 pub mod actor;
+pub mod card;
 pub mod customer;
 pub mod effectuation;
 pub mod format;
@@ -13,6 +14,9 @@ pub mod secret;
 pub mod status;
 
 pub use actor::Actor;
+pub use card::{
+    CardBin, CardExpiry, CardLast4, CardNumber, CardToken, Nita, Nsua, SecurityCode, StorageStatus,
+};
 pub use customer::{Cnpj, Cpf, TerminalType, ZipCode};
 pub use effectuation::{CaratAnswer, Effectuation, EffectuationInput, OptionalFields};
 pub use format::{Charset, FieldError, Format, FormatError};

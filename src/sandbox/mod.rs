@@ -114,9 +114,11 @@ mod decode;
 mod errors;
 pub mod faults;
 mod handlers;
+pub mod notifier;
 mod responses;
 mod state;
 mod validate;
+pub mod vault;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,7 +132,10 @@ use authenticity::AuthenticityPoster;
 use catalog::TableVersion;
 use faults::Injector;
 pub use faults::{Fault, Operation};
+pub use notifier::{Channel, Notification};
+use notifier::{Notifier, NotifierConfig};
 use state::Ledger;
+use vault::Vault;
 
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {
@@ -145,8 +150,19 @@ pub struct SandboxConfig {
     pub nit_lifetime: Duration,
     /// How long the "slow" test values and [`Fault::Slow`] wait before answering.
     pub slow_answer_delay: Duration,
-    /// Timeout of the authenticity POST.
+    /// Timeout of the authenticity POST and of each notification POST.
     pub callback_timeout: Duration,
+    /// Where status notifications go (payment status changes); may be set later with
+    /// [`Sandbox::set_status_url`]. Without it they are recorded as undeliverable.
+    pub status_url: Option<Url>,
+    /// Where HASH notifications go (card storage); may be set later with
+    /// [`Sandbox::set_hash_url`].
+    pub hash_url: Option<Url>,
+    /// POSTs per notification at most, the first included: Carat's "configured number of
+    /// times" (seed 004).
+    pub notification_attempts: u32,
+    /// The wait between two POSTs of one notification.
+    pub notification_retry_delay: Duration,
 }
 
 /// The sandbox: cheap to clone, every clone sees the same transactions.
@@ -187,6 +203,10 @@ struct Shared {
     ledger: Ledger,
     injector: Injector,
     table: TableVersion,
+    /// Status and HASH notifications ([`notifier`]).
+    notifier: Arc<Notifier>,
+    /// Stored cards ([`vault`]).
+    vault: Vault,
 }
 
 impl Sandbox {
@@ -196,6 +216,14 @@ impl Sandbox {
             ledger: Ledger::new(config.nit_lifetime),
             injector: Injector::default(),
             table: TableVersion::default(),
+            notifier: Notifier::new(NotifierConfig {
+                status_url: config.status_url,
+                hash_url: config.hash_url,
+                attempts: config.notification_attempts,
+                retry_delay: config.notification_retry_delay,
+                timeout: config.callback_timeout,
+            }),
+            vault: Vault::with_test_card(),
             merchant_id: config.merchant_id,
             merchant_key: config.merchant_key,
             slow_answer_delay: config.slow_answer_delay,
@@ -235,6 +263,35 @@ impl Sandbox {
 
     pub fn set_authenticity_url(&self, url: Url) {
         self.shared.authenticity.set_url(url);
+    }
+
+    pub fn set_status_url(&self, url: Url) {
+        self.shared.notifier.set_url(Channel::Status, url);
+    }
+
+    pub fn set_hash_url(&self, url: Url) {
+        self.shared.notifier.set_url(Channel::Hash, url);
+    }
+
+    /// Every status and HASH notification sent so far, oldest first, with its delivery.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.shared.notifier.snapshot()
+    }
+
+    /// Test hook: sends `form` as a notification on `channel`, delivered and retried like the
+    /// sandbox's own (a test can replay one, or send one out of order).
+    pub fn send_notification(&self, channel: Channel, form: Vec<(String, String)>) {
+        self.shared.notifier.send(channel, form);
+    }
+
+    /// The stored card with this token, as the sandbox (playing Carat) keeps it.
+    pub fn stored_card(&self, token: &str) -> Option<vault::VaultCard> {
+        self.shared.vault.by_token(token)
+    }
+
+    /// The stored card with this NITA.
+    pub fn stored_card_by_nita(&self, nita: &str) -> Option<vault::VaultCard> {
+        self.shared.vault.by_nita(nita)
     }
 
     /// Makes the next `times` requests of `operation` that would otherwise succeed get

@@ -62,6 +62,10 @@ pub struct Options {
     pub acquire_timeout: Duration,
     /// `API_TOKENS`, comma-separated.
     pub api_tokens: &'static str,
+    /// The sandbox's POSTs per status or HASH notification at most.
+    pub notification_attempts: u32,
+    /// The sandbox's wait between two POSTs of one notification.
+    pub notification_retry_delay: Duration,
 }
 
 impl Default for Options {
@@ -79,6 +83,8 @@ impl Default for Options {
             database_server: None,
             acquire_timeout: Duration::from_secs(3),
             api_tokens: TOKEN,
+            notification_attempts: 3,
+            notification_retry_delay: Duration::from_millis(100),
         }
     }
 }
@@ -117,6 +123,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         nit_lifetime: options.nit_lifetime,
         slow_answer_delay: options.slow_answer_delay,
         callback_timeout: Duration::from_secs(5),
+        status_url: Some(Url::parse(&format!("http://{service_addr}/callbacks/status")).unwrap()),
+        hash_url: Some(Url::parse(&format!("http://{service_addr}/callbacks/hash")).unwrap()),
+        notification_attempts: options.notification_attempts,
+        notification_retry_delay: options.notification_retry_delay,
     });
     tokio::spawn(sandbox::serve(sandbox.clone(), sandbox_listener));
 
