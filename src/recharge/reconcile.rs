@@ -10,6 +10,7 @@
 //! | `effectuating`, `confirming`, `undoing` | the call's outcome unknown, or its deadline passed | queries; moves as Carat says; a decision Carat still holds PPC is sent again |
 //! | `pending_confirmation` | `PENDING_CONFIRMATION_TIMEOUT_SECS` after the effectuation | confirms or undoes by `PENDING_CONFIRMATION_POLICY` |
 //! | `pending_confirmation`, a PIN sale whose PIN was not kept | at once | undoes it, whatever the policy |
+//! | `pending_confirmation` a status notification contradicted (`query_requested_at`) | at once | queries; moves as Carat says, or waits for its timeout again |
 //!
 //! An attempt that moves nothing (Carat unreachable, a status it cannot act on) is retried
 //! after `interval * 2^attempts`, at most `max_backoff` apart, for ever. Every write is
