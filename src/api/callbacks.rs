@@ -7,15 +7,22 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::domain::payment_status::FollowUp;
 use crate::store::callbacks::{self, CallbackRow, Outcome};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
+/// The kinds of callback the inbox keeps.
+const KINDS: &[&str] = &["authenticity", "status", "hash"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ListQuery {
     outcome: Option<String>,
+    /// `authenticity`, `status`, ...: one kind of callback.
+    kind: Option<String>,
+    /// `query` or `discrepancy`: status notifications that contradicted their recharge.
+    follow_up: Option<String>,
     before: Option<String>,
     limit: Option<String>,
 }
@@ -49,6 +56,29 @@ pub async fn list(
             })
         })
         .transpose()?;
+    let kind = query
+        .kind
+        .map(|k| {
+            if KINDS.contains(&k.as_str()) {
+                Ok(k)
+            } else {
+                Err(ApiError::invalid(
+                    "kind",
+                    format!("must be one of {}", KINDS.join(", ")),
+                ))
+            }
+        })
+        .transpose()?;
+    let follow_up = query
+        .follow_up
+        .map(|f| match FollowUp::parse(&f) {
+            Some(f @ (FollowUp::Query | FollowUp::Discrepancy)) => Ok(f),
+            _ => Err(ApiError::invalid(
+                "follow_up",
+                "must be `query` or `discrepancy`",
+            )),
+        })
+        .transpose()?;
     let before = query
         .before
         .map(|b| {
@@ -69,7 +99,17 @@ pub async fn list(
                 )
             })?,
     };
-    let rows = callbacks::list(state.recharges.pool(), outcome, before, limit).await?;
+    let rows = callbacks::list(
+        state.recharges.pool(),
+        callbacks::Filter {
+            outcome,
+            kind: kind.as_deref(),
+            follow_up,
+        },
+        before,
+        limit,
+    )
+    .await?;
     let next_before = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();

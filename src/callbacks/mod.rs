@@ -6,6 +6,7 @@
 
 pub mod authenticity;
 pub mod source;
+pub mod status;
 
 use std::net::SocketAddr;
 
@@ -80,6 +81,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: CallbackState, guard: CallbackGuard) -> Router {
     let routes = Router::new()
         .route("/authenticity", post(authenticity::receive))
+        .route("/status", post(status::receive))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     let prefix = if guard.path_secret.is_some() {

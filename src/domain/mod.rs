@@ -6,6 +6,7 @@ pub mod customer;
 pub mod effectuation;
 pub mod format;
 pub mod ids;
+pub mod payment_status;
 pub mod phone;
 pub mod receipt_cipher;
 pub mod recharge;

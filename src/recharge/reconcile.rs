@@ -10,6 +10,7 @@
 //! | `effectuating`, `confirming`, `undoing` | the call's outcome unknown, or its deadline passed | queries; moves as Carat says; a decision Carat still holds PPC is sent again |
 //! | `pending_confirmation` | `PENDING_CONFIRMATION_TIMEOUT_SECS` after the effectuation | confirms or undoes by `PENDING_CONFIRMATION_POLICY` |
 //! | `pending_confirmation`, a PIN sale whose PIN was not kept | at once | undoes it, whatever the policy |
+//! | `pending_confirmation` a status notification contradicted (`query_requested_at`) | at once | queries; moves as Carat says, or waits for its timeout again |
 //!
 //! An attempt that moves nothing (Carat unreachable, a status it cannot act on) is retried
 //! after `interval * 2^attempts`, at most `max_backoff` apart, for ever. Every write is
@@ -192,6 +193,11 @@ impl Reconciler {
             Started | AwaitingChoice | Effectuating | Confirming | Undoing => {
                 self.resolve(&recharge).await
             }
+            // A status notification contradicted it: Carat is asked first (a notification
+            // never ends a recharge by itself, and never brings the policy forward).
+            PendingConfirmation if recharge.query_requested_at.is_some() => {
+                self.resolve_requested(&recharge).await
+            }
             PendingConfirmation => {
                 // A PIN sale whose PIN was not kept is undone whatever the policy.
                 let decision = Decision {
@@ -253,6 +259,41 @@ impl Reconciler {
             AfterQuery::AskLater => {
                 let reason = format!("Carat Portal reports status {carat}: nothing to act on yet");
                 self.postpone(recharge, &reason).await?;
+                Ok(Progress::Done)
+            }
+        }
+    }
+
+    /// Queries a recharge pending confirmation that a status notification contradicted. What
+    /// Carat says settles it; if it still holds it PPC, the recharge waits for its
+    /// pending-confirmation timeout as before. A failed query keeps the request (and backs off).
+    async fn resolve_requested(&self, recharge: &Recharge) -> Result<Progress, FlowError> {
+        let (answer, carat) = self.service.query_carat(recharge, &self.actor).await?;
+        let timeout = self.service.timing.pending_timeout;
+        let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+        match after_query(recharge.status, &carat) {
+            AfterQuery::Move(next) => {
+                self.service
+                    .settle_by_query(recharge, &self.actor, answer, &carat, next)
+                    .await?;
+                store::notifications::query_request_answered(
+                    &self.service.pool,
+                    recharge.id,
+                    recharge.attempt,
+                    timeout_ms,
+                )
+                .await?;
+                Ok(Progress::Moved)
+            }
+            AfterQuery::Resend | AfterQuery::AskLater => {
+                tracing::info!(%carat, "requested query: Carat still holds it; waits for its timeout");
+                store::notifications::query_request_answered(
+                    &self.service.pool,
+                    recharge.id,
+                    recharge.attempt,
+                    timeout_ms,
+                )
+                .await?;
                 Ok(Progress::Done)
             }
         }

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::StoreError;
+use crate::domain::payment_status::FollowUp;
 
 /// How a callback ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -121,10 +122,19 @@ pub struct CallbackRow {
     pub receipt_count: i32,
 }
 
-/// The newest callbacks first, optionally of one outcome, below `before` (an id) for paging.
+/// Which callbacks a listing shows; `None` means any.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Filter<'a> {
+    pub outcome: Option<Outcome>,
+    pub kind: Option<&'a str>,
+    /// Status notifications whose follow-up this is (`payment_notifications`).
+    pub follow_up: Option<FollowUp>,
+}
+
+/// The newest callbacks first, filtered, below `before` (an id) for paging.
 pub async fn list(
     pool: &PgPool,
-    outcome: Option<Outcome>,
+    filter: Filter<'_>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<CallbackRow>, StoreError> {
@@ -133,11 +143,17 @@ pub async fn list(
                 source_addr, forwarded_for, received_at, last_received_at, receipt_count \
            FROM callbacks \
           WHERE ($1::text IS NULL OR outcome = $1) AND ($2::bigint IS NULL OR id < $2) \
+            AND ($4::text IS NULL OR kind = $4) \
+            AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM payment_notifications p \
+                                              WHERE p.callback_id = callbacks.id \
+                                                AND p.follow_up = $5)) \
           ORDER BY id DESC LIMIT $3",
     )
-    .bind(outcome.map(Outcome::as_str))
+    .bind(filter.outcome.map(Outcome::as_str))
     .bind(before)
     .bind(limit)
+    .bind(filter.kind)
+    .bind(filter.follow_up.map(FollowUp::as_str))
     .fetch_all(pool)
     .await?)
 }

@@ -53,6 +53,9 @@ pub struct Recharge {
     pub reconcile_error: Option<String>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
+    /// A status notification contradicted it while pending confirmation: the reconciler
+    /// queries Carat before it applies the policy.
+    pub query_requested_at: Option<DateTime<Utc>>,
 }
 
 impl Recharge {

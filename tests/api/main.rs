@@ -23,5 +23,6 @@ mod reconciler;
 mod sale_details;
 mod security;
 mod startup_config;
+mod status_notifications;
 mod tv_and_questions;
 mod validation;
