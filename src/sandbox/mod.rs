@@ -192,6 +192,13 @@ pub struct SandboxTransaction {
     pub listing_general_hashes: Vec<Option<String>>,
     /// The `answers` (code, description) of every valid `do_recharge_request`, in order.
     pub effectuation_answers: Vec<Vec<(String, String)>>,
+    /// The `used_payment_methods` of every valid `do_recharge_request`, in order (`None`: the
+    /// request had none).
+    pub effectuation_payment_methods: Vec<Option<Vec<String>>>,
+    /// The `used_payment_methods` of every applied confirmation (`confirm` "true"), in order. A
+    /// TIM top-up's (dealer 004) confirmation without them is recorded as Carat assumes it: the
+    /// whole amount as type 99, "Other forms" (`["99:<cents>"]`).
+    pub confirmation_payment_methods: Vec<Option<Vec<String>>>,
 }
 
 /// What the handlers share.
