@@ -6,6 +6,7 @@ mod callback_form;
 mod codes;
 mod formats;
 mod oracle;
+mod payment_methods;
 mod strategies;
 
 use proptest::test_runner::{Config, FileFailurePersistence};
