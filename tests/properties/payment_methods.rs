@@ -17,12 +17,13 @@ fn data_char() -> impl Strategy<Value = char> + Clone {
 }
 
 fn method() -> impl Strategy<Value = UsedPaymentMethod> {
-    let collected = (valid(ascii_digit(), 1, 10), valid(data_char(), 1, 128)).prop_map(
-        |(id, data)| Collected {
-            id: CollectedId::parse(id).unwrap(),
-            data: CollectedData::parse(data).unwrap(),
-        },
-    );
+    let collected =
+        (valid(ascii_digit(), 1, 10), valid(data_char(), 1, 128)).prop_map(|(id, data)| {
+            Collected {
+                id: CollectedId::parse(id).unwrap(),
+                data: CollectedData::parse(data).unwrap(),
+            }
+        });
     (
         valid(ascii_digit(), 2, 2),
         1..=AmountCents::MAX,
