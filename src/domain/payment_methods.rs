@@ -262,7 +262,7 @@ mod tests {
         .unwrap();
         assert_eq!(ok.to_wire(), "05:2000:1:5");
         assert_eq!(
-            serde_json::to_value(&method("99:150")).unwrap(),
+            serde_json::to_value(method("99:150")).unwrap(),
             json!({"type": "99", "amount": 150})
         );
         for bad in [
