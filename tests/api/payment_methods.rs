@@ -288,3 +288,46 @@ async fn send_payment_methods_makes_the_next_effectuation_carry_them() {
     let (status, body) = effectuate(&app, &after, effectuation(PHONE_OK, 1000)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+
+#[tokio::test]
+async fn a_bill_carries_them_too_summing_to_the_bill() {
+    use carat_merchant::sandbox::bills::PAYABLE_BAR_CODE;
+    let app = spawn_app().await;
+    let (status, created) = app
+        .post_json("/api/v1/recharges", json!({"recharge_type": "invoice"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (id, nit) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["nit"].as_str().unwrap().to_owned(),
+    );
+    let (status, listed) = app
+        .get_json(&format!(
+            "/api/v1/recharges/{id}/branches?dealer_code=910&bar_code={PAYABLE_BAR_CODE}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let pay = |methods: Value| {
+        json!({"dealer": {"code": "910", "type_code": "04"},
+               "invoice": {"bar_code": PAYABLE_BAR_CODE}, "amount": 15990,
+               "sale": {"used_payment_methods": methods}})
+    };
+    let error = app
+        .refused_effectuation(&id, &pay(json!([{"type": "00", "amount": 15000}])))
+        .await;
+    assert_eq!(error["field"], "sale.used_payment_methods", "{error}");
+    let (status, body) = effectuate(
+        &app,
+        &id,
+        pay(json!([{"type": "00", "amount": 10000}, {"type": "05", "amount": 5990}])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        app.sandbox
+            .transaction(&nit)
+            .unwrap()
+            .effectuation_payment_methods,
+        [strings(&["00:10000", "05:5990"])]
+    );
+}
