@@ -252,7 +252,8 @@ fn begin_request(order_id: &str, recharge_type: &str) -> Value {
     })
 }
 
-/// A valid normal effectuation: Vivo, (11) `number`, `amount` cents.
+/// A valid normal effectuation: Vivo, (11) `number`, `amount` cents, paid in cash (the
+/// payment methods' amounts sum to the transaction's).
 fn top_up(number: &str, amount: &str) -> Value {
     json!({
         "hashes": {"general": TABLE_HASH},
@@ -260,7 +261,7 @@ fn top_up(number: &str, amount: &str) -> Value {
         "phone": {"ddd": "11", "number": number},
         "amount": amount,
         "terminal_type": "04",
-        "used_payment_methods": ["00:3000"],
+        "used_payment_methods": [format!("00:{amount}")],
     })
 }
 
@@ -1532,4 +1533,77 @@ async fn an_invoice_bill_is_listed_by_bar_code_and_paid_whole_exactly_as_listed(
         .json(&json!({ "list_branch_data_request": asking(PAYABLE_BAR_CODE) }));
     let refused = h.call(request, "list_branch_data_response").await;
     assert_error(&refused, 400, "6", "recharge_type others and invoice");
+}
+
+#[tokio::test]
+async fn payment_methods_are_kept_must_sum_to_the_amount_and_default_to_99_for_tim() {
+    let h = Harness::start().await;
+    let strings = |list: &[&str]| Some(list.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+
+    // The amounts must sum to the transaction's (code 22), on the effectuation...
+    let nit = h.begin("UPMSUM").await;
+    let short = edit(
+        top_up("987654321", "1000"),
+        "/used_payment_methods",
+        Some(json!(["00:999"])),
+    );
+    assert_error(
+        &h.effectuate(&nit, short).await,
+        400,
+        "22",
+        "sum to 999 cents",
+    );
+    let two = edit(
+        top_up("987654321", "1000"),
+        "/used_payment_methods",
+        Some(json!(["00:600", "05:400:1:5-2:123456789"])),
+    );
+    let reply = h.effectuate(&nit, two).await;
+    assert_ok(&reply);
+    assert!(reply.1.get("send_payment_methods").is_none(), "{}", reply.1);
+    // ... and on the confirmation, against the effectuated amount.
+    let confirmation =
+        |list: Value| json!({"confirm": "true", "merchant_key": KEY, "used_payment_methods": list});
+    assert_error(
+        &h.confirm_with(&nit, confirmation(json!(["00:1001"]))).await,
+        400,
+        "22",
+        "transaction's 1000",
+    );
+    assert_ok(&h.confirm_with(&nit, confirmation(json!(["99:1000"]))).await);
+    // Each valid effectuation's and applied confirmation's lists are kept, as sent.
+    let tx = h.tx(&nit);
+    assert_eq!(
+        tx.effectuation_payment_methods,
+        [strings(&["00:600", "05:400:1:5-2:123456789"])]
+    );
+    assert_eq!(tx.confirmation_payment_methods, [strings(&["99:1000"])]);
+
+    // A TIM top-up confirmed without them: Carat assumes "Other forms" (99) for the whole.
+    let tim_nit = h.begin("UPMTIM").await;
+    let mut tim = edit(top_up("987654321", "1200"), "/used_payment_methods", None);
+    tim["dealer"]["code"] = json!("004");
+    tim["answers"] = json!([{"code": "5", "description": "Joaquim Jose"}]);
+    assert_ok(&h.effectuate(&tim_nit, tim).await);
+    assert_ok(&h.confirm(&tim_nit, "true").await);
+    let tx = h.tx(&tim_nit);
+    assert_eq!(tx.effectuation_payment_methods, [None]);
+    assert_eq!(tx.confirmation_payment_methods, [strings(&["99:1200"])]);
+
+    // Another dealer's: nothing assumed.
+    let vivo_nit = h.begin("UPMVIVO").await;
+    let vivo = edit(top_up("987654321", "1000"), "/used_payment_methods", None);
+    assert_ok(&h.effectuate(&vivo_nit, vivo).await);
+    assert_ok(&h.confirm(&vivo_nit, "true").await);
+    assert_eq!(h.tx(&vivo_nit).confirmation_payment_methods, [None]);
+}
+
+#[tokio::test]
+async fn the_send_payment_methods_test_amount_asks_for_them() {
+    let h = Harness::start().await;
+    let amount = carat_merchant::sandbox::faults::SEND_PAYMENT_METHODS_AMOUNT.to_string();
+    let asked = h.begin("UPMSEND").await;
+    let reply = h.effectuate(&asked, top_up("987654321", &amount)).await;
+    assert_ok(&reply);
+    assert_eq!(reply.1["send_payment_methods"], "true", "{}", reply.1);
 }

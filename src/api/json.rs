@@ -132,7 +132,7 @@ fn field_error<T: DeserializeOwned>(bytes: &[u8], path: Option<&Path>, reason: &
     let members = json_errors::expected_shape(reason).and_then(|s| members::<T>(bytes, path, s));
     let cents = CENTS_FIELDS.contains(&field.as_str());
     FieldError::new(
-        json_errors::shorten(&field),
+        json_errors::shorten_field(&field),
         json_errors::plain_words(reason, members.as_deref(), cents),
     )
 }

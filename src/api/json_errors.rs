@@ -4,6 +4,8 @@
 
 /// Longest stretch of a client's value repeated in a message.
 const ECHO_LIMIT: usize = 32;
+/// See [`shorten_field`].
+const FIELD_LIMIT: usize = 64;
 
 /// What a field was expected to be, when naming its members needs a second look at the type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,8 +212,19 @@ pub fn truncate_echoes(message: &str) -> String {
 
 /// `name` cut to [`ECHO_LIMIT`] characters (a field's name is the client's too).
 pub fn shorten(name: &str) -> String {
-    if name.chars().count() > ECHO_LIMIT {
-        let head: String = name.chars().take(ECHO_LIMIT).collect();
+    shorten_to(name, ECHO_LIMIT)
+}
+
+/// A field's path cut to [`FIELD_LIMIT`] characters: longer than an echo, since a path of
+/// known names nests (`sale.used_payment_methods[0].collected[0].data`), still bounded, since
+/// its last name may be the client's.
+pub fn shorten_field(path: &str) -> String {
+    shorten_to(path, FIELD_LIMIT)
+}
+
+fn shorten_to(name: &str, limit: usize) -> String {
+    if name.chars().count() > limit {
+        let head: String = name.chars().take(limit).collect();
         format!("{head}…")
     } else {
         name.to_owned()

@@ -12,7 +12,7 @@ use super::json::{self, ApiJson, JsonBytes};
 use super::recharge_path::{KnownRecharge, recharge_id};
 use super::views::RechargeView;
 use crate::domain::effectuation::BarCode;
-use crate::domain::{BranchCode, Ddd, DealerCode, OrderId, RechargeType};
+use crate::domain::{BranchCode, Ddd, DealerCode, OrderId, RechargeType, UsedPaymentMethod};
 use crate::recharge::{
     BranchData, Chosen, Dealers, EffectuateRequest, InvoiceRequest, OthersEffectuateRequest,
     TvChoice,
@@ -30,6 +30,9 @@ pub struct CreateRecharge {
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRecharge {
     pub confirm: bool,
+    /// How the sale was paid (`domain::payment_methods`); only with `confirm: true`.
+    #[serde(default)]
+    pub used_payment_methods: Option<Vec<UsedPaymentMethod>>,
 }
 
 /// `normal`: `dealer_code` and `ddd`; `others`: `dealer_code` and `branch_code`.
@@ -159,6 +162,9 @@ pub async fn confirm(
     KnownRecharge(id): KnownRecharge,
     ApiJson(body): ApiJson<ConfirmRecharge>,
 ) -> Result<Json<RechargeView>, ApiError> {
-    let recharge = state.recharges.confirm(id, body.confirm).await?;
+    let recharge = state
+        .recharges
+        .confirm(id, body.confirm, body.used_payment_methods)
+        .await?;
     Ok(Json(RechargeView::new(recharge, None)))
 }

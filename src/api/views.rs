@@ -5,7 +5,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::domain::effectuation::{BranchDealer, Dealer, Invoice, Phone};
-use crate::domain::{AmountKey, Effectuation, EffectuationInput, RechargeStatus, RechargeType};
+use crate::domain::{
+    AmountKey, Effectuation, EffectuationInput, RechargeStatus, RechargeType, UsedPaymentMethod,
+};
 use crate::recharge::{PinReceipt, Receipts, pin_receipt_state};
 use crate::store::{Event, Recharge};
 
@@ -38,6 +40,21 @@ pub struct RechargeView {
     /// `POST .../effectuate {"tv_package": <code>}`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tv_package_subscription_codes: Option<Vec<String>>,
+    /// The `used_payment_methods` the effectuation carried.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub used_payment_methods: Option<Vec<UsedPaymentMethod>>,
+    /// The `used_payment_methods` the confirmation carried (kept for its resend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirmation_payment_methods: Option<Vec<UsedPaymentMethod>>,
+    /// `payment_methods.max` from this recharge's effectuation answer: the confirmation may
+    /// carry at most this many `used_payment_methods`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment_methods_max: Option<u32>,
+    /// `true` when this recharge's effectuation answer asked for the payment methods on the
+    /// merchant's next transaction (`send_payment_methods`): the next effectuation must carry
+    /// `sale.used_payment_methods`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_payment_methods: Option<bool>,
     /// Shown by `GET /api/v1/recharges/{id}`; a PIN sale's (which carry its PIN) only there.
     pub receipts: Option<Receipts>,
     /// A PIN sale's receipt: `kept` (encrypted; `GET` shows it), `not_kept` (the sale is
@@ -135,6 +152,15 @@ impl RechargeView {
     pub fn new(r: Recharge, events: Option<Vec<Event>>) -> Self {
         let effectuation = r.effectuation().map(EffectuationView::new);
         let answer = r.carat_answer().cloned().unwrap_or_default();
+        let used_payment_methods = r
+            .effectuation()
+            .and_then(|e| e.optional.used_payment_methods.clone());
+        // Built by the codec, so read back losslessly.
+        let confirmation_payment_methods = r.decision_payment_methods.as_ref().map(|m| {
+            m.0.iter()
+                .filter_map(|w| UsedPaymentMethod::from_wire(w).ok())
+                .collect()
+        });
         // The clear columns: a PIN sale's receipts are never there.
         let receipts =
             (r.customer_receipt.is_some() || r.merchant_receipt.is_some()).then(|| Receipts {
@@ -171,6 +197,10 @@ impl RechargeView {
             esitef_usn: answer.esitef_usn,
             authorization: answer.authorization,
             tv_package_subscription_codes: answer.tv_package_subscription_codes,
+            used_payment_methods,
+            confirmation_payment_methods,
+            payment_methods_max: answer.payment_methods_max,
+            send_payment_methods: answer.send_payment_methods,
             receipts,
             pin_receipt,
             last_error,

@@ -245,11 +245,17 @@ impl CaratClient {
     }
 
     /// `PUT /v3/recharge/{nit}` with `confirm_recharge_request`: `true` confirms, `false` undoes.
-    pub async fn confirm(&self, nit: &Nit, confirm: bool) -> Exchange<ConfirmRechargeResponse> {
+    /// `used_payment_methods`: the wire strings (`domain::payment_methods`), if any.
+    pub async fn confirm(
+        &self,
+        nit: &Nit,
+        confirm: bool,
+        used_payment_methods: Option<Vec<String>>,
+    ) -> Exchange<ConfirmRechargeResponse> {
         let body = ConfirmRechargeRequest {
             confirm: confirm.to_string(),
             merchant_key: self.merchant_key.expose().to_owned(),
-            used_payment_methods: None,
+            used_payment_methods,
         };
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))

@@ -376,6 +376,8 @@ pub struct DoRechargeResponse {
     /// `T/F` in the table; seen neither as a string nor as a boolean, so both are accepted.
     #[serde(default, deserialize_with = "lenient_bool")]
     pub resubmit_transaction: Option<bool>,
+    /// `< 5 AN`, "true" when positive; a boolean is tolerated and read as its string.
+    #[serde(default, deserialize_with = "lenient_string")]
     pub send_payment_methods: Option<String>,
     pub esitef: Option<Esitef>,
     pub sitef: Option<CodeMessage>,
@@ -535,6 +537,14 @@ fn lenient_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
             "false" | "f" => Some(false),
             _ => None,
         },
+        _ => None,
+    })
+}
+
+fn lenient_string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Bool(b)) => Some(b.to_string()),
         _ => None,
     })
 }

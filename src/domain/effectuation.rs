@@ -159,6 +159,9 @@ pub struct OptionalFields {
     pub cnpj: Option<Cnpj>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zip_code: Option<ZipCode>,
+    /// How the sale was paid (`payment_methods.rs`), sent as given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_payment_methods: Option<Vec<super::UsedPaymentMethod>>,
 }
 
 /// What Carat answered an effectuation (or a query that resolved one), receipts aside: those
@@ -175,6 +178,12 @@ pub struct CaratAnswer {
     /// the storefront chooses; the choice goes back as answer 126.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tv_package_subscription_codes: Option<Vec<String>>,
+    /// `payment_methods.max`: at most this many `used_payment_methods` on the confirmation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_methods_max: Option<u32>,
+    /// `send_payment_methods`: Carat asked for the payment methods on the next transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send_payment_methods: Option<bool>,
 }
 
 impl CaratAnswer {
@@ -264,6 +273,7 @@ mod tests {
             esitef_usn: Some("123".into()),
             authorization: None,
             tv_package_subscription_codes: None,
+            ..CaratAnswer::default()
         };
         assert_eq!(
             serde_json::to_value(&usn_only).unwrap(),

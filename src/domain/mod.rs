@@ -6,6 +6,7 @@ pub mod customer;
 pub mod effectuation;
 pub mod format;
 pub mod ids;
+pub mod payment_methods;
 pub mod payment_status;
 pub mod phone;
 pub mod receipt_cipher;
@@ -22,6 +23,7 @@ pub use customer::{Cnpj, Cpf, TerminalType, ZipCode};
 pub use effectuation::{CaratAnswer, Effectuation, EffectuationInput, OptionalFields};
 pub use format::{Charset, FieldError, Format, FormatError};
 pub use ids::{GeneralHash, MerchantId, MerchantUsn, Nit, OrderId};
+pub use payment_methods::UsedPaymentMethod;
 pub use phone::{Ddd, PhoneNumber};
 pub use recharge::{
     AmountCents, AmountKey, Answer, BranchCode, DealerCode, DealerTypeCode, RechargeType,

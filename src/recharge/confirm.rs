@@ -6,10 +6,12 @@
 
 use uuid::Uuid;
 
+use super::payment_methods;
 use super::{
     CaratFailure, CaratProblem, FlowError, Race, RechargeService, call_record, detached, why_not,
 };
-use crate::domain::{Actor, CaratStatus, RechargeStatus};
+use crate::domain::payment_methods::to_wire_list;
+use crate::domain::{Actor, CaratStatus, RechargeStatus, UsedPaymentMethod};
 use crate::store::{self, Changes, Guard, Recharge, Step};
 
 /// The two decisions, and the states they pass through.
@@ -50,16 +52,35 @@ fn settled_by(in_flight: RechargeStatus, carat: Option<&CaratStatus>) -> Option<
 }
 
 impl RechargeService {
-    pub async fn confirm(&self, id: Uuid, confirm: bool) -> Result<Recharge, FlowError> {
+    /// `used_payment_methods`: how the sale was paid, sent with a confirmation.
+    pub async fn confirm(
+        &self,
+        id: Uuid,
+        confirm: bool,
+        used_payment_methods: Option<Vec<UsedPaymentMethod>>,
+    ) -> Result<Recharge, FlowError> {
+        if !confirm && used_payment_methods.is_some() {
+            return Err(payment_methods::only_on_confirmation());
+        }
         let this = self.clone();
         let decision = Decision { confirm };
-        detached(async move { this.decide(id, decision, &Actor::Storefront).await }).await
+        detached(async move {
+            this.decide(
+                id,
+                decision,
+                used_payment_methods.as_deref(),
+                &Actor::Storefront,
+            )
+            .await
+        })
+        .await
     }
 
     async fn decide(
         &self,
         id: Uuid,
         decision: Decision,
+        methods: Option<&[UsedPaymentMethod]>,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
         let action = decision.action();
@@ -86,7 +107,12 @@ impl RechargeService {
                              it is being undone",
                         ));
                     }
-                    RechargeStatus::PendingConfirmation => {}
+                    RechargeStatus::PendingConfirmation => {
+                        if let Some(methods) = methods {
+                            payment_methods::check_confirmation(&recharge, methods)
+                                .map_err(FlowError::Invalid)?;
+                        }
+                    }
                     // The same decision again answers as the first time.
                     s if s == decision.done() => return Ok(Race::Won(recharge)),
                     s => {
@@ -98,8 +124,9 @@ impl RechargeService {
                             .unwrap_or_else(|| FlowError::out_of_order(s, why_not(s, action))));
                     }
                 }
+                let wire = methods.map(to_wire_list);
                 match self
-                    .send_decision(&recharge, decision, Guard::Status, actor)
+                    .send_decision(&recharge, decision, wire, Guard::Status, actor)
                     .await?
                 {
                     Some(settled) => settled.map(Race::Won),
@@ -113,11 +140,13 @@ impl RechargeService {
     /// Sends `decision` for a recharge pending confirmation, or again for one whose same
     /// decision Carat still holds pending (`recharge` in the decision's in-flight state, the
     /// earlier call over). `None`: the recharge moved before the call could go out, and
-    /// nothing was sent.
+    /// nothing was sent. `used_payment_methods` (wire strings) go with a new decision and are
+    /// kept with it; the same decision sent again carries the kept ones.
     pub(super) async fn send_decision(
         &self,
         recharge: &Recharge,
         decision: Decision,
+        used_payment_methods: Option<Vec<String>>,
         guard: Guard,
         actor: &Actor,
     ) -> Result<Option<Result<Recharge, FlowError>>, FlowError> {
@@ -128,14 +157,26 @@ impl RechargeService {
             ));
         };
         let in_flight = decision.in_flight();
+        let used_payment_methods = if recharge.status == in_flight {
+            recharge.decision_payment_methods.clone().map(|m| m.0)
+        } else {
+            used_payment_methods
+        };
         let step = Step {
+            changes: Changes {
+                decision_payment_methods: used_payment_methods.clone(),
+                ..Changes::default()
+            },
             detail: serde_json::json!({"confirm": decision.confirm}),
             ..self.call_step(recharge, in_flight, guard, actor)
         };
         let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
             return Ok(None);
         };
-        let exchange = self.carat.confirm(&nit, decision.confirm).await;
+        let exchange = self
+            .carat
+            .confirm(&nit, decision.confirm, used_payment_methods)
+            .await;
         let call = call_record(&exchange);
         let answer = match exchange.result {
             Ok(answer) => answer,

@@ -17,9 +17,9 @@ use crate::carat::wire::{
 };
 use crate::domain::effectuation::{Dealer, Phone};
 use crate::domain::{
-    Actor, AmountCents, AmountKey, Answer, CaratStatus, Cnpj, Cpf, Ddd, DealerCode, DealerTypeCode,
-    Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber, RechargeStatus,
-    RechargeType, TerminalType, ZipCode,
+    Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Cnpj, Cpf, Ddd, DealerCode,
+    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber,
+    RechargeStatus, RechargeType, TerminalType, UsedPaymentMethod, ZipCode, payment_methods,
 };
 use crate::store::{self, CallRecord, Changes, Guard, NextAttempt, Recharge, Step};
 
@@ -51,6 +51,9 @@ pub struct SaleChoice {
     pub cnpj: Option<Cnpj>,
     #[serde(default)]
     pub zip_code: Option<ZipCode>,
+    /// How the sale was paid (`recharge/payment_methods.rs` checks the list).
+    #[serde(default)]
+    pub used_payment_methods: Option<Vec<UsedPaymentMethod>>,
 }
 
 impl SaleChoice {
@@ -60,6 +63,7 @@ impl SaleChoice {
             cpf: self.cpf.clone(),
             cnpj: self.cnpj.clone(),
             zip_code: self.zip_code.clone(),
+            used_payment_methods: self.used_payment_methods.clone(),
         }
     }
 }
@@ -177,7 +181,10 @@ fn to_wire(effectuation: &Effectuation, general_hash: &GeneralHash) -> DoRecharg
                 .collect()
         }),
         invoice,
-        used_payment_methods: None,
+        used_payment_methods: optional
+            .used_payment_methods
+            .as_deref()
+            .map(payment_methods::to_wire_list),
         terminal_type: optional.terminal_type.as_ref().map(ToString::to_string),
         cpf: optional.cpf.as_ref().map(ToString::to_string),
         cnpj: optional.cnpj.as_ref().map(ToString::to_string),
@@ -258,6 +265,7 @@ impl RechargeService {
         // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
         // this recharge) are a 422 here, before anything is written or sent.
         self.check_chosen(&recharge, &nit, chosen).await?;
+        self.check_effectuation_methods(effectuation).await?;
         let detail = serde_json::json!(effectuation);
         // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may correct
         // its choice and try again.
@@ -301,6 +309,7 @@ impl RechargeService {
             // Someone else started a call first.
             return Ok(Race::Lost);
         };
+        self.effectuation_methods_sent(&effectuation).await;
         let exchange = self
             .carat
             .effectuate(nit, &to_wire(&effectuation, &general_hash))
@@ -310,6 +319,7 @@ impl RechargeService {
             Ok(answer) => {
                 // The catalogue cache's part (`catalogue_cache.rs`): a new hash replaces it.
                 let new_hash = answer.hashes.as_ref().and_then(|h| h.general.clone());
+                self.take_payment_methods(&answer).await;
                 let outcome = self.effectuation_answered(&sent, actor, call, answer).await;
                 self.take_general_hash(new_hash.as_deref()).await;
                 outcome.map(Race::Won)
@@ -332,6 +342,8 @@ impl RechargeService {
     ) -> Result<Recharge, FlowError> {
         let carat = CaratStatus::parse(answer.status.as_deref().unwrap_or_default());
         let guard = Guard::Attempt(sent.attempt);
+        let (payment_methods_max, send_payment_methods) =
+            super::payment_methods::announced_in(&answer);
         match sent.status.after_carat_reports(&carat) {
             Some(RechargeStatus::PendingConfirmation) => {
                 let receipts = Receipts {
@@ -346,10 +358,11 @@ impl RechargeService {
                 let mut step = Step {
                     changes: Changes {
                         carat_status: Some(carat.to_string()),
-                        carat_answer: Some(carat_answer(
-                            answer.esitef.as_ref(),
-                            answer.authorization.as_ref(),
-                        )),
+                        carat_answer: Some(CaratAnswer {
+                            payment_methods_max,
+                            send_payment_methods: send_payment_methods.then_some(true),
+                            ..carat_answer(answer.esitef.as_ref(), answer.authorization.as_ref())
+                        }),
                         ..changes
                     },
                     call: Some(call),

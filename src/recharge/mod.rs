@@ -24,6 +24,7 @@ mod confirm;
 mod effectuate;
 mod error;
 mod kinds;
+mod payment_methods;
 mod pin_receipts;
 mod reconcile;
 mod resolve;
@@ -275,6 +276,7 @@ fn carat_answer(
         esitef_usn: esitef.and_then(|e| e.usn.clone()),
         authorization: authorization.map(|a| serde_json::json!(a)),
         tv_package_subscription_codes: None,
+        ..crate::domain::CaratAnswer::default()
     }
 }
 

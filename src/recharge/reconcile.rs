@@ -309,7 +309,7 @@ impl Reconciler {
     ) -> Result<Progress, FlowError> {
         match self
             .service
-            .send_decision(recharge, decision, guard, &self.actor)
+            .send_decision(recharge, decision, None, guard, &self.actor)
             .await?
         {
             None | Some(Ok(_)) => Ok(Progress::Moved),

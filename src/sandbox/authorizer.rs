@@ -126,6 +126,7 @@ mod tests {
             amount_cents: 3000,
             answers: vec![],
             tv_package: None,
+            used_payment_methods: None,
         };
         let now = DateTime::parse_from_rfc3339("2025-03-07T09:05:01-03:00").unwrap();
         let a = approve_at(&purchase, now);
@@ -153,6 +154,7 @@ mod tests {
             amount_cents: 1000,
             answers: Vec::new(),
             tv_package: None,
+            used_payment_methods: None,
         };
         let pins: HashSet<String> = (0..1000)
             .map(|_| {

@@ -121,6 +121,19 @@ impl CaratError {
         )
     }
 
+    /// Code 22: `used_payment_methods`' amounts do not sum to the transaction's amount
+    /// (sandbox convention: seed 001 leaves the consistency to the store).
+    pub fn payment_methods_sum(sum: u64, amount_cents: u64) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "22",
+            format!(
+                "used_payment_methods: the amounts sum to {sum} cents, not to the \
+                 transaction's {amount_cents}"
+            ),
+        )
+    }
+
     /// Code 115 on create: the merchant did not accept the authenticity POST.
     pub fn authenticity(why: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::OK, "115", format!("Authenticity error: {why}"))

@@ -23,6 +23,8 @@ pub const CONFIRMATION_ERROR_AMOUNT: u64 = 1313;
 /// Effectuated amount (cents) whose `confirm:"true"` is applied (CON), then answered after
 /// `slow_answer_delay`.
 pub const SLOW_CONFIRMATION_AMOUNT: u64 = 1414;
+/// An approved effectuation of this amount is answered `send_payment_methods: "true"`.
+pub const SEND_PAYMENT_METHODS_AMOUNT: u64 = 1515;
 
 /// Create `order_id` prefix: HTTP 500 before any authenticity POST, no transaction.
 pub const CREATE_INTERNAL_ERROR_PREFIX: &str = "SBX500";

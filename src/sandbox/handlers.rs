@@ -277,6 +277,8 @@ fn effectuate(
             tx.require(CaratStatus::Nov, "effectuation")?;
         }
         tx.note_answers(purchase.answers.clone());
+        let tim = purchase.recharge_type == RechargeType::Normal && purchase.dealer.code == "004";
+        tx.note_payment_methods(purchase.used_payment_methods.clone(), tim);
         if purchase.dealer.sells_tv() && purchase.tv_package.is_none() {
             tx.await_choice();
             return Ok((
@@ -318,7 +320,14 @@ fn confirm(
 ) -> Result<(ConfirmRechargeResponse, Pace), CaratError> {
     sandbox.ledger.with_live(nit, Touch::Confirmation, |tx| {
         let request: ConfirmRechargeRequest = decode::content_of(content)?;
-        let decision = validate::confirmation(&request, &sandbox.merchant_key)?;
+        let validate::Confirmation {
+            decision,
+            used_payment_methods,
+        } = validate::confirmation(&request, &sandbox.merchant_key)?;
+        let (methods, sum) = used_payment_methods.unzip();
+        if let (Decision::Confirm, Some(sum), Some(cents)) = (decision, sum, tx.approved_cents()) {
+            validate::sums_to(sum, cents)?;
+        }
         let test_value = match (decision, &tx.status) {
             (Decision::Confirm, CaratStatus::Ppc) => {
                 tx.approved_cents().and_then(faults::on_confirmation)
@@ -335,6 +344,9 @@ fn confirm(
         };
         unless_error_500(fault)?;
         tx.settle(decision)?;
+        if decision == Decision::Confirm {
+            tx.note_confirmation_methods(methods);
+        }
         after_applying(responses::settled(tx), pace, fault)
     })
 }

@@ -35,6 +35,12 @@
 //!
 //! A NOV transaction older than `nit_lifetime` becomes EXP when next touched.
 //!
+//! `used_payment_methods` entries are read with the domain's codec
+//! ([`crate::domain::payment_methods`]), at most `payment_methods.max` (2) of them, their sum
+//! checked (code 22 below); [`SandboxTransaction`] keeps each valid effectuation's and applied
+//! confirmation's list. A TIM top-up (dealer 004) confirmed without them is kept as Carat
+//! assumes it (seed 003): `["99:<cents>"]`, "Other forms" for the whole amount.
+//!
 //! # Errors
 //!
 //! The sandbox's convention, since Carat's own code table is not published in full. Every
@@ -57,6 +63,7 @@
 //! | `8` | 400 | value not offered: unknown dealer, branch, amount_key, amount outside the ranges; a bill not as listed, or not paid whole |
 //! | `20` | 400 | no bill has this bar code (`invoice` listing or effectuation) |
 //! | `21` | 400 | the bill expired: its due date has passed (`invoice` listing or effectuation) |
+//! | `22` | 400 | `used_payment_methods`' amounts do not sum to the transaction's amount (effectuation: the amount sold; confirmation `"true"`: the amount effectuated). Seed 001 leaves that consistency to the store; the sandbox holds the store to it |
 //! | `55` | 200 | test value: esitef error on effectuation |
 //! | `56` | 200 | test value: esitef error on create |
 //! | `99` | 500 | test value: internal error |
@@ -72,6 +79,7 @@
 //! | `999990004` | effectuation `phone.number` | applied (PPC), answered after `slow_answer_delay` |
 //! | amount `1313` | effectuated amount, acts on `confirm:"true"` | HTTP 500, esitef 99, stays PPC |
 //! | amount `1414` | effectuated amount, acts on `confirm:"true"` | applied (CON), answered after `slow_answer_delay` |
+//! | amount `1515` | approved effectuation | answered with `send_payment_methods: "true"` |
 //! | `SBX500…` | create `order_id` prefix | HTTP 500, esitef 99, no transaction, no POST |
 //! | `SBXERR…` | create `order_id` prefix | HTTP 200, esitef 56, no transaction, no POST |
 //! | [`bills::PAYABLE_BAR_CODE`] | `invoice.bar_code` | a bill of 15990 cents, due 30 days from today |
@@ -192,6 +200,13 @@ pub struct SandboxTransaction {
     pub listing_general_hashes: Vec<Option<String>>,
     /// The `answers` (code, description) of every valid `do_recharge_request`, in order.
     pub effectuation_answers: Vec<Vec<(String, String)>>,
+    /// The `used_payment_methods` of every valid `do_recharge_request`, in order (`None`: the
+    /// request had none).
+    pub effectuation_payment_methods: Vec<Option<Vec<String>>>,
+    /// The `used_payment_methods` of every applied confirmation (`confirm` "true"), in order. A
+    /// TIM top-up's (dealer 004) confirmation without them is recorded as Carat assumes it: the
+    /// whole amount as type 99, "Other forms" (`["99:<cents>"]`).
+    pub confirmation_payment_methods: Vec<Option<Vec<String>>>,
 }
 
 /// What the handlers share.

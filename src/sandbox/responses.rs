@@ -2,6 +2,7 @@
 
 use super::authorizer::Approval;
 use super::catalog::{self, DealerSpec, Listed};
+use super::faults;
 use super::state::Transaction;
 use super::validate::PAYMENT_METHODS_MAX;
 use crate::carat::wire::{
@@ -90,6 +91,10 @@ pub(crate) fn approved(tx: &Transaction, general_hash: &str) -> DoRechargeRespon
         authorization: approval.map(|a| a.authorization.clone()),
         customer: approval.map(customer_receipt),
         merchant: approval.map(merchant_receipt),
+        // Test value: Carat asks for the payment methods on the next transaction.
+        send_payment_methods: approval
+            .is_some_and(|a| a.amount_cents == faults::SEND_PAYMENT_METHODS_AMOUNT)
+            .then(|| "true".to_owned()),
         payment_methods: Some(PaymentMethods {
             max: Some(PAYMENT_METHODS_MAX.to_string()),
             available: PAYMENT_METHODS

@@ -74,6 +74,12 @@ pub(crate) struct Transaction {
     listing_hashes: Vec<Option<String>>,
     /// The answers of every valid effectuation, in order.
     effectuation_answers: Vec<Vec<(String, String)>>,
+    /// The `used_payment_methods` of every valid effectuation, in order.
+    effectuation_payment_methods: Vec<Option<Vec<String>>>,
+    /// The `used_payment_methods` of every applied confirmation, in order.
+    confirmation_payment_methods: Vec<Option<Vec<String>>>,
+    /// A TIM top-up (dealer 004): its confirmation without `used_payment_methods` assumes 99.
+    tim: bool,
 }
 
 impl Transaction {
@@ -96,6 +102,22 @@ impl Transaction {
     /// Notes a valid effectuation's answers, for tests to see what the merchant sent.
     pub fn note_answers(&mut self, answers: Vec<(String, String)>) {
         self.effectuation_answers.push(answers);
+    }
+
+    /// Notes a valid effectuation's `used_payment_methods`, and whether it sells TIM.
+    pub fn note_payment_methods(&mut self, methods: Option<Vec<String>>, tim: bool) {
+        self.effectuation_payment_methods.push(methods);
+        self.tim = tim;
+    }
+
+    /// Notes an applied confirmation's `used_payment_methods`. A TIM one without them is kept
+    /// as Carat assumes it (seed 003): the whole amount paid by type 99, "Other forms".
+    pub fn note_confirmation_methods(&mut self, methods: Option<Vec<String>>) {
+        let methods = match (methods, self.tim, self.approved_cents()) {
+            (None, true, Some(cents)) => Some(vec![format!("99:{cents}")]),
+            (methods, ..) => methods,
+        };
+        self.confirmation_payment_methods.push(methods);
     }
 
     /// A TV effectuation without a package: Carat waits for the merchant to choose (AGU).
@@ -166,6 +188,8 @@ impl Transaction {
             create_general_hash: self.order.general_hash.clone(),
             listing_general_hashes: self.listing_hashes.clone(),
             effectuation_answers: self.effectuation_answers.clone(),
+            effectuation_payment_methods: self.effectuation_payment_methods.clone(),
+            confirmation_payment_methods: self.confirmation_payment_methods.clone(),
         }
     }
 }
@@ -209,6 +233,9 @@ impl Ledger {
             query_requests: 0,
             listing_hashes: Vec::new(),
             effectuation_answers: Vec::new(),
+            effectuation_payment_methods: Vec::new(),
+            confirmation_payment_methods: Vec::new(),
+            tim: false,
         };
         book.transactions.insert(nit.clone(), tx);
         nit

@@ -12,6 +12,7 @@ use crate::carat::wire::{
     ListBranchDataRequest, ListBranchesQuery, Phone,
 };
 use crate::domain::format::check_field;
+use crate::domain::payment_methods::{UsedPaymentMethod, WireError};
 use crate::domain::recharge::{AmountCents, AnswerCode, AnswerText};
 use crate::domain::{
     AmountKey, BranchCode, Charset, Ddd, DealerCode, DealerTypeCode, FieldError, Format,
@@ -26,8 +27,6 @@ const ZIP_CODE: Format = Format::at_most(9, Charset::Alphanumeric);
 const PHONE_NUMBER: Format = Format::at_most(9, Charset::Numeric);
 const TERMINAL_TYPE: Format = Format::exactly(2, Charset::Numeric);
 const TERMINAL_TYPES: [&str; 5] = ["01", "02", "03", "04", "05"];
-const PAYMENT_METHOD_TYPE: Format = Format::exactly(2, Charset::Numeric);
-const PAYMENT_METHOD_AMOUNT: Format = Format::at_most(12, Charset::Numeric);
 /// `payment_methods.max` as the sandbox announces it: at most that many entries.
 pub(crate) const PAYMENT_METHODS_MAX: usize = 2;
 
@@ -42,6 +41,16 @@ pub(crate) struct Purchase {
     pub answers: Vec<(String, String)>,
     /// A TV dealer's package chosen by answer 126 (one it offers); `None` before the choice.
     pub tv_package: Option<String>,
+    /// `used_payment_methods` as sent, if any.
+    pub used_payment_methods: Option<Vec<String>>,
+}
+
+/// A validated `confirm_recharge_request`.
+#[derive(Debug)]
+pub(crate) struct Confirmation {
+    pub decision: Decision,
+    /// `used_payment_methods` as sent and their amounts' sum, if any.
+    pub used_payment_methods: Option<(Vec<String>, u64)>,
 }
 
 /// A NIT in a path or query: absent or empty is code 1, otherwise `= 64 AN`.
@@ -186,7 +195,10 @@ pub(crate) fn effectuation(
     optional("cpf", DOCUMENT, request.cpf.as_deref())?;
     optional("cnpj", DOCUMENT, request.cnpj.as_deref())?;
     optional("zip_code", ZIP_CODE, request.zip_code.as_deref())?;
-    used_payment_methods(request.used_payment_methods.as_deref())?;
+    let methods = used_payment_methods(request.used_payment_methods.as_deref())?;
+    if let Some((_, sum)) = &methods {
+        sums_to(*sum, amount_cents)?;
+    }
     Ok(Purchase {
         recharge_type,
         dealer,
@@ -199,21 +211,33 @@ pub(crate) fn effectuation(
             .map(|a| (a.code.clone(), a.description.clone()))
             .collect(),
         tv_package,
+        used_payment_methods: methods.map(|(entries, _)| entries),
     })
 }
 
 pub(crate) fn confirmation(
     request: &ConfirmRechargeRequest,
     key: &Secret,
-) -> Result<Decision, CaratError> {
+) -> Result<Confirmation, CaratError> {
     merchant_key("merchant_key", &request.merchant_key, key)?;
     let decision = match request.confirm.as_str() {
         "true" => Decision::Confirm,
         "false" => Decision::Undo,
         _ => return Err(FieldError::new("confirm", "must be \"true\" or \"false\"").into()),
     };
-    used_payment_methods(request.used_payment_methods.as_deref())?;
-    Ok(decision)
+    Ok(Confirmation {
+        decision,
+        used_payment_methods: used_payment_methods(request.used_payment_methods.as_deref())?,
+    })
+}
+
+/// Sandbox convention (code 22): the amounts of `used_payment_methods` must sum to the
+/// transaction's amount, the consistency seed 001 leaves to the store.
+pub(crate) fn sums_to(sum: u64, amount_cents: u64) -> Result<(), CaratError> {
+    if sum == amount_cents {
+        return Ok(());
+    }
+    Err(CaratError::payment_methods_sum(sum, amount_cents))
 }
 
 fn optional(field: &'static str, format: Format, value: Option<&str>) -> Result<(), FieldError> {
@@ -414,48 +438,36 @@ fn terminal_type(value: Option<&str>) -> Result<(), FieldError> {
     Ok(())
 }
 
-/// Entries `Type:Amount[:Id:Data-Id:Data...]`, at most `payment_methods.max` of them.
-fn used_payment_methods(entries: Option<&[String]>) -> Result<(), FieldError> {
-    let entries = entries.unwrap_or_default();
+/// Entries `Type:Amount[:Id:Data-Id:Data...]` (the domain's codec,
+/// [`crate::domain::payment_methods`]), at most `payment_methods.max` of them: the entries as
+/// sent and their amounts' sum.
+fn used_payment_methods(
+    entries: Option<&[String]>,
+) -> Result<Option<(Vec<String>, u64)>, FieldError> {
+    let Some(entries) = entries else {
+        return Ok(None);
+    };
     if entries.len() > PAYMENT_METHODS_MAX {
         return Err(FieldError::new(
             "used_payment_methods",
             format!("at most {PAYMENT_METHODS_MAX} entries (payment_methods.max)"),
         ));
     }
+    let mut sum = 0u64;
     for (i, entry) in entries.iter().enumerate() {
-        payment_method(entry).map_err(|reason| {
+        let method = payment_method(entry).map_err(|reason| {
             FieldError::new(
                 format!("used_payment_methods[{i}]"),
                 format!("must be Type:Amount[:Id:Data-Id:Data...]: {reason}"),
             )
         })?;
+        sum = sum.saturating_add(method.amount.get());
     }
-    Ok(())
+    Ok(Some((entries.to_vec(), sum)))
 }
 
-fn payment_method(entry: &str) -> Result<(), String> {
-    let mut parts = entry.splitn(3, ':');
-    let kind = parts.next().unwrap_or_default();
-    PAYMENT_METHOD_TYPE
-        .check(kind)
-        .map_err(|e| format!("Type {e}"))?;
-    let amount = parts.next().ok_or("Amount is missing")?;
-    PAYMENT_METHOD_AMOUNT
-        .check(amount)
-        .map_err(|e| format!("Amount {e}"))?;
-    let Some(collected) = parts.next() else {
-        return Ok(());
-    };
-    for pair in collected.split('-') {
-        let well_formed = pair.split_once(':').is_some_and(|(id, data)| {
-            !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && !data.is_empty()
-        });
-        if !well_formed {
-            return Err("each collected field must be Id:Data with a numeric Id".to_owned());
-        }
-    }
-    Ok(())
+fn payment_method(entry: &str) -> Result<UsedPaymentMethod, WireError> {
+    UsedPaymentMethod::from_wire(entry)
 }
 
 #[cfg(test)]
@@ -605,6 +617,14 @@ mod tests {
         }
         let three = vec!["00:1".to_owned(); 3];
         assert!(used_payment_methods(Some(&three)).is_err());
+        let two = vec!["00:1".to_owned(), "05:20:1:5".to_owned()];
+        assert_eq!(
+            used_payment_methods(Some(&two)).unwrap(),
+            Some((two.clone(), 21))
+        );
+        assert!(sums_to(21, 21).is_ok());
+        let off = sums_to(20, 21).unwrap_err();
+        assert_eq!(off.code, "22");
     }
 
     #[test]

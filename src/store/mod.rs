@@ -8,6 +8,7 @@ pub mod error;
 pub mod idempotency;
 pub mod listings;
 pub mod notifications;
+pub mod payment_methods;
 pub mod recharges;
 
 pub use db::{MIGRATOR, connect_and_migrate};

@@ -56,6 +56,8 @@ pub struct Recharge {
     /// A status notification contradicted it while pending confirmation: the reconciler
     /// queries Carat before it applies the policy.
     pub query_requested_at: Option<DateTime<Utc>>,
+    /// The `used_payment_methods` wire strings the confirmation sent (migration 14).
+    pub decision_payment_methods: Option<Json<Vec<String>>>,
 }
 
 impl Recharge {
@@ -425,6 +427,8 @@ pub struct Changes {
     pub sealed_receipts: Option<SealedReceipt>,
     /// `Some((code, message))` records Carat's last refusal.
     pub error: Option<(Option<String>, Option<String>)>,
+    /// The `used_payment_methods` a confirmation sends, kept for its resend.
+    pub decision_payment_methods: Option<Vec<String>>,
 }
 
 /// One move of a recharge: `from` -> `to` under `guard`, written with its history in one
@@ -500,6 +504,7 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
             receipt_key_id = CASE WHEN receipt_ciphertext IS NULL THEN $20 ELSE receipt_key_id END, \
             last_error_code = CASE WHEN $14 THEN $15 ELSE last_error_code END, \
             last_error_message = CASE WHEN $14 THEN $16 ELSE last_error_message END, \
+            decision_payment_methods = COALESCE($21, decision_payment_methods), \
             updated_at = now() \
          WHERE id = $1 AND status = $2 \
            AND ($17::bigint IS NULL OR attempt = $17) \
@@ -526,6 +531,7 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
     .bind(call_over)
     .bind(sealed.as_ref().map(|r| r.ciphertext.clone()))
     .bind(sealed.as_ref().map(|r| r.key_id.as_str().to_owned()))
+    .bind(changes.decision_payment_methods.map(Json))
     .fetch_optional(&mut *tx)
     .await?;
     // The call happened whether or not this step still applies: its outcome is evidence.

@@ -18,6 +18,7 @@ mod migrations;
 mod others;
 mod outage;
 mod outbound_faults;
+mod payment_methods;
 mod process;
 mod reconciler;
 mod sale_details;

@@ -6,6 +6,7 @@ mod callback_form;
 mod codes;
 mod formats;
 mod oracle;
+mod payment_methods;
 mod status_form;
 mod strategies;
 

@@ -1,0 +1,333 @@
+//! `used_payment_methods` end to end: the storefront's lists reach Carat on the effectuation
+//! (`sale.used_payment_methods`) and on the confirmation, each bad list is a 422 naming the
+//! field before Carat is called, a lost confirmation answer is resent with the same list, and
+//! `send_payment_methods` makes the merchant's next effectuation carry them.
+
+use std::time::Duration;
+
+use carat_merchant::sandbox::faults::SEND_PAYMENT_METHODS_AMOUNT;
+use carat_merchant::sandbox::{Fault, Operation};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    Options, PHONE_OK, TestApp, actors_of, effectuation, poll_recharge, spawn_app, spawn_app_with,
+};
+
+/// A top-up of `amount` cents whose body carries `methods` in `sale`.
+fn paid_with(amount: u64, methods: Value) -> Value {
+    let mut body = effectuation(PHONE_OK, amount);
+    body["sale"] = json!({"used_payment_methods": methods});
+    body
+}
+
+async fn started(app: &TestApp) -> (String, String) {
+    let created = app.create_recharge().await;
+    (
+        created["id"].as_str().unwrap().to_owned(),
+        created["nit"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn effectuate(app: &TestApp, id: &str, body: Value) -> (StatusCode, Value) {
+    app.post_json(&format!("/api/v1/recharges/{id}/effectuate"), body)
+        .await
+}
+
+async fn confirm(app: &TestApp, id: &str, body: Value) -> (StatusCode, Value) {
+    app.post_json(&format!("/api/v1/recharges/{id}/confirm"), body)
+        .await
+}
+
+fn strings(list: &[&str]) -> Option<Vec<String>> {
+    Some(list.iter().map(|s| (*s).to_owned()).collect())
+}
+
+#[tokio::test]
+async fn given_on_the_effectuation_and_the_confirmation_they_reach_carat() {
+    let app = spawn_app().await;
+    let (id, nit) = started(&app).await;
+    let methods = json!([
+        {"type": "00", "amount": 600},
+        {"type": "05", "amount": 400, "collected": [{"id": "1", "data": "5"}, {"id": "2", "data": "123456789"}]},
+    ]);
+    let (status, body) = effectuate(&app, &id, paid_with(1000, methods.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "pending_confirmation", "{body}");
+    assert_eq!(body["used_payment_methods"], methods, "{body}");
+    assert_eq!(body["payment_methods_max"], 2, "{body}");
+
+    let (status, body) = confirm(
+        &app,
+        &id,
+        json!({"confirm": true, "used_payment_methods": [{"type": "99", "amount": 1000}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "confirmed", "{body}");
+    assert_eq!(
+        body["confirmation_payment_methods"],
+        json!([{"type": "99", "amount": 1000}])
+    );
+
+    let seen = app.sandbox.transaction(&nit).unwrap();
+    assert_eq!(
+        seen.effectuation_payment_methods,
+        [strings(&["00:600", "05:400:1:5-2:123456789"])]
+    );
+    assert_eq!(seen.confirmation_payment_methods, [strings(&["99:1000"])]);
+}
+
+#[tokio::test]
+async fn each_bad_list_is_a_422_naming_the_field_before_carat_is_called() {
+    let app = spawn_app().await;
+    // Before any answer announced a max, the service checks none: three entries reach Carat
+    // (which holds them to its max of 2 itself).
+    let (first, first_nit) = started(&app).await;
+    let three = json!([
+        {"type": "00", "amount": 300}, {"type": "00", "amount": 300}, {"type": "00", "amount": 400}
+    ]);
+    let (_, body) = effectuate(&app, &first, paid_with(1000, three.clone())).await;
+    assert_eq!(body["error"]["code"], "carat_refused", "{body}");
+    assert_eq!(
+        app.sandbox
+            .transaction(&first_nit)
+            .unwrap()
+            .effectuation_requests,
+        1
+    );
+    let (status, body) = effectuate(&app, &first, effectuation(PHONE_OK, 1000)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // That answer announced max 2 (the sandbox's), now held against every list.
+
+    let (id, nit) = started(&app).await;
+    let cases = [
+        (three, "sale.used_payment_methods", "at most 2"),
+        (
+            json!([{"type": "00", "amount": 999}]),
+            "sale.used_payment_methods",
+            "sum to 999 cents",
+        ),
+        (
+            json!([{"type": "5", "amount": 1000}]),
+            "sale.used_payment_methods[0].type",
+            "exactly 2",
+        ),
+        (
+            json!([{"type": "00", "amount": 500}, {"type": "05", "amount": "500"}]),
+            "sale.used_payment_methods[1].amount",
+            "",
+        ),
+        (
+            json!([{"type": "05", "amount": 1000, "collected": [{"id": "1", "data": "12-34"}]}]),
+            "sale.used_payment_methods[0].collected[0].data",
+            "must not contain ':' or '-'",
+        ),
+        (
+            json!([{"type": "05", "amount": 1000, "collected": [{"id": "1", "data": "a:b"}]}]),
+            "sale.used_payment_methods[0].collected[0].data",
+            "must not contain ':' or '-'",
+        ),
+        (json!([]), "sale.used_payment_methods", "at least one"),
+    ];
+    for (methods, field, words) in cases {
+        let error = app
+            .refused_effectuation(&id, &paid_with(1000, methods.clone()))
+            .await;
+        assert_eq!(error["field"], field, "{methods} -> {error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(words),
+            "{methods} -> {error}"
+        );
+    }
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        0
+    );
+
+    // The confirmation: held to its own effectuation's max and amount.
+    let (status, body) = effectuate(&app, &id, effectuation(PHONE_OK, 1000)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cases = [
+        (
+            json!({"confirm": true, "used_payment_methods": [
+                {"type": "00", "amount": 300}, {"type": "00", "amount": 300}, {"type": "00", "amount": 400}]}),
+            "used_payment_methods",
+            "at most 2",
+        ),
+        (
+            json!({"confirm": true, "used_payment_methods": [{"type": "00", "amount": 1001}]}),
+            "used_payment_methods",
+            "must sum to the transaction's amount, 1000 cents",
+        ),
+        (
+            json!({"confirm": true, "used_payment_methods": [{"type": "0A", "amount": 1000}]}),
+            "used_payment_methods[0].type",
+            "",
+        ),
+        (
+            json!({"confirm": true, "used_payment_methods": [
+                {"type": "05", "amount": 1000, "collected": [{"id": "1", "data": "x-y"}]}]}),
+            "used_payment_methods[0].collected[0].data",
+            "must not contain",
+        ),
+        (
+            json!({"confirm": false, "used_payment_methods": [{"type": "00", "amount": 1000}]}),
+            "used_payment_methods",
+            "goes only with",
+        ),
+    ];
+    for (body, field, words) in cases {
+        let (status, answer) = confirm(&app, &id, body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} -> {answer}"
+        );
+        assert_eq!(answer["error"]["field"], field, "{body} -> {answer}");
+        assert!(
+            answer["error"]["message"].as_str().unwrap().contains(words),
+            "{body} -> {answer}"
+        );
+    }
+    let seen = app.sandbox.transaction(&nit).unwrap();
+    assert_eq!(seen.confirmation_requests, 0);
+    assert_eq!(app.recharge(&id).await["status"], "pending_confirmation");
+}
+
+#[tokio::test]
+async fn a_lost_confirmation_answer_is_resent_by_the_reconciler_with_the_same_list() {
+    let app = spawn_app_with(Options {
+        carat_timeout: Duration::from_millis(700),
+        reconcile: true,
+        reconcile_interval: Duration::from_millis(100),
+        ..Options::default()
+    })
+    .await;
+    let (id, nit) = started(&app).await;
+    let (status, body) = effectuate(&app, &id, effectuation(PHONE_OK, 1000)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Carat answers 500 without applying it: the confirmation's outcome is unknown.
+    app.sandbox.inject(Operation::Confirm, Fault::Error500, 1);
+    let methods = json!([
+        {"type": "00", "amount": 250},
+        {"type": "05", "amount": 750, "collected": [{"id": "3", "data": "0520200001A6"}]},
+    ]);
+    let (status, body) = confirm(
+        &app,
+        &id,
+        json!({"confirm": true, "used_payment_methods": methods}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["recharge_status"], "confirming", "{body}");
+
+    let recharge = poll_recharge(
+        &app.client,
+        &app.address,
+        &id,
+        Duration::from_secs(10),
+        |r| r["status"] == "confirmed",
+    )
+    .await;
+    let actors = actors_of(&recharge, "confirming -> confirmed");
+    assert!(
+        actors.iter().all(|a| a.starts_with("reconciler:")),
+        "{actors:?}"
+    );
+    let seen = app.sandbox.transaction(&nit).unwrap();
+    assert_eq!(seen.confirmation_requests, 2);
+    // The resend is the one Carat applied: it carried the storefront's list.
+    assert_eq!(
+        seen.confirmation_payment_methods,
+        [strings(&["00:250", "05:750:3:0520200001A6"])]
+    );
+}
+
+#[tokio::test]
+async fn send_payment_methods_makes_the_next_effectuation_carry_them() {
+    let app = spawn_app().await;
+    let (asked, _) = started(&app).await;
+    let (status, body) = effectuate(
+        &app,
+        &asked,
+        effectuation(PHONE_OK, SEND_PAYMENT_METHODS_AMOUNT),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["send_payment_methods"], true, "{body}");
+
+    // The merchant's next effectuation, another recharge's, must carry them.
+    let (next, nit) = started(&app).await;
+    let error = app
+        .refused_effectuation(&next, &effectuation(PHONE_OK, 1000))
+        .await;
+    assert_eq!(error["field"], "sale.used_payment_methods", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("Carat Portal asked"),
+        "{error}"
+    );
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        0
+    );
+    let (status, body) = effectuate(
+        &app,
+        &next,
+        paid_with(1000, json!([{"type": "00", "amount": 1000}])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("send_payment_methods").is_none(), "{body}");
+
+    // Sent once: the request is answered, the one after needs none.
+    let (after, _) = started(&app).await;
+    let (status, body) = effectuate(&app, &after, effectuation(PHONE_OK, 1000)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
+async fn a_bill_carries_them_too_summing_to_the_bill() {
+    use carat_merchant::sandbox::bills::PAYABLE_BAR_CODE;
+    let app = spawn_app().await;
+    let (status, created) = app
+        .post_json("/api/v1/recharges", json!({"recharge_type": "invoice"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (id, nit) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["nit"].as_str().unwrap().to_owned(),
+    );
+    let (status, listed) = app
+        .get_json(&format!(
+            "/api/v1/recharges/{id}/branches?dealer_code=910&bar_code={PAYABLE_BAR_CODE}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let pay = |methods: Value| {
+        json!({"dealer": {"code": "910", "type_code": "04"},
+               "invoice": {"bar_code": PAYABLE_BAR_CODE}, "amount": 15990,
+               "sale": {"used_payment_methods": methods}})
+    };
+    let error = app
+        .refused_effectuation(&id, &pay(json!([{"type": "00", "amount": 15000}])))
+        .await;
+    assert_eq!(error["field"], "sale.used_payment_methods", "{error}");
+    let (status, body) = effectuate(
+        &app,
+        &id,
+        pay(json!([{"type": "00", "amount": 10000}, {"type": "05", "amount": 5990}])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        app.sandbox
+            .transaction(&nit)
+            .unwrap()
+            .effectuation_payment_methods,
+        [strings(&["00:10000", "05:5990"])]
+    );
+}
