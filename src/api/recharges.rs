@@ -67,7 +67,9 @@ pub async fn show(
 ) -> Result<Json<RechargeView>, ApiError> {
     let (recharge, events) = state.recharges.get(recharge_id(&id)?).await?;
     let (receipts, pin_receipt) = state.recharges.receipts(&recharge);
+    let payment = state.recharges.payment(recharge.id).await?;
     let mut view = RechargeView::new(recharge, Some(events));
+    view.payment = payment;
     view.receipts = receipts;
     view.pin_receipt = pin_receipt;
     Ok(Json(view))
@@ -151,7 +153,10 @@ pub async fn effectuate(
         };
         state.recharges.effectuate(id, chosen).await?
     };
-    Ok(Json(RechargeView::new(recharge, None)))
+    let payment = state.recharges.payment(recharge.id).await?;
+    let mut view = RechargeView::new(recharge, None);
+    view.payment = payment;
+    Ok(Json(view))
 }
 
 pub async fn confirm(
@@ -160,5 +165,8 @@ pub async fn confirm(
     ApiJson(body): ApiJson<ConfirmRecharge>,
 ) -> Result<Json<RechargeView>, ApiError> {
     let recharge = state.recharges.confirm(id, body.confirm).await?;
-    Ok(Json(RechargeView::new(recharge, None)))
+    let payment = state.recharges.payment(recharge.id).await?;
+    let mut view = RechargeView::new(recharge, None);
+    view.payment = payment;
+    Ok(Json(view))
 }

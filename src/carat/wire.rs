@@ -322,6 +322,110 @@ pub struct DoRechargeRequest {
     pub cpf: Option<String>,
     pub cnpj: Option<String>,
     pub zip_code: Option<String>,
+    /// A card payment linked to the recharge (seed 001 `payment`).
+    pub payment: Option<PaymentRequest>,
+}
+
+/// `payment` of an effectuation. `amount` in cents `< 12 N`, `authorizer_id < 5 N`,
+/// `customer_id < 20 AN`, `merchant_key` the recharge's own.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    pub amount: String,
+    pub authorizer_id: String,
+    pub customer_id: Option<String>,
+    pub merchant_key: String,
+    pub installment: Option<InstallmentWire>,
+    pub card: Option<CardWire>,
+    pub extra_param: Option<Vec<ExtraParam>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallmentWire {
+    pub number: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `payment.card`: the number and expiry, or a stored card's token (the token wins, seed 001).
+/// Its `Debug` shows nothing of the values: this struct is the one place a card number travels.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardWire {
+    pub number: Option<String>,
+    pub token: Option<String>,
+    pub security_code: Option<String>,
+    pub expiry_date: Option<String>,
+}
+
+impl std::fmt::Debug for CardWire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<String>| if v.is_some() { "[redacted]" } else { "none" };
+        f.debug_struct("CardWire")
+            .field("number", &shown(&self.number))
+            .field("token", &shown(&self.token))
+            .field("security_code", &shown(&self.security_code))
+            .field("expiry_date", &shown(&self.expiry_date))
+            .finish()
+    }
+}
+
+/// `extra_param[]`: free key/value pairs, passed through as given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraParam {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Carat's answer about the linked payment (seed 001 response `payment`; seed 003 and the
+/// query give at least `status`). Every part optional, unknown ones ignored.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAnswer {
+    pub status: Option<String>,
+    pub amount: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub authorizer_id: Option<String>,
+    /// `< 50 AN` in the table; [UNKNOWN] whether a string or an object like the recharge's
+    /// `acquirer`: kept as whatever JSON comes.
+    pub acquirer: Option<serde_json::Value>,
+    pub esitef: Option<PaymentEsitef>,
+    pub sitef: Option<CodeMessage>,
+    pub customer: Option<Receipt>,
+    pub merchant: Option<Receipt>,
+    pub authorization: Option<PaymentAuthorization>,
+    pub analysis: Option<PaymentAnalysis>,
+    pub extra_param: Option<Vec<ExtraParam>>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentEsitef {
+    pub usn: Option<String>,
+    /// DD/MM/YYYY hh:mm.
+    pub date: Option<String>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAuthorization {
+    pub number: Option<String>,
+    pub sitef_usn: Option<String>,
+    pub host_usn: Option<String>,
+    pub tid: Option<String>,
+    pub eci: Option<String>,
+    pub sitef_date: Option<String>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAnalysis {
+    pub status: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
 }
 
 impl Envelope for DoRechargeRequest {
@@ -386,6 +490,7 @@ pub struct DoRechargeResponse {
     pub merchant: Option<Receipt>,
     pub hashes: Option<Hashes>,
     pub payment_methods: Option<PaymentMethods>,
+    pub payment: Option<PaymentAnswer>,
 }
 
 impl Envelope for DoRechargeResponse {
@@ -462,11 +567,9 @@ impl Envelope for ConfirmRechargeResponse {
 }
 verdict!(ConfirmRechargeResponse);
 
-#[serde_with::skip_serializing_none]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentStatus {
-    pub status: Option<String>,
-}
+/// The payment part of a confirmation's or a query's answer: the same tolerant shape as the
+/// effectuation's (`status` at least).
+pub type PaymentStatus = PaymentAnswer;
 
 // ---------------------------------------------------------------------------------------------
 // Query: GET /v3/recharge/{nit}/?merchantkey=..

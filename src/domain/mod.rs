@@ -5,6 +5,7 @@ pub mod card;
 pub mod customer;
 pub mod effectuation;
 pub mod format;
+pub mod payment;
 pub mod ids;
 pub mod phone;
 pub mod receipt_cipher;

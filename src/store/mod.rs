@@ -7,6 +7,7 @@ pub mod db;
 pub mod error;
 pub mod idempotency;
 pub mod listings;
+pub mod payments;
 pub mod recharges;
 
 pub use db::{MIGRATOR, connect_and_migrate};
