@@ -14,7 +14,9 @@ use tracing::debug;
 
 use super::errors::{CaratError, Reply};
 use super::faults::{self, ConfirmationFault, EffectuationFault, Fault, Operation};
-use super::state::{Decision, Touch};
+use super::notifier::Channel;
+use super::payments::{self, PaymentRecord};
+use super::state::{Decision, Touch, Transaction};
 use super::{Shared, authorizer, bills, decode, responses, validate};
 use crate::carat::wire::{
     AuthenticityForm, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
@@ -276,6 +278,13 @@ fn effectuate(
         if !(purchase.dealer.sells_tv() && tx.status == CaratStatus::Agu) {
             tx.require(CaratStatus::Nov, "effectuation")?;
         }
+        let payment = request
+            .payment
+            .as_ref()
+            .map(|p| {
+                payments::check(p, &sandbox.merchant_key, purchase.amount_cents, &sandbox.vault)
+            })
+            .transpose()?;
         tx.note_answers(purchase.answers.clone());
         if purchase.dealer.sells_tv() && purchase.tv_package.is_none() {
             tx.await_choice();
@@ -296,10 +305,24 @@ fn effectuate(
             Some(EffectuationFault::EsitefError) => return Err(faults::esitef_error("55")),
             Some(EffectuationFault::InternalError) => return Err(faults::internal_error()),
             Some(EffectuationFault::Slow) => (Pace::Slow, None),
-            None => (Pace::Prompt, sandbox.injector.take(Operation::Effectuate)),
+            None => match payment.as_ref().map(|p| p.verdict) {
+                // The issuer denied the card: nothing is sold (payment and recharge NEG).
+                Some(payments::Verdict::Deny) => {
+                    tx.deny();
+                    let record = PaymentRecord::new(payment.expect("a verdict has a payment"));
+                    notify(sandbox, tx, &record);
+                    let mut answer = responses::denied(tx, &sandbox.table.current());
+                    answer.payment = Some(record.answer());
+                    tx.payment = Some(record);
+                    return Ok((answer, Pace::Prompt));
+                }
+                Some(payments::Verdict::ApproveSlowly) => (Pace::Slow, None),
+                _ => (Pace::Prompt, sandbox.injector.take(Operation::Effectuate)),
+            },
         };
         unless_error_500(fault)?;
         tx.approve(authorizer::approve(&purchase));
+        tx.payment = payment.map(PaymentRecord::new);
         after_applying(
             responses::approved(tx, &sandbox.table.current()),
             pace,
@@ -334,9 +357,29 @@ fn confirm(
             _ => (Pace::Prompt, sandbox.injector.take(operation(decision))),
         };
         unless_error_500(fault)?;
+        let was = tx.status.clone();
         tx.settle(decision)?;
+        // Seed 003: the decision acts on the payment too; a change is notified (§6.2).
+        let settled = tx.status.clone();
+        if was != settled
+            && let Some(mut record) = tx.payment.take()
+        {
+            record.status = settled;
+            notify(sandbox, tx, &record);
+            tx.payment = Some(record);
+        }
         after_applying(responses::settled(tx), pace, fault)
     })
+}
+
+/// A status notification (§6.2) of the payment's new status.
+fn notify(sandbox: &Shared, tx: &Transaction, record: &PaymentRecord) {
+    let form = record.notification(
+        &tx.nit,
+        tx.order.order_id.as_deref(),
+        tx.order.merchant_usn.as_deref(),
+    );
+    sandbox.notifier.send(Channel::Status, form);
 }
 
 fn operation(decision: Decision) -> Operation {

@@ -114,6 +114,7 @@ mod decode;
 mod errors;
 pub mod faults;
 mod handlers;
+pub mod payments;
 pub mod notifier;
 mod responses;
 mod state;

@@ -90,6 +90,7 @@ pub(crate) fn approved(tx: &Transaction, general_hash: &str) -> DoRechargeRespon
         authorization: approval.map(|a| a.authorization.clone()),
         customer: approval.map(customer_receipt),
         merchant: approval.map(merchant_receipt),
+        payment: tx.payment.as_ref().map(|p| p.answer()),
         payment_methods: Some(PaymentMethods {
             max: Some(PAYMENT_METHODS_MAX.to_string()),
             available: PAYMENT_METHODS
@@ -131,7 +132,7 @@ pub(crate) fn settled(tx: &Transaction) -> ConfirmRechargeResponse {
     ConfirmRechargeResponse {
         esitef: Some(ok()),
         status: status(tx),
-        payment: None,
+        payment: tx.payment.as_ref().map(|p| p.status_answer()),
     }
 }
 
@@ -158,7 +159,7 @@ pub(crate) fn query(tx: &Transaction) -> GetStatusRechargeResponse {
         authorization: approval.map(|a| a.authorization.clone()),
         customer: approval.map(customer_receipt),
         merchant: approval.map(merchant_receipt),
-        payment: None,
+        payment: tx.payment.as_ref().map(|p| p.answer()),
     }
 }
 
