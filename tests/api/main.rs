@@ -16,6 +16,7 @@ mod inbox;
 mod invoice;
 mod migrations;
 mod others;
+mod payments;
 mod outage;
 mod outbound_faults;
 mod process;
