@@ -4,6 +4,7 @@ mod answers;
 mod authenticity;
 mod catalogue_cache;
 mod catalogue_checks;
+mod card_secrecy;
 mod cluster;
 mod crash;
 mod database;
