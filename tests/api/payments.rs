@@ -188,6 +188,13 @@ async fn a_stored_card_pays_only_if_stored() {
         .await;
     assert_eq!(error["field"], "payment.card.stored_card_id", "{error}");
     assert!(error["message"].as_str().unwrap().contains("NEG"), "{error}");
+    // A card blocked after it was stored still has its token: refused all the same.
+    let blocked = stored_card(&app, "BLQ", Some(TEST_TOKEN)).await;
+    let error = app
+        .refused_effectuation(&id, &paid(json!({"stored_card_id": blocked})))
+        .await;
+    assert_eq!(error["field"], "payment.card.stored_card_id", "{error}");
+    assert!(error["message"].as_str().unwrap().contains("BLQ"), "{error}");
     assert_eq!(app.sandbox.transaction(&nit).unwrap().effectuation_requests, 0);
 
     let stored = stored_card(&app, "CON", Some(TEST_TOKEN)).await;
