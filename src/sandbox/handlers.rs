@@ -321,8 +321,18 @@ fn effectuate(
             },
         };
         unless_error_500(fault)?;
-        tx.approve(authorizer::approve(&purchase));
-        tx.payment = payment.map(PaymentRecord::new);
+        let approval = authorizer::approve(&purchase);
+        let mut record = payment.map(PaymentRecord::new);
+        // Seed 001 "Important": a paid `others` sale's PIN comes in the payment's customer
+        // receipt (the sandbox leaves it on the sale's receipt too).
+        if let (Some(record), RechargeType::Others) = (record.as_mut(), purchase.recharge_type)
+            && let Some(pin) = approval.customer_receipt.lines().find(|l| l.starts_with("PIN: "))
+        {
+            record.customer_receipt.push_str(pin);
+            record.customer_receipt.push('\n');
+        }
+        tx.approve(approval);
+        tx.payment = record;
         after_applying(
             responses::approved(tx, &sandbox.table.current()),
             pace,

@@ -12,6 +12,9 @@
 //! | `4111111111111111`, any other Luhn-valid number, [`super::vault::TEST_TOKEN`], a CON token in the vault | approved: payment PPC, CON on confirm, PPN on undo |
 //! | [`DENIED_CARD`] `4000000000000002` | denied: payment NEG and recharge NEG, `host` 05, `sitef` 005 |
 //! | [`SLOW_CARD`] `4000000000000010` | approved, answered after `slow_answer_delay` |
+//!
+//! A paid `others` sale's PIN line (`PIN: ...`) is on the payment's customer receipt as well as
+//! on the sale's (seed 001: the PIN comes in `payment.customer.receipt`).
 
 use chrono::{DateTime, FixedOffset, Utc};
 use rand::RngExt;

@@ -302,3 +302,57 @@ async fn a_paid_recharge_left_pending_is_undone_with_its_payment_by_the_reconcil
     assert_eq!(stored["payment"]["status_source"], "confirmation");
     assert_eq!(app.sandbox.transaction(&nit).unwrap().status, "PPN");
 }
+
+#[tokio::test]
+async fn a_paid_pin_sale_seals_the_payment_receipt_that_carries_the_pin() {
+    let app = spawn_app().await;
+    let (status, created) = app
+        .post_json("/api/v1/recharges", json!({"recharge_type": "others"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let recharge = format!("/api/v1/recharges/{id}");
+    let (status, dealers) = app.get_json(&format!("{recharge}/dealers")).await;
+    assert_eq!(status, StatusCode::OK, "{dealers}");
+    let (status, branches) = app
+        .get_json(&format!(
+            "{recharge}/branches?dealer_code=905&branch_code=97200000000"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{branches}");
+    let mut body = json!({
+        "dealer": {"code": "905", "type_code": "02", "branch": {"code": "97200000000"}},
+        "amount": 1000,
+        "amount_key": "1",
+    });
+    body["payment"] = paid(by_number(CARD_OK))["payment"].clone();
+    let (status, answer) = app
+        .post_json(&format!("{recharge}/effectuate"), body)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["payment"]["status"], "PPC", "{answer}");
+    // The payment's customer receipt is not shown in the clear, nor kept so.
+    assert_eq!(answer["payment"]["receipts"]["customer"], Value::Null, "{answer}");
+    let shown = app.recharge(&id).await;
+    let customer = shown["receipts"]["customer"].as_str().unwrap();
+    let pin = customer
+        .lines()
+        .find_map(|l| l.strip_prefix("PIN: "))
+        .unwrap_or_else(|| panic!("no PIN: {shown}"));
+    assert!(customer.contains("COMPROVANTE DE PAGAMENTO"), "{customer}");
+    let clear: Option<String> =
+        sqlx::query_scalar("SELECT customer_receipt FROM recharge_payments WHERE recharge_id = $1")
+            .bind(uuid::Uuid::parse_str(&id).unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(clear, None);
+    let anywhere: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM recharge_payments p WHERE row_to_json(p)::text LIKE '%' || $1 || '%'",
+    )
+    .bind(pin)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(anywhere, 0);
+}
