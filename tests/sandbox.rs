@@ -1577,16 +1577,61 @@ async fn a_payment_is_checked_field_by_field() {
     let nit = h.begin("PAYCHECK").await;
     let good = paid_top_up(card_number("4111111111111111"));
     let cases = [
-        ("/payment/authorizer_id", Some(json!("123456")), "2", "payment.authorizer_id"),
-        ("/payment/installment/type", Some(json!("5")), "2", "payment.installment.type"),
+        (
+            "/payment/authorizer_id",
+            Some(json!("123456")),
+            "2",
+            "payment.authorizer_id",
+        ),
+        (
+            "/payment/installment/type",
+            Some(json!("5")),
+            "2",
+            "payment.installment.type",
+        ),
         ("/payment/installment", None, "3", "payment.installment"),
-        ("/payment/card/number", Some(json!("4111111111111112")), "2", "Luhn"),
-        ("/payment/card/number", Some(json!("41111111111111111111")), "2", "payment.card.number"),
-        ("/payment/card/expiry_date", Some(json!("1330")), "2", "payment.card.expiry_date"),
-        ("/payment/card/expiry_date", None, "3", "payment.card.expiry_date"),
-        ("/payment/card/security_code", Some(json!("123456")), "2", "payment.card.security_code"),
-        ("/payment/card/token", Some(json!("short")), "2", "payment.card.token"),
-        ("/payment/merchant_key", Some(json!("OTHERKEY")), "4", "payment.merchant_key"),
+        (
+            "/payment/card/number",
+            Some(json!("4111111111111112")),
+            "2",
+            "Luhn",
+        ),
+        (
+            "/payment/card/number",
+            Some(json!("41111111111111111111")),
+            "2",
+            "payment.card.number",
+        ),
+        (
+            "/payment/card/expiry_date",
+            Some(json!("1330")),
+            "2",
+            "payment.card.expiry_date",
+        ),
+        (
+            "/payment/card/expiry_date",
+            None,
+            "3",
+            "payment.card.expiry_date",
+        ),
+        (
+            "/payment/card/security_code",
+            Some(json!("123456")),
+            "2",
+            "payment.card.security_code",
+        ),
+        (
+            "/payment/card/token",
+            Some(json!("short")),
+            "2",
+            "payment.card.token",
+        ),
+        (
+            "/payment/merchant_key",
+            Some(json!("OTHERKEY")),
+            "4",
+            "payment.merchant_key",
+        ),
         ("/payment/amount", Some(json!("999")), "8", "payment.amount"),
     ];
     for (pointer, value, code, needle) in cases {
@@ -1601,7 +1646,12 @@ async fn a_payment_is_checked_field_by_field() {
         .effectuate(&nit, paid_top_up(json!({"token": "Z".repeat(88)})))
         .await;
     assert_eq!(reply.1["esitef"]["code"], "8", "{}", reply.1);
-    assert!(reply.1["esitef"]["message"].as_str().unwrap().starts_with("payment.card.token"));
+    assert!(
+        reply.1["esitef"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("payment.card.token")
+    );
 }
 
 #[tokio::test]
@@ -1610,13 +1660,18 @@ async fn test_cards_approve_deny_or_answer_late_and_notify() {
 
     // Approved: PPC with the full payment answer, CON on confirm, notified.
     let nit = h.begin("PAYOK").await;
-    let reply = h.effectuate(&nit, paid_top_up(card_number("4111111111111111"))).await;
+    let reply = h
+        .effectuate(&nit, paid_top_up(card_number("4111111111111111")))
+        .await;
     assert_ok(&reply);
     let payment = &reply.1["payment"];
     assert_eq!(payment["status"], "PPC", "{}", reply.1);
     assert_eq!(payment["type"], "C");
     assert_eq!(payment["amount"], "1000");
-    assert!(is_digits(&payment["authorization"]["number"], 6), "{payment}");
+    assert!(
+        is_digits(&payment["authorization"]["number"], 6),
+        "{payment}"
+    );
     assert!(is_digits(&payment["esitef"]["usn"], 15), "{payment}");
     assert!(payment["customer"]["receipt"].is_string());
     assert!(!reply.1.to_string().contains("4111111111111111"));
@@ -1638,7 +1693,10 @@ async fn test_cards_approve_deny_or_answer_late_and_notify() {
     // Denied: recharge and payment NEG, the phone deny's codes.
     let nit = h.begin("PAYNEG").await;
     let reply = h
-        .effectuate(&nit, paid_top_up(card_number(carat_merchant::sandbox::payments::DENIED_CARD)))
+        .effectuate(
+            &nit,
+            paid_top_up(card_number(carat_merchant::sandbox::payments::DENIED_CARD)),
+        )
         .await;
     assert_ok(&reply);
     assert_eq!(reply.1["status"], "NEG");
@@ -1660,7 +1718,10 @@ async fn test_cards_approve_deny_or_answer_late_and_notify() {
     let nit = h.begin("PAYSLOW").await;
     let started = Instant::now();
     let reply = h
-        .effectuate(&nit, paid_top_up(card_number(carat_merchant::sandbox::payments::SLOW_CARD)))
+        .effectuate(
+            &nit,
+            paid_top_up(card_number(carat_merchant::sandbox::payments::SLOW_CARD)),
+        )
         .await;
     assert!(started.elapsed() >= SLOW, "{:?}", started.elapsed());
     assert_eq!(reply.1["payment"]["status"], "PPC");

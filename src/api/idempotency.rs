@@ -32,9 +32,9 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::AppState;
-use crate::domain::Secret;
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::domain::Secret;
 use crate::store::idempotency::{self as keys, Claim, KeyRef, StoredAnswer};
 
 pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -256,7 +256,11 @@ fn fingerprint(key: &FingerprintKey, method: &Method, path: &str, body: &[u8]) -
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part);
     }
-    mac.sign().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    mac.sign()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Purges expired keys now and every `every` after, until `stop` completes. Runs in every
@@ -325,9 +329,15 @@ mod tests {
     fn fingerprints_tell_method_path_and_body_apart() {
         let k = FingerprintKey::derive(&Secret::new("K"));
         let base = fingerprint(&k, &Method::POST, "/api/v1/recharges", b"{}");
-        assert_eq!(base, fingerprint(&k, &Method::POST, "/api/v1/recharges", b"{}"));
+        assert_eq!(
+            base,
+            fingerprint(&k, &Method::POST, "/api/v1/recharges", b"{}")
+        );
         assert_eq!(base.len(), 64);
-        assert_ne!(base, fingerprint(&k, &Method::PUT, "/api/v1/recharges", b"{}"));
+        assert_ne!(
+            base,
+            fingerprint(&k, &Method::PUT, "/api/v1/recharges", b"{}")
+        );
         assert_ne!(
             base,
             fingerprint(&k, &Method::POST, "/api/v1/recharges/x", b"{}")

@@ -173,12 +173,11 @@ impl PaymentView {
     pub fn new(p: PaymentRow) -> Self {
         let answer = p.carat_answer.unwrap_or_default();
         let part = |name: &str| answer.get(name).cloned();
-        let receipts = (p.customer_receipt.is_some() || p.merchant_receipt.is_some()).then(|| {
-            Receipts {
+        let receipts =
+            (p.customer_receipt.is_some() || p.merchant_receipt.is_some()).then_some(Receipts {
                 customer: p.customer_receipt,
                 merchant: p.merchant_receipt,
-            }
-        });
+            });
         Self {
             status: p.status,
             status_source: p.status_source,

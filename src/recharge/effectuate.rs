@@ -303,6 +303,10 @@ impl RechargeService {
     /// attempt), then sends it and records Carat's answer; `Race::Lost` when another request
     /// took the step first. A refusal that reports `if_refused.0` (nothing applied) leaves the
     /// recharge in `if_refused.1`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the card data travels beside the step, never in it"
+    )]
     pub(super) async fn send_effectuation(
         &self,
         recharge: &Recharge,

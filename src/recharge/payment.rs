@@ -11,7 +11,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{FlowError, RechargeService};
-use crate::carat::wire::{CardWire, ExtraParam as WireExtraParam, InstallmentWire, PaymentAnswer, PaymentRequest};
+use crate::carat::wire::{
+    CardWire, ExtraParam as WireExtraParam, InstallmentWire, PaymentAnswer, PaymentRequest,
+};
 use crate::domain::card::{CardExpiry, CardNumber, CardToken, SecurityCode, StorageStatus};
 use crate::domain::payment::{
     AuthorizerId, CardSource, CustomerId, ExtraParam, Installment, PaymentInput,
@@ -65,7 +67,10 @@ impl std::fmt::Debug for CardChoice {
             .field("token", &self.token)
             .field("stored_card_id", &self.stored_card_id)
             .field("security_code", &self.security_code)
-            .field("expiry_date", &self.expiry_date.as_ref().map(|_| "[redacted]"))
+            .field(
+                "expiry_date",
+                &self.expiry_date.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -281,11 +286,15 @@ pub(super) fn answered(
     kept.merchant = None;
     kept.status = None;
     let kept = serde_json::json!(kept);
-    let receipt = |r: &Option<crate::carat::wire::Receipt>| r.as_ref().and_then(|r| r.receipt.clone());
+    let receipt =
+        |r: &Option<crate::carat::wire::Receipt>| r.as_ref().and_then(|r| r.receipt.clone());
     Some(PaymentWrite::Answered(PaymentAnswered {
         status: answer.status.clone(),
         source,
-        answer: kept.as_object().is_some_and(|m| !m.is_empty()).then_some(kept),
+        answer: kept
+            .as_object()
+            .is_some_and(|m| !m.is_empty())
+            .then_some(kept),
         customer_receipt: receipt(&answer.customer).filter(|_| !pin_sale),
         merchant_receipt: receipt(&answer.merchant),
     }))
@@ -305,8 +314,12 @@ mod tests {
         let token = "T".repeat(88);
         let ok = |b| given(&card(b)).is_ok();
         let field = |b| given(&card(b)).err().unwrap().field.to_string();
-        assert!(ok(serde_json::json!({"number": pan, "expiry_date": "1230"})));
-        assert!(ok(serde_json::json!({"token": token, "security_code": "123"})));
+        assert!(ok(
+            serde_json::json!({"number": pan, "expiry_date": "1230"})
+        ));
+        assert!(ok(
+            serde_json::json!({"token": token, "security_code": "123"})
+        ));
         assert!(ok(serde_json::json!({"stored_card_id": Uuid::nil()})));
         assert_eq!(field(serde_json::json!({})), "payment.card");
         assert_eq!(
@@ -325,9 +338,16 @@ mod tests {
 
     #[test]
     fn debug_shows_no_card_data() {
-        let c = card(serde_json::json!({"number": "4111111111111111", "expiry_date": "1230",
-                                        "security_code": "987"}));
+        let c = card(
+            serde_json::json!({"number": "4111111111111111", "expiry_date": "1230",
+                                        "security_code": "987"}),
+        );
         let shown = format!("{c:?}");
-        assert!(!shown.contains("4111111111111111") && !shown.contains("987") && !shown.contains("1230"), "{shown}");
+        assert!(
+            !shown.contains("4111111111111111")
+                && !shown.contains("987")
+                && !shown.contains("1230"),
+            "{shown}"
+        );
     }
 }

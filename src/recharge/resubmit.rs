@@ -166,8 +166,16 @@ impl RechargeService {
         let if_refused = (CaratStatus::Agu, RechargeStatus::AwaitingChoice);
         // MISSING: a TV recharge paid by card is resubmitted without the card data (never
         // kept), so Carat would refuse its payment; card payments are for the other products.
-        self.send_effectuation(&recharge, &nit, effectuation, detail, if_refused, None, actor)
-            .await
+        self.send_effectuation(
+            &recharge,
+            &nit,
+            effectuation,
+            detail,
+            if_refused,
+            None,
+            actor,
+        )
+        .await
     }
 
     /// Carat answered AGU: the recharge waits for a package, showing the ones offered (an AGU

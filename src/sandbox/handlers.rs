@@ -282,7 +282,12 @@ fn effectuate(
             .payment
             .as_ref()
             .map(|p| {
-                payments::check(p, &sandbox.merchant_key, purchase.amount_cents, &sandbox.vault)
+                payments::check(
+                    p,
+                    &sandbox.merchant_key,
+                    purchase.amount_cents,
+                    &sandbox.vault,
+                )
             })
             .transpose()?;
         tx.note_answers(purchase.answers.clone());
@@ -326,7 +331,10 @@ fn effectuate(
         // Seed 001 "Important": a paid `others` sale's PIN comes in the payment's customer
         // receipt (the sandbox leaves it on the sale's receipt too).
         if let (Some(record), RechargeType::Others) = (record.as_mut(), purchase.recharge_type)
-            && let Some(pin) = approval.customer_receipt.lines().find(|l| l.starts_with("PIN: "))
+            && let Some(pin) = approval
+                .customer_receipt
+                .lines()
+                .find(|l| l.starts_with("PIN: "))
         {
             record.customer_receipt.push_str(pin);
             record.customer_receipt.push('\n');

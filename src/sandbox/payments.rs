@@ -103,8 +103,16 @@ pub(crate) fn check(
         .installment
         .as_ref()
         .ok_or_else(|| CaratError::missing("payment.installment"))?;
-    field("payment.installment.number", INSTALLMENTS, &installment.number)?;
-    field("payment.installment.type", INSTALLMENT_TYPE, &installment.kind)?;
+    field(
+        "payment.installment.number",
+        INSTALLMENTS,
+        &installment.number,
+    )?;
+    field(
+        "payment.installment.type",
+        INSTALLMENT_TYPE,
+        &installment.kind,
+    )?;
     if !matches!(installment.kind.as_str(), "3" | "4" | "6" | "7") {
         return Err(FieldError::new("payment.installment.type", "must be 3, 4, 6 or 7").into());
     }
@@ -136,8 +144,9 @@ pub(crate) fn check(
             }
         }
         None => {
-            let number = required("payment.card.number", card.number.as_deref())
-                .map_err(|_| CaratError::missing_because("payment.card.number", "no token was sent"))?;
+            let number = required("payment.card.number", card.number.as_deref()).map_err(|_| {
+                CaratError::missing_because("payment.card.number", "no token was sent")
+            })?;
             field("payment.card.number", CARD_NUMBER, number)?;
             if number.len() < 13 || !luhn_holds(number) {
                 return Err(FieldError::new(
@@ -148,9 +157,13 @@ pub(crate) fn check(
             }
             let expiry = required("payment.card.expiry_date", card.expiry_date.as_deref())
                 .map_err(|_| {
-                    CaratError::missing_because("payment.card.expiry_date", "the card number was sent")
+                    CaratError::missing_because(
+                        "payment.card.expiry_date",
+                        "the card number was sent",
+                    )
                 })?;
-            CardExpiry::parse(expiry).map_err(|e| FieldError::new("payment.card.expiry_date", e))?;
+            CardExpiry::parse(expiry)
+                .map_err(|e| FieldError::new("payment.card.expiry_date", e))?;
             number.to_owned()
         }
     };
@@ -283,15 +296,38 @@ impl PaymentRecord {
             ("nsuHost", a.host_usn.clone().unwrap_or_default()),
             ("nsuesitef", self.usn.clone()),
             ("status", self.status.as_str().to_owned()),
-            ("cupom", if approved { self.customer_receipt.clone() } else { String::new() }),
-            ("cupomEstabelecimento", if approved { self.merchant_receipt.clone() } else { String::new() }),
+            (
+                "cupom",
+                if approved {
+                    self.customer_receipt.clone()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "cupomEstabelecimento",
+                if approved {
+                    self.merchant_receipt.clone()
+                } else {
+                    String::new()
+                },
+            ),
             ("autorizadora", self.payment.authorizer_id.clone()),
             ("tipoPagamento", "C".to_owned()),
-            ("dataSitef", self.date.format("%d/%m/%Y %H:%M:%S").to_string()),
+            (
+                "dataSitef",
+                self.date.format("%d/%m/%Y %H:%M:%S").to_string(),
+            ),
             ("parcelas", self.payment.installments.clone()),
             ("tipoFinanciamento", self.payment.installment_type.clone()),
-            ("mensagem", if approved { "Aprovada" } else { "Negada" }.to_owned()),
-            ("codigoRespostaAutorizadora", if approved { "00" } else { "05" }.to_owned()),
+            (
+                "mensagem",
+                if approved { "Aprovada" } else { "Negada" }.to_owned(),
+            ),
+            (
+                "codigoRespostaAutorizadora",
+                if approved { "00" } else { "05" }.to_owned(),
+            ),
             ("rede", "5".to_owned()),
             ("numeroAutorizacao", a.number.clone().unwrap_or_default()),
             ("tid", a.tid.clone().unwrap_or_default()),
@@ -299,10 +335,7 @@ impl PaymentRecord {
             ("bandeira", brand(&self.payment.bin).to_owned()),
             ("binCartao", self.payment.bin.clone()),
         ];
-        pairs
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v))
-            .collect()
+        pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
     }
 }
 
@@ -365,9 +398,20 @@ mod tests {
 
     #[test]
     fn test_cards_choose_the_verdict() {
-        assert_eq!(checked(request(number("4111111111111111"))).unwrap().verdict, Verdict::Approve);
-        assert_eq!(checked(request(number(DENIED_CARD))).unwrap().verdict, Verdict::Deny);
-        assert_eq!(checked(request(number(SLOW_CARD))).unwrap().verdict, Verdict::ApproveSlowly);
+        assert_eq!(
+            checked(request(number("4111111111111111")))
+                .unwrap()
+                .verdict,
+            Verdict::Approve
+        );
+        assert_eq!(
+            checked(request(number(DENIED_CARD))).unwrap().verdict,
+            Verdict::Deny
+        );
+        assert_eq!(
+            checked(request(number(SLOW_CARD))).unwrap().verdict,
+            Verdict::ApproveSlowly
+        );
         let token = CardWire {
             number: None,
             token: Some(super::super::vault::TEST_TOKEN.into()),
@@ -407,7 +451,12 @@ mod tests {
         let p = checked(request(number("4111111111111111"))).unwrap();
         let record = PaymentRecord::new(p);
         let form = record.notification("N", Some("O"), Some("7"));
-        let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap();
+        let get = |k: &str| {
+            form.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
         assert_eq!(get("status"), "PPC");
         assert_eq!(get("numeroAutorizacao").len(), 6);
         assert_eq!(get("binCartao"), "411111");

@@ -487,6 +487,7 @@ mod tests {
             cpf: None,
             cnpj: None,
             zip_code: Some("01310100".into()),
+            payment: None,
         }
     }
 

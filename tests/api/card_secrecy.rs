@@ -61,11 +61,23 @@ fn hex(value: &str) -> String {
 fn assert_nothing_leaked(place: &str, texts: &[String]) {
     for text in texts {
         for number in [APPROVED, UNDONE, DENIED] {
-            assert!(!text.contains(number), "a card number leaked into {place}: {text}");
-            assert!(!text.contains(&hex(number)), "a card number leaked into {place}: {text}");
+            assert!(
+                !text.contains(number),
+                "a card number leaked into {place}: {text}"
+            );
+            assert!(
+                !text.contains(&hex(number)),
+                "a card number leaked into {place}: {text}"
+            );
         }
-        assert!(!holds_number(text, CVV), "the security code leaked into {place}: {text}");
-        assert!(!text.contains(&hex(CVV)), "the security code leaked into {place}: {text}");
+        assert!(
+            !holds_number(text, CVV),
+            "the security code leaked into {place}: {text}"
+        );
+        assert!(
+            !text.contains(&hex(CVV)),
+            "the security code leaked into {place}: {text}"
+        );
     }
 }
 
@@ -80,11 +92,14 @@ async fn card_data_is_found_in_no_log_no_table_and_no_answer() {
     app.sandbox
         .set_authenticity_url(service.url("/callbacks/authenticity").parse().unwrap());
     let mut answers: Vec<String> = Vec::new();
-    let post = async |path: String, body: Value| {
-        post_to(&app.client, service.url(&path), &body).await
-    };
+    let post =
+        async |path: String, body: Value| post_to(&app.client, service.url(&path), &body).await;
     let create = async || {
-        let (status, body) = post("/api/v1/recharges".into(), json!({"recharge_type": "normal"})).await;
+        let (status, body) = post(
+            "/api/v1/recharges".into(),
+            json!({"recharge_type": "normal"}),
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["id"].as_str().unwrap().to_owned()
     };
@@ -102,23 +117,39 @@ async fn card_data_is_found_in_no_log_no_table_and_no_answer() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     answers.push(response.text().await.unwrap());
-    let (status, body) = post(format!("/api/v1/recharges/{id}/confirm"), json!({"confirm": true})).await;
+    let (status, body) = post(
+        format!("/api/v1/recharges/{id}/confirm"),
+        json!({"confirm": true}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["payment"]["status"], "CON", "{body}");
     answers.push(body.to_string());
 
     // Undone.
     let id = create().await;
-    let (status, body) = post(format!("/api/v1/recharges/{id}/effectuate"), with_card(UNDONE)).await;
+    let (status, body) = post(
+        format!("/api/v1/recharges/{id}/effectuate"),
+        with_card(UNDONE),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     answers.push(body.to_string());
-    let (status, body) = post(format!("/api/v1/recharges/{id}/confirm"), json!({"confirm": false})).await;
+    let (status, body) = post(
+        format!("/api/v1/recharges/{id}/confirm"),
+        json!({"confirm": false}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     answers.push(body.to_string());
 
     // Denied.
     let id = create().await;
-    let (status, body) = post(format!("/api/v1/recharges/{id}/effectuate"), with_card(DENIED)).await;
+    let (status, body) = post(
+        format!("/api/v1/recharges/{id}/effectuate"),
+        with_card(DENIED),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     answers.push(body.to_string());
 
@@ -128,31 +159,48 @@ async fn card_data_is_found_in_no_log_no_table_and_no_answer() {
     body["payment"]["card"]["security_code"] = json!(7391);
     let (status, answer) = post(format!("/api/v1/recharges/{id}/effectuate"), body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
-    assert_eq!(answer["error"]["field"], "payment.card.security_code", "{answer}");
+    assert_eq!(
+        answer["error"]["field"], "payment.card.security_code",
+        "{answer}"
+    );
     answers.push(answer.to_string());
     let mut body = with_card(APPROVED);
     body["payment"]["card"]["number"] = json!("5555555555554445");
     let (status, answer) = post(format!("/api/v1/recharges/{id}/effectuate"), body).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     answers.push(answer.to_string());
-    assert!(!answers.iter().any(|a| a.contains("5555555555554445")), "{answers:?}");
+    assert!(
+        !answers.iter().any(|a| a.contains("5555555555554445")),
+        "{answers:?}"
+    );
 
     // What the storefront sees afterwards, history included.
-    let (status, shown) = crate::helpers::get_from(
-        &app.client,
-        service.url(&format!("/api/v1/recharges/{id}")),
-    )
-    .await;
+    let (status, shown) =
+        crate::helpers::get_from(&app.client, service.url(&format!("/api/v1/recharges/{id}")))
+            .await;
     assert_eq!(status, StatusCode::OK);
     answers.push(shown.to_string());
 
     let logs = service.log_lines();
     let rows = every_row(&app).await;
     // The searches do read what they must: the debug logs and the payments' kept BIN.
-    assert!(logs.iter().any(|l| l.contains("DEBUG") || l.contains("TRACE")), "not verbose");
-    assert!(logs.iter().any(|l| l.contains("carat call answered")), "no call logged");
-    assert!(rows.iter().any(|r| r.starts_with("recharge_payments") && r.contains("555555")));
-    assert!(rows.iter().any(|r| r.starts_with("recharge_events") && r.contains("security_code")));
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("DEBUG") || l.contains("TRACE")),
+        "not verbose"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("carat call answered")),
+        "no call logged"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("recharge_payments") && r.contains("555555"))
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("recharge_events") && r.contains("security_code"))
+    );
     assert_nothing_leaked("the service's logs", &logs);
     assert_nothing_leaked("the database", &rows);
     assert_nothing_leaked("the answers", &answers);

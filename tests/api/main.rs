@@ -2,9 +2,9 @@
 
 mod answers;
 mod authenticity;
+mod card_secrecy;
 mod catalogue_cache;
 mod catalogue_checks;
-mod card_secrecy;
 mod cluster;
 mod crash;
 mod database;
@@ -17,9 +17,9 @@ mod inbox;
 mod invoice;
 mod migrations;
 mod others;
-mod payments;
 mod outage;
 mod outbound_faults;
+mod payments;
 mod process;
 mod reconciler;
 mod sale_details;

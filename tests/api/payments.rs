@@ -53,7 +53,12 @@ fn notified(app: &TestApp, nit: &str) -> Vec<String> {
         .iter()
         .filter(|n| n.channel == Channel::Status)
         .filter(|n| n.form.iter().any(|(k, v)| k == "nit" && v == nit))
-        .filter_map(|n| n.form.iter().find(|(k, _)| k == "status").map(|(_, v)| v.clone()))
+        .filter_map(|n| {
+            n.form
+                .iter()
+                .find(|(k, _)| k == "status")
+                .map(|(_, v)| v.clone())
+        })
         .collect()
 }
 
@@ -73,7 +78,10 @@ async fn an_approved_payment_is_kept_and_confirmed_with_the_recharge() {
         payment["card"],
         json!({"source": "number", "bin": "411111", "last4": "1111", "stored_card_id": null})
     );
-    assert_eq!(payment["authorization"]["number"].as_str().unwrap().len(), 6);
+    assert_eq!(
+        payment["authorization"]["number"].as_str().unwrap().len(),
+        6
+    );
     assert_eq!(payment["analysis"]["status"], "APR");
     assert!(payment["receipts"]["customer"].is_string(), "{body}");
 
@@ -85,10 +93,16 @@ async fn an_approved_payment_is_kept_and_confirmed_with_the_recharge() {
     assert_eq!(stored["payment"]["status"], "CON");
     assert_eq!(stored["payment"]["status_source"], "confirmation");
     // The authorization from the effectuation stays.
-    assert!(stored["payment"]["authorization"]["tid"].is_string(), "{stored}");
+    assert!(
+        stored["payment"]["authorization"]["tid"].is_string(),
+        "{stored}"
+    );
     assert_eq!(notified(&app, &nit), vec!["CON"]);
     // The sandbox saw the card once.
-    assert_eq!(app.sandbox.transaction(&nit).unwrap().effectuation_requests, 1);
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        1
+    );
 }
 
 #[tokio::test]
@@ -147,8 +161,12 @@ async fn a_lost_answer_is_resolved_by_a_query_that_includes_the_payment() {
 async fn a_token_pays_without_number_or_expiry() {
     let app = spawn_app().await;
     let (id, _) = new_recharge(&app).await;
-    let (status, body) =
-        effectuate_paid(&app, &id, json!({"token": TEST_TOKEN, "security_code": "123"})).await;
+    let (status, body) = effectuate_paid(
+        &app,
+        &id,
+        json!({"token": TEST_TOKEN, "security_code": "123"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["payment"]["status"], "PPC");
     assert_eq!(body["payment"]["card"]["source"], "token");
@@ -187,21 +205,33 @@ async fn a_stored_card_pays_only_if_stored() {
         .refused_effectuation(&id, &paid(json!({"stored_card_id": denied})))
         .await;
     assert_eq!(error["field"], "payment.card.stored_card_id", "{error}");
-    assert!(error["message"].as_str().unwrap().contains("NEG"), "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("NEG"),
+        "{error}"
+    );
     // A card blocked after it was stored still has its token: refused all the same.
     let blocked = stored_card(&app, "BLQ", Some(TEST_TOKEN)).await;
     let error = app
         .refused_effectuation(&id, &paid(json!({"stored_card_id": blocked})))
         .await;
     assert_eq!(error["field"], "payment.card.stored_card_id", "{error}");
-    assert!(error["message"].as_str().unwrap().contains("BLQ"), "{error}");
-    assert_eq!(app.sandbox.transaction(&nit).unwrap().effectuation_requests, 0);
+    assert!(
+        error["message"].as_str().unwrap().contains("BLQ"),
+        "{error}"
+    );
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        0
+    );
 
     let stored = stored_card(&app, "CON", Some(TEST_TOKEN)).await;
     let (status, body) = effectuate_paid(&app, &id, json!({"stored_card_id": stored})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["payment"]["card"]["source"], "stored_card");
-    assert_eq!(body["payment"]["card"]["stored_card_id"], stored.to_string());
+    assert_eq!(
+        body["payment"]["card"]["stored_card_id"],
+        stored.to_string()
+    );
     assert_eq!(body["payment"]["status"], "PPC");
 }
 
@@ -270,7 +300,10 @@ async fn bad_payments_are_422_naming_the_field_before_carat_is_called() {
         assert!(message.contains(words), "{body} -> {error}");
         assert!(!error.to_string().contains("411111111111111"), "{error}");
     }
-    assert_eq!(app.sandbox.transaction(&nit).unwrap().effectuation_requests, 0);
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        0
+    );
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM recharge_payments")
         .fetch_one(&app.pool)
         .await
@@ -326,13 +359,15 @@ async fn a_paid_pin_sale_seals_the_payment_receipt_that_carries_the_pin() {
         "amount_key": "1",
     });
     body["payment"] = paid(by_number(CARD_OK))["payment"].clone();
-    let (status, answer) = app
-        .post_json(&format!("{recharge}/effectuate"), body)
-        .await;
+    let (status, answer) = app.post_json(&format!("{recharge}/effectuate"), body).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["payment"]["status"], "PPC", "{answer}");
     // The payment's customer receipt is not shown in the clear, nor kept so.
-    assert_eq!(answer["payment"]["receipts"]["customer"], Value::Null, "{answer}");
+    assert_eq!(
+        answer["payment"]["receipts"]["customer"],
+        Value::Null,
+        "{answer}"
+    );
     let shown = app.recharge(&id).await;
     let customer = shown["receipts"]["customer"].as_str().unwrap();
     let pin = customer
