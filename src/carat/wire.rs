@@ -686,6 +686,57 @@ mod tests {
     }
 
     #[test]
+    fn a_payment_goes_as_seed_001_has_it_and_its_debug_hides_the_card() {
+        let payment = PaymentRequest {
+            amount: "1000".into(),
+            authorizer_id: "1".into(),
+            customer_id: None,
+            merchant_key: "K".into(),
+            installment: Some(InstallmentWire {
+                number: "1".into(),
+                kind: "4".into(),
+            }),
+            card: Some(CardWire {
+                number: Some("4111111111111111".into()),
+                token: None,
+                security_code: Some("123".into()),
+                expiry_date: Some("1230".into()),
+            }),
+            extra_param: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&payment).unwrap(),
+            serde_json::json!({"amount": "1000", "authorizer_id": "1", "merchant_key": "K",
+                "installment": {"number": "1", "type": "4"},
+                "card": {"number": "4111111111111111", "security_code": "123",
+                         "expiry_date": "1230"}})
+        );
+        let shown = format!("{payment:?}");
+        assert!(
+            !shown.contains("4111111111111111") && !shown.contains("\"123\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_payment_answer_is_read_tolerantly() {
+        let body = r#"{"status":"PPC","payment":{"status":"PPC","amount":"1000","type":"C",
+            "authorizer_id":"1","acquirer":"REDE","esitef":{"usn":"123","date":"21/11/2026 10:00"},
+            "sitef":{"code":"000"},"customer":{"receipt":"R"},"authorization":{"number":"123456",
+            "tid":"T","eci":"05","new":"x"},"analysis":{"status":"APR","code":"0"},
+            "extra_param":[{"key":"k","value":"v"}],"brand_new":1}}"#;
+        let r: DoRechargeResponse = serde_json::from_str(body).unwrap();
+        let p = r.payment.unwrap();
+        assert_eq!(p.status.as_deref(), Some("PPC"));
+        assert_eq!(p.kind.as_deref(), Some("C"));
+        assert_eq!(p.authorization.unwrap().number.as_deref(), Some("123456"));
+        assert_eq!(p.analysis.unwrap().status.as_deref(), Some("APR"));
+        let acquirer_as_object: PaymentAnswer =
+            serde_json::from_str(r#"{"acquirer":{"name":"REDE"}}"#).unwrap();
+        assert!(acquirer_as_object.acquirer.unwrap().is_object());
+    }
+
+    #[test]
     fn do_recharge_response_accepts_both_boolean_spellings() {
         let a: DoRechargeResponse =
             serde_json::from_str(r#"{"resubmit_transaction":"true"}"#).unwrap();

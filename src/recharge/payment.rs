@@ -22,6 +22,10 @@ use crate::domain::{AmountCents, FieldError};
 use crate::store::payments::{PaymentAnswered, PaymentWrite};
 
 /// `payment` of the storefront's effectuation body, any kind.
+///
+/// [UNKNOWN] whether Carat requires `payment.amount` to equal the recharge's `amount` (seed 001
+/// does not say; a fee could make them differ): not checked here, Carat's answer decides. The
+/// sandbox requires equality (its convention).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentChoice {
