@@ -391,3 +391,29 @@ async fn a_paid_pin_sale_seals_the_payment_receipt_that_carries_the_pin() {
     .unwrap();
     assert_eq!(anywhere, 0);
 }
+
+#[tokio::test]
+async fn the_reconciler_resolves_a_paid_recharge_in_doubt_by_a_query() {
+    let app = spawn_app_with(Options {
+        reconcile: true,
+        carat_timeout: Duration::from_millis(1500),
+        slow_answer_delay: Duration::from_millis(3000),
+        ..Options::default()
+    })
+    .await;
+    let (id, nit) = new_recharge(&app).await;
+    let (status, body) = effectuate_paid(&app, &id, by_number(SLOW_CARD)).await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    let resolved = poll_recharge(
+        &app.client,
+        &app.address,
+        &id,
+        Duration::from_secs(10),
+        |r| r["status"] == "pending_confirmation" && r["payment"]["status"] == "PPC",
+    )
+    .await;
+    assert_eq!(resolved["payment"]["status_source"], "query", "{resolved}");
+    assert_eq!(resolved["in_doubt"], false);
+    let tx = app.sandbox.transaction(&nit).unwrap();
+    assert_eq!(tx.effectuation_requests, 1, "the card was sent once");
+}
