@@ -94,6 +94,9 @@ impl Application {
                 recharges,
                 api_tokens: settings.api_tokens.clone(),
                 idempotency_ttl: settings.idempotency_ttl,
+                fingerprint_key: api::idempotency::FingerprintKey::derive(
+                    &settings.carat.merchant_key,
+                ),
             }))
             .merge(callbacks::router(
                 CallbackState {

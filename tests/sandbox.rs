@@ -1607,3 +1607,196 @@ async fn the_send_payment_methods_test_amount_asks_for_them() {
     assert_ok(&reply);
     assert_eq!(reply.1["send_payment_methods"], "true", "{}", reply.1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The payment linked to an effectuation (`src/sandbox/payments.rs`).
+
+/// A top-up of 1000 cents paid with `card`.
+fn paid_top_up(card: Value) -> Value {
+    let mut request = top_up("987654321", "1000");
+    request["payment"] = json!({
+        "amount": "1000",
+        "authorizer_id": "1",
+        "merchant_key": KEY,
+        "installment": {"number": "1", "type": "4"},
+        "card": card,
+    });
+    request
+}
+
+fn card_number(number: &str) -> Value {
+    json!({"number": number, "expiry_date": "1230", "security_code": "123"})
+}
+
+/// The `status` parameters of the status notifications sent for `nit`.
+fn payment_notifications(h: &Harness, nit: &str) -> Vec<Vec<(String, String)>> {
+    h.sandbox
+        .notifications()
+        .into_iter()
+        .filter(|n| n.channel == carat_merchant::sandbox::notifier::Channel::Status)
+        .filter(|n| n.form.iter().any(|(k, v)| k == "nit" && v == nit))
+        .map(|n| n.form)
+        .collect()
+}
+
+fn param<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+#[tokio::test]
+async fn a_payment_is_checked_field_by_field() {
+    let h = Harness::start().await;
+    let nit = h.begin("PAYCHECK").await;
+    let good = paid_top_up(card_number("4111111111111111"));
+    let cases = [
+        (
+            "/payment/authorizer_id",
+            Some(json!("123456")),
+            "2",
+            "payment.authorizer_id",
+        ),
+        (
+            "/payment/installment/type",
+            Some(json!("5")),
+            "2",
+            "payment.installment.type",
+        ),
+        ("/payment/installment", None, "3", "payment.installment"),
+        (
+            "/payment/card/number",
+            Some(json!("4111111111111112")),
+            "2",
+            "Luhn",
+        ),
+        (
+            "/payment/card/number",
+            Some(json!("41111111111111111111")),
+            "2",
+            "payment.card.number",
+        ),
+        (
+            "/payment/card/expiry_date",
+            Some(json!("1330")),
+            "2",
+            "payment.card.expiry_date",
+        ),
+        (
+            "/payment/card/expiry_date",
+            None,
+            "3",
+            "payment.card.expiry_date",
+        ),
+        (
+            "/payment/card/security_code",
+            Some(json!("123456")),
+            "2",
+            "payment.card.security_code",
+        ),
+        (
+            "/payment/card/token",
+            Some(json!("short")),
+            "2",
+            "payment.card.token",
+        ),
+        (
+            "/payment/merchant_key",
+            Some(json!("OTHERKEY")),
+            "4",
+            "payment.merchant_key",
+        ),
+        ("/payment/amount", Some(json!("999")), "8", "payment.amount"),
+    ];
+    for (pointer, value, code, needle) in cases {
+        let reply = h.effectuate(&nit, edit(good.clone(), pointer, value)).await;
+        assert_eq!(reply.1["esitef"]["code"], code, "{pointer}: {}", reply.1);
+        let message = reply.1["esitef"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{pointer}: {message}");
+        assert_eq!(h.tx(&nit).status, "NOV");
+    }
+    // An unknown token is Carat's refusal naming the field.
+    let reply = h
+        .effectuate(&nit, paid_top_up(json!({"token": "Z".repeat(88)})))
+        .await;
+    assert_eq!(reply.1["esitef"]["code"], "8", "{}", reply.1);
+    assert!(
+        reply.1["esitef"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("payment.card.token")
+    );
+}
+
+#[tokio::test]
+async fn test_cards_approve_deny_or_answer_late_and_notify() {
+    let h = Harness::start().await;
+
+    // Approved: PPC with the full payment answer, CON on confirm, notified.
+    let nit = h.begin("PAYOK").await;
+    let reply = h
+        .effectuate(&nit, paid_top_up(card_number("4111111111111111")))
+        .await;
+    assert_ok(&reply);
+    let payment = &reply.1["payment"];
+    assert_eq!(payment["status"], "PPC", "{}", reply.1);
+    assert_eq!(payment["type"], "C");
+    assert_eq!(payment["amount"], "1000");
+    assert!(
+        is_digits(&payment["authorization"]["number"], 6),
+        "{payment}"
+    );
+    assert!(is_digits(&payment["esitef"]["usn"], 15), "{payment}");
+    assert!(payment["customer"]["receipt"].is_string());
+    assert!(!reply.1.to_string().contains("4111111111111111"));
+    let confirmed = h.confirm(&nit, "true").await;
+    assert_ok(&confirmed);
+    assert_eq!(confirmed.1["payment"], json!({"status": "CON"}));
+    let query = h.query(&nit, KEY).await;
+    assert_eq!(query.1["payment"]["status"], "CON", "{}", query.1);
+    let forms = payment_notifications(&h, &nit);
+    assert_eq!(forms.len(), 1);
+    let form = &forms[0];
+    assert_eq!(param(form, "status"), "CON");
+    assert_eq!(param(form, "pedido"), "PAYOK");
+    assert_eq!(param(form, "binCartao"), "411111");
+    assert_eq!(param(form, "numeroAutorizacao").len(), 6);
+    assert_eq!(param(form, "bandeira"), "VISA");
+    assert_eq!(param(form, "dataSitef").len(), 19, "DD/MM/YYYY hh:mm:SS");
+
+    // Denied: recharge and payment NEG, the phone deny's codes.
+    let nit = h.begin("PAYNEG").await;
+    let reply = h
+        .effectuate(
+            &nit,
+            paid_top_up(card_number(carat_merchant::sandbox::payments::DENIED_CARD)),
+        )
+        .await;
+    assert_ok(&reply);
+    assert_eq!(reply.1["status"], "NEG");
+    assert_eq!(reply.1["host"]["code"], "05");
+    assert_eq!(reply.1["payment"]["status"], "NEG");
+    assert_eq!(h.tx(&nit).status, "NEG");
+    let forms = payment_notifications(&h, &nit);
+    assert_eq!(param(&forms[0], "status"), "NEG");
+
+    // Undone: PPN, notified.
+    let nit = h.begin("PAYPPN").await;
+    let token = json!({"token": carat_merchant::sandbox::vault::TEST_TOKEN});
+    assert_ok(&h.effectuate(&nit, paid_top_up(token)).await);
+    let undone = h.confirm(&nit, "false").await;
+    assert_eq!(undone.1["payment"]["status"], "PPN");
+    assert_eq!(param(&payment_notifications(&h, &nit)[0], "status"), "PPN");
+
+    // Late: applied, answered after the slow delay.
+    let nit = h.begin("PAYSLOW").await;
+    let started = Instant::now();
+    let reply = h
+        .effectuate(
+            &nit,
+            paid_top_up(card_number(carat_merchant::sandbox::payments::SLOW_CARD)),
+        )
+        .await;
+    assert!(started.elapsed() >= SLOW, "{:?}", started.elapsed());
+    assert_eq!(reply.1["payment"]["status"], "PPC");
+}

@@ -4,7 +4,8 @@
 //! * A key is 1–255 visible ASCII characters (0x21–0x7E: no spaces, no control characters);
 //!   a POST without one runs as it always did.
 //! * Keys belong to the API token that presented them ([`Caller::scope`]).
-//! * The request is fingerprinted (method, path with its ids, body bytes): the key with
+//! * The request is fingerprinted (method, path with its ids, body bytes; an HMAC keyed from the
+//!   merchant key, since a body may carry a card number): the key with
 //!   another request is a 422 `idempotency_key_reused`; while its first request runs, a 409
 //!   `idempotency_key_in_use`.
 //! * The holder of a key keeps a lease on it ([`LEASE`]), renewed while its request runs. If
@@ -33,6 +34,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::domain::Secret;
 use crate::store::idempotency::{self as keys, Claim, KeyRef, StoredAnswer};
 
 pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -61,7 +63,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(bytes) => bytes,
         Err(e) => return super::json::body_error(e).into_response(),
     };
-    let fingerprint = fingerprint(&parts.method, parts.uri.path(), &bytes);
+    let fingerprint = fingerprint(
+        &state.fingerprint_key,
+        &parts.method,
+        parts.uri.path(),
+        &bytes,
+    );
     let pool = state.recharges.pool().clone();
     let key_ref = KeyRef {
         scope: &scope,
@@ -215,16 +222,45 @@ fn validate_key(raw: &[u8]) -> Result<&str, &'static str> {
     std::str::from_utf8(raw).map_err(|_| "must be visible ASCII characters only")
 }
 
-/// What makes two requests the same: method, path (with its ids) and body bytes, each
-/// length-prefixed so that no two different requests run together into the same input.
-fn fingerprint(method: &Method, path: &str, body: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hash = Sha256::new();
-    for part in [method.as_str().as_bytes(), path.as_bytes(), body] {
-        hash.update((part.len() as u64).to_be_bytes());
-        hash.update(part);
+/// The key of the fingerprints' HMAC. A plain hash of a body that carries a card number could
+/// be brute-forced from the stored fingerprint (a PAN has few unknown digits once its BIN and
+/// last four are known); keyed, it cannot without the key. Derived from the merchant key, a
+/// configured secret that stays put (a PIN key rotates, which would make a retry across the
+/// rotation look like another request).
+#[derive(Clone)]
+pub struct FingerprintKey(ring::hmac::Key);
+
+impl FingerprintKey {
+    pub fn derive(merchant_key: &Secret) -> Self {
+        let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, merchant_key.expose().as_bytes());
+        let derived = ring::hmac::sign(&root, b"carat-merchant idempotency fingerprint v1");
+        Self(ring::hmac::Key::new(
+            ring::hmac::HMAC_SHA256,
+            derived.as_ref(),
+        ))
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl std::fmt::Debug for FingerprintKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FingerprintKey([redacted])")
+    }
+}
+
+/// What makes two requests the same: method, path (with its ids) and body bytes, each
+/// length-prefixed so that no two different requests run together into the same input; keyed
+/// ([`FingerprintKey`]).
+fn fingerprint(key: &FingerprintKey, method: &Method, path: &str, body: &[u8]) -> String {
+    let mut mac = ring::hmac::Context::with_key(&key.0);
+    for part in [method.as_str().as_bytes(), path.as_bytes(), body] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac.sign()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Purges expired keys now and every `every` after, until `stop` completes. Runs in every
@@ -280,23 +316,40 @@ mod tests {
     }
 
     #[test]
+    fn fingerprints_are_keyed() {
+        let one = FingerprintKey::derive(&Secret::new("K1"));
+        let two = FingerprintKey::derive(&Secret::new("K2"));
+        assert_ne!(
+            fingerprint(&one, &Method::POST, "/a", b"{}"),
+            fingerprint(&two, &Method::POST, "/a", b"{}")
+        );
+    }
+
+    #[test]
     fn fingerprints_tell_method_path_and_body_apart() {
-        let base = fingerprint(&Method::POST, "/api/v1/recharges", b"{}");
-        assert_eq!(base, fingerprint(&Method::POST, "/api/v1/recharges", b"{}"));
+        let k = FingerprintKey::derive(&Secret::new("K"));
+        let base = fingerprint(&k, &Method::POST, "/api/v1/recharges", b"{}");
+        assert_eq!(
+            base,
+            fingerprint(&k, &Method::POST, "/api/v1/recharges", b"{}")
+        );
         assert_eq!(base.len(), 64);
-        assert_ne!(base, fingerprint(&Method::PUT, "/api/v1/recharges", b"{}"));
         assert_ne!(
             base,
-            fingerprint(&Method::POST, "/api/v1/recharges/x", b"{}")
+            fingerprint(&k, &Method::PUT, "/api/v1/recharges", b"{}")
         );
         assert_ne!(
             base,
-            fingerprint(&Method::POST, "/api/v1/recharges", b"{ }")
+            fingerprint(&k, &Method::POST, "/api/v1/recharges/x", b"{}")
+        );
+        assert_ne!(
+            base,
+            fingerprint(&k, &Method::POST, "/api/v1/recharges", b"{ }")
         );
         // The boundary between path and body counts.
         assert_ne!(
-            fingerprint(&Method::POST, "/a", b"b"),
-            fingerprint(&Method::POST, "/ab", b"")
+            fingerprint(&k, &Method::POST, "/a", b"b"),
+            fingerprint(&k, &Method::POST, "/ab", b"")
         );
     }
 

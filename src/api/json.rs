@@ -131,10 +131,12 @@ fn field_error<T: DeserializeOwned>(bytes: &[u8], path: Option<&Path>, reason: &
     };
     let members = json_errors::expected_shape(reason).and_then(|s| members::<T>(bytes, path, s));
     let cents = CENTS_FIELDS.contains(&field.as_str());
-    FieldError::new(
-        json_errors::shorten_field(&field),
-        json_errors::plain_words(reason, members.as_deref(), cents),
-    )
+    let mut words = json_errors::plain_words(reason, members.as_deref(), cents);
+    // Card data is never echoed, not even a prefix (a BIN is most of a PAN's guessable part).
+    if field.starts_with("payment.card") {
+        words = json_errors::without_echoes(&words);
+    }
+    FieldError::new(json_errors::shorten_field(&field), words)
 }
 
 /// Fields whose numbers are amounts in cents.

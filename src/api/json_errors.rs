@@ -173,6 +173,30 @@ fn joined(names: &[String], word: &str) -> String {
     }
 }
 
+/// Drops every stretch between backticks or double quotes (`…` stands for it): for fields whose
+/// values are card data.
+pub fn without_echoes(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut quote: Option<char> = None;
+    for c in message.chars() {
+        match quote {
+            Some(q) if c == q => {
+                out.push('…');
+                out.push(c);
+                quote = None;
+            }
+            Some(_) => {}
+            None => {
+                if c == '`' || c == '"' {
+                    quote = Some(c);
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
 /// Shortens every stretch between backticks or double quotes (where serde and the domain's
 /// messages put a value) to [`ECHO_LIMIT`] characters.
 pub fn truncate_echoes(message: &str) -> String {
@@ -382,6 +406,14 @@ mod tests {
         assert_eq!(
             words("unknown field `x`, there are no fields"),
             "is not a known field; this object has no fields"
+        );
+    }
+
+    #[test]
+    fn card_fields_echo_nothing() {
+        assert_eq!(
+            without_echoes("bad `4111111111111111` and \"123\" here"),
+            "bad `…` and \"…\" here"
         );
     }
 

@@ -30,6 +30,8 @@ pub struct AppState {
     pub api_tokens: Vec<Secret>,
     /// How long an `Idempotency-Key` and its answer are kept.
     pub idempotency_ttl: Duration,
+    /// Keys the requests' fingerprints (`idempotency.rs`): a body may carry a card number.
+    pub fingerprint_key: idempotency::FingerprintKey,
 }
 
 pub fn router(state: AppState) -> Router {

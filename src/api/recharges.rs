@@ -70,7 +70,9 @@ pub async fn show(
 ) -> Result<Json<RechargeView>, ApiError> {
     let (recharge, events) = state.recharges.get(recharge_id(&id)?).await?;
     let (receipts, pin_receipt) = state.recharges.receipts(&recharge);
+    let payment = state.recharges.payment(recharge.id).await?;
     let mut view = RechargeView::new(recharge, Some(events));
+    view.payment = payment;
     view.receipts = receipts;
     view.pin_receipt = pin_receipt;
     Ok(Json(view))
@@ -154,7 +156,10 @@ pub async fn effectuate(
         };
         state.recharges.effectuate(id, chosen).await?
     };
-    Ok(Json(RechargeView::new(recharge, None)))
+    let payment = state.recharges.payment(recharge.id).await?;
+    let mut view = RechargeView::new(recharge, None);
+    view.payment = payment;
+    Ok(Json(view))
 }
 
 pub async fn confirm(
@@ -166,5 +171,8 @@ pub async fn confirm(
         .recharges
         .confirm(id, body.confirm, body.used_payment_methods)
         .await?;
-    Ok(Json(RechargeView::new(recharge, None)))
+    let payment = state.recharges.payment(recharge.id).await?;
+    let mut view = RechargeView::new(recharge, None);
+    view.payment = payment;
+    Ok(Json(view))
 }

@@ -9,6 +9,7 @@ use crate::domain::{
     AmountKey, Effectuation, EffectuationInput, RechargeStatus, RechargeType, UsedPaymentMethod,
 };
 use crate::recharge::{PinReceipt, Receipts, pin_receipt_state};
+use crate::store::payments::PaymentRow;
 use crate::store::{Event, Recharge};
 
 #[derive(Debug, Serialize)]
@@ -62,6 +63,9 @@ pub struct RechargeView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pin_receipt: Option<PinReceipt>,
     pub last_error: Option<LastErrorView>,
+    /// The card payment linked to the recharge, if the effectuation carried one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -142,6 +146,82 @@ pub struct ReconciliationView {
     pub last_error: Option<String>,
 }
 
+/// A recharge's card payment: Carat's status for it (it can differ from the recharge's),
+/// never a card number, security code or token.
+#[derive(Debug, Serialize)]
+pub struct PaymentView {
+    /// Carat's 3-letter payment status (PPC, CON, NEG, PPN...), once Carat said it.
+    pub status: Option<String>,
+    /// Which answer said it: `effectuation`, `confirmation`, `query` or `notification`.
+    pub status_source: Option<String>,
+    /// Integer cents.
+    pub amount: i64,
+    pub authorizer_id: String,
+    pub customer_id: Option<String>,
+    pub installment: InstallmentView,
+    pub card: CardView,
+    pub authorization: Option<serde_json::Value>,
+    pub analysis: Option<serde_json::Value>,
+    pub esitef: Option<serde_json::Value>,
+    pub acquirer: Option<serde_json::Value>,
+    #[serde(rename = "type")]
+    pub kind: Option<serde_json::Value>,
+    pub receipts: Option<Receipts>,
+    pub extra_param: serde_json::Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct InstallmentView {
+    pub number: i16,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CardView {
+    /// `number`, `token` or `stored_card`.
+    pub source: String,
+    pub bin: Option<String>,
+    pub last4: Option<String>,
+    pub stored_card_id: Option<Uuid>,
+}
+
+impl PaymentView {
+    pub fn new(p: PaymentRow) -> Self {
+        let answer = p.carat_answer.unwrap_or_default();
+        let part = |name: &str| answer.get(name).cloned();
+        let receipts =
+            (p.customer_receipt.is_some() || p.merchant_receipt.is_some()).then_some(Receipts {
+                customer: p.customer_receipt,
+                merchant: p.merchant_receipt,
+            });
+        Self {
+            status: p.status,
+            status_source: p.status_source,
+            amount: p.amount_cents,
+            authorizer_id: p.authorizer_id,
+            customer_id: p.customer_id,
+            installment: InstallmentView {
+                number: p.installments,
+                kind: p.installment_type,
+            },
+            card: CardView {
+                source: p.card_source,
+                bin: p.card_bin,
+                last4: p.card_last4,
+                stored_card_id: p.stored_card_id,
+            },
+            authorization: part("authorization"),
+            analysis: part("analysis"),
+            esitef: part("esitef"),
+            acquirer: part("acquirer"),
+            kind: part("type"),
+            receipts,
+            extra_param: p.extra_params,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct LastErrorView {
     pub code: Option<String>,
@@ -204,6 +284,7 @@ impl RechargeView {
             receipts,
             pin_receipt,
             last_error,
+            payment: None,
             created_at: r.created_at,
             updated_at: r.updated_at,
             events,

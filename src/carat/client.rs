@@ -238,6 +238,12 @@ impl CaratClient {
         nit: &Nit,
         body: &DoRechargeRequest,
     ) -> Exchange<DoRechargeResponse> {
+        // `payment.merchant_key` is the recharge's own: configuration, never the storefront's.
+        let mut body = body.clone();
+        if let Some(payment) = body.payment.as_mut() {
+            payment.merchant_key = self.merchant_key.expose().to_owned();
+        }
+        let body = &body;
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());

@@ -322,6 +322,110 @@ pub struct DoRechargeRequest {
     pub cpf: Option<String>,
     pub cnpj: Option<String>,
     pub zip_code: Option<String>,
+    /// A card payment linked to the recharge (seed 001 `payment`).
+    pub payment: Option<PaymentRequest>,
+}
+
+/// `payment` of an effectuation. `amount` in cents `< 12 N`, `authorizer_id < 5 N`,
+/// `customer_id < 20 AN`, `merchant_key` the recharge's own.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRequest {
+    pub amount: String,
+    pub authorizer_id: String,
+    pub customer_id: Option<String>,
+    pub merchant_key: String,
+    pub installment: Option<InstallmentWire>,
+    pub card: Option<CardWire>,
+    pub extra_param: Option<Vec<ExtraParam>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallmentWire {
+    pub number: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// `payment.card`: the number and expiry, or a stored card's token (the token wins, seed 001).
+/// Its `Debug` shows nothing of the values: this struct is the one place a card number travels.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CardWire {
+    pub number: Option<String>,
+    pub token: Option<String>,
+    pub security_code: Option<String>,
+    pub expiry_date: Option<String>,
+}
+
+impl std::fmt::Debug for CardWire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<String>| if v.is_some() { "[redacted]" } else { "none" };
+        f.debug_struct("CardWire")
+            .field("number", &shown(&self.number))
+            .field("token", &shown(&self.token))
+            .field("security_code", &shown(&self.security_code))
+            .field("expiry_date", &shown(&self.expiry_date))
+            .finish()
+    }
+}
+
+/// `extra_param[]`: free key/value pairs, passed through as given.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraParam {
+    #[serde(default)]
+    pub key: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Carat's answer about the linked payment (seed 001 response `payment`; seed 003 and the
+/// query give at least `status`). Every part optional, unknown ones ignored.
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAnswer {
+    pub status: Option<String>,
+    pub amount: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub authorizer_id: Option<String>,
+    /// `< 50 AN` in the table; [UNKNOWN] whether a string or an object like the recharge's
+    /// `acquirer`: kept as whatever JSON comes.
+    pub acquirer: Option<serde_json::Value>,
+    pub esitef: Option<PaymentEsitef>,
+    pub sitef: Option<CodeMessage>,
+    pub customer: Option<Receipt>,
+    pub merchant: Option<Receipt>,
+    pub authorization: Option<PaymentAuthorization>,
+    pub analysis: Option<PaymentAnalysis>,
+    pub extra_param: Option<Vec<ExtraParam>>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentEsitef {
+    pub usn: Option<String>,
+    /// DD/MM/YYYY hh:mm.
+    pub date: Option<String>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAuthorization {
+    pub number: Option<String>,
+    pub sitef_usn: Option<String>,
+    pub host_usn: Option<String>,
+    pub tid: Option<String>,
+    pub eci: Option<String>,
+    pub sitef_date: Option<String>,
+}
+
+#[serde_with::skip_serializing_none]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAnalysis {
+    pub status: Option<String>,
+    pub code: Option<String>,
+    pub message: Option<String>,
 }
 
 impl Envelope for DoRechargeRequest {
@@ -388,6 +492,7 @@ pub struct DoRechargeResponse {
     pub merchant: Option<Receipt>,
     pub hashes: Option<Hashes>,
     pub payment_methods: Option<PaymentMethods>,
+    pub payment: Option<PaymentAnswer>,
 }
 
 impl Envelope for DoRechargeResponse {
@@ -464,11 +569,9 @@ impl Envelope for ConfirmRechargeResponse {
 }
 verdict!(ConfirmRechargeResponse);
 
-#[serde_with::skip_serializing_none]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentStatus {
-    pub status: Option<String>,
-}
+/// The payment part of a confirmation's or a query's answer: the same tolerant shape as the
+/// effectuation's (`status` at least).
+pub type PaymentStatus = PaymentAnswer;
 
 // ---------------------------------------------------------------------------------------------
 // Query: GET /v3/recharge/{nit}/?merchantkey=..
@@ -590,6 +693,57 @@ mod tests {
         assert!(r.esitef.as_ref().unwrap().is_ok());
         assert_eq!(r.customer.unwrap().total_copies, Some(3));
         assert_eq!(r.merchant.unwrap().total_copies, Some(2));
+    }
+
+    #[test]
+    fn a_payment_goes_as_seed_001_has_it_and_its_debug_hides_the_card() {
+        let payment = PaymentRequest {
+            amount: "1000".into(),
+            authorizer_id: "1".into(),
+            customer_id: None,
+            merchant_key: "K".into(),
+            installment: Some(InstallmentWire {
+                number: "1".into(),
+                kind: "4".into(),
+            }),
+            card: Some(CardWire {
+                number: Some("4111111111111111".into()),
+                token: None,
+                security_code: Some("123".into()),
+                expiry_date: Some("1230".into()),
+            }),
+            extra_param: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&payment).unwrap(),
+            serde_json::json!({"amount": "1000", "authorizer_id": "1", "merchant_key": "K",
+                "installment": {"number": "1", "type": "4"},
+                "card": {"number": "4111111111111111", "security_code": "123",
+                         "expiry_date": "1230"}})
+        );
+        let shown = format!("{payment:?}");
+        assert!(
+            !shown.contains("4111111111111111") && !shown.contains("\"123\""),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_payment_answer_is_read_tolerantly() {
+        let body = r#"{"status":"PPC","payment":{"status":"PPC","amount":"1000","type":"C",
+            "authorizer_id":"1","acquirer":"REDE","esitef":{"usn":"123","date":"21/11/2026 10:00"},
+            "sitef":{"code":"000"},"customer":{"receipt":"R"},"authorization":{"number":"123456",
+            "tid":"T","eci":"05","new":"x"},"analysis":{"status":"APR","code":"0"},
+            "extra_param":[{"key":"k","value":"v"}],"brand_new":1}}"#;
+        let r: DoRechargeResponse = serde_json::from_str(body).unwrap();
+        let p = r.payment.unwrap();
+        assert_eq!(p.status.as_deref(), Some("PPC"));
+        assert_eq!(p.kind.as_deref(), Some("C"));
+        assert_eq!(p.authorization.unwrap().number.as_deref(), Some("123456"));
+        assert_eq!(p.analysis.unwrap().status.as_deref(), Some("APR"));
+        let acquirer_as_object: PaymentAnswer =
+            serde_json::from_str(r#"{"acquirer":{"name":"REDE"}}"#).unwrap();
+        assert!(acquirer_as_object.acquirer.unwrap().is_object());
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub struct Effectuation {
     pub input: EffectuationInput,
     #[serde(flatten)]
     pub optional: OptionalFields,
+    /// A card payment linked to the recharge: its non-secret part only (`payment.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<super::payment::PaymentInput>,
 }
 
 impl Effectuation {

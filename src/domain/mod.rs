@@ -6,6 +6,7 @@ pub mod customer;
 pub mod effectuation;
 pub mod format;
 pub mod ids;
+pub mod payment;
 pub mod payment_methods;
 pub mod payment_status;
 pub mod phone;

@@ -216,6 +216,12 @@ impl RechargeService {
         let step = Step {
             changes: Changes {
                 carat_status: carat.map(|c| c.to_string()),
+                // Seed 003: the decision acts on the linked payment too; its status is kept.
+                payment: super::payment::answered(
+                    "confirmation",
+                    answer.payment.as_ref(),
+                    recharge.recharge_type == crate::domain::RechargeType::Others,
+                ),
                 ..Changes::default()
             },
             call: Some(call),

@@ -7,6 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::kinds::Chosen;
+use super::payment::CardSecrets;
 use super::{
     CaratFailure, CaratProblem, FlowError, Race, Receipts, RechargeService, call_record,
     carat_answer, detached, why_not,
@@ -21,6 +22,7 @@ use crate::domain::{
     DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber,
     RechargeStatus, RechargeType, TerminalType, UsedPaymentMethod, ZipCode, payment_methods,
 };
+use crate::store::payments::PaymentWrite;
 use crate::store::{self, CallRecord, Changes, Guard, NextAttempt, Recharge, Step};
 
 /// What the storefront chose. Each field validates its Carat format on deserialisation.
@@ -36,6 +38,9 @@ pub struct EffectuateRequest {
     pub answers: Vec<Answer>,
     #[serde(default)]
     pub sale: SaleChoice,
+    /// A card payment linked to the recharge (`payment.rs`).
+    #[serde(default)]
+    pub payment: Option<super::payment::PaymentChoice>,
 }
 
 /// `sale`, in every kind's body: the optional facts Carat may record about the sale (where it
@@ -100,12 +105,18 @@ impl EffectuateRequest {
                 answers: self.answers.clone(),
             },
             optional: self.sale.optional(),
+            payment: None,
         }
     }
 }
 
-/// Carat's `do_recharge_request` for an effectuation of any kind.
-fn to_wire(effectuation: &Effectuation, general_hash: &GeneralHash) -> DoRechargeRequest {
+/// Carat's `do_recharge_request` for an effectuation of any kind; `card` is the payment's card
+/// data, which the stored effectuation never holds.
+fn to_wire(
+    effectuation: &Effectuation,
+    general_hash: &GeneralHash,
+    card: Option<&CardSecrets>,
+) -> DoRechargeRequest {
     let dealer_ref = |code: &DealerCode, type_code: &DealerTypeCode| DealerRef {
         code: code.to_string(),
         type_code: type_code.to_string(),
@@ -189,6 +200,10 @@ fn to_wire(effectuation: &Effectuation, general_hash: &GeneralHash) -> DoRecharg
         cpf: optional.cpf.as_ref().map(ToString::to_string),
         cnpj: optional.cnpj.as_ref().map(ToString::to_string),
         zip_code: optional.zip_code.as_ref().map(ToString::to_string),
+        payment: effectuation
+            .payment
+            .as_ref()
+            .map(|p| super::payment::to_wire(p, card)),
     }
 }
 
@@ -204,11 +219,20 @@ impl RechargeService {
         chosen: Chosen,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
-        let effectuation = self.effectuation_of(id, &chosen).await?;
+        let mut effectuation = self.effectuation_of(id, &chosen).await?;
+        // The payment's card data is split off here: only its kept part joins the effectuation.
+        let card = match chosen.payment() {
+            Some(choice) => {
+                let payment = self.payment_of(choice).await?;
+                effectuation.payment = Some(payment.input);
+                Some(payment.secrets)
+            }
+            None => None,
+        };
         // A request that loses the race to start the call waits for the winner.
-        let (chosen, effectuation) = (&chosen, &effectuation);
+        let (chosen, effectuation, card) = (&chosen, &effectuation, card.as_ref());
         self.at_most_twice(id, "effectuate", |recharge| {
-            Box::pin(self.try_effectuate(recharge, chosen, effectuation, actor))
+            Box::pin(self.try_effectuate(recharge, chosen, effectuation, card, actor))
         })
         .await
     }
@@ -221,6 +245,7 @@ impl RechargeService {
         mut recharge: Recharge,
         chosen: &Chosen,
         effectuation: &Effectuation,
+        card: Option<&CardSecrets>,
         actor: &Actor,
     ) -> Result<Race<Recharge>, FlowError> {
         // The same effectuation as the one stored: a retry of a request whose answer the
@@ -276,6 +301,7 @@ impl RechargeService {
             effectuation.clone(),
             detail,
             if_refused,
+            card,
             actor,
         )
         .await
@@ -285,6 +311,10 @@ impl RechargeService {
     /// attempt), then sends it and records Carat's answer; `Race::Lost` when another request
     /// took the step first. A refusal that reports `if_refused.0` (nothing applied) leaves the
     /// recharge in `if_refused.1`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the card data travels beside the step, never in it"
+    )]
     pub(super) async fn send_effectuation(
         &self,
         recharge: &Recharge,
@@ -292,6 +322,7 @@ impl RechargeService {
         effectuation: Effectuation,
         detail: serde_json::Value,
         if_refused: (CaratStatus, RechargeStatus),
+        card: Option<&CardSecrets>,
         actor: &Actor,
     ) -> Result<Race<Recharge>, FlowError> {
         let general_hash = self.general_hash().await?;
@@ -300,6 +331,7 @@ impl RechargeService {
         let step = Step {
             changes: Changes {
                 effectuation: Some(effectuation.clone()),
+                payment: Some(PaymentWrite::Sent(effectuation.payment.clone())),
                 ..Changes::default()
             },
             detail,
@@ -312,7 +344,7 @@ impl RechargeService {
         self.effectuation_methods_sent(&effectuation).await;
         let exchange = self
             .carat
-            .effectuate(nit, &to_wire(&effectuation, &general_hash))
+            .effectuate(nit, &to_wire(&effectuation, &general_hash, card))
             .await;
         let call = call_record(&exchange);
         match exchange.result {
@@ -344,12 +376,26 @@ impl RechargeService {
         let guard = Guard::Attempt(sent.attempt);
         let (payment_methods_max, send_payment_methods) =
             super::payment_methods::announced_in(&answer);
+        let pin_sale = sent.recharge_type == RechargeType::Others;
+        let payment = super::payment::answered("effectuation", answer.payment.as_ref(), pin_sale);
         match sent.status.after_carat_reports(&carat) {
             Some(RechargeStatus::PendingConfirmation) => {
-                let receipts = Receipts {
+                let mut receipts = Receipts {
                     customer: answer.customer.and_then(|r| r.receipt),
                     merchant: answer.merchant.and_then(|r| r.receipt),
                 };
+                if pin_sale {
+                    // The PIN may come in the payment's customer receipt: sealed with the sale's.
+                    let paid = answer
+                        .payment
+                        .as_ref()
+                        .and_then(|p| p.customer.as_ref())
+                        .and_then(|r| r.receipt.clone());
+                    receipts.customer = match (receipts.customer, paid) {
+                        (Some(sale), Some(paid)) => Some(format!("{sale}\n{paid}")),
+                        (sale, paid) => sale.or(paid),
+                    };
+                }
                 // A PIN sale's receipts are sealed here and committed with this step, before
                 // the storefront hears of the sale.
                 let changes = self.receipt_changes(sent, receipts);
@@ -363,6 +409,7 @@ impl RechargeService {
                             send_payment_methods: send_payment_methods.then_some(true),
                             ..carat_answer(answer.esitef.as_ref(), answer.authorization.as_ref())
                         }),
+                        payment,
                         ..changes
                     },
                     call: Some(call),
@@ -397,6 +444,7 @@ impl RechargeService {
                     changes: Changes {
                         carat_status: Some(carat.to_string()),
                         error: Some((code.clone(), message.clone())),
+                        payment,
                         ..Changes::default()
                     },
                     call: Some(call),

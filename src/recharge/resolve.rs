@@ -202,6 +202,7 @@ impl RechargeService {
                     .merchant
                     .and_then(|r| r.receipt)
                     .filter(|_| keeps_receipts),
+                payment: super::payment::answered("query", answer.payment.as_ref(), pin_sale),
                 ..Changes::default()
             },
             detail: serde_json::json!({"resolved_by": "query", "carat_status": carat.to_string()}),

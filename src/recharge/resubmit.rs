@@ -164,8 +164,18 @@ impl RechargeService {
         // waiting (AGU) leaves the choice open.
         let detail = serde_json::json!({"tv_package": package});
         let if_refused = (CaratStatus::Agu, RechargeStatus::AwaitingChoice);
-        self.send_effectuation(&recharge, &nit, effectuation, detail, if_refused, actor)
-            .await
+        // MISSING: a TV recharge paid by card is resubmitted without the card data (never
+        // kept), so Carat would refuse its payment; card payments are for the other products.
+        self.send_effectuation(
+            &recharge,
+            &nit,
+            effectuation,
+            detail,
+            if_refused,
+            None,
+            actor,
+        )
+        .await
     }
 
     /// Carat answered AGU: the recharge waits for a package, showing the ones offered (an AGU

@@ -14,7 +14,9 @@ use tracing::debug;
 
 use super::errors::{CaratError, Reply};
 use super::faults::{self, ConfirmationFault, EffectuationFault, Fault, Operation};
-use super::state::{Decision, Touch};
+use super::notifier::Channel;
+use super::payments::{self, PaymentRecord};
+use super::state::{Decision, Touch, Transaction};
 use super::{Shared, authorizer, bills, decode, responses, validate};
 use crate::carat::wire::{
     AuthenticityForm, BeginRechargeResponse, ConfirmRechargeRequest, ConfirmRechargeResponse,
@@ -276,6 +278,18 @@ fn effectuate(
         if !(purchase.dealer.sells_tv() && tx.status == CaratStatus::Agu) {
             tx.require(CaratStatus::Nov, "effectuation")?;
         }
+        let payment = request
+            .payment
+            .as_ref()
+            .map(|p| {
+                payments::check(
+                    p,
+                    &sandbox.merchant_key,
+                    purchase.amount_cents,
+                    &sandbox.vault,
+                )
+            })
+            .transpose()?;
         tx.note_answers(purchase.answers.clone());
         let tim = purchase.recharge_type == RechargeType::Normal && purchase.dealer.code == "004";
         tx.note_payment_methods(purchase.used_payment_methods.clone(), tim);
@@ -298,10 +312,37 @@ fn effectuate(
             Some(EffectuationFault::EsitefError) => return Err(faults::esitef_error("55")),
             Some(EffectuationFault::InternalError) => return Err(faults::internal_error()),
             Some(EffectuationFault::Slow) => (Pace::Slow, None),
-            None => (Pace::Prompt, sandbox.injector.take(Operation::Effectuate)),
+            None => match payment.as_ref().map(|p| p.verdict) {
+                // The issuer denied the card: nothing is sold (payment and recharge NEG).
+                Some(payments::Verdict::Deny) => {
+                    tx.deny();
+                    let record = PaymentRecord::new(payment.expect("a verdict has a payment"));
+                    notify(sandbox, tx, &record);
+                    let mut answer = responses::denied(tx, &sandbox.table.current());
+                    answer.payment = Some(record.answer());
+                    tx.payment = Some(record);
+                    return Ok((answer, Pace::Prompt));
+                }
+                Some(payments::Verdict::ApproveSlowly) => (Pace::Slow, None),
+                _ => (Pace::Prompt, sandbox.injector.take(Operation::Effectuate)),
+            },
         };
         unless_error_500(fault)?;
-        tx.approve(authorizer::approve(&purchase));
+        let approval = authorizer::approve(&purchase);
+        let mut record = payment.map(PaymentRecord::new);
+        // Seed 001 "Important": a paid `others` sale's PIN comes in the payment's customer
+        // receipt (the sandbox leaves it on the sale's receipt too).
+        if let (Some(record), RechargeType::Others) = (record.as_mut(), purchase.recharge_type)
+            && let Some(pin) = approval
+                .customer_receipt
+                .lines()
+                .find(|l| l.starts_with("PIN: "))
+        {
+            record.customer_receipt.push_str(pin);
+            record.customer_receipt.push('\n');
+        }
+        tx.approve(approval);
+        tx.payment = record;
         after_applying(
             responses::approved(tx, &sandbox.table.current()),
             pace,
@@ -343,12 +384,32 @@ fn confirm(
             _ => (Pace::Prompt, sandbox.injector.take(operation(decision))),
         };
         unless_error_500(fault)?;
+        let was = tx.status.clone();
         tx.settle(decision)?;
         if decision == Decision::Confirm {
             tx.note_confirmation_methods(methods);
         }
+        // Seed 003: the decision acts on the payment too; a change is notified (§6.2).
+        let settled = tx.status.clone();
+        if was != settled
+            && let Some(mut record) = tx.payment.take()
+        {
+            record.status = settled;
+            notify(sandbox, tx, &record);
+            tx.payment = Some(record);
+        }
         after_applying(responses::settled(tx), pace, fault)
     })
+}
+
+/// A status notification (§6.2) of the payment's new status.
+fn notify(sandbox: &Shared, tx: &Transaction, record: &PaymentRecord) {
+    let form = record.notification(
+        &tx.nit,
+        tx.order.order_id.as_deref(),
+        tx.order.merchant_usn.as_deref(),
+    );
+    sandbox.notifier.send(Channel::Status, form);
 }
 
 fn operation(decision: Decision) -> Operation {

@@ -85,6 +85,14 @@
 //! | [`bills::PAYABLE_BAR_CODE`] | `invoice.bar_code` | a bill of 15990 cents, due 30 days from today |
 //! | [`bills::EXPIRED_BAR_CODE`] | `invoice.bar_code` | a bill due 10012025: esitef 21 |
 //! | any other 48 digits | `invoice.bar_code` | no such bill: esitef 20 |
+//! | `4111111111111111`, any other Luhn-valid number, [`vault::TEST_TOKEN`], a CON token in the vault | effectuation `payment.card` | approved: payment PPC, CON on confirm, PPN on undo |
+//! | [`payments::DENIED_CARD`] `4000000000000002` | effectuation `payment.card.number` | denied: recharge and payment NEG, `host` 05, `sitef` 005 |
+//! | [`payments::SLOW_CARD`] `4000000000000010` | effectuation `payment.card.number` | approved (PPC), answered after `slow_answer_delay` |
+//! | a token not in the vault (or not CON) | effectuation `payment.card.token` | esitef 8 naming `payment.card.token` |
+//!
+//! A payment's amount must equal the recharge's (code 8 otherwise), a sandbox convention. Each
+//! change of a payment's status to CON, NEG or PPN sends a status notification (§6.2) with
+//! every parameter the sandbox can fill ([`payments`]).
 //!
 //! The amount faults never hit an undo, so a test can always end such a recharge.
 //!
@@ -123,6 +131,7 @@ mod errors;
 pub mod faults;
 mod handlers;
 pub mod notifier;
+pub mod payments;
 mod responses;
 mod state;
 mod validate;

@@ -95,6 +95,7 @@ pub(crate) fn approved(tx: &Transaction, general_hash: &str) -> DoRechargeRespon
         send_payment_methods: approval
             .is_some_and(|a| a.amount_cents == faults::SEND_PAYMENT_METHODS_AMOUNT)
             .then(|| "true".to_owned()),
+        payment: tx.payment.as_ref().map(|p| p.answer()),
         payment_methods: Some(PaymentMethods {
             max: Some(PAYMENT_METHODS_MAX.to_string()),
             available: PAYMENT_METHODS
@@ -136,7 +137,7 @@ pub(crate) fn settled(tx: &Transaction) -> ConfirmRechargeResponse {
     ConfirmRechargeResponse {
         esitef: Some(ok()),
         status: status(tx),
-        payment: None,
+        payment: tx.payment.as_ref().map(|p| p.status_answer()),
     }
 }
 
@@ -163,7 +164,7 @@ pub(crate) fn query(tx: &Transaction) -> GetStatusRechargeResponse {
         authorization: approval.map(|a| a.authorization.clone()),
         customer: approval.map(customer_receipt),
         merchant: approval.map(merchant_receipt),
-        payment: None,
+        payment: tx.payment.as_ref().map(|p| p.answer()),
     }
 }
 

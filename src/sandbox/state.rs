@@ -62,6 +62,8 @@ pub(crate) struct Transaction {
     pub order: Order,
     /// What the authorizer gave on a successful effectuation.
     pub approval: Option<Approval>,
+    /// The card payment linked to the recharge, once effectuated with one (`payments.rs`).
+    pub payment: Option<super::payments::PaymentRecord>,
     created: Instant,
     /// Added to the age by [`Ledger::backdate`], a test hook.
     backdated: Duration,
@@ -225,6 +227,7 @@ impl Ledger {
             status: CaratStatus::Nov,
             order,
             approval: None,
+            payment: None,
             created: Instant::now(),
             backdated: Duration::ZERO,
             sequence,

@@ -499,6 +499,7 @@ mod tests {
             cpf: None,
             cnpj: None,
             zip_code: Some("01310100".into()),
+            payment: None,
         }
     }
 

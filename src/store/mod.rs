@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod listings;
 pub mod notifications;
 pub mod payment_methods;
+pub mod payments;
 pub mod recharges;
 
 pub use db::{MIGRATOR, connect_and_migrate};

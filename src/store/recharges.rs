@@ -429,6 +429,8 @@ pub struct Changes {
     pub error: Option<(Option<String>, Option<String>)>,
     /// The `used_payment_methods` a confirmation sends, kept for its resend.
     pub decision_payment_methods: Option<Vec<String>>,
+    /// The linked card payment's row (`payments.rs`), written only if the step applies.
+    pub payment: Option<super::payments::PaymentWrite>,
 }
 
 /// One move of a recharge: `from` -> `to` under `guard`, written with its history in one
@@ -475,6 +477,7 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
     let (next_kind, next_ms) = next.sql();
     let carat_answer = changes.carat_answer.filter(|a| !a.is_empty());
     let sealed = changes.sealed_receipts;
+    let payment = changes.payment;
     let (error_code, error_message, error_write) = match last_error_write(to, changes.error) {
         Some((code, message)) => (code, message, true),
         None => (None, None, false),
@@ -550,6 +553,9 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
         tx.commit().await?;
         return Ok(None);
     };
+    if let Some(payment) = payment {
+        super::payments::write(&mut tx, id, payment).await?;
+    }
     let name = if from == to {
         from.as_str().to_owned()
     } else {

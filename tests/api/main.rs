@@ -2,6 +2,7 @@
 
 mod answers;
 mod authenticity;
+mod card_secrecy;
 mod catalogue_cache;
 mod catalogue_checks;
 mod cluster;
@@ -19,6 +20,7 @@ mod others;
 mod outage;
 mod outbound_faults;
 mod payment_methods;
+mod payments;
 mod process;
 mod reconciler;
 mod sale_details;

@@ -35,6 +35,9 @@ pub struct InvoiceRequest {
     pub amount: AmountCents,
     #[serde(default)]
     pub sale: SaleChoice,
+    /// A card payment linked to the bill payment (`payment.rs`).
+    #[serde(default)]
+    pub payment: Option<crate::recharge::payment::PaymentChoice>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -164,6 +167,7 @@ fn effectuation(
             amount: bill.amount,
         },
         optional: req.sale.optional(),
+        payment: None,
     })
 }
 

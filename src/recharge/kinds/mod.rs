@@ -22,6 +22,17 @@ pub enum Chosen {
     Invoice(InvoiceRequest),
 }
 
+impl Chosen {
+    /// The card payment the body links to the recharge, if any.
+    pub(super) fn payment(&self) -> Option<&super::payment::PaymentChoice> {
+        match self {
+            Self::Normal(req) => req.payment.as_ref(),
+            Self::Others(req) => req.payment.as_ref(),
+            Self::Invoice(req) => req.payment.as_ref(),
+        }
+    }
+}
+
 impl RechargeService {
     /// The kind of a recharge, to read a storefront body by.
     pub async fn recharge_type(&self, id: Uuid) -> Result<RechargeType, FlowError> {

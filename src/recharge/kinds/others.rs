@@ -22,6 +22,9 @@ pub struct OthersEffectuateRequest {
     pub answers: Vec<Answer>,
     #[serde(default)]
     pub sale: SaleChoice,
+    /// A card payment linked to the sale (`payment.rs`).
+    #[serde(default)]
+    pub payment: Option<crate::recharge::payment::PaymentChoice>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -54,6 +57,7 @@ impl OthersEffectuateRequest {
                 answers: self.answers.clone(),
             },
             optional: self.sale.optional(),
+            payment: None,
         }
     }
 }

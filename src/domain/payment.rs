@@ -1,0 +1,162 @@
+//! A card payment linked to a recharge (seed 001 `payment`): what of it may be kept. Pure.
+//!
+//! [`PaymentInput`] is stored with the effectuation (and compared on a repeat): amount,
+//! authorizer, installments, extra parameters and *how* the card was given, with the BIN and
+//! last four of a number at most. The number, security code, expiry and token never enter it;
+//! they travel beside it, once, in the request to Carat.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+use super::card::{CardBin, CardLast4};
+use super::format::{Charset, Format, FormatError};
+use super::ids::carat_string;
+use super::recharge::AmountCents;
+
+carat_string!(
+    /// `payment.authorizer_id`: the card brand's authorizer on Carat Portal, `< 5 N`.
+    AuthorizerId,
+    Format::between(1, 5, Charset::Numeric)
+);
+
+carat_string!(
+    /// `payment.customer_id`: the customer's identity document, letters and digits, `< 20 AN`.
+    CustomerId,
+    Format::between(1, 20, Charset::Alphanumeric)
+);
+
+carat_string!(
+    /// `payment.installment.type`: 3 with interest, 4 without (the spot-sale default),
+    /// 6 with interest (IATA), 7 without (IATA).
+    InstallmentType,
+    Format::exactly(1, Charset::Numeric),
+    rule = |s: &str| match s {
+        "3" | "4" | "6" | "7" => Ok(()),
+        _ => Err(FormatError::Rule("must be one of \"3\", \"4\", \"6\" or \"7\"")),
+    }
+);
+
+/// `payment.installment.number`: `< 2 N`, at least one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(into = "u8")]
+pub struct Installments(u8);
+
+impl Installments {
+    pub fn new(n: u64) -> Result<Self, FormatError> {
+        match u8::try_from(n) {
+            Ok(n @ 1..=99) => Ok(Self(n)),
+            _ => Err(FormatError::Rule("must be a whole number from 1 to 99")),
+        }
+    }
+
+    pub fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl From<Installments> for u8 {
+    fn from(value: Installments) -> u8 {
+        value.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Installments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = u64::deserialize(d)?;
+        Self::new(n).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Installment {
+    pub number: Installments,
+    #[serde(rename = "type")]
+    pub kind: InstallmentType,
+}
+
+/// How the card was given, with what of it may be kept.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum CardSource {
+    /// The number itself (sent once; only its BIN and last four are kept).
+    Number { bin: CardBin, last4: CardLast4 },
+    /// A token the storefront holds.
+    Token,
+    /// A card stored by this service (`cards`), paid with its token.
+    StoredCard { stored_card_id: Uuid },
+}
+
+impl CardSource {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Number { .. } => "number",
+            Self::Token => "token",
+            Self::StoredCard { .. } => "stored_card",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ExtraParam {
+    pub key: String,
+    pub value: String,
+}
+
+/// The non-secret part of a payment, kept with the effectuation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PaymentInput {
+    pub amount: AmountCents,
+    pub authorizer_id: AuthorizerId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<CustomerId>,
+    pub installment: Installment,
+    pub card: CardSource,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_params: Vec<ExtraParam>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn installment_types_are_the_four_documented() {
+        for ok in ["3", "4", "6", "7"] {
+            assert!(InstallmentType::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["1", "5", "8", "34", "", "a"] {
+            assert!(InstallmentType::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn installments_are_1_to_99() {
+        assert!(Installments::new(0).is_err());
+        assert!(Installments::new(100).is_err());
+        assert_eq!(Installments::new(12).unwrap().get(), 12);
+    }
+
+    #[test]
+    fn the_kept_input_has_no_card_secret() {
+        let input = PaymentInput {
+            amount: AmountCents::new(1000).unwrap(),
+            authorizer_id: AuthorizerId::parse("1").unwrap(),
+            customer_id: None,
+            installment: Installment {
+                number: Installments::new(1).unwrap(),
+                kind: InstallmentType::parse("4").unwrap(),
+            },
+            card: CardSource::Number {
+                bin: CardBin::parse("411111").unwrap(),
+                last4: CardLast4::parse("1111").unwrap(),
+            },
+            extra_params: vec![],
+        };
+        let json = serde_json::to_value(&input).unwrap();
+        assert_eq!(json["card"]["source"], "number");
+        assert_eq!(json["card"]["bin"], "411111");
+        let back: PaymentInput = serde_json::from_value(json).unwrap();
+        assert_eq!(back, input);
+    }
+}

@@ -1,0 +1,214 @@
+//! Card numbers and security codes pass from the storefront to Carat once and are found
+//! nowhere else: not in the service's logs (the real binary, everything logged down to trace),
+//! not in any column of any table (the event history, the idempotency keys and the callback
+//! inbox included), not in any answer.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::{TOKEN, TestApp, post_to, spawn_app};
+use crate::payments::paid;
+use crate::process::ServiceProcess;
+
+/// Everything the binary can log, as the security tests run it.
+const VERBOSE: &str = "debug,carat_merchant=trace,tower_http=trace,reqwest=trace,hyper=trace,\
+                       hyper_util=trace,sqlx=trace,h2=debug,rustls=debug";
+
+/// Luhn-valid numbers used nowhere else in the sandbox (its vault's test token spells
+/// 4111111111111111 out, so that one is not searched for).
+const APPROVED: &str = "5555555555554444";
+const UNDONE: &str = "4012888888881881";
+const DENIED: &str = carat_merchant::sandbox::payments::DENIED_CARD;
+const CVV: &str = "7391";
+
+/// Every row of every table of the service's database, as JSON text.
+async fn every_row(app: &TestApp) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert!(tables.iter().any(|t| t == "recharge_events"), "{tables:?}");
+    let mut rows = Vec::new();
+    for table in tables {
+        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
+        let texts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+        rows.extend(texts.into_iter().map(|r| format!("{table}: {r}")));
+    }
+    rows
+}
+
+/// Whether `needle` stands in `text` as a number of its own (no digit right before or after):
+/// a 4-digit code inside a longer random number is not the code.
+fn holds_number(text: &str, needle: &str) -> bool {
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + needle.len()..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit()) && !after.is_some_and(|c| c.is_ascii_digit())
+    })
+}
+
+/// `value`'s bytes in hex, as `row_to_json` shows a bytea column.
+fn hex(value: &str) -> String {
+    value.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn assert_nothing_leaked(place: &str, texts: &[String]) {
+    for text in texts {
+        for number in [APPROVED, UNDONE, DENIED] {
+            assert!(
+                !text.contains(number),
+                "a card number leaked into {place}: {text}"
+            );
+            assert!(
+                !text.contains(&hex(number)),
+                "a card number leaked into {place}: {text}"
+            );
+        }
+        assert!(
+            !holds_number(text, CVV),
+            "the security code leaked into {place}: {text}"
+        );
+        assert!(
+            !text.contains(&hex(CVV)),
+            "the security code leaked into {place}: {text}"
+        );
+    }
+}
+
+fn with_card(number: &str) -> Value {
+    paid(json!({"number": number, "expiry_date": "1230", "security_code": CVV}))
+}
+
+#[tokio::test]
+async fn card_data_is_found_in_no_log_no_table_and_no_answer() {
+    let app = spawn_app().await;
+    let service = ServiceProcess::start(app.env_with(&[("LOG_FILTER", VERBOSE)])).await;
+    app.sandbox
+        .set_authenticity_url(service.url("/callbacks/authenticity").parse().unwrap());
+    let mut answers: Vec<String> = Vec::new();
+    let post =
+        async |path: String, body: Value| post_to(&app.client, service.url(&path), &body).await;
+    let create = async || {
+        let (status, body) = post(
+            "/api/v1/recharges".into(),
+            json!({"recharge_type": "normal"}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_str().unwrap().to_owned()
+    };
+
+    // Approved then confirmed, with an idempotency key (its fingerprint covers the body).
+    let id = create().await;
+    let response = app
+        .client
+        .post(service.url(&format!("/api/v1/recharges/{id}/effectuate")))
+        .bearer_auth(TOKEN)
+        .header("Idempotency-Key", "secrecy-1")
+        .json(&with_card(APPROVED))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    answers.push(response.text().await.unwrap());
+    let (status, body) = post(
+        format!("/api/v1/recharges/{id}/confirm"),
+        json!({"confirm": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["payment"]["status"], "CON", "{body}");
+    answers.push(body.to_string());
+
+    // Undone.
+    let id = create().await;
+    let (status, body) = post(
+        format!("/api/v1/recharges/{id}/effectuate"),
+        with_card(UNDONE),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    answers.push(body.to_string());
+    let (status, body) = post(
+        format!("/api/v1/recharges/{id}/confirm"),
+        json!({"confirm": false}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    answers.push(body.to_string());
+
+    // Denied.
+    let id = create().await;
+    let (status, body) = post(
+        format!("/api/v1/recharges/{id}/effectuate"),
+        with_card(DENIED),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    answers.push(body.to_string());
+
+    // Refused before Carat: a security code of the wrong type, and a number failing Luhn.
+    let id = create().await;
+    let mut body = with_card(APPROVED);
+    body["payment"]["card"]["security_code"] = json!(7391);
+    let (status, answer) = post(format!("/api/v1/recharges/{id}/effectuate"), body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(
+        answer["error"]["field"], "payment.card.security_code",
+        "{answer}"
+    );
+    answers.push(answer.to_string());
+    let mut body = with_card(APPROVED);
+    body["payment"]["card"]["number"] = json!("5555555555554445");
+    let (status, answer) = post(format!("/api/v1/recharges/{id}/effectuate"), body).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    answers.push(answer.to_string());
+    assert!(
+        !answers.iter().any(|a| a.contains("5555555555554445")),
+        "{answers:?}"
+    );
+
+    // What the storefront sees afterwards, history included.
+    let (status, shown) =
+        crate::helpers::get_from(&app.client, service.url(&format!("/api/v1/recharges/{id}")))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    answers.push(shown.to_string());
+
+    let logs = service.log_lines();
+    let rows = every_row(&app).await;
+    // The searches do read what they must: the debug logs and the payments' kept BIN.
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("DEBUG") || l.contains("TRACE")),
+        "not verbose"
+    );
+    assert!(
+        logs.iter().any(|l| l.contains("carat call answered")),
+        "no call logged"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("recharge_payments") && r.contains("555555"))
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.starts_with("recharge_events") && r.contains("security_code"))
+    );
+    assert_nothing_leaked("the service's logs", &logs);
+    assert_nothing_leaked("the database", &rows);
+    assert_nothing_leaked("the answers", &answers);
+}
+
+#[test]
+fn the_search_finds_a_code_standing_alone_only() {
+    assert!(holds_number("{\"security_code\":\"7391\"}", "7391"));
+    assert!(holds_number("cvv=7391&x", "7391"));
+    assert!(!holds_number("usn 123739145", "7391"));
+}
