@@ -5,6 +5,7 @@
 //! [`source`]), and, with `CALLBACK_PATH_SECRET` set, only under `/callbacks/<secret>/..`.
 
 pub mod authenticity;
+pub mod hash;
 pub mod source;
 
 use std::net::SocketAddr;
@@ -80,6 +81,7 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: CallbackState, guard: CallbackGuard) -> Router {
     let routes = Router::new()
         .route("/authenticity", post(authenticity::receive))
+        .route("/hash", post(hash::receive))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     let prefix = if guard.path_secret.is_some() {

@@ -14,6 +14,8 @@
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `do_recharge_request` | `do_recharge_response`, NOV → PPC |
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `confirm_recharge_request` | `confirm_recharge_response`, PPC → CON / PPN |
 //! | `GET /e-sitef/v3/recharge/{nit}[/]?merchantkey` | `get_status_recharge_response` |
+//! | `POST /e-sitef/api/v1/cards` (headers `merchant_id`, `merchant_key`) | card storage: `{code, message, card{token,suffix}, store{status,nsua,nita,merchant_usn,customer_id}}`, then the HASH notification ([`cards`]) |
+//! | `POST /e-sitef/api/v1/cards/query/{nita}` (same headers) | `OK`, then the HASH notification again; an unknown NITA is `404` code `5` |
 //!
 //! Catalogue: `normal` sells Vivo 001, Claro 002, Oi 003, Tim 004 and Sky TV 005 (`type_code`
 //! "03"; Tim asks question 5, an answer of 5 to 30 characters; Sky TV answers an effectuation
@@ -77,6 +79,9 @@
 //! | [`bills::PAYABLE_BAR_CODE`] | `invoice.bar_code` | a bill of 15990 cents, due 30 days from today |
 //! | [`bills::EXPIRED_BAR_CODE`] | `invoice.bar_code` | a bill due 10012025: esitef 21 |
 //! | any other 48 digits | `invoice.bar_code` | no such bill: esitef 20 |
+//! | `4000000000000002` | card storage `card.number` | NEG: judged invalid; notified without a token |
+//! | any other Luhn-valid number (`4111111111111111`...) | card storage `card.number` | CON: stored, answered and notified with a token |
+//! | a number stored (CON) before for the same `customer_id` | card storage | DUP; notified without a token |
 //!
 //! The amount faults never hit an undo, so a test can always end such a recharge.
 //!
@@ -109,6 +114,7 @@
 mod authenticity;
 mod authorizer;
 pub mod bills;
+pub mod cards;
 mod catalog;
 mod decode;
 mod errors;
@@ -207,6 +213,8 @@ struct Shared {
     notifier: Arc<Notifier>,
     /// Stored cards ([`vault`]).
     vault: Vault,
+    /// Card storage requests received ([`cards`]).
+    cards: cards::CardDesk,
 }
 
 impl Sandbox {
@@ -224,6 +232,7 @@ impl Sandbox {
                 timeout: config.callback_timeout,
             }),
             vault: Vault::with_test_card(),
+            cards: cards::CardDesk::default(),
             merchant_id: config.merchant_id,
             merchant_key: config.merchant_key,
             slow_answer_delay: config.slow_answer_delay,
@@ -258,6 +267,8 @@ impl Sandbox {
                 "/e-sitef/v3/rechargebranches/{nit}",
                 put(handlers::list_branch_data_by_put),
             )
+            .route("/e-sitef/api/v1/cards", post(cards::store))
+            .route("/e-sitef/api/v1/cards/query/{nita}", post(cards::query))
             .with_state(Arc::clone(&self.shared))
     }
 
@@ -287,6 +298,22 @@ impl Sandbox {
     /// The stored card with this token, as the sandbox (playing Carat) keeps it.
     pub fn stored_card(&self, token: &str) -> Option<vault::VaultCard> {
         self.shared.vault.by_token(token)
+    }
+
+    /// Card storages received (`POST /e-sitef/api/v1/cards`), valid or not.
+    pub fn card_storage_requests(&self) -> u32 {
+        self.shared
+            .cards
+            .storage_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Storage-data queries received, valid or not.
+    pub fn card_query_requests(&self) -> u32 {
+        self.shared
+            .cards
+            .query_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The stored card with this NITA.

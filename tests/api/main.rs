@@ -2,6 +2,7 @@
 
 mod answers;
 mod authenticity;
+mod cards;
 mod catalogue_cache;
 mod catalogue_checks;
 mod cluster;
