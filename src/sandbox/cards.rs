@@ -298,19 +298,20 @@ mod tests {
                       "authorizer_id":"1","merchant_usn":"12","customer_id":"C1"}"#;
         assert!(
             read_storage(bad_luhn)
-                .unwrap_err()
+                .err()
+                .unwrap()
                 .message
                 .starts_with("card.number")
         );
         let missing = br#"{"card":{"number":"4111111111111111"},"authorizer_id":"1",
                       "merchant_usn":"12","customer_id":"C1"}"#;
-        let e = read_storage(missing).unwrap_err();
+        let e = read_storage(missing).err().unwrap();
         assert_eq!(
             (e.code, e.message.as_str()),
             ("3", "card.expiry_date: mandatory field missing")
         );
         let number = br#"{"card":{"number":"4111111111111111","expiry_date":"1230"},
                       "authorizer_id":1,"merchant_usn":"12","customer_id":"C1"}"#;
-        assert_eq!(read_storage(number).unwrap_err().code, "2");
+        assert_eq!(read_storage(number).err().unwrap().code, "2");
     }
 }
