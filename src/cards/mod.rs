@@ -89,12 +89,10 @@ pub struct LastError {
 
 impl CardView {
     pub fn new(row: CardRow, token_visible: bool) -> Self {
-        let last_error =
-            (row.last_error_code.is_some() || row.last_error_message.is_some()).then(|| {
-                LastError {
-                    code: row.last_error_code,
-                    message: row.last_error_message,
-                }
+        let last_error = (row.last_error_code.is_some() || row.last_error_message.is_some())
+            .then_some(LastError {
+                code: row.last_error_code,
+                message: row.last_error_message,
             });
         Self {
             id: row.id,
@@ -217,11 +215,10 @@ impl CardService {
             Err(e) if e.certainly_not_applied() => {
                 let r = e.refusal();
                 let code = r.and_then(|r| r.code.as_deref());
-                let row = rows::mark_refused(&self.pool, card.id, code, &e.to_string()).await?;
+                rows::mark_refused(&self.pool, card.id, code, &e.to_string()).await?;
                 let mut problem = CaratProblem::new(CaratFailure::Refused, &e);
                 problem.message = format!("{e} (card {} kept as INV)", card.id);
                 tracing::warn!(card_id = %card.id, error = %e, "card storage refused");
-                drop(row);
                 Err(CardError::Carat(Box::new(problem)))
             }
             Err(e) => {
