@@ -287,3 +287,52 @@ fn report_of(answer: &StoreCardAnswer) -> Report {
         last4: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row() -> CardRow {
+        CardRow {
+            id: Uuid::nil(),
+            customer_id: "C1".into(),
+            authorizer_id: "1".into(),
+            merchant_usn: 7,
+            nita: None,
+            nsua: None,
+            status: "CON".into(),
+            token: Some("T".repeat(88)),
+            bin: Some("411111".into()),
+            last4: Some("1111".into()),
+            expiry: Some("1230".into()),
+            last_error_code: None,
+            last_error_message: None,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_token_is_shown_only_when_configured() {
+        let hidden = serde_json::to_value(CardView::new(row(), false)).unwrap();
+        assert!(hidden.get("token").is_none(), "{hidden}");
+        assert_eq!(hidden["usable"], true);
+        assert!(hidden["last_error"].is_null());
+        let shown = serde_json::to_value(CardView::new(row(), true)).unwrap();
+        assert_eq!(shown["token"], "T".repeat(88));
+    }
+
+    #[test]
+    fn an_answer_reports_only_well_formed_fields() {
+        let answer: StoreCardAnswer = serde_json::from_value(serde_json::json!({
+            "code": "0",
+            "card": {"token": "short", "suffix": "1111"},
+            "store": {"status": "CON", "nita": "N".repeat(65), "nsua": "12"}
+        }))
+        .unwrap();
+        let report = report_of(&answer);
+        assert_eq!(report.status, Some(StorageStatus::Stored));
+        assert_eq!(report.nita.as_deref(), Some(&*"N".repeat(65)));
+        assert_eq!((report.nsua, report.token), (None, None));
+    }
+}

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use sqlx::Connection;
 
 use crate::cluster::Cluster;
-use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TOKEN, TestApp, spawn_app, spawn_app_with};
 
 const VISA: &str = "4111111111111111";
 const DENIED: &str = "4000000000000002";
@@ -522,4 +522,30 @@ async fn a_notification_while_the_database_is_down_is_not_200_and_lands_once_it_
     let sent = settled_notifications(&app, 2).await;
     assert!(sent[1].delivered, "{:?}", sent[1].answers);
     assert_eq!(sent[1].answers.last().map(String::as_str), Some("200"));
+}
+
+#[tokio::test]
+async fn a_storage_retried_with_its_key_is_answered_from_the_key_without_a_second_storage() {
+    let app = spawn_app().await;
+    let body = json!({"customer_id": "CUST11", "authorizer_id": "1",
+                      "card": {"number": VISA, "expiry_date": "1230"}});
+    let send = || {
+        app.client
+            .post(app.url("/api/v1/cards"))
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", "store-card-CUST11-1")
+            .json(&body)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(app.sandbox.card_storage_requests(), 1);
+    let (_, list) = app.get_json("/api/v1/cards?customer_id=CUST11").await;
+    assert_eq!(list["cards"].as_array().unwrap().len(), 1, "{list}");
 }
