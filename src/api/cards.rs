@@ -48,10 +48,12 @@ pub async fn store(
         Stored::OutcomeUnknown(row) => (StatusCode::ACCEPTED, row),
     };
     let location = format!("/api/v1/cards/{}", row.id);
+    // Never the token, even with CARD_TOKEN_VISIBLE: a POST's answer may be kept with its
+    // Idempotency-Key; the token is shown by GET only.
     Ok((
         status,
         [(header::LOCATION, location)],
-        Json(state.cards.view(row)),
+        Json(CardView::new(row, false)),
     )
         .into_response())
 }
