@@ -130,9 +130,11 @@ async fn apply(
         }
     }
     // Identifiers and card data fill in only while absent: once known they do not change.
-    // The token comes with a status that keeps it (a forward move, or the same CON).
+    // A token is kept only on a card that is (or becomes) CON: a NEG or DUP pays with nothing.
+    let stored = StorageStatus::Stored.code();
     let token = match (status, current) {
-        (Some(_), _) | (None, CardStatus::Carat(StorageStatus::Stored)) => report.token.as_deref(),
+        (Some(s), _) if s == stored => report.token.as_deref(),
+        (None, CardStatus::Carat(StorageStatus::Stored)) => report.token.as_deref(),
         _ => None,
     };
     let row = sqlx::query(
