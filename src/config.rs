@@ -150,6 +150,18 @@ pub const SETTINGS: &[Setting] = &[
         SECRET,
     ),
     setting(
+        "carat_card_query_path",
+        "`/e-sitef/api/v1/cards/query/{nita}`",
+        "the card storage-data query (seed 004: a POST by NITA answered `OK`, then Carat re-sends the HASH notification), appended to `CARAT_BASE_URL`'s host with `{nita}` replaced; the NITA also goes as the form parameter `nita`. Carat's pages do not give its address: the default is the sandbox's, so set it from Carat support's answer",
+        VALUE,
+    ),
+    setting(
+        "card_token_visible",
+        "`false`",
+        "whether the card API shows a stored card's `token` (it pays without the card number; by default only the service reads it)",
+        VALUE,
+    ),
+    setting(
         "carat_connect_timeout_ms",
         "`3000`",
         "connect timeout of every call to Carat",
@@ -400,6 +412,7 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     pub callbacks: CallbackSettings,
     pub carat: CaratSettings,
+    pub cards: CardSettings,
     pub log_format: LogFormat,
     pub log_filter: String,
     pub sandbox: SandboxSettings,
@@ -450,6 +463,15 @@ pub struct CaratSettings {
     pub call_grace: Duration,
     /// How long a NIT lives at Carat: a `started` recharge older than this is asked about.
     pub nit_lifetime: Duration,
+}
+
+/// Card storage (`/api/v1/cards`).
+#[derive(Clone, Debug)]
+pub struct CardSettings {
+    /// `CARAT_CARD_QUERY_PATH`: a path with `{nita}`, appended to Carat's host.
+    pub query_path: String,
+    /// Whether the API shows a stored card's token.
+    pub token_visible: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -551,6 +573,14 @@ impl Settings {
         let timeout = v.required("carat_timeout_ms", parse_millis);
         let call_grace = v.required("carat_call_grace_ms", parse_millis);
         let nit_lifetime = v.required("carat_nit_lifetime_secs", parse_secs);
+        let card_query_path = v.required("carat_card_query_path", |s| {
+            if s.starts_with('/') && s.contains("{nita}") && !s.contains(char::is_whitespace) {
+                Ok(s.to_owned())
+            } else {
+                Err("must be a path starting with `/` holding `{nita}`".to_owned())
+            }
+        });
+        let card_token_visible = v.required("card_token_visible", parse_bool);
         let log_format = v.required("log_format", |s| match s {
             "human" => Ok(LogFormat::Human),
             "json" => Ok(LogFormat::Json),
@@ -615,6 +645,10 @@ impl Settings {
                     timeout: timeout?,
                     call_grace: call_grace?,
                     nit_lifetime: nit_lifetime?,
+                },
+                cards: CardSettings {
+                    query_path: card_query_path?,
+                    token_visible: card_token_visible?,
                 },
                 log_format: log_format?,
                 log_filter: log_filter?,

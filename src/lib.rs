@@ -3,6 +3,7 @@
 pub mod api;
 pub mod callbacks;
 pub mod carat;
+pub mod cards;
 pub mod config;
 pub mod domain;
 pub mod recharge;

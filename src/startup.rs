@@ -17,6 +17,7 @@ use url::Url;
 use crate::api::{self, AppState, error::ApiError};
 use crate::callbacks::{self, CallbackGuard, CallbackState, PathSecret, SourcePolicy};
 use crate::carat::{CaratClient, CaratClientConfig};
+use crate::cards::CardService;
 use crate::config::Settings;
 use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use crate::request_id::{self, X_REQUEST_ID};
@@ -84,6 +85,7 @@ impl Application {
             }
         };
         let recharges = recharge_service(&settings, pool.clone(), carat_base_url.clone())?;
+        let cards = card_service(&settings, pool.clone(), carat_base_url.clone())?;
         let reconciler = settings
             .reconcile
             .enabled
@@ -92,6 +94,7 @@ impl Application {
         let mut router = Router::new()
             .merge(api::router(AppState {
                 recharges,
+                cards,
                 api_tokens: settings.api_tokens.clone(),
                 idempotency_ttl: settings.idempotency_ttl,
                 fingerprint_key: api::idempotency::FingerprintKey::derive(
@@ -223,6 +226,27 @@ fn callback_guard(settings: &Settings) -> anyhow::Result<CallbackGuard> {
         },
         path_secret,
     })
+}
+
+/// Card storage, calling Carat at `carat_base_url` with the same client settings.
+pub fn card_service(
+    settings: &Settings,
+    pool: PgPool,
+    carat_base_url: Url,
+) -> anyhow::Result<CardService> {
+    let carat = CaratClient::new(CaratClientConfig {
+        base_url: carat_base_url,
+        merchant_key: settings.carat.merchant_key.clone(),
+        connect_timeout: settings.carat.connect_timeout,
+        timeout: settings.carat.timeout,
+    })?;
+    Ok(CardService::new(
+        pool,
+        carat,
+        settings.carat.merchant_id.clone(),
+        settings.cards.query_path.clone(),
+        settings.cards.token_visible,
+    ))
 }
 
 /// The use cases, calling Carat at `carat_base_url`.

@@ -1800,3 +1800,170 @@ async fn test_cards_approve_deny_or_answer_late_and_notify() {
     assert!(started.elapsed() >= SLOW, "{:?}", started.elapsed());
     assert_eq!(reply.1["payment"]["status"], "PPC");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Card storage (seed 004): `POST /e-sitef/api/v1/cards` and the storage-data query.
+
+fn card_storage(number: &str, customer: &str, usn: &str) -> Value {
+    json!({"card": {"number": number, "expiry_date": "1230"}, "authorizer_id": "1",
+           "merchant_usn": usn, "customer_id": customer})
+}
+
+impl Harness {
+    fn cards_url(&self, path: &str) -> String {
+        format!("{}/api/v1/cards{path}", self.base.trim_end_matches("/v3"))
+    }
+
+    async fn store_card(&self, body: &Value, id: &str, key: &str) -> Reply {
+        let response = self
+            .http
+            .post(self.cards_url(""))
+            .header("merchant_id", id)
+            .header("merchant_key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let http = response.status().as_u16();
+        (http, response.json().await.expect("a JSON body"))
+    }
+
+    fn hash_forms(&self) -> Vec<Vec<(String, String)>> {
+        self.sandbox
+            .notifications()
+            .into_iter()
+            .filter(|n| n.channel == carat_merchant::sandbox::Channel::Hash)
+            .map(|n| n.form)
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn card_storage_checks_headers_and_formats_then_stores_and_notifies() {
+    let h = Harness::start().await;
+    let good = card_storage("4111111111111111", "CUST1", "77");
+    let (http, body) = h.store_card(&good, MERCHANT_ID, "WRONGKEY").await;
+    assert_eq!((http, body["code"].as_str()), (401, Some("4")), "{body}");
+    let (http, body) = h.store_card(&good, "OTHERSTORE", KEY).await;
+    assert_eq!((http, body["code"].as_str()), (401, Some("4")), "{body}");
+    let bad = [
+        (
+            "/card/number",
+            json!("4111111111111112"),
+            "card.number",
+            "2",
+        ),
+        (
+            "/card/number",
+            json!("41111111111111111111"),
+            "card.number",
+            "2",
+        ),
+        ("/card/expiry_date", json!("1330"), "card.expiry_date", "2"),
+        ("/card/expiry_date", Value::Null, "card.expiry_date", "3"),
+        ("/authorizer_id", json!("123456"), "authorizer_id", "2"),
+        ("/merchant_usn", json!("1234567890123"), "merchant_usn", "2"),
+        ("/customer_id", json!("C".repeat(21)), "customer_id", "2"),
+        ("/customer_id", json!(12), "customer_id", "2"),
+    ];
+    for (pointer, value, field, code) in bad {
+        let body = edit(good.clone(), pointer, Some(value));
+        let (http, answer) = h.store_card(&body, MERCHANT_ID, KEY).await;
+        assert_eq!(
+            (http, answer["code"].as_str()),
+            (400, Some(code)),
+            "{pointer}: {answer}"
+        );
+        assert!(
+            answer["message"].as_str().unwrap().starts_with(field),
+            "{answer}"
+        );
+    }
+    assert!(
+        h.hash_forms().is_empty(),
+        "nothing stored, nothing notified"
+    );
+
+    let (http, stored) = h.store_card(&good, MERCHANT_ID, KEY).await;
+    assert_eq!(
+        (http, stored["code"].as_str()),
+        (200, Some("0")),
+        "{stored}"
+    );
+    let nita = stored["store"]["nita"].as_str().unwrap();
+    let token = stored["card"]["token"].as_str().unwrap();
+    assert_eq!((nita.len(), token.len()), (65, 88));
+    assert!(is_digits(&stored["store"]["nsua"], 15), "{stored}");
+    assert_eq!(stored["store"]["status"], "CON");
+    assert_eq!(stored["store"]["merchant_usn"], "77");
+    assert_eq!(stored["card"]["suffix"], "1111");
+    assert_eq!(h.sandbox.stored_card_by_nita(nita).unwrap().token, token);
+    let forms = h.hash_forms();
+    assert_eq!(forms.len(), 1);
+    assert_eq!(param(&forms[0], "nita"), nita);
+    assert_eq!(param(&forms[0], "nsu"), "77");
+    assert_eq!(param(&forms[0], "status"), "CON");
+    assert_eq!(param(&forms[0], "hash"), token);
+    assert_eq!(
+        (param(&forms[0], "bin"), param(&forms[0], "final")),
+        ("411111", "1111")
+    );
+
+    // The same card for the same customer is a duplicate; for another, stored.
+    let (_, dup) = h.store_card(&good, MERCHANT_ID, KEY).await;
+    assert_eq!(dup["store"]["status"], "DUP", "{dup}");
+    assert!(dup.get("card").is_none(), "{dup}");
+    let other = card_storage("4111111111111111", "CUST2", "78");
+    let (_, stored) = h.store_card(&other, MERCHANT_ID, KEY).await;
+    assert_eq!(stored["store"]["status"], "CON", "{stored}");
+
+    // The test card judged invalid: NEG, notified without a token.
+    let denied = card_storage("4000000000000002", "CUST1", "79");
+    let (http, neg) = h.store_card(&denied, MERCHANT_ID, KEY).await;
+    assert_eq!(
+        (http, neg["store"]["status"].as_str()),
+        (200, Some("NEG")),
+        "{neg}"
+    );
+    assert!(neg.get("card").is_none(), "{neg}");
+    let forms = h.hash_forms();
+    assert_eq!(forms.len(), 4);
+    assert_eq!(param(&forms[3], "status"), "NEG");
+    assert_eq!(param(&forms[3], "hash"), "");
+    assert_eq!(h.sandbox.card_storage_requests(), 14);
+}
+
+#[tokio::test]
+async fn the_storage_query_resends_the_notification_and_refuses_an_unknown_nita() {
+    let h = Harness::start().await;
+    let (_, stored) = h
+        .store_card(
+            &card_storage("5555555555554444", "Q1", "5"),
+            MERCHANT_ID,
+            KEY,
+        )
+        .await;
+    let nita = stored["store"]["nita"].as_str().unwrap();
+    let query = |nita: String, key: &'static str| {
+        h.http
+            .post(h.cards_url(&format!("/query/{nita}")))
+            .header("merchant_id", MERCHANT_ID)
+            .header("merchant_key", key)
+            .form(&[("nita", nita)])
+            .send()
+    };
+    let response = query(nita.to_owned(), KEY).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "OK");
+    let forms = h.hash_forms();
+    assert_eq!(forms.len(), 2);
+    assert_eq!(forms[0], forms[1], "the same notification again");
+
+    let response = query("X".repeat(65), KEY).await.unwrap();
+    assert_eq!(response.status(), 404);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "5", "{body}");
+    let response = query(nita.to_owned(), "WRONGKEY").await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(h.hash_forms().len(), 2);
+}

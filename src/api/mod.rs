@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod callbacks;
+pub mod cards;
 pub mod error;
 pub mod idempotency;
 pub mod json;
@@ -16,6 +17,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+use crate::cards::CardService;
 use crate::domain::Secret;
 use crate::recharge::RechargeService;
 
@@ -26,6 +28,8 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub recharges: RechargeService,
+    /// Stored cards (`/api/v1/cards`).
+    pub cards: CardService,
     /// Any of these opens the API (several while one rotates).
     pub api_tokens: Vec<Secret>,
     /// How long an `Idempotency-Key` and its answer are kept.
@@ -55,6 +59,14 @@ pub fn router(state: AppState) -> Router {
             post(recharges::confirm).route_layer(idempotent()),
         )
         .route("/api/v1/callbacks", get(callbacks::list))
+        .route(
+            "/api/v1/cards",
+            post(cards::store)
+                .route_layer(idempotent())
+                .get(cards::list),
+        )
+        .route("/api/v1/cards/{id}", get(cards::show))
+        .route("/api/v1/cards/{id}/refresh", post(cards::refresh))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -5,6 +5,7 @@
 //! [`source`]), and, with `CALLBACK_PATH_SECRET` set, only under `/callbacks/<secret>/..`.
 
 pub mod authenticity;
+pub mod hash;
 pub mod source;
 pub mod status;
 
@@ -82,6 +83,7 @@ pub fn router(state: CallbackState, guard: CallbackGuard) -> Router {
     let routes = Router::new()
         .route("/authenticity", post(authenticity::receive))
         .route("/status", post(status::receive))
+        .route("/hash", post(hash::receive))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     let prefix = if guard.path_secret.is_some() {

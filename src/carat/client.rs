@@ -77,9 +77,9 @@ pub struct Exchange<T> {
 
 #[derive(Clone, Debug)]
 pub struct CaratClient {
-    http: reqwest::Client,
-    base: String,
-    merchant_key: Secret,
+    pub(super) http: reqwest::Client,
+    pub(super) base: String,
+    pub(super) merchant_key: Secret,
     /// The total timeout, to say how long a call that timed out was waited for.
     timeout: Duration,
 }
@@ -351,7 +351,7 @@ impl CaratClient {
 
 impl CaratClient {
     /// A call that got no answer, sorted by whether it left at all.
-    fn transport_error(&self, call: &'static str, e: reqwest::Error) -> CaratError {
+    pub(super) fn transport_error(&self, call: &'static str, e: reqwest::Error) -> CaratError {
         // A connect that timed out never sent the request: still not sent.
         let connect = e.is_connect() || e.is_builder();
         let timed_out = e.is_timeout();
@@ -418,7 +418,7 @@ fn parse_envelope<T: Envelope>(bytes: &[u8]) -> Option<T> {
 /// The start of an unreadable body, for the error message: enough to recognise an HTML error
 /// page or a proxy's answer. A JSON one is Carat's own, whose receipts may carry a PIN: it is
 /// only measured, never quoted (the message reaches the log, the history and the storefront).
-fn excerpt(bytes: &[u8]) -> String {
+pub(super) fn excerpt(bytes: &[u8]) -> String {
     if bytes.trim_ascii_start().first() == Some(&b'{') {
         return format!(
             "a JSON body of {} bytes in no known envelope, not shown",

@@ -1,5 +1,6 @@
 //! Carat Portal's wire format and the HTTP client that speaks it.
 
+pub mod cards;
 pub mod client;
 pub mod error;
 pub mod redact;

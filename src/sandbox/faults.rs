@@ -93,6 +93,10 @@ pub enum Operation {
     Undo,
     /// `GET /recharge/{nit}`.
     Query,
+    /// `POST /e-sitef/api/v1/cards` (card storage): `Error500` stores nothing,
+    /// `AppliedThen500` stores and notifies then answers 500, `Slow` stores and answers late,
+    /// its HASH notification after the answer.
+    StoreCard,
 }
 
 /// What an injected fault does to a request that would otherwise succeed.

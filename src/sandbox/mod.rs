@@ -14,6 +14,8 @@
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `do_recharge_request` | `do_recharge_response`, NOV → PPC |
 //! | `PUT /e-sitef/v3/recharge/{nit}` + `confirm_recharge_request` | `confirm_recharge_response`, PPC → CON / PPN |
 //! | `GET /e-sitef/v3/recharge/{nit}[/]?merchantkey` | `get_status_recharge_response` |
+//! | `POST /e-sitef/api/v1/cards` (headers `merchant_id`, `merchant_key`) | card storage: `{code, message, card{token,suffix}, store{status,nsua,nita,merchant_usn,customer_id}}`, then the HASH notification ([`cards`]) |
+//! | `POST /e-sitef/api/v1/cards/query/{nita}` (same headers) | `OK`, then the HASH notification again; an unknown NITA is `404` code `5` |
 //!
 //! Catalogue: `normal` sells Vivo 001, Claro 002, Oi 003, Tim 004 and Sky TV 005 (`type_code`
 //! "03"; Tim asks question 5, an answer of 5 to 30 characters; Sky TV answers an effectuation
@@ -93,6 +95,9 @@
 //! A payment's amount must equal the recharge's (code 8 otherwise), a sandbox convention. Each
 //! change of a payment's status to CON, NEG or PPN sends a status notification (§6.2) with
 //! every parameter the sandbox can fill ([`payments`]).
+//! | `4000000000000002` | card storage `card.number` | NEG: judged invalid; notified without a token |
+//! | any other Luhn-valid number (`4111111111111111`...) | card storage `card.number` | CON: stored, answered and notified with a token |
+//! | a number stored (CON) before for the same `customer_id` | card storage | DUP; notified without a token |
 //!
 //! The amount faults never hit an undo, so a test can always end such a recharge.
 //!
@@ -125,6 +130,7 @@
 mod authenticity;
 mod authorizer;
 pub mod bills;
+pub mod cards;
 mod catalog;
 mod decode;
 mod errors;
@@ -231,6 +237,8 @@ struct Shared {
     notifier: Arc<Notifier>,
     /// Stored cards ([`vault`]).
     vault: Vault,
+    /// Card storage requests received ([`cards`]).
+    cards: cards::CardDesk,
 }
 
 impl Sandbox {
@@ -248,6 +256,7 @@ impl Sandbox {
                 timeout: config.callback_timeout,
             }),
             vault: Vault::with_test_card(),
+            cards: cards::CardDesk::default(),
             merchant_id: config.merchant_id,
             merchant_key: config.merchant_key,
             slow_answer_delay: config.slow_answer_delay,
@@ -282,6 +291,8 @@ impl Sandbox {
                 "/e-sitef/v3/rechargebranches/{nit}",
                 put(handlers::list_branch_data_by_put),
             )
+            .route("/e-sitef/api/v1/cards", post(cards::store))
+            .route("/e-sitef/api/v1/cards/query/{nita}", post(cards::query))
             .with_state(Arc::clone(&self.shared))
     }
 
@@ -311,6 +322,22 @@ impl Sandbox {
     /// The stored card with this token, as the sandbox (playing Carat) keeps it.
     pub fn stored_card(&self, token: &str) -> Option<vault::VaultCard> {
         self.shared.vault.by_token(token)
+    }
+
+    /// Card storages received (`POST /e-sitef/api/v1/cards`), valid or not.
+    pub fn card_storage_requests(&self) -> u32 {
+        self.shared
+            .cards
+            .storage_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Storage-data queries received, valid or not.
+    pub fn card_query_requests(&self) -> u32 {
+        self.shared
+            .cards
+            .query_requests
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The stored card with this NITA.

@@ -64,6 +64,16 @@ impl Vault {
             .cloned()
     }
 
+    /// Every stored card (to find a duplicate storage).
+    pub fn all(&self) -> Vec<VaultCard> {
+        self.by_token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect()
+    }
+
     pub fn by_nita(&self, nita: &str) -> Option<VaultCard> {
         self.by_token
             .lock()

@@ -72,10 +72,23 @@ pub async fn keep(
     verdict: &Verdict,
     recharge_id: Option<Uuid>,
 ) -> Result<StoredCallback, StoreError> {
+    keep_as(conn, receipt, verdict, recharge_id, &receipt.raw_body).await
+}
+
+/// As [`keep`], but the inbox keeps `stored_body` in place of the raw body (a POST carrying a
+/// secret, such as the HASH notification's token, is kept with it blanked). The dedupe key
+/// is still the digest of the real bytes, so a replay is still recognised.
+pub async fn keep_as(
+    conn: &mut PgConnection,
+    receipt: &Receipt,
+    verdict: &Verdict,
+    recharge_id: Option<Uuid>,
+    stored_body: &[u8],
+) -> Result<StoredCallback, StoreError> {
     Ok(sqlx::query_as(
         "INSERT INTO callbacks (kind, dedupe_key, outcome, reason, http_status, recharge_id, \
                                 raw_body, content_type, source_addr, forwarded_for) \
-         VALUES ($1, encode(sha256($2), 'hex'), $3, $4, $5, $6, $2, $7, $8, $9) \
+         VALUES ($1, encode(sha256($2), 'hex'), $3, $4, $5, $6, $10, $7, $8, $9) \
          ON CONFLICT (kind, dedupe_key) DO UPDATE SET \
              receipt_count = callbacks.receipt_count + 1, last_received_at = now() \
          RETURNING id, (xmax = 0) AS first_receipt, http_status, reason",
@@ -89,6 +102,7 @@ pub async fn keep(
     .bind(receipt.content_type.as_deref())
     .bind(receipt.source_addr.as_deref())
     .bind(receipt.forwarded_for.as_deref())
+    .bind(stored_body)
     .fetch_one(conn)
     .await?)
 }
@@ -99,8 +113,18 @@ pub async fn keep_refused(
     receipt: &Receipt,
     verdict: &Verdict,
 ) -> Result<StoredCallback, StoreError> {
+    keep_refused_as(pool, receipt, verdict, &receipt.raw_body).await
+}
+
+/// As [`keep_refused`], keeping `stored_body` (see [`keep_as`]).
+pub async fn keep_refused_as(
+    pool: &PgPool,
+    receipt: &Receipt,
+    verdict: &Verdict,
+    stored_body: &[u8],
+) -> Result<StoredCallback, StoreError> {
     let mut conn = pool.acquire().await?;
-    keep(&mut conn, receipt, verdict, None).await
+    keep_as(&mut conn, receipt, verdict, None, stored_body).await
 }
 
 /// One inbox row, for operators.

@@ -1,6 +1,7 @@
 //! PostgreSQL: every SQL statement, and the migrations in `migrations/`.
 
 pub mod callbacks;
+pub mod cards;
 pub mod catalogue_cache;
 pub mod codec;
 pub mod db;

@@ -3,6 +3,7 @@
 mod answers;
 mod authenticity;
 mod card_secrecy;
+mod cards;
 mod catalogue_cache;
 mod catalogue_checks;
 mod cluster;

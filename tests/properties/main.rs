@@ -5,6 +5,7 @@
 mod callback_form;
 mod codes;
 mod formats;
+mod hash_form;
 mod oracle;
 mod payment_methods;
 mod status_form;

@@ -1,0 +1,366 @@
+//! The HASH notification (seed 004, digest §6.3): Carat tells the result of a card storage,
+//! with the stored card's token (`hash`). Carat retries it until answered 200, and re-sends it
+//! after a storage-data query. Parsed tolerantly (unknown parameters ignored), validated
+//! strictly, applied and kept in the callback inbox (kind `hash`) in one transaction, then 200.
+//! The same POST again changes nothing but the inbox's receipt count. A POST naming no card is
+//! kept as `unmatched` and answered 200, so Carat stops retrying; a malformed one is refused
+//! with a 400 naming the parameter. The inbox keeps the body with the token blanked.
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::CallbackState;
+use crate::domain::{
+    CardBin, CardLast4, CardToken, FieldError, FormatError, MerchantUsn, Nita, Nsua, StorageStatus,
+};
+use crate::store::StoreError;
+use crate::store::callbacks::{self, Outcome, Receipt, Verdict};
+use crate::store::cards::{self as rows, Applied, HashFinding, Report};
+
+/// The form as sent; every parameter optional here, checked in [`parse_post`].
+#[derive(Debug, Default, Deserialize)]
+struct HashForm {
+    nita: Option<String>,
+    nsua: Option<String>,
+    nsu: Option<String>,
+    status: Option<String>,
+    hash: Option<String>,
+    bin: Option<String>,
+    #[serde(rename = "final")]
+    last4: Option<String>,
+    autorizadora: Option<String>,
+}
+
+/// A HASH notification, each parameter of its documented format.
+///
+/// [UNKNOWN] which parameters come when the storage failed: seed 004 says the NITA identifies
+/// the storage "in case of success", and a NEG or DUP stores no usable card. So `nsu` and
+/// `status` are required; `nita`, `nsua`, `hash`, `bin`, `final`, `autorizadora` may be absent
+/// or empty, but are refused when present and not of their format; a `CON` must carry `hash`
+/// (the token it stored) and `nita`.
+#[derive(Debug)]
+pub struct HashNotification {
+    pub nita: Option<Nita>,
+    pub nsua: Option<Nsua>,
+    pub nsu: MerchantUsn,
+    pub status: StorageStatus,
+    pub token: Option<CardToken>,
+    pub bin: Option<CardBin>,
+    pub last4: Option<CardLast4>,
+    pub authorizer: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    #[error("malformed form body: {0}")]
+    Malformed(serde_urlencoded::de::Error),
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}
+
+/// Reads a raw form body. Pure.
+pub fn parse_post(body: &[u8]) -> Result<HashNotification, PostError> {
+    let form = serde_urlencoded::from_bytes::<HashForm>(body).map_err(PostError::Malformed)?;
+    fn optional<T>(
+        name: &'static str,
+        value: Option<String>,
+        parse: impl FnOnce(String) -> Result<T, FormatError>,
+    ) -> Result<Option<T>, FieldError> {
+        match value.filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => parse(v).map(Some).map_err(|e| FieldError::new(name, e)),
+        }
+    }
+    let nsu = form
+        .nsu
+        .ok_or_else(|| FieldError::new("nsu", "is missing"))
+        .and_then(|v| MerchantUsn::parse(&v).map_err(|e| FieldError::new("nsu", e)))?;
+    let status = form
+        .status
+        .ok_or_else(|| FieldError::new("status", "is missing"))
+        .and_then(|v| {
+            StorageStatus::parse(&v).ok_or_else(|| {
+                FieldError::new("status", "must be one of CON INV NEG DUP CAN DEL BLQ")
+            })
+        })?;
+    let nita = optional("nita", form.nita, Nita::parse)?;
+    let token = optional("hash", form.hash, CardToken::parse)?;
+    if status == StorageStatus::Stored {
+        if token.is_none() {
+            return Err(FieldError::new(
+                "hash",
+                "is missing (a CON carries the stored card's token)",
+            )
+            .into());
+        }
+        if nita.is_none() {
+            return Err(
+                FieldError::new("nita", "is missing (a CON carries the storage's NITA)").into(),
+            );
+        }
+    }
+    Ok(HashNotification {
+        nita,
+        nsua: optional("nsua", form.nsua, Nsua::parse)?,
+        nsu,
+        status,
+        token,
+        bin: optional("bin", form.bin, CardBin::parse)?,
+        last4: optional("final", form.last4, CardLast4::parse)?,
+        authorizer: optional("autorizadora", form.autorizadora, |v| {
+            crate::domain::Format::between(1, 9, crate::domain::Charset::Numeric)
+                .check(&v)
+                .map(|()| v)
+        })?,
+    })
+}
+
+/// The body as the inbox keeps it: every `hash` parameter's value replaced by `[redacted]`,
+/// the rest byte for byte.
+pub fn redact_body(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(body.len());
+    for (i, piece) in body.split(|b| *b == b'&').enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        let raw_name = piece.split(|b| *b == b'=').next().unwrap_or_default();
+        let name: String = url::form_urlencoded::parse(raw_name)
+            .next()
+            .map(|(k, _)| k.into_owned())
+            .unwrap_or_default();
+        if name == "hash" {
+            out.extend_from_slice(raw_name);
+            out.extend_from_slice(b"=[redacted]");
+        } else {
+            out.extend_from_slice(piece);
+        }
+    }
+    out
+}
+
+fn verdict(finding: &HashFinding) -> Verdict {
+    let (outcome, status, reason) = match finding {
+        HashFinding::Applied { applied, .. } => match applied {
+            Applied::Changed => (Outcome::Accepted, StatusCode::OK, None),
+            Applied::Unchanged => (
+                Outcome::Accepted,
+                StatusCode::OK,
+                Some("the card already says so; nothing changed"),
+            ),
+            Applied::Stale => (
+                Outcome::Accepted,
+                StatusCode::OK,
+                Some("an older status than the card's (statuses only move forward); ignored"),
+            ),
+            Applied::Conflict => (
+                Outcome::Refused,
+                StatusCode::CONFLICT,
+                Some("nita: the card with this nsu holds another NITA"),
+            ),
+        },
+        HashFinding::NoCard => (
+            Outcome::Unmatched,
+            StatusCode::OK,
+            Some("no card has this nita nor this nsu"),
+        ),
+        HashFinding::Replay(stored) => {
+            return Verdict {
+                outcome: Outcome::Accepted,
+                http_status: stored.http_status as u16,
+                reason: stored.reason.clone(),
+            };
+        }
+    };
+    Verdict {
+        outcome,
+        http_status: status.as_u16(),
+        reason: reason.map(str::to_owned),
+    }
+}
+
+pub async fn receive(
+    State(state): State<CallbackState>,
+    connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let receipt = Receipt {
+        kind: "hash",
+        raw_body: body.to_vec(),
+        content_type: header_text(header::CONTENT_TYPE),
+        source_addr: connect.map(|Extension(ConnectInfo(addr))| addr.to_string()),
+        forwarded_for: header_text(header::HeaderName::from_static("x-forwarded-for")),
+    };
+    let stored_body = redact_body(&body);
+    let post = match parse_post(&body) {
+        Ok(post) => post,
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::warn!(%reason, "HASH notification refused");
+            let verdict = Verdict {
+                outcome: Outcome::Refused,
+                http_status: StatusCode::BAD_REQUEST.as_u16(),
+                reason: Some(reason),
+            };
+            return match callbacks::keep_refused_as(&state.pool, &receipt, &verdict, &stored_body)
+                .await
+            {
+                Ok(stored) => reply(stored.http_status as u16, stored.reason),
+                Err(e) => unavailable(e),
+            };
+        }
+    };
+    let report = Report {
+        status: Some(post.status),
+        nita: post.nita.as_ref().map(|n| n.as_str().to_owned()),
+        nsua: post.nsua.as_ref().map(|n| n.as_str().to_owned()),
+        token: post.token.as_ref().map(|t| t.expose().to_owned()),
+        bin: post.bin.as_ref().map(|b| b.as_str().to_owned()),
+        last4: post.last4.as_ref().map(|l| l.as_str().to_owned()),
+    };
+    let usn = i64::try_from(post.nsu.get()).unwrap_or(i64::MAX);
+    let found =
+        rows::apply_notification(&state.pool, &receipt, &stored_body, usn, &report, verdict).await;
+    let found = match found {
+        Ok(found) => found,
+        // Never 200 without the commit: Carat sends it again.
+        Err(e) => return unavailable(e),
+    };
+    let answer = verdict(&found);
+    match &found {
+        HashFinding::Applied { card, applied } => tracing::info!(
+            card_id = %card,
+            ?applied,
+            status = post.status.code(),
+            token = ?post.token,
+            "HASH notification applied"
+        ),
+        HashFinding::NoCard => tracing::warn!(nsu = %post.nsu, "HASH notification for no card"),
+        HashFinding::Replay(_) => tracing::info!("HASH notification replayed; answered as before"),
+    }
+    reply(answer.http_status, answer.reason)
+}
+
+fn reply(status: u16, reason: Option<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = if status == StatusCode::OK {
+        "OK".to_owned()
+    } else {
+        reason.unwrap_or_else(|| status.to_string())
+    };
+    (status, text).into_response()
+}
+
+fn unavailable(e: StoreError) -> Response {
+    match e {
+        StoreError::Unavailable(e) => {
+            tracing::error!(error = %e, "HASH notification: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        e => {
+            tracing::error!(error = %e, "HASH notification: could not commit");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NITA: &str = "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6a7b8c9d0abcde";
+
+    fn token() -> String {
+        format!("{}+/=", "T".repeat(85))
+    }
+
+    fn body(status: &str) -> String {
+        format!(
+            "nita={NITA}&nsua=123456789012345&nsu=42&status={status}&hash={}&bin=411111&final=1111&autorizadora=1&extra=x",
+            url::form_urlencoded::byte_serialize(token().as_bytes()).collect::<String>()
+        )
+    }
+
+    #[test]
+    fn the_seed_parameters_are_read_and_extras_ignored() {
+        let n = parse_post(body("CON").as_bytes()).unwrap();
+        assert_eq!(n.nita.unwrap().as_str(), NITA);
+        assert_eq!(n.nsu.get(), 42);
+        assert_eq!(n.status, StorageStatus::Stored);
+        assert_eq!(n.token.unwrap().expose(), token());
+        assert_eq!(n.bin.unwrap().as_str(), "411111");
+        assert_eq!(n.last4.unwrap().as_str(), "1111");
+        assert_eq!(n.authorizer.as_deref(), Some("1"));
+    }
+
+    #[test]
+    fn a_failed_storage_may_come_without_token_or_nita() {
+        let n = parse_post(b"nsu=7&status=NEG&hash=&nita=&bin=400000&final=0002").unwrap();
+        assert_eq!(n.status, StorageStatus::Denied);
+        assert!(n.token.is_none() && n.nita.is_none());
+    }
+
+    #[test]
+    fn each_bad_parameter_is_named() {
+        let good = body("CON");
+        let cases = [
+            ("nita=", "nita=short", "nita"),
+            ("nsua=123456789012345", "nsua=12345", "nsua"),
+            ("nsu=42", "nsu=4x", "nsu"),
+            ("nsu=42", "nsu=1234567890123", "nsu"),
+            ("status=CON", "status=OK", "status"),
+            ("bin=411111", "bin=41111", "bin"),
+            ("final=1111", "final=11a1", "final"),
+            ("autorizadora=1", "autorizadora=1234567890", "autorizadora"),
+        ];
+        for (from, to, field) in cases {
+            let bad = if from == "nita=" {
+                good.replacen(&format!("nita={NITA}"), to, 1)
+            } else {
+                good.replacen(from, to, 1)
+            };
+            match parse_post(bad.as_bytes()) {
+                Err(PostError::Field(e)) => assert_eq!(e.field, field, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        let short_hash = good.replacen("hash=", "hash=X", 1);
+        match parse_post(short_hash.as_bytes()) {
+            Err(PostError::Field(e)) => assert_eq!(e.field, "hash"),
+            other => panic!("{other:?}"),
+        }
+        match parse_post(b"nsu=1&status=CON&nita=") {
+            Err(PostError::Field(e)) => assert_eq!(e.field, "hash"),
+            other => panic!("{other:?}"),
+        }
+        match parse_post(b"status=CON") {
+            Err(PostError::Field(e)) => assert_eq!(e.field, "nsu"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_post(b"nsu=1&nsu=2&status=NEG"),
+            Err(PostError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn the_kept_body_has_the_token_blanked_and_the_rest_as_sent() {
+        let raw = body("CON");
+        let kept = String::from_utf8(redact_body(raw.as_bytes())).unwrap();
+        assert!(!kept.contains(&"T".repeat(85)), "{kept}");
+        assert!(kept.contains("&hash=[redacted]&bin=411111"), "{kept}");
+        assert!(kept.starts_with(&format!("nita={NITA}&")));
+        assert_eq!(redact_body(b"a=1&h%61sh=SECRET"), b"a=1&h%61sh=[redacted]");
+        assert_eq!(redact_body(b""), b"");
+    }
+}
