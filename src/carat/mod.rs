@@ -3,6 +3,7 @@
 pub mod client;
 pub mod error;
 pub mod redact;
+pub mod signature;
 pub mod wire;
 
 pub use client::{CaratClient, CaratClientConfig, Exchange};
