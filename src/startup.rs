@@ -20,7 +20,7 @@ use crate::carat::{CaratClient, CaratClientConfig};
 use crate::config::Settings;
 use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use crate::request_id::{self, X_REQUEST_ID};
-use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::store;
 
 /// How often each `serve` process deletes idempotency keys past their TTL (and once at start).
@@ -79,6 +79,8 @@ impl Application {
                     hash_url: Some(callback_url("hash")?),
                     notification_attempts: settings.sandbox.notification_attempts,
                     notification_retry_delay: settings.sandbox.notification_retry_delay,
+                    jwt_public_key: settings.sandbox_jwt_public_key(),
+                    jwt_max_age: sandbox::signature::DEFAULT_MAX_AGE,
                 });
                 (Url::parse(&format!("{own_url}/e-sitef"))?, Some(sandbox))
             }
@@ -233,6 +235,9 @@ pub fn recharge_service(
         merchant_key: settings.carat.merchant_key.clone(),
         connect_timeout: settings.carat.connect_timeout,
         timeout: settings.carat.timeout,
+        merchant_id: settings.carat.merchant_id.clone(),
+        auth_mode: settings.carat.auth_mode,
+        jwt_key: settings.carat.jwt_key.clone(),
     })?;
     let timing = Timing {
         call_timeout: settings.carat.timeout,

@@ -135,7 +135,10 @@ impl RechargeService {
         let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
             return Ok(None);
         };
-        let exchange = self.carat.confirm(&nit, decision.confirm).await;
+        let exchange = self
+            .carat_for(recharge)
+            .confirm(&nit, decision.confirm)
+            .await;
         let call = call_record(&exchange);
         let answer = match exchange.result {
             Ok(answer) => answer,

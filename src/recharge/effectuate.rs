@@ -302,7 +302,7 @@ impl RechargeService {
             return Ok(Race::Lost);
         };
         let exchange = self
-            .carat
+            .carat_for(recharge)
             .effectuate(nit, &to_wire(&effectuation, &general_hash))
             .await;
         let call = call_record(&exchange);

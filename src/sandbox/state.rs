@@ -21,6 +21,8 @@ pub(crate) struct Order {
     pub recharge_type: RechargeType,
     /// The `general_hash` it carried, if any.
     pub general_hash: Option<String>,
+    /// Created with a valid signature: signature mode, every later call must be signed.
+    pub signed: bool,
 }
 
 /// The merchant's verdict on a pending recharge.
@@ -74,6 +76,8 @@ pub(crate) struct Transaction {
     listing_hashes: Vec<Option<String>>,
     /// The answers of every valid effectuation, in order.
     effectuation_answers: Vec<Vec<(String, String)>>,
+    /// Calls after the create that carried a valid signature.
+    signed_calls: u32,
 }
 
 impl Transaction {
@@ -124,6 +128,11 @@ impl Transaction {
         Ok(())
     }
 
+    /// Counts a call after the create that carried a valid signature.
+    pub fn note_signed_call(&mut self) {
+        self.signed_calls = self.signed_calls.saturating_add(1);
+    }
+
     /// Keeps the `generalhash` a listing carried, for tests to see what the merchant sent.
     pub fn note_listing_hash(&mut self, hash: Option<&str>) {
         self.listing_hashes.push(hash.map(str::to_owned));
@@ -166,6 +175,8 @@ impl Transaction {
             create_general_hash: self.order.general_hash.clone(),
             listing_general_hashes: self.listing_hashes.clone(),
             effectuation_answers: self.effectuation_answers.clone(),
+            signature_mode: self.order.signed,
+            signed_calls: self.signed_calls,
         }
     }
 }
@@ -209,6 +220,7 @@ impl Ledger {
             query_requests: 0,
             listing_hashes: Vec::new(),
             effectuation_answers: Vec::new(),
+            signed_calls: 0,
         };
         book.transactions.insert(nit.clone(), tx);
         nit
@@ -300,6 +312,7 @@ mod tests {
             merchant_usn: None,
             recharge_type: RechargeType::Normal,
             general_hash: None,
+            signed: false,
         });
         (ledger, nit)
     }
@@ -366,6 +379,7 @@ mod tests {
             order_id: Some("A2".into()),
             merchant_usn: None,
             recharge_type: RechargeType::Normal,
+            signed: false,
             general_hash: None,
         });
         ledger
@@ -425,6 +439,7 @@ mod tests {
             order_id: Some("A1".into()),
             merchant_usn: Some("7".into()),
             recharge_type: RechargeType::Others,
+            signed: false,
             general_hash: None,
         });
         assert_ne!(first, second);

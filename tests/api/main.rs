@@ -22,6 +22,7 @@ mod process;
 mod reconciler;
 mod sale_details;
 mod security;
+mod signature;
 mod startup_config;
 mod tv_and_questions;
 mod validation;
