@@ -3,13 +3,14 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Options, PHONE_OK, TestApp, effectuation, event_names, fixture, get_from, post_to,
-    spawn_app_with,
+    Options, PHONE_OK, PHONE_SLOW, TestApp, effectuation, event_names, fixture, get_from,
+    poll_recharge, post_to, spawn_app_with,
 };
 
 fn signing() -> Options {
@@ -169,6 +170,42 @@ async fn a_create_signed_with_a_key_carat_does_not_know_fails_clearly_and_leaves
         "Carat opened nothing"
     );
     assert_eq!(inbox_count(&app).await, 0);
+}
+
+#[tokio::test]
+async fn the_reconciler_signs_its_queries_and_its_undo() {
+    let app = spawn_app_with(Options {
+        reconcile: true,
+        carat_timeout: Duration::from_secs(1),
+        slow_answer_delay: Duration::from_secs(2),
+        pending_timeout: Duration::from_secs(1),
+        ..signing()
+    })
+    .await;
+    let created = create_at(&app, &app.address).await;
+    let id = created["id"].as_str().unwrap();
+    let nit = created["nit"].as_str().unwrap();
+    app.list_catalogue(id, "001", "11").await;
+    // The effectuation's answer comes too late: only a (signed) query can settle it.
+    let (status, body) = app.effectuate(id, PHONE_SLOW, 1000).await;
+    assert_eq!(
+        body["error"]["code"], "carat_outcome_unknown",
+        "{status} {body}"
+    );
+    poll_recharge(
+        &app.client,
+        &app.address,
+        id,
+        Duration::from_secs(20),
+        |r| r["status"] == "undone",
+    )
+    .await;
+    let tx = app.sandbox.transaction(nit).unwrap();
+    assert_eq!(tx.status, "PPN");
+    assert!(tx.query_requests >= 1, "{tx:?}");
+    // Two listings, then every effectuation, confirmation and query: all signed.
+    let calls = 2 + tx.effectuation_requests + tx.confirmation_requests + tx.query_requests;
+    assert_eq!(tx.signed_calls, calls, "{tx:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
