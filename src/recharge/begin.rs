@@ -7,7 +7,8 @@ use uuid::Uuid;
 use super::{CaratFailure, CaratProblem, FlowError, RechargeService, detached};
 use crate::carat::wire::BeginRechargeResponse;
 use crate::domain::{
-    Actor, AuthMode, GeneralHash, MerchantId, Nit, OrderId, RechargeStatus, RechargeType,
+    Actor, AuthMode, GeneralHash, MerchantId, MerchantUsn, Nit, OrderId, RechargeStatus,
+    RechargeType,
 };
 use crate::store::{self, Changes, Guard, NitCommit, NitPost, Recharge, Step, StoreError};
 
@@ -139,7 +140,12 @@ impl RechargeService {
         recharge: &Recharge,
         answer: &BeginRechargeResponse,
     ) -> Result<Result<(), CaratProblem>, FlowError> {
-        let checked = check_answer(answer, self.carat.merchant_id(), recharge);
+        let checked = check_answer(
+            answer,
+            self.carat.merchant_id(),
+            &recharge.order_id,
+            recharge.merchant_usn(),
+        );
         let (nit, general_hash) = match checked {
             Ok(fields) => fields,
             Err(why) => return Ok(Err(unusable_answer(why))),
@@ -212,12 +218,13 @@ impl RechargeService {
     }
 }
 
-/// The NIT and general hash of a signed create's answer, if it is the answer to `recharge`'s
-/// create for `merchant_id`. Says which field is wrong otherwise.
+/// The NIT and general hash of a signed create's answer, if it is the answer to the create of
+/// `order_id` and `merchant_usn` for `merchant_id`. Says which field is wrong otherwise.
 fn check_answer(
     answer: &BeginRechargeResponse,
     merchant_id: &MerchantId,
-    recharge: &Recharge,
+    order_id: &OrderId,
+    merchant_usn: MerchantUsn,
 ) -> Result<(Nit, GeneralHash), String> {
     fn field<'a>(name: &str, value: &'a Option<String>) -> Result<&'a str, String> {
         value
@@ -242,12 +249,12 @@ fn check_answer(
     ours(
         "order_id",
         field("order_id", &answer.order_id)?,
-        recharge.order_id.as_str(),
+        order_id.as_str(),
     )?;
     ours(
         "merchant_usn",
         field("merchant_usn", &answer.merchant_usn)?,
-        &recharge.merchant_usn().to_string(),
+        &merchant_usn.to_string(),
     )?;
     Ok((nit, hash))
 }
@@ -280,6 +287,48 @@ fn generate_order_id() -> OrderId {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn answer() -> BeginRechargeResponse {
+        BeginRechargeResponse {
+            nit: Some("a".repeat(64)),
+            merchant_id: Some("LOJATESTE".into()),
+            order_id: Some("ORDER1".into()),
+            merchant_usn: Some("42".into()),
+            general_hash: Some("AF32810AAF32810A".into()),
+            ..Default::default()
+        }
+    }
+
+    fn check(answer: &BeginRechargeResponse) -> Result<(Nit, GeneralHash), String> {
+        check_answer(
+            answer,
+            &MerchantId::parse("LOJATESTE").unwrap(),
+            &OrderId::parse("ORDER1").unwrap(),
+            MerchantUsn::new(42).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_signed_creates_answer_must_be_for_this_create_and_name_the_wrong_field() {
+        let (nit, hash) = check(&answer()).unwrap();
+        assert_eq!(nit.as_str(), "a".repeat(64));
+        assert_eq!(hash.as_str(), "AF32810AAF32810A");
+        let wrong = |change: fn(&mut BeginRechargeResponse), field: &str| {
+            let mut a = answer();
+            change(&mut a);
+            let err = check(&a).unwrap_err();
+            assert!(err.contains(field), "{err}");
+        };
+        wrong(|a| a.nit = None, "nit is missing");
+        wrong(|a| a.nit = Some("short".into()), "nit");
+        wrong(|a| a.general_hash = None, "general_hash");
+        wrong(|a| a.merchant_id = Some("OUTRALOJA".into()), "merchant_id");
+        wrong(|a| a.order_id = Some("ORDER2".into()), "order_id");
+        wrong(|a| a.merchant_usn = Some("43".into()), "merchant_usn");
+        wrong(|a| a.merchant_usn = None, "merchant_usn is missing");
+    }
+
     #[test]
     fn generated_order_ids_are_valid_and_distinct() {
         let a = super::generate_order_id();
