@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use crate::carat::signature::{JwtKey, JwtPublicKey};
 use crate::domain::receipt_cipher::Keyring;
-use crate::domain::{MerchantId, PendingConfirmationPolicy, Secret};
+use crate::domain::{AuthMode, MerchantId, PendingConfirmationPolicy, Secret};
 
 /// One setting: its key (the environment variable in upper case), the default as documented
 /// (`local` profile), and what it means. Cells are Markdown, as in the README's table.
@@ -144,6 +145,18 @@ pub const SETTINGS: &[Setting] = &[
         SECRET,
     ),
     setting(
+        "carat_auth_mode",
+        "`authenticity`",
+        "how new recharges authenticate to Carat: `authenticity` (Carat POSTs the NIT to the authenticity URL) or `signature` (every call signed with an RS256 JWT; see \"Signature mode (JWT)\"). Each recharge keeps the mode it was created in",
+        VALUE,
+    ),
+    setting(
+        "carat_jwt_private_key",
+        "unset",
+        "the RSA private key (PEM, PKCS#8 or PKCS#1: the PEM itself or a file path) that signs calls; required with `CARAT_AUTH_MODE=signature`, and kept set while recharges created in signature mode are open",
+        SECRET,
+    ),
+    setting(
         "pin_encryption_keys",
         "a local key",
         "the keys that encrypt receipts carrying a PIN (AES-256-GCM), `id:base64,...`, each 32 bytes in standard base64: the first encrypts, every one decrypts, so a key rotates by putting the new one first and dropping the old one once no stored receipt names it (see `docs/operations.md`, \"Rotating the PIN key\"); required, and the local key is refused outside `local`",
@@ -267,6 +280,12 @@ pub const SETTINGS: &[Setting] = &[
         "sandbox_callback_timeout_ms",
         "`5000`",
         "timeout of the sandbox's authenticity POST and of each notification POST",
+        VALUE,
+    ),
+    setting(
+        "sandbox_jwt_public_key",
+        "unset: the public half of `CARAT_JWT_PRIVATE_KEY`",
+        "the RSA public key (PEM, SPKI or PKCS#1: the PEM itself or a file path) the sandbox verifies signed calls with",
         VALUE,
     ),
     setting(
@@ -454,6 +473,10 @@ pub struct CaratSettings {
     pub base_url: Option<Url>,
     pub merchant_id: MerchantId,
     pub merchant_key: Secret,
+    /// How new recharges authenticate (each keeps the mode it was created in).
+    pub auth_mode: AuthMode,
+    /// Signs the calls of signature-mode recharges; always set in signature mode.
+    pub jwt_key: Option<JwtKey>,
     /// Encrypts and decrypts the receipts that carry a PIN.
     pub pin_keys: Arc<Keyring>,
     pub connect_timeout: Duration,
@@ -490,6 +513,9 @@ pub struct SandboxSettings {
     pub hash_url: Url,
     pub notification_attempts: u32,
     pub notification_retry_delay: Duration,
+    /// What the sandbox verifies signed calls with; `None`: the public half of
+    /// `CARAT_JWT_PRIVATE_KEY`, if set.
+    pub jwt_public_key: Option<JwtPublicKey>,
 }
 
 impl Settings {
@@ -568,6 +594,18 @@ impl Settings {
             MerchantId::parse(s).map_err(|e| e.to_string())
         });
         let merchant_key = v.required("carat_merchant_key", |s| Ok(Secret::new(s)));
+        let auth_mode = v.required("carat_auth_mode", |s| {
+            AuthMode::parse(s).ok_or_else(|| "must be `authenticity` or `signature`".to_owned())
+        });
+        let jwt_key = v.optional("carat_jwt_private_key", |s| {
+            JwtKey::load(s).map_err(|e| format!("{e}; it must be an RSA private key in PEM"))
+        });
+        if auth_mode == Some(AuthMode::Signature) && matches!(jwt_key, Some(None)) {
+            v.missing(
+                "carat_jwt_private_key",
+                "the RSA private key that signs the calls: CARAT_AUTH_MODE is `signature`".into(),
+            );
+        }
         let pin_keys = v.required("pin_encryption_keys", |s| Keyring::parse(s).map(Arc::new));
         let connect_timeout = v.required("carat_connect_timeout_ms", parse_millis);
         let timeout = v.required("carat_timeout_ms", parse_millis);
@@ -607,6 +645,7 @@ impl Settings {
         let sandbox_nit_lifetime = v.required("sandbox_nit_lifetime_secs", parse_secs);
         let slow_answer_delay = v.required("sandbox_slow_answer_delay_ms", parse_millis);
         let callback_timeout = v.required("sandbox_callback_timeout_ms", parse_millis);
+        let jwt_public_key = v.optional("sandbox_jwt_public_key", JwtPublicKey::load);
         let status_url = v.required("sandbox_status_url", parse_url);
         let hash_url = v.required("sandbox_hash_url", parse_url);
         let notification_attempts = v.required("sandbox_notification_attempts", parse_positive);
@@ -640,6 +679,8 @@ impl Settings {
                     base_url: base_url?,
                     merchant_id: merchant_id?,
                     merchant_key: merchant_key?,
+                    auth_mode: auth_mode?,
+                    jwt_key: jwt_key?,
                     pin_keys: pin_keys?,
                     connect_timeout: connect_timeout?,
                     timeout: timeout?,
@@ -662,6 +703,7 @@ impl Settings {
                     hash_url: hash_url?,
                     notification_attempts: notification_attempts?,
                     notification_retry_delay: notification_retry_delay?,
+                    jwt_public_key: jwt_public_key?,
                 },
                 reconcile: ReconcileSettings {
                     enabled: reconcile_enabled?,
@@ -678,6 +720,18 @@ impl Settings {
             Some(settings) if v.errors.is_empty() => Ok(settings),
             _ => Err(ConfigErrors(v.errors)),
         }
+    }
+}
+
+impl Settings {
+    /// The key the sandbox verifies signed calls with: `SANDBOX_JWT_PUBLIC_KEY`, else the
+    /// public half of `CARAT_JWT_PRIVATE_KEY` (ring derives it), so that a local run in
+    /// signature mode needs only the private key.
+    pub fn sandbox_jwt_public_key(&self) -> Option<JwtPublicKey> {
+        self.sandbox
+            .jwt_public_key
+            .clone()
+            .or_else(|| self.carat.jwt_key.as_ref().map(JwtKey::public_key))
     }
 }
 

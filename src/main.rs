@@ -108,7 +108,10 @@ async fn run_sandbox(settings: Settings) -> anyhow::Result<()> {
         .map_err(|e| {
             anyhow::anyhow!("SANDBOX_LISTEN_ADDR {}: {e}", settings.sandbox.listen_addr)
         })?;
+    let jwt_public_key = settings.sandbox_jwt_public_key();
     let sandbox = Sandbox::new(SandboxConfig {
+        jwt_public_key,
+        jwt_max_age: sandbox::signature::DEFAULT_MAX_AGE,
         merchant_id: settings.carat.merchant_id,
         merchant_key: settings.carat.merchant_key,
         authenticity_url: Some(settings.sandbox.authenticity_url.clone()),

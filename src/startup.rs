@@ -21,7 +21,7 @@ use crate::cards::CardService;
 use crate::config::Settings;
 use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use crate::request_id::{self, X_REQUEST_ID};
-use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::store;
 
 /// How often each `serve` process deletes idempotency keys past their TTL (and once at start).
@@ -80,6 +80,8 @@ impl Application {
                     hash_url: Some(callback_url("hash")?),
                     notification_attempts: settings.sandbox.notification_attempts,
                     notification_retry_delay: settings.sandbox.notification_retry_delay,
+                    jwt_public_key: settings.sandbox_jwt_public_key(),
+                    jwt_max_age: sandbox::signature::DEFAULT_MAX_AGE,
                 });
                 (Url::parse(&format!("{own_url}/e-sitef"))?, Some(sandbox))
             }
@@ -239,6 +241,11 @@ pub fn card_service(
         merchant_key: settings.carat.merchant_key.clone(),
         connect_timeout: settings.carat.connect_timeout,
         timeout: settings.carat.timeout,
+        // The storage API authenticates with its merchant_id/merchant_key headers (seed 004),
+        // never with the recharge interface's JWT.
+        merchant_id: settings.carat.merchant_id.clone(),
+        auth_mode: settings.carat.auth_mode,
+        jwt_key: None,
     })?;
     Ok(CardService::new(
         pool,
@@ -260,6 +267,9 @@ pub fn recharge_service(
         merchant_key: settings.carat.merchant_key.clone(),
         connect_timeout: settings.carat.connect_timeout,
         timeout: settings.carat.timeout,
+        merchant_id: settings.carat.merchant_id.clone(),
+        auth_mode: settings.carat.auth_mode,
+        jwt_key: settings.carat.jwt_key.clone(),
     })?;
     let timing = Timing {
         call_timeout: settings.carat.timeout,

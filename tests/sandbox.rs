@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use carat_merchant::carat::signature::JwtKey;
 use carat_merchant::carat::wire::AuthenticityForm;
 use carat_merchant::domain::{GeneralHash, MerchantId, Secret};
 use carat_merchant::sandbox::{
@@ -109,6 +110,8 @@ fn config(authenticity_url: Url) -> SandboxConfig {
         hash_url: None,
         notification_attempts: 3,
         notification_retry_delay: Duration::from_millis(50),
+        jwt_public_key: Some(test_jwt_key().public_key()),
+        jwt_max_age: Duration::from_secs(300),
     }
 }
 
@@ -1966,4 +1969,154 @@ async fn the_storage_query_resends_the_notification_and_refuses_an_unknown_nita(
     let response = query(nita.to_owned(), "WRONGKEY").await.unwrap();
     assert_eq!(response.status(), 401);
     assert_eq!(h.hash_forms().len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signature mode (JWT): tokens made by hand with the test key pair, so that a test can date
+// them as it likes.
+
+const JWT_KEY: &str = include_str!("fixtures/jwt-test.key");
+const OTHER_JWT_KEY: &str = include_str!("fixtures/jwt-test-other.key");
+
+fn test_jwt_key() -> JwtKey {
+    JwtKey::from_pem(JWT_KEY).unwrap()
+}
+
+fn nit_token(key: &JwtKey, nit: &str, timestamp_ms: u64) -> String {
+    key.sign(
+        &json!({"merchant_id": MERCHANT_ID, "merchant_key": KEY, "nit": nit,
+                     "timestamp": timestamp_ms.to_string()}),
+    )
+    .unwrap()
+}
+
+fn create_token(key: &JwtKey, order_id: &str, timestamp_ms: u64) -> String {
+    key.sign(
+        &json!({"merchant_id": MERCHANT_ID, "merchant_key": KEY, "order_id": order_id,
+                     "merchant_usn": "000123", "timestamp": timestamp_ms.to_string()}),
+    )
+    .unwrap()
+}
+
+impl Harness {
+    async fn signed_create(&self, order_id: &str, token: &str) -> Reply {
+        let request = self
+            .http
+            .post(format!("{}/recharge", self.base))
+            .bearer_auth(token)
+            .json(&json!({ "begin_recharge_request": begin_request(order_id, "normal") }));
+        self.call(request, "begin_recharge_response").await
+    }
+
+    /// A signature-mode transaction's NIT, from the signed create's answer.
+    async fn signed_begin(&self, order_id: &str) -> String {
+        let token = create_token(&test_jwt_key(), order_id, now_ms());
+        let reply = self.signed_create(order_id, &token).await;
+        assert_ok(&reply);
+        reply.1["nit"]
+            .as_str()
+            .expect("the answer carries the NIT")
+            .to_owned()
+    }
+
+    async fn signed_dealers(&self, nit: &str, token: Option<&str>) -> Reply {
+        let query = format!(
+            "{}/rechargedealers?nit={nit}&generalhash=0000000000000000",
+            self.base
+        );
+        let mut request = self.http.get(query);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        self.call(request, "list_dealers_response").await
+    }
+}
+
+fn now_ms() -> u64 {
+    carat_merchant::carat::signature::now_millis()
+}
+
+fn assert_signature_refused(reply: &Reply, naming: &str) {
+    assert_eq!(reply.0, 401, "{reply:?}");
+    assert_eq!(reply.1["esitef"]["code"], "30", "{reply:?}");
+    let message = reply.1["esitef"]["message"].as_str().unwrap();
+    assert!(message.contains(naming), "{message}");
+}
+
+#[tokio::test]
+async fn a_signed_create_answers_the_nit_and_sends_no_authenticity_post() {
+    let h = Harness::start().await;
+    let nit = h.signed_begin("SIGNED1").await;
+    let token = create_token(&test_jwt_key(), "SIGNED2", now_ms());
+    let (http, answer) = h.signed_create("SIGNED2", &token).await;
+    assert_eq!(http, 200);
+    assert_eq!(answer["merchant_id"], MERCHANT_ID);
+    assert_eq!(answer["order_id"], "SIGNED2");
+    assert_eq!(answer["merchant_usn"], "000123");
+    assert_eq!(answer["general_hash"], TABLE_HASH);
+    assert_eq!(answer["nit"].as_str().unwrap().len(), 64);
+    assert!(h.merchant.received().is_empty(), "no authenticity POST");
+    let tx = h.tx(&nit);
+    assert!(tx.signature_mode);
+    assert_eq!(tx.status, "NOV");
+
+    // Every later call must be signed, with this NIT.
+    let signed = nit_token(&test_jwt_key(), &nit, now_ms());
+    assert_ok(&h.signed_dealers(&nit, Some(&signed)).await);
+    assert_eq!(h.tx(&nit).signed_calls, 1);
+    assert_signature_refused(&h.signed_dealers(&nit, None).await, "missing");
+    assert_signature_refused(&h.query(&nit, KEY).await, "missing");
+    let other_nit = h.signed_begin("SIGNED3").await;
+    let for_another = nit_token(&test_jwt_key(), &other_nit, now_ms());
+    assert_signature_refused(&h.signed_dealers(&nit, Some(&for_another)).await, "nit");
+    assert_eq!(
+        h.tx(&nit).signed_calls,
+        1,
+        "refused calls are not counted as signed"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_a_future_or_a_badly_signed_token_is_refused() {
+    let h = Harness::start().await;
+    let nit = h.signed_begin("SIGNED4").await;
+    let key = test_jwt_key();
+    let expired = nit_token(&key, &nit, now_ms() - 301_000);
+    assert_signature_refused(&h.signed_dealers(&nit, Some(&expired)).await, "expired");
+    let future = nit_token(&key, &nit, now_ms() + 120_000);
+    assert_signature_refused(&h.signed_dealers(&nit, Some(&future)).await, "future");
+    let other = JwtKey::from_pem(OTHER_JWT_KEY).unwrap();
+    let forged = nit_token(&other, &nit, now_ms());
+    assert_signature_refused(
+        &h.signed_dealers(&nit, Some(&forged)).await,
+        "does not verify",
+    );
+    assert_signature_refused(
+        &h.signed_dealers(&nit, Some("not.a.jwt")).await,
+        "Authorization",
+    );
+
+    // A create signed with another key, or for another order, opens nothing.
+    let forged = create_token(&other, "SIGNED5", now_ms());
+    assert_signature_refused(
+        &h.signed_create("SIGNED5", &forged).await,
+        "does not verify",
+    );
+    let wrong_order = create_token(&key, "SIGNED6", now_ms());
+    assert_signature_refused(&h.signed_create("SIGNED7", &wrong_order).await, "order_id");
+    assert!(h.sandbox.find_by_order_id("SIGNED5").is_none());
+    assert!(h.sandbox.find_by_order_id("SIGNED7").is_none());
+}
+
+#[tokio::test]
+async fn an_unsigned_transaction_takes_an_optional_valid_signature() {
+    let h = Harness::start().await;
+    let nit = h.begin("UNSIGNED1").await;
+    assert!(!h.tx(&nit).signature_mode);
+    assert_ok(&h.dealers(&nit).await);
+    let signed = nit_token(&test_jwt_key(), &nit, now_ms());
+    assert_ok(&h.signed_dealers(&nit, Some(&signed)).await);
+    assert_eq!(h.tx(&nit).signed_calls, 1);
+    let expired = nit_token(&test_jwt_key(), &nit, now_ms() - 301_000);
+    assert_signature_refused(&h.signed_dealers(&nit, Some(&expired)).await, "expired");
 }

@@ -13,6 +13,7 @@ use url::Url;
 
 use super::error::{CaratError, Refusal};
 use super::redact::redact;
+use super::signature::{self, JwtKey};
 use super::wire::{
     BarCodeRef, BeginRechargeRequest, BeginRechargeResponse, BranchDataDealerRef, BranchRef,
     ConfirmRechargeRequest, ConfirmRechargeResponse, DoRechargeRequest, DoRechargeResponse,
@@ -21,7 +22,8 @@ use super::wire::{
 };
 use crate::domain::effectuation::BarCode;
 use crate::domain::{
-    BranchCode, Ddd, DealerCode, GeneralHash, MerchantUsn, Nit, OrderId, RechargeType, Secret,
+    AuthMode, BranchCode, Ddd, DealerCode, GeneralHash, MerchantId, MerchantUsn, Nit, OrderId,
+    RechargeType, Secret,
 };
 
 #[derive(Clone, Debug)]
@@ -31,6 +33,12 @@ pub struct CaratClientConfig {
     pub merchant_key: Secret,
     pub connect_timeout: Duration,
     pub timeout: Duration,
+    /// Signature mode's `merchant_id` claim.
+    pub merchant_id: MerchantId,
+    /// The mode new recharges are created in (`CARAT_AUTH_MODE`).
+    pub auth_mode: AuthMode,
+    /// Signs the calls of signature-mode recharges.
+    pub jwt_key: Option<JwtKey>,
 }
 
 /// How the calls to Carat travel.
@@ -82,6 +90,23 @@ pub struct CaratClient {
     pub(super) merchant_key: Secret,
     /// The total timeout, to say how long a call that timed out was waited for.
     timeout: Duration,
+    merchant_id: MerchantId,
+    /// The mode new recharges are created in.
+    auth_mode: AuthMode,
+    /// Whether this handle's calls are signed: the mode of the recharge they are for
+    /// ([`Self::for_recharge`]).
+    signing: AuthMode,
+    jwt_key: Option<JwtKey>,
+}
+
+/// What a call's signature claims: the create names the order, every later call the NIT.
+#[derive(Clone, Copy, Debug)]
+enum Auth<'a> {
+    Create {
+        order_id: &'a OrderId,
+        merchant_usn: MerchantUsn,
+    },
+    Nit(&'a Nit),
 }
 
 impl CaratClient {
@@ -111,7 +136,29 @@ impl CaratClient {
             base: config.base_url.as_str().trim_end_matches('/').to_owned(),
             merchant_key: config.merchant_key,
             timeout: config.timeout,
+            merchant_id: config.merchant_id,
+            auth_mode: config.auth_mode,
+            signing: config.auth_mode,
+            jwt_key: config.jwt_key,
         })
+    }
+
+    pub fn merchant_id(&self) -> &MerchantId {
+        &self.merchant_id
+    }
+
+    /// The mode a recharge created now is created in (`CARAT_AUTH_MODE`).
+    pub fn auth_mode(&self) -> AuthMode {
+        self.auth_mode
+    }
+
+    /// This client for the calls of a recharge created in `mode`: Carat requires every call of
+    /// a transaction created with a signature to be signed, whatever the setting says now.
+    pub fn for_recharge(&self, mode: AuthMode) -> Self {
+        Self {
+            signing: mode,
+            ..self.clone()
+        }
     }
 
     /// `POST /v3/recharge`. In authenticity-POST mode the NIT arrives through the callback
@@ -133,7 +180,11 @@ impl CaratClient {
         let req = self
             .request(Method::POST, "/v3/recharge")
             .json(&body.wrap());
-        self.send("begin", req, &body.wrap()).await
+        let auth = Auth::Create {
+            order_id,
+            merchant_usn,
+        };
+        self.send("begin", req, &body.wrap(), auth).await
     }
 
     /// `GET /v3/rechargedealers`.
@@ -149,7 +200,7 @@ impl CaratClient {
         let req = self
             .request(Method::GET, "/v3/rechargedealers")
             .query(&query);
-        self.send("list_dealers", req, &query).await
+        self.send("list_dealers", req, &query, Auth::Nit(nit)).await
     }
 
     /// `GET /v3/rechargebranches` (the `normal` recharge's branch data).
@@ -169,7 +220,8 @@ impl CaratClient {
         let req = self
             .request(Method::GET, "/v3/rechargebranches")
             .query(&query);
-        self.send("list_branches", req, &query).await
+        self.send("list_branches", req, &query, Auth::Nit(nit))
+            .await
     }
 
     /// `PUT /v3/rechargebranches/{nit}` for an `others` product: `dealer`'s branch `branch`.
@@ -228,7 +280,7 @@ impl CaratClient {
         let req = self
             .request(Method::PUT, &format!("/v3/rechargebranches/{nit}"))
             .json(&body.wrap());
-        self.send(call, req, &body.wrap()).await
+        self.send(call, req, &body.wrap(), Auth::Nit(nit)).await
     }
 
     /// `PUT /v3/recharge/{nit}` with `do_recharge_request`. Moves money: never repeat it after
@@ -247,7 +299,8 @@ impl CaratClient {
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());
-        self.send("effectuate", req, &body.wrap()).await
+        self.send("effectuate", req, &body.wrap(), Auth::Nit(nit))
+            .await
     }
 
     /// `PUT /v3/recharge/{nit}` with `confirm_recharge_request`: `true` confirms, `false` undoes.
@@ -267,7 +320,7 @@ impl CaratClient {
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());
         let call = if confirm { "confirm" } else { "undo" };
-        self.send(call, req, &body.wrap()).await
+        self.send(call, req, &body.wrap(), Auth::Nit(nit)).await
     }
 
     /// `GET /v3/recharge/{nit}/?merchantkey=..`: Carat's own record of the transaction. Safe to
@@ -280,21 +333,38 @@ impl CaratClient {
         let req = self
             .request(Method::GET, &format!("/v3/recharge/{nit}/"))
             .query(&query);
-        self.send("query", req, &query).await
+        self.send("query", req, &query, Auth::Nit(nit)).await
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.base))
     }
 
-    /// Sends `req`, whose body or query string is `sent`, and reads the answer.
+    /// Sends `req`, whose body or query string is `sent`, signed when this handle's recharge
+    /// is in signature mode, and reads the answer.
     async fn send<T: Envelope + Verdict>(
         &self,
         call: &'static str,
         req: RequestBuilder,
         sent: &impl Serialize,
+        auth: Auth<'_>,
     ) -> Exchange<T> {
         let request = redact(serde_json::to_value(sent).unwrap_or_default());
+        let req = match self.authorize(req, auth) {
+            Ok(req) => req,
+            Err(reason) => {
+                let error = CaratError::NotSent {
+                    call: call_noun(call),
+                    reason,
+                };
+                tracing::error!(call, %error, "carat call not sent");
+                return Exchange {
+                    call,
+                    request,
+                    result: Err(error),
+                };
+            }
+        };
         let started = Instant::now();
         let result = self.exchange::<T>(call_noun(call), req).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
@@ -350,6 +420,39 @@ impl CaratClient {
 }
 
 impl CaratClient {
+    /// Adds `Authorization: Bearer <jwt>` in signature mode. Without the key the call is not
+    /// sent (an unsigned call of a signed transaction would only be refused).
+    fn authorize(&self, req: RequestBuilder, auth: Auth<'_>) -> Result<RequestBuilder, String> {
+        if self.signing == AuthMode::Authenticity {
+            return Ok(req);
+        }
+        let key = self.jwt_key.as_ref().ok_or(
+            "not sent: this recharge was created in signature mode and CARAT_JWT_PRIVATE_KEY \
+             is not set, so its calls cannot be signed",
+        )?;
+        let now = signature::now_millis();
+        let token = match auth {
+            Auth::Create {
+                order_id,
+                merchant_usn,
+            } => key.sign(&signature::create_claims(
+                &self.merchant_id,
+                &self.merchant_key,
+                order_id,
+                merchant_usn,
+                now,
+            )),
+            Auth::Nit(nit) => key.sign(&signature::nit_claims(
+                &self.merchant_id,
+                &self.merchant_key,
+                nit,
+                now,
+            )),
+        }
+        .map_err(|e| format!("not sent: the signature could not be made ({e})"))?;
+        Ok(req.bearer_auth(token))
+    }
+
     /// A call that got no answer, sorted by whether it left at all.
     pub(super) fn transport_error(&self, call: &'static str, e: reqwest::Error) -> CaratError {
         // A connect that timed out never sent the request: still not sent.
@@ -535,6 +638,9 @@ mod tests {
             merchant_key: Secret::new("k"),
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
+            merchant_id: MerchantId::parse("LOJATESTE").unwrap(),
+            auth_mode: AuthMode::Authenticity,
+            jwt_key: None,
         };
         let _ = rustls::crypto::ring::default_provider().install_default();
         let err = CaratClient::new(config("http://192.0.2.1/e-sitef")).unwrap_err();

@@ -4,6 +4,7 @@ pub mod cards;
 pub mod client;
 pub mod error;
 pub mod redact;
+pub mod signature;
 pub mod wire;
 
 pub use client::{CaratClient, CaratClientConfig, Exchange};

@@ -1,6 +1,7 @@
 //! The merchant's own model: validated field types, the recharge state machine. No I/O.
 
 pub mod actor;
+pub mod auth_mode;
 pub mod card;
 pub mod customer;
 pub mod effectuation;
@@ -17,6 +18,7 @@ pub mod secret;
 pub mod status;
 
 pub use actor::Actor;
+pub use auth_mode::AuthMode;
 pub use card::{
     CardBin, CardExpiry, CardLast4, CardNumber, CardToken, Nita, Nsua, SecurityCode, StorageStatus,
 };

@@ -222,7 +222,7 @@ impl RechargeService {
         let view = self
             .list_through_cache(recharge, &listing, |hash| async move {
                 let exchange = self
-                    .carat
+                    .carat_for(recharge)
                     .list_product_branches(nit, sent, branch_code, &hash)
                     .await;
                 Ok(branch_data_view(
@@ -237,7 +237,7 @@ impl RechargeService {
     async fn list_dealers(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {
         let view = self
             .list_through_cache(recharge, DEALERS_LISTING, |hash| async move {
-                let exchange = self.carat.list_dealers(nit, &hash).await;
+                let exchange = self.carat_for(recharge).list_dealers(nit, &hash).await;
                 Ok(dealers_view(
                     self.record_list_call(recharge, exchange).await?,
                 ))
@@ -257,7 +257,10 @@ impl RechargeService {
         let listing = branches_listing(ddd, dealer_code);
         let view = self
             .list_through_cache(recharge, &listing, |hash| async move {
-                let exchange = self.carat.list_branches(nit, ddd, dealer_code, &hash).await;
+                let exchange = self
+                    .carat_for(recharge)
+                    .list_branches(nit, ddd, dealer_code, &hash)
+                    .await;
                 Ok(branch_data_view(
                     self.record_list_call(recharge, exchange).await?,
                 ))
@@ -297,7 +300,10 @@ impl RechargeService {
             type_code: dealer.type_code.clone(),
             branch: None,
         };
-        let exchange = self.carat.list_invoice(&nit, sent, bar_code).await;
+        let exchange = self
+            .carat_for(&recharge)
+            .list_invoice(&nit, sent, bar_code)
+            .await;
         let answer = self.record_list_call(&recharge, exchange).await?;
         let carat_status = answer.status.clone().unwrap_or_default();
         let bill = invoice::bill_view(answer, dealer, bar_code)

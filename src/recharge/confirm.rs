@@ -174,7 +174,7 @@ impl RechargeService {
             return Ok(None);
         };
         let exchange = self
-            .carat
+            .carat_for(recharge)
             .confirm(&nit, decision.confirm, used_payment_methods)
             .await;
         let call = call_record(&exchange);

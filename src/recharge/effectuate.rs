@@ -343,7 +343,7 @@ impl RechargeService {
         };
         self.effectuation_methods_sent(&effectuation).await;
         let exchange = self
-            .carat
+            .carat_for(recharge)
             .effectuate(nit, &to_wire(&effectuation, &general_hash, card))
             .await;
         let call = call_record(&exchange);

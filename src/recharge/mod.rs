@@ -112,6 +112,12 @@ impl RechargeService {
         }
     }
 
+    /// The Carat client for `recharge`'s calls: signed if, and only if, it was created in
+    /// signature mode (whatever `CARAT_AUTH_MODE` says now).
+    fn carat_for(&self, recharge: &Recharge) -> CaratClient {
+        self.carat.for_recharge(recharge.auth_mode)
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }

@@ -148,7 +148,7 @@ impl RechargeService {
                 why_not(RechargeStatus::Created, "query"),
             ));
         };
-        let exchange = self.carat.query(&nit).await;
+        let exchange = self.carat_for(recharge).query(&nit).await;
         self.note_call(recharge.id, actor, &exchange).await?;
         let answer = match exchange.result {
             Ok(answer) => answer,

@@ -69,18 +69,20 @@ pub(super) async fn create(
 /// `GET /rechargedealers`.
 pub(super) async fn list_dealers(
     State(sandbox): SharedState,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let result = dealers(&sandbox, query.as_deref());
+    let result = dealers(&sandbox, &headers, query.as_deref());
     answer_at_pace("list dealers", &sandbox, result).await
 }
 
 /// `GET /rechargebranches`.
 pub(super) async fn list_branch_data(
     State(sandbox): SharedState,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let result = branch_data(&sandbox, query.as_deref());
+    let result = branch_data(&sandbox, &headers, query.as_deref());
     answer_at_pace("list branch data", &sandbox, result).await
 }
 
@@ -96,7 +98,7 @@ pub(super) async fn list_branch_data_by_put(
     let result = decode::json_object(&headers, &body)
         .and_then(decode::envelope::<ListBranchDataRequest>)
         .and_then(|request| path_nit(nit).map(|nit| (nit, request)))
-        .and_then(|(nit, request)| branch_data_put(&sandbox, &nit, &request));
+        .and_then(|(nit, request)| branch_data_put(&sandbox, &headers, &nit, &request));
     answer_at_pace("list branch data", &sandbox, result).await
 }
 
@@ -109,11 +111,12 @@ pub(super) async fn update(
 ) -> Response {
     match decode::json_object(&headers, &body).and_then(Update::of) {
         Ok(Update::Effectuation(content)) => {
-            let result = path_nit(nit).and_then(|nit| effectuate(&sandbox, &nit, content));
+            let result =
+                path_nit(nit).and_then(|nit| effectuate(&sandbox, &headers, &nit, content));
             answer_at_pace("effectuation", &sandbox, result).await
         }
         Ok(Update::Confirmation(content)) => {
-            let result = path_nit(nit).and_then(|nit| confirm(&sandbox, &nit, content));
+            let result = path_nit(nit).and_then(|nit| confirm(&sandbox, &headers, &nit, content));
             answer_at_pace("confirmation", &sandbox, result).await
         }
         Err(error) => respond::<DoRechargeResponse>("update", Err(error)),
@@ -124,9 +127,10 @@ pub(super) async fn update(
 pub(super) async fn query(
     State(sandbox): SharedState,
     nit: NitPath,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let result = status(&sandbox, nit, query.as_deref());
+    let result = status(&sandbox, &headers, nit, query.as_deref());
     answer_at_pace("query", &sandbox, result).await
 }
 
@@ -150,10 +154,23 @@ async fn begin(
     body: &[u8],
 ) -> Result<(BeginRechargeResponse, Pace), CaratError> {
     let request = decode::envelope(decode::json_object(headers, body)?)?;
-    let order = validate::begin(&request, &sandbox.merchant_key)?;
+    let mut order = validate::begin(&request, &sandbox.merchant_key)?;
+    order.signed = sandbox.verifier.create(headers, &order)?;
     faults::on_create(order.order_id.as_deref())?;
     let fault = sandbox.injector.take(Operation::Create);
     unless_error_500(fault)?;
+    if order.signed {
+        // Signature mode: the transaction's data comes back in the answer; no POST.
+        let nit = sandbox.ledger.open(order.clone());
+        debug!(nit, "sandbox: signed transaction created");
+        let answer = responses::begun_signed(
+            nit,
+            sandbox.merchant_id.to_string(),
+            &order,
+            sandbox.table.current(),
+        );
+        return after_applying(answer, Pace::Prompt, fault);
+    }
     let mut form = AuthenticityForm {
         nit: None,
         merchant_id: Some(sandbox.merchant_id.to_string()),
@@ -181,12 +198,14 @@ async fn begin(
 
 fn dealers(
     sandbox: &Shared,
+    headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<(ListDealersResponse, Pace), CaratError> {
     let query: ListDealersQuery = decode::query(query)?;
     validate::nit(&query.nit)?;
     validate::general_hash("generalhash", query.generalhash.as_deref())?;
     sandbox.ledger.with_live(&query.nit, Touch::Listing, |tx| {
+        signed(sandbox, headers, tx)?;
         tx.require(CaratStatus::Nov, "listing dealers")?;
         tx.note_listing_hash(query.generalhash.as_deref());
         let listed = sandbox.table.listed(query.generalhash.as_deref());
@@ -197,11 +216,13 @@ fn dealers(
 
 fn branch_data(
     sandbox: &Shared,
+    headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<(ListBranchDataResponse, Pace), CaratError> {
     let query: ListBranchesQuery = decode::query(query)?;
     validate::nit(&query.nit)?;
     sandbox.ledger.with_live(&query.nit, Touch::Listing, |tx| {
+        signed(sandbox, headers, tx)?;
         tx.require(CaratStatus::Nov, "listing branch data")?;
         let recharge_type = tx.order.recharge_type;
         if recharge_type != RechargeType::Normal {
@@ -225,10 +246,12 @@ fn branch_data(
 
 fn branch_data_put(
     sandbox: &Shared,
+    headers: &HeaderMap,
     nit: &str,
     request: &ListBranchDataRequest,
 ) -> Result<(ListBranchDataResponse, Pace), CaratError> {
     sandbox.ledger.with_live(nit, Touch::Listing, |tx| {
+        signed(sandbox, headers, tx)?;
         let recharge_type = tx.order.recharge_type;
         let fault = sandbox.injector.take(Operation::ListBranches);
         match recharge_type {
@@ -268,10 +291,12 @@ fn branch_data_put(
 /// request that would otherwise succeed; one with a test value draws no injected fault.
 fn effectuate(
     sandbox: &Shared,
+    headers: &HeaderMap,
     nit: &str,
     content: Value,
 ) -> Result<(DoRechargeResponse, Pace), CaratError> {
     sandbox.ledger.with_live(nit, Touch::Effectuation, |tx| {
+        signed(sandbox, headers, tx)?;
         let request: DoRechargeRequest = decode::content_of(content)?;
         let purchase = validate::effectuation(&request, tx.order.recharge_type)?;
         // A TV recharge waiting for its package takes the effectuation again.
@@ -356,10 +381,12 @@ fn effectuate(
 /// injected for it).
 fn confirm(
     sandbox: &Shared,
+    headers: &HeaderMap,
     nit: &str,
     content: Value,
 ) -> Result<(ConfirmRechargeResponse, Pace), CaratError> {
     sandbox.ledger.with_live(nit, Touch::Confirmation, |tx| {
+        signed(sandbox, headers, tx)?;
         let request: ConfirmRechargeRequest = decode::content_of(content)?;
         let validate::Confirmation {
             decision,
@@ -421,16 +448,26 @@ fn operation(decision: Decision) -> Operation {
 
 fn status(
     sandbox: &Shared,
+    headers: &HeaderMap,
     nit: NitPath,
     query: Option<&str>,
 ) -> Result<(GetStatusRechargeResponse, Pace), CaratError> {
     let nit = path_nit(nit)?;
     sandbox.ledger.with_live(&nit, Touch::Query, |tx| {
+        signed(sandbox, headers, tx)?;
         let query: GetStatusQuery = decode::query(query)?;
         validate::merchant_key("merchantkey", &query.merchantkey, &sandbox.merchant_key)?;
         let fault = sandbox.injector.take(Operation::Query);
         after_applying(responses::query(tx), Pace::Prompt, fault)
     })
+}
+
+/// A call on `tx`: signed as its mode requires ([`super::signature`]), counted when signed.
+fn signed(sandbox: &Shared, headers: &HeaderMap, tx: &mut Transaction) -> Result<(), CaratError> {
+    if sandbox.verifier.call(headers, &tx.nit, tx.order.signed)? {
+        tx.note_signed_call();
+    }
+    Ok(())
 }
 
 /// The two requests that share `PUT /recharge/{nit}`, told apart by their envelope key.

@@ -7,7 +7,7 @@
 //!
 //! | endpoint | answers |
 //! |---|---|
-//! | `POST /e-sitef/v3/recharge` | `begin_recharge_response`; NIT sent by the authenticity POST |
+//! | `POST /e-sitef/v3/recharge` | `begin_recharge_response`; NIT sent by the authenticity POST, or, for a create signed with a JWT ([`signature`]), in the answer (`nit`, `merchant_id`, `order_id`, `merchant_usn`, `general_hash`) with no POST |
 //! | `GET /e-sitef/v3/rechargedealers?nit&generalhash` | `list_dealers_response` |
 //! | `GET /e-sitef/v3/rechargebranches?nit&ddd&dealercode&generalhash` | `list_branch_data_response` (normal only) |
 //! | `PUT /e-sitef/v3/rechargebranches/{nit}` + `list_branch_data_request` | `list_branch_data_response`, by the transaction's recharge type: `others`, the branch data of `dealer.branch.code` (one of the dealer's branches); `invoice`, the bill for `invoice.bar_code` ([`bills`]) |
@@ -50,7 +50,9 @@
 //! the field and the rule (`phone.ddd: must be = 2 N (found 3 characters)`), and `status`
 //! carries the transaction's status whenever one is known. Checks run in this order, the first
 //! failure answers: body (content type, JSON, envelope), NIT format, transaction known (then
-//! counted), not expired, fields in table order (merchant key first), transaction status.
+//! counted), not expired, signature (code 30: required on a transaction created with one),
+//! fields in table order (merchant key first), transaction status. A create's signature is
+//! checked once its fields are valid.
 //!
 //! | code | HTTP | meaning |
 //! |---|---|---|
@@ -69,6 +71,7 @@
 //! | `55` | 200 | test value: esitef error on effectuation |
 //! | `56` | 200 | test value: esitef error on create |
 //! | `99` | 500 | test value: internal error |
+//! | `30` | 401 | signature refused ([`signature`]): on a create carrying `Authorization`, or on any call of a transaction created with one: missing, malformed, not RS256, bad signature, expired or future `timestamp`, a claim that is not the request's; the message names it |
 //! | `115` | 200 | authenticity error on create: the POST was not answered 200 (transaction INV) |
 //!
 //! # Test values ([`faults`])
@@ -139,6 +142,7 @@ mod handlers;
 pub mod notifier;
 pub mod payments;
 mod responses;
+pub mod signature;
 mod state;
 mod validate;
 pub mod vault;
@@ -150,6 +154,7 @@ use axum::Router;
 use axum::routing::{get, post, put};
 use url::Url;
 
+use crate::carat::signature::JwtPublicKey;
 use crate::domain::{GeneralHash, MerchantId, Secret};
 use authenticity::AuthenticityPoster;
 use catalog::TableVersion;
@@ -186,6 +191,11 @@ pub struct SandboxConfig {
     pub notification_attempts: u32,
     /// The wait between two POSTs of one notification.
     pub notification_retry_delay: Duration,
+    /// The merchant's registered public key, signed calls are verified with; `None` refuses
+    /// every signed call.
+    pub jwt_public_key: Option<JwtPublicKey>,
+    /// How old a token's `timestamp` may be ([`signature::DEFAULT_MAX_AGE`]).
+    pub jwt_max_age: Duration,
 }
 
 /// The sandbox: cheap to clone, every clone sees the same transactions.
@@ -222,6 +232,11 @@ pub struct SandboxTransaction {
     /// TIM top-up's (dealer 004) confirmation without them is recorded as Carat assumes it: the
     /// whole amount as type 99, "Other forms" (`["99:<cents>"]`).
     pub confirmation_payment_methods: Vec<Option<Vec<String>>>,
+    /// Created with a valid signature ([`signature`]): its NIT came in the create's answer.
+    pub signature_mode: bool,
+    /// Calls after the create (listings, effectuations, confirmations, queries) that carried
+    /// a valid signature naming this NIT.
+    pub signed_calls: u32,
 }
 
 /// What the handlers share.
@@ -239,6 +254,8 @@ struct Shared {
     vault: Vault,
     /// Card storage requests received ([`cards`]).
     cards: cards::CardDesk,
+    /// Signature mode ([`signature`]).
+    verifier: signature::Verifier,
 }
 
 impl Sandbox {
@@ -257,6 +274,12 @@ impl Sandbox {
             }),
             vault: Vault::with_test_card(),
             cards: cards::CardDesk::default(),
+            verifier: signature::Verifier {
+                key: config.jwt_public_key,
+                merchant_id: config.merchant_id.clone(),
+                merchant_key: config.merchant_key.clone(),
+                max_age: config.jwt_max_age,
+            },
             merchant_id: config.merchant_id,
             merchant_key: config.merchant_key,
             slow_answer_delay: config.slow_answer_delay,

@@ -3,7 +3,7 @@
 use super::authorizer::Approval;
 use super::catalog::{self, DealerSpec, Listed};
 use super::faults;
-use super::state::Transaction;
+use super::state::{Order, Transaction};
 use super::validate::PAYMENT_METHODS_MAX;
 use crate::carat::wire::{
     BeginRechargeResponse, CodeMessage, ConfirmRechargeResponse, DoRechargeResponse, Esitef,
@@ -172,6 +172,25 @@ pub(crate) fn query(tx: &Transaction) -> GetStatusRechargeResponse {
 pub(crate) fn begun() -> BeginRechargeResponse {
     BeginRechargeResponse {
         esitef: Some(successful()),
+        ..Default::default()
+    }
+}
+
+/// A signed create's answer: the transaction's data, NIT included, since no authenticity POST
+/// carries it (seed 002's example).
+pub(crate) fn begun_signed(
+    nit: String,
+    merchant_id: String,
+    order: &Order,
+    general_hash: String,
+) -> BeginRechargeResponse {
+    BeginRechargeResponse {
+        esitef: Some(successful()),
+        nit: Some(nit),
+        merchant_id: Some(merchant_id),
+        order_id: order.order_id.clone(),
+        merchant_usn: order.merchant_usn.clone(),
+        general_hash: Some(general_hash),
         ..Default::default()
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Order {
     pub recharge_type: RechargeType,
     /// The `general_hash` it carried, if any.
     pub general_hash: Option<String>,
+    /// Created with a valid signature: signature mode, every later call must be signed.
+    pub signed: bool,
 }
 
 /// The merchant's verdict on a pending recharge.
@@ -82,6 +84,8 @@ pub(crate) struct Transaction {
     confirmation_payment_methods: Vec<Option<Vec<String>>>,
     /// A TIM top-up (dealer 004): its confirmation without `used_payment_methods` assumes 99.
     tim: bool,
+    /// Calls after the create that carried a valid signature.
+    signed_calls: u32,
 }
 
 impl Transaction {
@@ -148,6 +152,11 @@ impl Transaction {
         Ok(())
     }
 
+    /// Counts a call after the create that carried a valid signature.
+    pub fn note_signed_call(&mut self) {
+        self.signed_calls = self.signed_calls.saturating_add(1);
+    }
+
     /// Keeps the `generalhash` a listing carried, for tests to see what the merchant sent.
     pub fn note_listing_hash(&mut self, hash: Option<&str>) {
         self.listing_hashes.push(hash.map(str::to_owned));
@@ -192,6 +201,8 @@ impl Transaction {
             effectuation_answers: self.effectuation_answers.clone(),
             effectuation_payment_methods: self.effectuation_payment_methods.clone(),
             confirmation_payment_methods: self.confirmation_payment_methods.clone(),
+            signature_mode: self.order.signed,
+            signed_calls: self.signed_calls,
         }
     }
 }
@@ -239,6 +250,7 @@ impl Ledger {
             effectuation_payment_methods: Vec::new(),
             confirmation_payment_methods: Vec::new(),
             tim: false,
+            signed_calls: 0,
         };
         book.transactions.insert(nit.clone(), tx);
         nit
@@ -330,6 +342,7 @@ mod tests {
             merchant_usn: None,
             recharge_type: RechargeType::Normal,
             general_hash: None,
+            signed: false,
         });
         (ledger, nit)
     }
@@ -396,6 +409,7 @@ mod tests {
             order_id: Some("A2".into()),
             merchant_usn: None,
             recharge_type: RechargeType::Normal,
+            signed: false,
             general_hash: None,
         });
         ledger
@@ -455,6 +469,7 @@ mod tests {
             order_id: Some("A1".into()),
             merchant_usn: Some("7".into()),
             recharge_type: RechargeType::Others,
+            signed: false,
             general_hash: None,
         });
         assert_ne!(first, second);

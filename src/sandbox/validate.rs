@@ -97,6 +97,7 @@ pub(crate) fn begin(request: &BeginRechargeRequest, key: &Secret) -> Result<Orde
         merchant_usn: request.merchant_usn.clone(),
         recharge_type,
         general_hash: request.general_hash.clone(),
+        signed: false,
     })
 }
 

@@ -12,8 +12,8 @@ use super::StoreError;
 use super::callbacks::{self, Receipt, StoredCallback, Verdict};
 use crate::domain::receipt_cipher::{KeyId, SealedReceipt};
 use crate::domain::{
-    Actor, CaratAnswer, Effectuation, GeneralHash, MerchantUsn, Nit, OrderId, RechargeStatus,
-    RechargeType,
+    Actor, AuthMode, CaratAnswer, Effectuation, GeneralHash, MerchantUsn, Nit, OrderId,
+    RechargeStatus, RechargeType,
 };
 
 /// One recharge as stored.
@@ -58,6 +58,9 @@ pub struct Recharge {
     pub query_requested_at: Option<DateTime<Utc>>,
     /// The `used_payment_methods` wire strings the confirmation sent (migration 14).
     pub decision_payment_methods: Option<Json<Vec<String>>>,
+    /// How it authenticates to Carat, fixed at creation (signature mode signs every call).
+    #[sqlx(try_from = "String")]
+    pub auth_mode: AuthMode,
 }
 
 impl Recharge {
@@ -215,18 +218,21 @@ pub async fn insert_created(
     id: Uuid,
     order_id: &OrderId,
     recharge_type: RechargeType,
+    auth_mode: AuthMode,
     create_window: Duration,
 ) -> Result<Recharge, StoreError> {
     let mut tx = pool.begin().await?;
     let recharge: Recharge = sqlx::query_as(
-        "INSERT INTO recharges (id, recharge_type, order_id, status, call_deadline, next_attempt_at) \
+        "INSERT INTO recharges (id, recharge_type, order_id, status, call_deadline, next_attempt_at, \
+                                auth_mode) \
          VALUES ($1, $2, $3, 'created', now() + $4 * interval '1 millisecond', \
-                 now() + $4 * interval '1 millisecond') RETURNING *",
+                 now() + $4 * interval '1 millisecond', $5) RETURNING *",
     )
     .bind(id)
     .bind(recharge_type.as_str())
     .bind(order_id.as_str())
     .bind(millis(create_window))
+    .bind(auth_mode.as_str())
     .fetch_one(&mut *tx)
     .await?;
     append_event(
@@ -235,7 +241,8 @@ pub async fn insert_created(
         EventKind::StateChange,
         "created",
         &Actor::Storefront,
-        serde_json::json!({"to": "created", "order_id": order_id, "merchant_usn": recharge.merchant_usn}),
+        serde_json::json!({"to": "created", "order_id": order_id, "merchant_usn": recharge.merchant_usn,
+                           "auth_mode": auth_mode}),
     )
     .await?;
     tx.commit().await?;
@@ -297,23 +304,8 @@ pub async fn commit_nit(
         general_hash,
     } = post;
     let mut tx = pool.begin().await?;
-    let found: Option<Recharge> = sqlx::query_as(
-        "SELECT * FROM recharges WHERE order_id = $1 AND merchant_usn = $2 FOR UPDATE",
-    )
-    .bind(order_id.as_str())
-    .bind(merchant_usn.get() as i64)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let finding = match found {
-        None => NitCommit::NoRecharge,
-        Some(r) => match &r.nit {
-            Some(stored) if stored == nit => NitCommit::AlreadyCommitted(r),
-            Some(_) => NitCommit::Conflict(Some(r)),
-            None if r.status != RechargeStatus::Created => NitCommit::NotWaiting(r),
-            // Committed below, once the inbox says this POST is new.
-            None => NitCommit::Committed(r),
-        },
-    };
+    // Committed below, once the inbox says this POST is new.
+    let finding = find_waiting(&mut tx, order_id, merchant_usn, nit).await?;
     let stored = callbacks::keep(
         &mut tx,
         receipt,
@@ -329,19 +321,7 @@ pub async fn commit_nit(
         tx.commit().await?;
         return Ok(finding);
     };
-    let updated = sqlx::query_as(
-        "UPDATE recharges SET nit = $2, general_hash = $3, status = 'started', \
-         carat_status = 'NOV', started_at = now(), call_deadline = NULL, \
-         next_attempt_at = now() + $4 * interval '1 millisecond', updated_at = now() \
-         WHERE id = $1 RETURNING *",
-    )
-    .bind(recharge.id)
-    .bind(nit.as_str())
-    .bind(general_hash.as_str())
-    .bind(millis(nit_lifetime))
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(StoreError::from);
+    let updated = store_nit(&mut tx, recharge.id, nit, general_hash, nit_lifetime).await;
     let updated: Recharge = match updated {
         Ok(updated) => updated,
         // Another recharge holds this NIT (Carat never reuses one: a forgery, or a bug). The
@@ -374,6 +354,95 @@ pub async fn commit_nit(
     .await?;
     tx.commit().await?;
     Ok(NitCommit::Committed(updated))
+}
+
+/// Signature mode: stores the NIT that the signed create's answer carries (no authenticity
+/// POST comes), with the same checks and the same writes as [`commit_nit`], and no inbox row
+/// (nothing was received). `detail` is what the answer said, for the history.
+pub async fn commit_answered_nit(
+    pool: &PgPool,
+    post: NitPost<'_>,
+    nit_lifetime: Duration,
+    detail: Value,
+) -> Result<NitCommit, StoreError> {
+    let NitPost {
+        order_id,
+        merchant_usn,
+        nit,
+        general_hash,
+    } = post;
+    let mut tx = pool.begin().await?;
+    let finding = find_waiting(&mut tx, order_id, merchant_usn, nit).await?;
+    let NitCommit::Committed(recharge) = finding else {
+        tx.commit().await?;
+        return Ok(finding);
+    };
+    let updated = match store_nit(&mut tx, recharge.id, nit, general_hash, nit_lifetime).await {
+        Ok(updated) => updated,
+        Err(StoreError::Duplicate("nit")) => return Ok(NitCommit::Conflict(None)),
+        Err(e) => return Err(e),
+    };
+    append_event(
+        &mut tx,
+        recharge.id,
+        EventKind::StateChange,
+        "created -> started",
+        &Actor::Carat,
+        serde_json::json!({"from": "created", "to": "started", "nit": nit,
+                           "from_create_answer": detail}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(NitCommit::Committed(updated))
+}
+
+/// The recharge a NIT for `order_id` and `merchant_usn` is for, locked, and what storing `nit`
+/// in it would be.
+async fn find_waiting(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: &OrderId,
+    merchant_usn: MerchantUsn,
+    nit: &Nit,
+) -> Result<NitCommit, StoreError> {
+    let found: Option<Recharge> = sqlx::query_as(
+        "SELECT * FROM recharges WHERE order_id = $1 AND merchant_usn = $2 FOR UPDATE",
+    )
+    .bind(order_id.as_str())
+    .bind(merchant_usn.get() as i64)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(match found {
+        None => NitCommit::NoRecharge,
+        Some(r) => match &r.nit {
+            Some(stored) if stored == nit => NitCommit::AlreadyCommitted(r),
+            Some(_) => NitCommit::Conflict(Some(r)),
+            None if r.status != RechargeStatus::Created => NitCommit::NotWaiting(r),
+            None => NitCommit::Committed(r),
+        },
+    })
+}
+
+/// `created` → `started` with its NIT.
+async fn store_nit(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    nit: &Nit,
+    general_hash: &GeneralHash,
+    nit_lifetime: Duration,
+) -> Result<Recharge, StoreError> {
+    sqlx::query_as(
+        "UPDATE recharges SET nit = $2, general_hash = $3, status = 'started', \
+         carat_status = 'NOV', started_at = now(), call_deadline = NULL, \
+         next_attempt_at = now() + $4 * interval '1 millisecond', updated_at = now() \
+         WHERE id = $1 RETURNING *",
+    )
+    .bind(id)
+    .bind(nit.as_str())
+    .bind(general_hash.as_str())
+    .bind(millis(nit_lifetime))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::from)
 }
 
 /// When the reconciler should next look at a recharge, on the database's clock.

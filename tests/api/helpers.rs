@@ -7,6 +7,7 @@ use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
+use carat_merchant::carat::signature::JwtPublicKey;
 use carat_merchant::config::Settings;
 use carat_merchant::domain::{MerchantId, Secret};
 use carat_merchant::sandbox::{self, Sandbox, SandboxConfig};
@@ -66,6 +67,13 @@ pub struct Options {
     pub notification_attempts: u32,
     /// The sandbox's wait between two POSTs of one notification.
     pub notification_retry_delay: Duration,
+    /// `CARAT_AUTH_MODE`.
+    pub auth_mode: &'static str,
+    /// `CARAT_JWT_PRIVATE_KEY` (a path), if any.
+    pub jwt_private_key: Option<String>,
+    /// The public key the sandbox verifies signed calls with (by default the test key pair's,
+    /// [`fixture`]`("jwt-test.pub")`).
+    pub sandbox_jwt_public_key: Option<String>,
 }
 
 impl Default for Options {
@@ -85,8 +93,21 @@ impl Default for Options {
             api_tokens: TOKEN,
             notification_attempts: 3,
             notification_retry_delay: Duration::from_millis(100),
+            auth_mode: "authenticity",
+            jwt_private_key: None,
+            sandbox_jwt_public_key: Some(fixture("jwt-test.pub")),
         }
     }
+}
+
+/// The path of a file in `tests/fixtures/`.
+pub fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .to_str()
+        .unwrap()
+        .to_owned()
 }
 
 static INIT: Once = Once::new();
@@ -127,6 +148,11 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         hash_url: Some(Url::parse(&format!("http://{service_addr}/callbacks/hash")).unwrap()),
         notification_attempts: options.notification_attempts,
         notification_retry_delay: options.notification_retry_delay,
+        jwt_public_key: options
+            .sandbox_jwt_public_key
+            .as_deref()
+            .map(|path| JwtPublicKey::load(path).unwrap()),
+        jwt_max_age: sandbox::signature::DEFAULT_MAX_AGE,
     });
     tokio::spawn(sandbox::serve(sandbox.clone(), sandbox_listener));
 
@@ -155,6 +181,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         options.nit_lifetime.as_secs().max(1).to_string(),
     );
     env.insert("RECONCILE_ENABLED", options.reconcile.to_string());
+    env.insert("CARAT_AUTH_MODE", options.auth_mode.to_owned());
+    if let Some(key) = &options.jwt_private_key {
+        env.insert("CARAT_JWT_PRIVATE_KEY", key.clone());
+    }
     env.insert("RECONCILE_INTERVAL_MS", millis(options.reconcile_interval));
     env.insert("RECONCILE_MAX_BACKOFF_SECS", "1".to_owned());
     env.insert(
@@ -193,6 +223,20 @@ impl TestApp {
         let mut settings = self.settings.clone();
         // Its own name: leases tell instances apart by it.
         settings.reconcile.instance_id = format!("second-{}", uuid::Uuid::new_v4().simple());
+        let app = Application::build_on(settings, listener).await.unwrap();
+        tokio::spawn(app.run_until(std::future::pending()));
+        format!("http://{addr}")
+    }
+
+    /// Another instance on the same database and sandbox, configured with `overrides` on top of
+    /// this one's environment (a restart with another configuration).
+    pub async fn spawn_instance_with(&self, overrides: &[(&'static str, &str)]) -> String {
+        let env = self.env_with(overrides);
+        let config_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let mut settings = Settings::load_from(&config_dir, |name| env.get(name).cloned()).unwrap();
+        settings.reconcile.instance_id = format!("other-{}", uuid::Uuid::new_v4().simple());
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
         let app = Application::build_on(settings, listener).await.unwrap();
         tokio::spawn(app.run_until(std::future::pending()));
         format!("http://{addr}")

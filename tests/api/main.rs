@@ -26,6 +26,7 @@ mod process;
 mod reconciler;
 mod sale_details;
 mod security;
+mod signature;
 mod startup_config;
 mod status_notifications;
 mod tv_and_questions;
