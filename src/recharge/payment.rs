@@ -221,13 +221,19 @@ impl RechargeService {
     /// A stored card that may pay (`cards`, status CON): its token, BIN and last four.
     async fn stored_card(&self, id: Uuid) -> Result<StoredCard, FlowError> {
         let field = "payment.card.stored_card_id";
-        let row: Option<(String, Option<String>, Option<String>, Option<String>)> =
+        let row: Option<CardRow> =
             sqlx::query_as("SELECT status, token, bin, last4 FROM cards WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(crate::store::StoreError::from)?;
-        let Some((status, token, bin, last4)) = row else {
+        let Some(CardRow {
+            status,
+            token,
+            bin,
+            last4,
+        }) = row
+        else {
             return Err(FlowError::Invalid(FieldError::new(
                 field,
                 "is not a stored card of this service",
@@ -248,6 +254,15 @@ impl RechargeService {
             ))),
         }
     }
+}
+
+/// What a payment reads of a `cards` row.
+#[derive(sqlx::FromRow)]
+struct CardRow {
+    status: String,
+    token: Option<String>,
+    bin: Option<String>,
+    last4: Option<String>,
 }
 
 /// A stored card's token and what of its number the service keeps.
