@@ -83,8 +83,15 @@ pub enum CardSource {
     Number { bin: CardBin, last4: CardLast4 },
     /// A token the storefront holds.
     Token,
-    /// A card stored by this service (`cards`), paid with its token.
-    StoredCard { stored_card_id: Uuid },
+    /// A card stored by this service (`cards`), paid with its token; its BIN and last four as
+    /// the card's row keeps them (absent from effectuations kept before they were recorded).
+    StoredCard {
+        stored_card_id: Uuid,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        bin: Option<CardBin>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last4: Option<CardLast4>,
+    },
 }
 
 impl CardSource {
@@ -158,5 +165,35 @@ mod tests {
         assert_eq!(json["card"]["bin"], "411111");
         let back: PaymentInput = serde_json::from_value(json).unwrap();
         assert_eq!(back, input);
+    }
+
+    #[test]
+    fn a_stored_card_keeps_its_bin_and_last4_and_reads_without_them() {
+        let id = Uuid::nil();
+        let card = CardSource::StoredCard {
+            stored_card_id: id,
+            bin: Some(CardBin::parse("555555").unwrap()),
+            last4: Some(CardLast4::parse("4444").unwrap()),
+        };
+        let json = serde_json::to_value(&card).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"source": "stored_card", "stored_card_id": id,
+                               "bin": "555555", "last4": "4444"})
+        );
+        assert_eq!(serde_json::from_value::<CardSource>(json).unwrap(), card);
+        // As effectuations were kept before the BIN and last four were recorded.
+        let older: CardSource = serde_json::from_value(
+            serde_json::json!({"source": "stored_card", "stored_card_id": id}),
+        )
+        .unwrap();
+        assert_eq!(
+            older,
+            CardSource::StoredCard {
+                stored_card_id: id,
+                bin: None,
+                last4: None
+            }
+        );
     }
 }

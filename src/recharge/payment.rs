@@ -14,7 +14,9 @@ use super::{FlowError, RechargeService};
 use crate::carat::wire::{
     CardWire, ExtraParam as WireExtraParam, InstallmentWire, PaymentAnswer, PaymentRequest,
 };
-use crate::domain::card::{CardExpiry, CardNumber, CardToken, SecurityCode, StorageStatus};
+use crate::domain::card::{
+    CardBin, CardExpiry, CardLast4, CardNumber, CardToken, SecurityCode, StorageStatus,
+};
 use crate::domain::payment::{
     AuthorizerId, CardSource, CustomerId, ExtraParam, Installment, PaymentInput,
 };
@@ -186,15 +188,22 @@ impl RechargeService {
                     security_code: card.security_code.clone(),
                 },
             ),
-            Given::Stored(id) => (
-                CardSource::StoredCard { stored_card_id: id },
-                CardSecrets {
-                    number: None,
-                    expiry: None,
-                    token: Some(self.stored_card_token(id).await?),
-                    security_code: card.security_code.clone(),
-                },
-            ),
+            Given::Stored(id) => {
+                let stored = self.stored_card(id).await?;
+                (
+                    CardSource::StoredCard {
+                        stored_card_id: id,
+                        bin: stored.bin,
+                        last4: stored.last4,
+                    },
+                    CardSecrets {
+                        number: None,
+                        expiry: None,
+                        token: Some(stored.token),
+                        security_code: card.security_code.clone(),
+                    },
+                )
+            }
         };
         Ok(Payment {
             input: PaymentInput {
@@ -209,16 +218,22 @@ impl RechargeService {
         })
     }
 
-    /// The token of a stored card that may pay (`cards`, status CON).
-    async fn stored_card_token(&self, id: Uuid) -> Result<CardToken, FlowError> {
+    /// A stored card that may pay (`cards`, status CON): its token, BIN and last four.
+    async fn stored_card(&self, id: Uuid) -> Result<StoredCard, FlowError> {
         let field = "payment.card.stored_card_id";
-        let row: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT status, token FROM cards WHERE id = $1")
+        let row: Option<CardRow> =
+            sqlx::query_as("SELECT status, token, bin, last4 FROM cards WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(crate::store::StoreError::from)?;
-        let Some((status, token)) = row else {
+        let Some(CardRow {
+            status,
+            token,
+            bin,
+            last4,
+        }) = row
+        else {
             return Err(FlowError::Invalid(FieldError::new(
                 field,
                 "is not a stored card of this service",
@@ -226,13 +241,35 @@ impl RechargeService {
         };
         let usable = StorageStatus::parse(&status).is_some_and(StorageStatus::can_pay);
         match token.map(CardToken::parse) {
-            Some(Ok(token)) if usable => Ok(token),
+            Some(Ok(token)) if usable => Ok(StoredCard {
+                token,
+                // The columns' CHECKs hold these formats; a value that broke one is left out
+                // of the view rather than failing the payment.
+                bin: bin.and_then(|b| CardBin::parse(b).ok()),
+                last4: last4.and_then(|l| CardLast4::parse(l).ok()),
+            }),
             _ => Err(FlowError::Invalid(FieldError::new(
                 field,
                 format!("cannot pay: the stored card's status is {status} (it must be CON)"),
             ))),
         }
     }
+}
+
+/// What a payment reads of a `cards` row.
+#[derive(sqlx::FromRow)]
+struct CardRow {
+    status: String,
+    token: Option<String>,
+    bin: Option<String>,
+    last4: Option<String>,
+}
+
+/// A stored card's token and what of its number the service keeps.
+struct StoredCard {
+    token: CardToken,
+    bin: Option<CardBin>,
+    last4: Option<CardLast4>,
 }
 
 /// Carat's `payment` of an effectuation: the kept input and the card data, once. The merchant

@@ -97,7 +97,9 @@
 //!
 //! A payment's amount must equal the recharge's (code 8 otherwise), a sandbox convention. Each
 //! change of a payment's status to CON, NEG or PPN sends a status notification (§6.2) with
-//! every parameter the sandbox can fill ([`payments`]).
+//! every parameter the sandbox can fill ([`payments`]). [`SandboxTransaction::payment_card`]
+//! shows how the payment's card came (the token, or which of number, expiry and security code:
+//! never the number), so a test sees that a stored card paid with its token alone.
 //! | `4000000000000002` | card storage `card.number` | NEG: judged invalid; notified without a token |
 //! | any other Luhn-valid number (`4111111111111111`...) | card storage `card.number` | CON: stored, answered and notified with a token |
 //! | a number stored (CON) before for the same `customer_id` | card storage | DUP; notified without a token |
@@ -237,6 +239,10 @@ pub struct SandboxTransaction {
     /// Calls after the create (listings, effectuations, confirmations, queries) that carried
     /// a valid signature naming this NIT.
     pub signed_calls: u32,
+    /// The card of the payment linked to this transaction, as its latest valid effectuation
+    /// with a payment gave it: the token, or which of number, expiry and security code came
+    /// (never the number itself). A test sees that a stored card paid with its token alone.
+    pub payment_card: Option<payments::CardSeen>,
 }
 
 /// What the handlers share.

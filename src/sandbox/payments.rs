@@ -68,6 +68,19 @@ pub(crate) struct CardPayment {
     pub bin: String,
     pub verdict: Verdict,
     pub extra_param: Vec<ExtraParam>,
+    /// Which card fields the request carried (a test hook: [`super::SandboxTransaction`]).
+    pub card: CardSeen,
+}
+
+/// How an effectuation's `payment.card` gave the card, as the sandbox (Carat) received it: the
+/// token as sent, and whether each of the other fields came at all. Never the number itself,
+/// so a test printing it shows no PAN.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CardSeen {
+    pub token: Option<String>,
+    pub number_sent: bool,
+    pub expiry_date_sent: bool,
+    pub security_code_sent: bool,
 }
 
 fn field(name: &'static str, format: Format, value: &str) -> Result<(), CaratError> {
@@ -187,6 +200,12 @@ pub(crate) fn check(
         bin: number[..6].to_owned(),
         verdict,
         extra_param: p.extra_param.clone().unwrap_or_default(),
+        card: CardSeen {
+            token: card.token.clone(),
+            number_sent: card.number.as_deref().is_some_and(|n| !n.is_empty()),
+            expiry_date_sent: card.expiry_date.as_deref().is_some_and(|e| !e.is_empty()),
+            security_code_sent: card.security_code.as_deref().is_some_and(|c| !c.is_empty()),
+        },
     })
 }
 

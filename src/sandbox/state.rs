@@ -203,6 +203,7 @@ impl Transaction {
             confirmation_payment_methods: self.confirmation_payment_methods.clone(),
             signature_mode: self.order.signed,
             signed_calls: self.signed_calls,
+            payment_card: self.payment.as_ref().map(|r| r.payment.card.clone()),
         }
     }
 }

@@ -51,7 +51,15 @@ pub(super) async fn write(
                     (Some(bin.to_string()), Some(last4.to_string()), None)
                 }
                 CardSource::Token => (None, None, None),
-                CardSource::StoredCard { stored_card_id } => (None, None, Some(*stored_card_id)),
+                CardSource::StoredCard {
+                    stored_card_id,
+                    bin,
+                    last4,
+                } => (
+                    bin.as_ref().map(ToString::to_string),
+                    last4.as_ref().map(ToString::to_string),
+                    Some(*stored_card_id),
+                ),
             };
             sqlx::query(
                 "INSERT INTO recharge_payments (recharge_id, amount_cents, authorizer_id, \

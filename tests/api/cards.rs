@@ -387,15 +387,13 @@ async fn a_refresh_queries_carat_and_the_notification_comes_again() {
     assert_eq!(app.sandbox.card_query_requests(), 1);
     assert_eq!(hash_inbox(&app).await[0].receipt_count, 2);
 
-    // A card without a NITA has nothing to query by.
-    let bare = uuid::Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO cards (id, customer_id, authorizer_id, status) VALUES ($1, 'C8', '1', 'unknown')",
-    )
-    .bind(bare)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    // A card without a NITA has nothing to query by: its storage's answer was lost.
+    app.sandbox.inject(Operation::StoreCard, Fault::Error500, 1);
+    let (status, bare) = store(&app, "C8", VISA).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{bare}");
+    assert_eq!(bare["status"], "unknown", "{bare}");
+    assert!(bare["nita"].is_null(), "{bare}");
+    let bare = bare["id"].as_str().unwrap();
     let (status, body) = app
         .post_json(&format!("/api/v1/cards/{bare}/refresh"), json!({}))
         .await;

@@ -29,5 +29,6 @@ mod security;
 mod signature;
 mod startup_config;
 mod status_notifications;
+mod stored_card_payments;
 mod tv_and_questions;
 mod validation;

@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Options, PHONE_OK, TestApp, poll_recharge, spawn_app, spawn_app_with};
+use crate::stored_card_payments::{carat_sets_status, store_card};
 
 pub const CARD_OK: &str = "4111111111111111";
 
@@ -174,64 +175,49 @@ async fn a_token_pays_without_number_or_expiry() {
     assert!(!body.to_string().contains(TEST_TOKEN), "{body}");
 }
 
-/// Stands for a card C's storage stored: inserted with SQL here, as that branch's API is not
-/// in this one.
-async fn stored_card(app: &TestApp, status: &str, token: Option<&str>) -> uuid::Uuid {
-    let id = uuid::Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO cards (id, customer_id, authorizer_id, status, token, bin, last4, expiry) \
-         VALUES ($1, 'CLIENTE1', '1', $2, $3, '411111', '1111', '1230')",
-    )
-    .bind(id)
-    .bind(status)
-    .bind(token)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    id
-}
-
 #[tokio::test]
 async fn a_stored_card_pays_only_if_stored() {
     let app = spawn_app().await;
     let (id, nit) = new_recharge(&app).await;
-    let unknown = uuid::Uuid::new_v4();
-    let error = app
-        .refused_effectuation(&id, &paid(json!({"stored_card_id": unknown})))
-        .await;
-    assert_eq!(error["field"], "payment.card.stored_card_id", "{error}");
-    let denied = stored_card(&app, "NEG", None).await;
-    let error = app
-        .refused_effectuation(&id, &paid(json!({"stored_card_id": denied})))
-        .await;
-    assert_eq!(error["field"], "payment.card.stored_card_id", "{error}");
-    assert!(
-        error["message"].as_str().unwrap().contains("NEG"),
-        "{error}"
-    );
-    // A card blocked after it was stored still has its token: refused all the same.
-    let blocked = stored_card(&app, "BLQ", Some(TEST_TOKEN)).await;
-    let error = app
-        .refused_effectuation(&id, &paid(json!({"stored_card_id": blocked})))
-        .await;
-    assert_eq!(error["field"], "payment.card.stored_card_id", "{error}");
-    assert!(
-        error["message"].as_str().unwrap().contains("BLQ"),
-        "{error}"
-    );
+    let refused = async |card_id: &Value, status: &str| {
+        let error = app
+            .refused_effectuation(&id, &paid(json!({"stored_card_id": card_id})))
+            .await;
+        assert_eq!(error["field"], "payment.card.stored_card_id", "{error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(status),
+            "{status}: {error}"
+        );
+    };
+    refused(&json!(uuid::Uuid::new_v4()), "not a stored card").await;
+    // Every card below is stored by the real path: the cards API, the sandbox, its HASH
+    // notification.
+    let denied = store_card(&app, "CLIENTE1", DENIED_CARD).await;
+    assert_eq!(denied["status"], "NEG", "{denied}");
+    refused(&denied["id"], "NEG").await;
+    let first = store_card(&app, "CLIENTE1", "5555555555554444").await;
+    let duplicate = store_card(&app, "CLIENTE1", "5555555555554444").await;
+    assert_eq!(duplicate["status"], "DUP", "{duplicate}");
+    refused(&duplicate["id"], "DUP").await;
+    // A card blocked, canceled or removed after it was stored still has its token: refused all
+    // the same.
+    for (customer, status) in [("CBLQ", "BLQ"), ("CCAN", "CAN"), ("CDEL", "DEL")] {
+        let card = store_card(&app, customer, CARD_OK).await;
+        assert_eq!(card["status"], "CON", "{card}");
+        carat_sets_status(&app, &card, status).await;
+        refused(&card["id"], status).await;
+    }
     assert_eq!(
         app.sandbox.transaction(&nit).unwrap().effectuation_requests,
         0
     );
 
-    let stored = stored_card(&app, "CON", Some(TEST_TOKEN)).await;
-    let (status, body) = effectuate_paid(&app, &id, json!({"stored_card_id": stored})).await;
+    assert_eq!(first["status"], "CON", "{first}");
+    let (status, body) = effectuate_paid(&app, &id, json!({"stored_card_id": first["id"]})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["payment"]["card"]["source"], "stored_card");
-    assert_eq!(
-        body["payment"]["card"]["stored_card_id"],
-        stored.to_string()
-    );
+    assert_eq!(body["payment"]["card"]["stored_card_id"], first["id"]);
+    assert_eq!(body["payment"]["card"]["last4"], "4444");
     assert_eq!(body["payment"]["status"], "PPC");
 }
 
