@@ -432,7 +432,11 @@ async fn drains_on(signal: &'static str) {
 #[tokio::test]
 async fn plain_http_to_carat_off_loopback_stops_start_up() {
     let app = spawn_app_with(Options::default()).await;
-    let env: BTreeMap<_, _> = app.env_with(&[("CARAT_BASE_URL", "http://192.0.2.10/e-sitef")]);
+    // Port 0: the check must be what stops it, not a port some other process holds.
+    let env: BTreeMap<_, _> = app.env_with(&[
+        ("CARAT_BASE_URL", "http://192.0.2.10/e-sitef"),
+        ("LISTEN_ADDR", "127.0.0.1:0"),
+    ]);
     let output = crate::process::run("serve", env).await;
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
