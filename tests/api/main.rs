@@ -30,4 +30,5 @@ mod signature;
 mod startup_config;
 mod status_notifications;
 mod tv_and_questions;
+mod tv_payments;
 mod validation;
