@@ -208,6 +208,19 @@ async fn a_paid_tv_choice_without_the_card_or_with_another_is_refused_before_car
     let error = app
         .refused_effectuation(
             &id,
+            &json!({"tv_package": "SKYPRE60",
+                    "payment_card": {"number": 5555555555554444u64, "expiry_date": "1230"}}),
+        )
+        .await;
+    assert_eq!(error["field"], "payment_card.number", "{error}");
+    assert!(
+        error["message"].as_str().unwrap().contains("string"),
+        "{error}"
+    );
+    assert!(!error.to_string().contains("555555555555"), "{error}");
+    let error = app
+        .refused_effectuation(
+            &id,
             &json!({"tv_package": "SKYPRE60", "payment_card": {"number": PAYER}}),
         )
         .await;
