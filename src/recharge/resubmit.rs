@@ -454,6 +454,21 @@ mod tests {
     }
 
     #[test]
+    fn a_choice_prints_no_card_data() {
+        let choice: TvChoice = serde_json::from_value(json!({
+            "tv_package": "SKYPRE60",
+            "payment_card": {"number": "5555555555554444", "expiry_date": "1230",
+                             "security_code": "7391"},
+        }))
+        .unwrap();
+        let shown = format!("{choice:?}");
+        assert!(shown.contains("SKYPRE60"), "{shown}");
+        for secret in ["5555555555554444", "7391", "1230"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+
+    #[test]
     fn a_card_error_is_named_as_the_choice_gives_it() {
         let renamed = as_choice_field(FlowError::Invalid(FieldError::new(
             "payment.card.stored_card_id",
