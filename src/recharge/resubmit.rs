@@ -59,7 +59,7 @@ enum ResendCard<'a> {
     /// The card given, to be checked as a payment's card and compared with `kept`.
     Given(&'a CardChoice),
     /// The stored card the first effectuation paid with, read again by its id.
-    Stored(uuid::Uuid),
+    Stored(Uuid),
 }
 
 fn resend_card<'a>(
