@@ -133,7 +133,7 @@ fn field_error<T: DeserializeOwned>(bytes: &[u8], path: Option<&Path>, reason: &
     let cents = CENTS_FIELDS.contains(&field.as_str());
     let mut words = json_errors::plain_words(reason, members.as_deref(), cents);
     // Card data is never echoed, not even a prefix (a BIN is most of a PAN's guessable part).
-    if field.starts_with("payment.card") {
+    if field.starts_with("payment.card") || field.starts_with("payment_card") {
         words = json_errors::without_echoes(&words);
     }
     FieldError::new(json_errors::shorten_field(&field), words)

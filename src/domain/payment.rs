@@ -9,7 +9,7 @@ use std::fmt;
 
 use uuid::Uuid;
 
-use super::card::{CardBin, CardLast4};
+use super::card::{CardBin, CardLast4, CardToken};
 use super::format::{Charset, Format, FormatError};
 use super::ids::carat_string;
 use super::recharge::AmountCents;
@@ -36,6 +36,19 @@ carat_string!(
         _ => Err(FormatError::Rule("must be one of \"3\", \"4\", \"6\" or \"7\"")),
     }
 );
+
+carat_string!(
+    /// The last four characters of a card token: no more of it than its `Display` shows.
+    TokenTail,
+    Format::exactly(4, Charset::Text)
+);
+
+impl TokenTail {
+    pub fn of(token: &CardToken) -> Self {
+        let t = token.expose();
+        Self::parse(&t[t.len() - 4..]).expect("a token is 88 printable characters")
+    }
+}
 
 /// `payment.installment.number`: `< 2 N`, at least one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -81,8 +94,12 @@ pub struct Installment {
 pub enum CardSource {
     /// The number itself (sent once; only its BIN and last four are kept).
     Number { bin: CardBin, last4: CardLast4 },
-    /// A token the storefront holds.
-    Token,
+    /// A token the storefront holds; its last four characters (as `CardToken` prints them) are
+    /// kept to tell a TV resubmission's token from another one. `None`: kept before they were.
+    Token {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tail: Option<TokenTail>,
+    },
     /// A card stored by this service (`cards`), paid with its token; its BIN and last four as
     /// the card's row keeps them (absent from effectuations kept before they were recorded).
     StoredCard {
@@ -98,7 +115,7 @@ impl CardSource {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Number { .. } => "number",
-            Self::Token => "token",
+            Self::Token { .. } => "token",
             Self::StoredCard { .. } => "stored_card",
         }
     }
@@ -195,5 +212,18 @@ mod tests {
                 last4: None
             }
         );
+    }
+
+    #[test]
+    fn a_token_source_keeps_its_tail_and_reads_one_kept_without() {
+        let token = CardToken::parse(format!("{}WXYZ", "A".repeat(84))).unwrap();
+        let source = CardSource::Token {
+            tail: Some(TokenTail::of(&token)),
+        };
+        let json = serde_json::to_value(&source).unwrap();
+        assert_eq!(json, serde_json::json!({"source": "token", "tail": "WXYZ"}));
+        let old: CardSource =
+            serde_json::from_value(serde_json::json!({"source": "token"})).unwrap();
+        assert_eq!(old, CardSource::Token { tail: None });
     }
 }

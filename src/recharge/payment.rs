@@ -18,7 +18,7 @@ use crate::domain::card::{
     CardBin, CardExpiry, CardLast4, CardNumber, CardToken, SecurityCode, StorageStatus,
 };
 use crate::domain::payment::{
-    AuthorizerId, CardSource, CustomerId, ExtraParam, Installment, PaymentInput,
+    AuthorizerId, CardSource, CustomerId, ExtraParam, Installment, PaymentInput, TokenTail,
 };
 use crate::domain::{AmountCents, FieldError};
 use crate::store::payments::{PaymentAnswered, PaymentWrite};
@@ -165,8 +165,27 @@ impl RechargeService {
     /// Checks `choice` (a stored card must exist and be usable) and splits it into what may be
     /// kept and what goes to Carat once. A 422 naming the field before anything is written.
     pub(super) async fn payment_of(&self, choice: &PaymentChoice) -> Result<Payment, FlowError> {
-        let card = &choice.card;
-        let (source, secrets) = match given(card).map_err(FlowError::Invalid)? {
+        let (source, secrets) = self.card_of(&choice.card).await?;
+        Ok(Payment {
+            input: PaymentInput {
+                amount: choice.amount,
+                authorizer_id: choice.authorizer_id.clone(),
+                customer_id: choice.customer_id.clone(),
+                installment: choice.installment.clone(),
+                card: source,
+                extra_params: choice.extra_param.clone(),
+            },
+            secrets,
+        })
+    }
+
+    /// Checks `card` (a stored card must exist and be usable) and splits it into what may be
+    /// kept (its source) and what goes to Carat once. Errors name `payment.card.*`.
+    pub(super) async fn card_of(
+        &self,
+        card: &CardChoice,
+    ) -> Result<(CardSource, CardSecrets), FlowError> {
+        Ok(match given(card).map_err(FlowError::Invalid)? {
             Given::Number(number, expiry) => (
                 CardSource::Number {
                     bin: number.bin(),
@@ -180,7 +199,9 @@ impl RechargeService {
                 },
             ),
             Given::Token(token) => (
-                CardSource::Token,
+                CardSource::Token {
+                    tail: Some(TokenTail::of(&token)),
+                },
                 CardSecrets {
                     number: None,
                     expiry: None,
@@ -204,17 +225,6 @@ impl RechargeService {
                     },
                 )
             }
-        };
-        Ok(Payment {
-            input: PaymentInput {
-                amount: choice.amount,
-                authorizer_id: choice.authorizer_id.clone(),
-                customer_id: choice.customer_id.clone(),
-                installment: choice.installment.clone(),
-                card: source,
-                extra_params: choice.extra_param.clone(),
-            },
-            secrets,
         })
     }
 

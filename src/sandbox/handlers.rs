@@ -316,6 +316,7 @@ fn effectuate(
             })
             .transpose()?;
         tx.note_answers(purchase.answers.clone());
+        tx.note_card(payment.as_ref().map(|p| p.seen.clone()));
         let tim = purchase.recharge_type == RechargeType::Normal && purchase.dealer.code == "004";
         tx.note_payment_methods(purchase.used_payment_methods.clone(), tim);
         if purchase.dealer.sells_tv() && purchase.tv_package.is_none() {

@@ -227,6 +227,9 @@ pub struct SandboxTransaction {
     pub listing_general_hashes: Vec<Option<String>>,
     /// The `answers` (code, description) of every valid `do_recharge_request`, in order.
     pub effectuation_answers: Vec<Vec<(String, String)>>,
+    /// The card of every valid `do_recharge_request`, in order (`None`: no payment): its BIN
+    /// and last four, never the number.
+    pub effectuation_cards: Vec<Option<payments::SeenCard>>,
     /// The `used_payment_methods` of every valid `do_recharge_request`, in order (`None`: the
     /// request had none).
     pub effectuation_payment_methods: Vec<Option<Vec<String>>>,

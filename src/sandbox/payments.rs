@@ -58,6 +58,16 @@ pub(crate) enum Verdict {
     ApproveSlowly,
 }
 
+/// The card a valid effectuation paid with, as tests may see it: never the number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeenCard {
+    pub bin: String,
+    pub last4: String,
+    /// Given by token (the number came from the vault).
+    pub by_token: bool,
+    pub security_code: bool,
+}
+
 /// A valid payment request: what the ledger keeps (never the card number, only BIN and last 4).
 #[derive(Clone, Debug)]
 pub(crate) struct CardPayment {
@@ -66,6 +76,7 @@ pub(crate) struct CardPayment {
     pub installments: String,
     pub installment_type: String,
     pub bin: String,
+    pub seen: SeenCard,
     pub verdict: Verdict,
     pub extra_param: Vec<ExtraParam>,
     /// Which card fields the request carried (a test hook: [`super::SandboxTransaction`]).
@@ -198,6 +209,12 @@ pub(crate) fn check(
         installments: installment.number.clone(),
         installment_type: installment.kind.clone(),
         bin: number[..6].to_owned(),
+        seen: SeenCard {
+            bin: number[..6].to_owned(),
+            last4: number[number.len() - 4..].to_owned(),
+            by_token: card.token.is_some(),
+            security_code: card.security_code.is_some(),
+        },
         verdict,
         extra_param: p.extra_param.clone().unwrap_or_default(),
         card: CardSeen {

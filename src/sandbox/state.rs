@@ -78,6 +78,8 @@ pub(crate) struct Transaction {
     listing_hashes: Vec<Option<String>>,
     /// The answers of every valid effectuation, in order.
     effectuation_answers: Vec<Vec<(String, String)>>,
+    /// The card of every valid effectuation, in order (`None`: no payment).
+    effectuation_cards: Vec<Option<super::payments::SeenCard>>,
     /// The `used_payment_methods` of every valid effectuation, in order.
     effectuation_payment_methods: Vec<Option<Vec<String>>>,
     /// The `used_payment_methods` of every applied confirmation, in order.
@@ -108,6 +110,11 @@ impl Transaction {
     /// Notes a valid effectuation's answers, for tests to see what the merchant sent.
     pub fn note_answers(&mut self, answers: Vec<(String, String)>) {
         self.effectuation_answers.push(answers);
+    }
+
+    /// Notes a valid effectuation's card (BIN, last four), for tests to see which card paid.
+    pub fn note_card(&mut self, card: Option<super::payments::SeenCard>) {
+        self.effectuation_cards.push(card);
     }
 
     /// Notes a valid effectuation's `used_payment_methods`, and whether it sells TIM.
@@ -199,6 +206,7 @@ impl Transaction {
             create_general_hash: self.order.general_hash.clone(),
             listing_general_hashes: self.listing_hashes.clone(),
             effectuation_answers: self.effectuation_answers.clone(),
+            effectuation_cards: self.effectuation_cards.clone(),
             effectuation_payment_methods: self.effectuation_payment_methods.clone(),
             confirmation_payment_methods: self.confirmation_payment_methods.clone(),
             signature_mode: self.order.signed,
@@ -248,6 +256,7 @@ impl Ledger {
             query_requests: 0,
             listing_hashes: Vec::new(),
             effectuation_answers: Vec::new(),
+            effectuation_cards: Vec::new(),
             effectuation_payment_methods: Vec::new(),
             confirmation_payment_methods: Vec::new(),
             tim: false,

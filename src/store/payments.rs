@@ -50,7 +50,7 @@ pub(super) async fn write(
                 CardSource::Number { bin, last4 } => {
                     (Some(bin.to_string()), Some(last4.to_string()), None)
                 }
-                CardSource::Token => (None, None, None),
+                CardSource::Token { .. } => (None, None, None),
                 CardSource::StoredCard {
                     stored_card_id,
                     bin,

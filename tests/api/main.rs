@@ -31,4 +31,5 @@ mod startup_config;
 mod status_notifications;
 mod stored_card_payments;
 mod tv_and_questions;
+mod tv_payments;
 mod validation;
