@@ -373,11 +373,12 @@ pub async fn receive(
     };
     let span = tracing::Span::current();
     span.record("nit", tracing::field::display(&notification.nit));
-    let applied = match notifications::apply(&state.pool, &notification, &receipt, &stored_body).await {
-        Ok(applied) => applied,
-        // Never 200 without the commit: Carat sends it again.
-        Err(e) => return unavailable(e),
-    };
+    let applied =
+        match notifications::apply(&state.pool, &notification, &receipt, &stored_body).await {
+            Ok(applied) => applied,
+            // Never 200 without the commit: Carat sends it again.
+            Err(e) => return unavailable(e),
+        };
     match &applied {
         Applied::Replay(_) => tracing::info!("status notification replayed; answered as before"),
         Applied::Unmatched => tracing::warn!(
@@ -553,7 +554,10 @@ mod tests {
 
     #[test]
     fn the_kept_body_has_the_receipts_blanked_and_the_rest_as_sent() {
-        let raw = format!("{}&cupom=VIA+CLIENTE%0APIN%3A+1234&cupomEstabelecimento=X", body(""));
+        let raw = format!(
+            "{}&cupom=VIA+CLIENTE%0APIN%3A+1234&cupomEstabelecimento=X",
+            body("")
+        );
         let kept = String::from_utf8(redact_body(raw.as_bytes())).unwrap();
         assert_eq!(
             kept,

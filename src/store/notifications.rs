@@ -83,7 +83,8 @@ pub async fn apply(
             .await?;
     let Some(recharge) = found else {
         let applied = Applied::Unmatched;
-        let stored = callbacks::keep_as(&mut tx, receipt, &applied.verdict(), None, stored_body).await?;
+        let stored =
+            callbacks::keep_as(&mut tx, receipt, &applied.verdict(), None, stored_body).await?;
         tx.commit().await?;
         return Ok(if stored.first_receipt {
             applied
@@ -100,9 +101,14 @@ pub async fn apply(
             .is_some_and(|u| u != recharge.merchant_usn as u64);
     if mismatch {
         let applied = Applied::Mismatch(recharge.id);
-        let stored =
-            callbacks::keep_as(&mut tx, receipt, &applied.verdict(), Some(recharge.id), stored_body)
-                .await?;
+        let stored = callbacks::keep_as(
+            &mut tx,
+            receipt,
+            &applied.verdict(),
+            Some(recharge.id),
+            stored_body,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(if stored.first_receipt {
             applied

@@ -374,7 +374,9 @@ impl TestApp {
         });
         body["payment"] =
             crate::payments::paid(crate::payments::by_number(number))["payment"].clone();
-        let (status, answer) = self.post_json(&format!("{recharge}/effectuate"), body).await;
+        let (status, answer) = self
+            .post_json(&format!("{recharge}/effectuate"), body)
+            .await;
         Paid::new(created, status, answer)
     }
 

@@ -24,7 +24,11 @@ use crate::payments::CARD_OK;
 async fn pending_recharge(app: &TestApp) -> Paid {
     let paid = app.paid_top_up(CARD_OK).await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.answer);
-    assert_eq!(paid.answer["status"], "pending_confirmation", "{}", paid.answer);
+    assert_eq!(
+        paid.answer["status"], "pending_confirmation",
+        "{}",
+        paid.answer
+    );
     assert_eq!(paid.answer["payment"]["status"], "PPC", "{}", paid.answer);
     paid
 }
@@ -171,7 +175,11 @@ fn event_count(recharge: &Value, name: &str) -> usize {
 /// What the history shows of the notifications: no payment discrepancy and no query
 /// requested, for a notification that agrees with its recharge.
 fn assert_no_follow_up(recharge: &Value) {
-    assert_eq!(event_count(recharge, "payment_discrepancy"), 0, "{recharge}");
+    assert_eq!(
+        event_count(recharge, "payment_discrepancy"),
+        0,
+        "{recharge}"
+    );
     assert_eq!(event_count(recharge, "query_requested"), 0, "{recharge}");
 }
 
@@ -214,15 +222,27 @@ async fn the_sandboxs_con_of_a_confirmed_top_up_lands_and_changes_nothing_wrong(
 async fn the_sandboxs_neg_of_a_denied_card_lands() {
     let app = spawn_app().await;
     let paid = app.paid_top_up(DENIED_CARD).await;
-    assert_eq!(paid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", paid.answer);
+    assert_eq!(
+        paid.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        paid.answer
+    );
     let follow_up = assert_landed_once(&app, &paid, "NEG").await;
     // Landing while the effectuation is still out, it asks for a query at the call's deadline
     // (the call's outcome is not known then); after it, it agrees with the failed recharge.
-    assert!(["none", "query"].contains(&follow_up.as_str()), "{follow_up}");
+    assert!(
+        ["none", "query"].contains(&follow_up.as_str()),
+        "{follow_up}"
+    );
     let recharge = app.recharge(&paid.id).await;
     assert_eq!(recharge["status"], "failed", "{recharge}");
     assert_eq!(recharge["payment"]["status"], "NEG", "{recharge}");
-    assert_eq!(event_count(&recharge, "payment_discrepancy"), 0, "{recharge}");
+    assert_eq!(
+        event_count(&recharge, "payment_discrepancy"),
+        0,
+        "{recharge}"
+    );
 }
 
 #[tokio::test]
@@ -534,13 +554,12 @@ async fn a_paid_pin_sales_notification_lands_and_its_pin_is_kept_nowhere_in_clea
         kept_body.contains("cupomEstabelecimento=[redacted]"),
         "{kept_body}"
     );
-    let detail: Value = sqlx::query_scalar(
-        "SELECT detail FROM payment_notifications WHERE recharge_id = $1",
-    )
-    .bind(Uuid::parse_str(&paid.id).unwrap())
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let detail: Value =
+        sqlx::query_scalar("SELECT detail FROM payment_notifications WHERE recharge_id = $1")
+            .bind(Uuid::parse_str(&paid.id).unwrap())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!(detail["customer_receipt"], "[not kept]", "{detail}");
 
     // Not in any column of any table: the inbox, the notification's detail, the history.
