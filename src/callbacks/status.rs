@@ -10,6 +10,9 @@
 //!
 //! A NIT we do not know is kept as unmatched and answered 200 (so Carat stops retrying); a
 //! malformed POST is refused with a 400 naming the parameter, and kept.
+//!
+//! Whatever its fate, its receipts are never kept in clear: a PIN sale's carries the PIN
+//! ([`redact_body`]).
 
 use axum::Extension;
 use axum::body::Bytes;
