@@ -1764,7 +1764,11 @@ async fn test_cards_approve_deny_or_answer_late_and_notify() {
     assert_eq!(param(form, "pedido"), "PAYOK");
     assert_eq!(param(form, "binCartao"), "411111");
     assert_eq!(param(form, "numeroAutorizacao").len(), 6);
-    assert_eq!(param(form, "bandeira"), "VISA");
+    assert_eq!(
+        param(form, "bandeira"),
+        carat_merchant::sandbox::payments::BRAND_VISA
+    );
+    assert!(form.iter().all(|(k, _)| k != "tid"), "SiTef-routed: no tid");
     assert_eq!(param(form, "dataSitef").len(), 19, "DD/MM/YYYY hh:mm:SS");
 
     // Denied: recharge and payment NEG, the phone deny's codes.

@@ -122,24 +122,7 @@ pub fn parse_post(body: &[u8]) -> Result<HashNotification, PostError> {
 /// The body as the inbox keeps it: every `hash` parameter's value replaced by `[redacted]`,
 /// the rest byte for byte.
 pub fn redact_body(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    for (i, piece) in body.split(|b| *b == b'&').enumerate() {
-        if i > 0 {
-            out.push(b'&');
-        }
-        let raw_name = piece.split(|b| *b == b'=').next().unwrap_or_default();
-        let name: String = url::form_urlencoded::parse(raw_name)
-            .next()
-            .map(|(k, _)| k.into_owned())
-            .unwrap_or_default();
-        if name == "hash" {
-            out.extend_from_slice(raw_name);
-            out.extend_from_slice(b"=[redacted]");
-        } else {
-            out.extend_from_slice(piece);
-        }
-    }
-    out
+    super::redact_params(body, &["hash"])
 }
 
 fn verdict(finding: &HashFinding) -> Verdict {

@@ -10,6 +10,9 @@
 //!
 //! A NIT we do not know is kept as unmatched and answered 200 (so Carat stops retrying); a
 //! malformed POST is refused with a 400 naming the parameter, and kept.
+//!
+//! Whatever its fate, its receipts are never kept in clear: a PIN sale's carries the PIN
+//! ([`redact_body`]).
 
 use axum::Extension;
 use axum::body::Bytes;
@@ -88,7 +91,11 @@ pub struct StatusNotification {
     pub nsu_sitef: Option<String>,
     pub nsu_host: Option<String>,
     pub nsu_esitef: Option<String>,
+    /// `cupom` and `cupomEstabelecimento`: read and checked, never kept (see [`redact_body`]);
+    /// serialized as whether one came.
+    #[serde(serialize_with = "not_kept")]
     pub customer_receipt: Option<String>,
+    #[serde(serialize_with = "not_kept")]
     pub merchant_receipt: Option<String>,
     pub authorizer: Option<String>,
     /// `C` credit, `D` debit, `B` boleto.
@@ -114,6 +121,31 @@ pub struct StatusNotification {
 impl StatusNotification {
     pub fn carat_status(&self) -> CaratStatus {
         CaratStatus::parse(&self.status)
+    }
+}
+
+/// The receipts a notification carries, whose values are never kept.
+pub const RECEIPT_PARAMS: [&str; 2] = ["cupom", "cupomEstabelecimento"];
+
+/// The body as the inbox keeps it: the receipts' values replaced by `[redacted]`, the rest
+/// byte for byte (the dedupe key is still the real bytes' digest).
+///
+/// Why: the customer receipt of a paid PIN sale carries the PIN (seed 001:
+/// `payment.customer.receipt`), and Carat's notification repeats it. Dropped rather than sealed
+/// with the receipt cipher: the receipts are already kept from the effectuation's answer
+/// (sealed there when they hold a PIN, `recharge::pin_receipts`), so this copy adds nothing;
+/// and every status notification is redacted, since an unmatched or malformed one cannot be
+/// told apart from a PIN sale's.
+pub fn redact_body(body: &[u8]) -> Vec<u8> {
+    super::redact_params(body, &RECEIPT_PARAMS)
+}
+
+/// Serializes a receipt as `"[not kept]"` when it came, `null` when not: the detail and the
+/// history keep that Carat sent one, never what it said.
+fn not_kept<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_str("[not kept]"),
+        None => s.serialize_none(),
     }
 }
 
@@ -337,17 +369,19 @@ pub async fn receive(
         source_addr: connect.map(|Extension(ConnectInfo(addr))| addr.to_string()),
         forwarded_for: header_text(header::HeaderName::from_static("x-forwarded-for")),
     };
+    let stored_body = redact_body(&body);
     let notification = match parse(&body) {
         Ok(n) => n,
-        Err(e) => return refuse(&state, &receipt, e.to_string()).await,
+        Err(e) => return refuse(&state, &receipt, &stored_body, e.to_string()).await,
     };
     let span = tracing::Span::current();
     span.record("nit", tracing::field::display(&notification.nit));
-    let applied = match notifications::apply(&state.pool, &notification, &receipt).await {
-        Ok(applied) => applied,
-        // Never 200 without the commit: Carat sends it again.
-        Err(e) => return unavailable(e),
-    };
+    let applied =
+        match notifications::apply(&state.pool, &notification, &receipt, &stored_body).await {
+            Ok(applied) => applied,
+            // Never 200 without the commit: Carat sends it again.
+            Err(e) => return unavailable(e),
+        };
     match &applied {
         Applied::Replay(_) => tracing::info!("status notification replayed; answered as before"),
         Applied::Unmatched => tracing::warn!(
@@ -378,14 +412,19 @@ pub async fn receive(
     reply(verdict.http_status, verdict.reason)
 }
 
-async fn refuse(state: &CallbackState, receipt: &Receipt, reason: String) -> Response {
+async fn refuse(
+    state: &CallbackState,
+    receipt: &Receipt,
+    stored_body: &[u8],
+    reason: String,
+) -> Response {
     tracing::warn!(%reason, "status notification refused");
     let verdict = Verdict {
         outcome: callbacks::Outcome::Refused,
         http_status: StatusCode::BAD_REQUEST.as_u16(),
         reason: Some(reason),
     };
-    match callbacks::keep_refused(&state.pool, receipt, &verdict).await {
+    match callbacks::keep_refused_as(&state.pool, receipt, &verdict, stored_body).await {
         Ok(stored) => reply(stored.http_status as u16, stored.reason),
         Err(e) => unavailable(e),
     }
@@ -514,5 +553,37 @@ mod tests {
             parse(body("&status=NEG").as_bytes()),
             Err(PostError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn the_kept_body_has_the_receipts_blanked_and_the_rest_as_sent() {
+        let raw = format!(
+            "{}&cupom=VIA+CLIENTE%0APIN%3A+1234&cupomEstabelecimento=X",
+            body("")
+        );
+        let kept = String::from_utf8(redact_body(raw.as_bytes())).unwrap();
+        assert_eq!(
+            kept,
+            format!(
+                "{}&cupom=[redacted]&cupomEstabelecimento=[redacted]",
+                body("")
+            )
+        );
+        // Named as Carat may encode them; nothing else touched.
+        assert_eq!(redact_body(b"a=1&cup%6Fm=PIN"), b"a=1&cup%6Fm=[redacted]");
+        assert_eq!(redact_body(b"cupomX=1&a=cupom"), b"cupomX=1&a=cupom");
+        assert_eq!(redact_body(b""), b"");
+    }
+
+    #[test]
+    fn the_receipts_are_never_serialized() {
+        let n = parse(body("&cupom=PIN%3A+98765&cupomEstabelecimento=LOJA").as_bytes()).unwrap();
+        assert_eq!(n.customer_receipt.as_deref(), Some("PIN: 98765"));
+        let detail = serde_json::to_value(&n).unwrap();
+        assert_eq!(detail["customer_receipt"], "[not kept]");
+        assert_eq!(detail["merchant_receipt"], "[not kept]");
+        assert!(!detail.to_string().contains("98765"), "{detail}");
+        let without = serde_json::to_value(parse(body("").as_bytes()).unwrap()).unwrap();
+        assert!(without["customer_receipt"].is_null());
     }
 }

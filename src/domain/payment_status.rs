@@ -84,8 +84,13 @@ fn implied(status: RechargeStatus) -> &'static [&'static str] {
         // The call's outcome is not known here yet: any word from Carat is worth a query.
         Effectuating => &[],
         AwaitingChoice => &["NOV", "AGU"],
-        // A decision is out (or due): only PPC agrees until it is settled.
-        PendingConfirmation | Confirming | Undoing => &["PPC"],
+        // A decision is due: only PPC agrees until it is settled.
+        PendingConfirmation => &["PPC"],
+        // A decision is out: PPC, or the decision's own outcome. Carat notifies as it settles,
+        // so that notification may land before the call's answer is committed; the answer (or,
+        // if it is lost, the in-doubt query) settles the recharge, a query would add nothing.
+        Confirming => &["PPC", "CON"],
+        Undoing => &["PPC", "PPN"],
         Confirmed => &["CON"],
         Undone => &["PPN", "EST", "CAN"],
         Failed => &["NEG", "INV", "BLQ", "ABA", "CAN", "ERR", "RET"],
@@ -205,8 +210,15 @@ mod tests {
         assert_eq!(follow_up(PendingConfirmation, &Neg), FollowUp::Query);
         assert_eq!(follow_up(PendingConfirmation, &Ppc), FollowUp::None);
         assert_eq!(follow_up(Effectuating, &Ppc), FollowUp::Query);
-        assert_eq!(follow_up(Confirming, &Con), FollowUp::Query);
-        assert_eq!(follow_up(Undoing, &Ppn), FollowUp::Query);
+        assert_eq!(follow_up(Confirming, &Neg), FollowUp::Query);
+        assert_eq!(follow_up(Undoing, &Con), FollowUp::Query);
+    }
+
+    #[test]
+    fn the_outcome_of_a_decision_still_out_agrees_with_it() {
+        use RechargeStatus::*;
+        assert_eq!(follow_up(Confirming, &Con), FollowUp::None);
+        assert_eq!(follow_up(Undoing, &Ppn), FollowUp::None);
     }
 
     #[test]

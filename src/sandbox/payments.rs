@@ -324,7 +324,9 @@ impl PaymentRecord {
     ) -> Vec<(String, String)> {
         let approved = self.approved();
         let a = &self.authorization;
-        let pairs: [(&str, String); 22] = [
+        // SiTef-routed, as the sandbox's payments are: `dataSitef` and a numeric `bandeira`
+        // (§6.2: SiTef only), no `tid` (§6.2: `= 40`, non-SiTef only).
+        let pairs: [(&str, String); 21] = [
             ("nit", nit.to_owned()),
             ("pedido", order_id.unwrap_or_default().to_owned()),
             ("nsu", merchant_usn.unwrap_or_default().to_owned()),
@@ -366,7 +368,6 @@ impl PaymentRecord {
             ),
             ("rede", "5".to_owned()),
             ("numeroAutorizacao", a.number.clone().unwrap_or_default()),
-            ("tid", a.tid.clone().unwrap_or_default()),
             ("eci", a.eci.clone().unwrap_or_default()),
             ("bandeira", brand(&self.payment.bin).to_owned()),
             ("binCartao", self.payment.bin.clone()),
@@ -375,13 +376,17 @@ impl PaymentRecord {
     }
 }
 
-/// The card brand by the BIN's first digit, as far as the sandbox cares.
+/// The card brand's code (§6.2 `bandeira`, `< 5 N`) by the BIN's first digit, as far as the
+/// sandbox cares. The codes are the sandbox's own: SiTef's table of brand codes is not in the
+/// sources [UNKNOWN].
+pub const BRAND_VISA: &str = "1";
+
 fn brand(bin: &str) -> &'static str {
     match bin.as_bytes().first() {
-        Some(b'4') => "VISA",
-        Some(b'5') | Some(b'2') => "MASTERCARD",
-        Some(b'3') => "AMEX",
-        _ => "OUTRA",
+        Some(b'4') => BRAND_VISA,
+        Some(b'5') | Some(b'2') => "2",
+        Some(b'3') => "3",
+        _ => "0",
     }
 }
 
@@ -498,5 +503,23 @@ mod tests {
         assert_eq!(get("binCartao"), "411111");
         assert_eq!(get("dataSitef").len(), 19);
         assert!(form.iter().all(|(_, v)| !v.contains("4111111111111111")));
+    }
+
+    /// The service's own reading of §6.2 takes every notification the sandbox sends, approved
+    /// or denied, whatever its status.
+    #[test]
+    fn the_notification_is_one_the_service_accepts() {
+        for card in ["4111111111111111", DENIED_CARD, "5555555555554444"] {
+            let mut record = PaymentRecord::new(checked(request(number(card))).unwrap());
+            for status in [CaratStatus::Con, CaratStatus::Neg, CaratStatus::Ppn] {
+                record.status = status;
+                let nit = "N".repeat(64);
+                let form = record.notification(&nit, Some("ORDER1"), Some("7"));
+                let body = serde_urlencoded::to_string(&form).unwrap();
+                let parsed = crate::callbacks::status::parse(body.as_bytes())
+                    .unwrap_or_else(|e| panic!("{card} {body}: {e}"));
+                assert!(parsed.card_brand.is_some());
+            }
+        }
     }
 }

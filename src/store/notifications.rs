@@ -66,12 +66,14 @@ pub fn advance_str(advance: Option<Advance>) -> &'static str {
     advance.map_or("no_payment", Advance::as_str)
 }
 
-/// Keeps `receipt` in the inbox and applies `notification`, in one transaction; a POST
+/// Keeps `receipt` in the inbox, as `stored_body` (its receipts redacted:
+/// `callbacks::status::redact_body`), and applies `notification`, in one transaction; a POST
 /// already in the inbox changes nothing but its receipt count.
 pub async fn apply(
     pool: &PgPool,
     notification: &StatusNotification,
     receipt: &Receipt,
+    stored_body: &[u8],
 ) -> Result<Applied, StoreError> {
     let mut tx = pool.begin().await?;
     let found: Option<Recharge> =
@@ -81,7 +83,8 @@ pub async fn apply(
             .await?;
     let Some(recharge) = found else {
         let applied = Applied::Unmatched;
-        let stored = callbacks::keep(&mut tx, receipt, &applied.verdict(), None).await?;
+        let stored =
+            callbacks::keep_as(&mut tx, receipt, &applied.verdict(), None, stored_body).await?;
         tx.commit().await?;
         return Ok(if stored.first_receipt {
             applied
@@ -98,8 +101,14 @@ pub async fn apply(
             .is_some_and(|u| u != recharge.merchant_usn as u64);
     if mismatch {
         let applied = Applied::Mismatch(recharge.id);
-        let stored =
-            callbacks::keep(&mut tx, receipt, &applied.verdict(), Some(recharge.id)).await?;
+        let stored = callbacks::keep_as(
+            &mut tx,
+            receipt,
+            &applied.verdict(),
+            Some(recharge.id),
+            stored_body,
+        )
+        .await?;
         tx.commit().await?;
         return Ok(if stored.first_receipt {
             applied
@@ -132,7 +141,14 @@ pub async fn apply(
         follow_up,
         note,
     };
-    let stored = callbacks::keep(&mut tx, receipt, &applied.verdict(), Some(recharge.id)).await?;
+    let stored = callbacks::keep_as(
+        &mut tx,
+        receipt,
+        &applied.verdict(),
+        Some(recharge.id),
+        stored_body,
+    )
+    .await?;
     if !stored.first_receipt {
         tx.commit().await?;
         return Ok(Applied::Replay(stored));
@@ -148,6 +164,7 @@ pub async fn apply(
         .execute(&mut *tx)
         .await?;
     }
+    // Its receipts serialize as "[not kept]": a PIN sale's customer receipt holds the PIN.
     let detail = serde_json::to_value(notification).unwrap_or_default();
     sqlx::query(
         "INSERT INTO payment_notifications \

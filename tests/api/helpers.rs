@@ -334,6 +334,52 @@ impl TestApp {
         body
     }
 
+    /// A top-up paid with the card `number` (the sandbox's test cards decide its fate), made
+    /// through the storefront API as `tests/api/payments.rs` makes one: created, catalogue
+    /// listed, effectuated with the payment. An approved one is left pending confirmation.
+    pub async fn paid_top_up(&self, number: &str) -> Paid {
+        let created = self.create_recharge().await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        self.list_catalogue(&id, "001", "11").await;
+        let (status, answer) = self
+            .post_json(
+                &format!("/api/v1/recharges/{id}/effectuate"),
+                crate::payments::paid(crate::payments::by_number(number)),
+            )
+            .await;
+        Paid::new(created, status, answer)
+    }
+
+    /// A PIN sale (`others`: the sandbox's Vex-PIN, dealer 905) paid with the card `number`,
+    /// as `tests/api/others.rs` sells one; an approved one is left pending confirmation.
+    pub async fn paid_pin_sale(&self, number: &str) -> Paid {
+        let (status, created) = self
+            .post_json("/api/v1/recharges", json!({"recharge_type": "others"}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        let recharge = format!("/api/v1/recharges/{id}");
+        let (status, dealers) = self.get_json(&format!("{recharge}/dealers")).await;
+        assert_eq!(status, StatusCode::OK, "{dealers}");
+        let (status, branches) = self
+            .get_json(&format!(
+                "{recharge}/branches?dealer_code=905&branch_code=97200000000"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{branches}");
+        let mut body = json!({
+            "dealer": {"code": "905", "type_code": "02", "branch": {"code": "97200000000"}},
+            "amount": 1000,
+            "amount_key": "1",
+        });
+        body["payment"] =
+            crate::payments::paid(crate::payments::by_number(number))["payment"].clone();
+        let (status, answer) = self
+            .post_json(&format!("{recharge}/effectuate"), body)
+            .await;
+        Paid::new(created, status, answer)
+    }
+
     pub async fn post_authenticity(&self, body: &str) -> (StatusCode, String) {
         let response = self
             .client
@@ -352,6 +398,52 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// A paid recharge and what its effectuation was answered.
+#[derive(Clone, Debug)]
+pub struct Paid {
+    pub id: String,
+    pub nit: String,
+    /// The recharge as created (its `order_id` and `merchant_usn` included).
+    pub created: Value,
+    pub status: StatusCode,
+    pub answer: Value,
+}
+
+impl Paid {
+    fn new(created: Value, status: StatusCode, answer: Value) -> Self {
+        Self {
+            id: created["id"].as_str().unwrap().to_owned(),
+            nit: created["nit"].as_str().unwrap().to_owned(),
+            created,
+            status,
+            answer,
+        }
+    }
+}
+
+/// Every row of every table of the service's database, as `table: {row as JSON}` (a bytea
+/// column shows as hex): for tests that search the whole store for a secret.
+pub async fn every_row(pool: &PgPool) -> Vec<String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(tables.iter().any(|t| t == "recharge_events"), "{tables:?}");
+    let mut rows = Vec::new();
+    for table in tables {
+        let sql = format!("SELECT row_to_json(t)::text FROM \"{table}\" t");
+        let texts: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_all(pool)
+            .await
+            .unwrap();
+        rows.extend(texts.into_iter().map(|r| format!("{table}: {r}")));
+    }
+    rows
 }
 
 fn millis(d: Duration) -> String {
