@@ -446,6 +446,72 @@ pub async fn every_row(pool: &PgPool) -> Vec<String> {
     rows
 }
 
+/// Whether the short code `code` (a security code, an expiry) stands in `text` as a value of
+/// its own. Random values hold any four digits now and then, so what cannot be a leak is
+/// passed over: a match inside a longer run of letters and digits (an NSU, a bytea column's
+/// hex, a token) and a UUID's groups. A leak prints a code with something else around it:
+/// `"7391"`, `=7391&`, `SecurityCode(7391)`.
+pub fn holds_code(text: &str, code: &str) -> bool {
+    let text = without_uuids(text);
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    text.match_indices(code).any(|(at, _)| {
+        !alnum(text[..at].chars().next_back()) && !alnum(text[at + code.len()..].chars().next())
+    })
+}
+
+/// `text` with every UUID (8-4-4-4-12 hex digits) replaced by `<uuid>`.
+fn without_uuids(text: &str) -> String {
+    const SHAPE: [usize; 5] = [8, 4, 4, 4, 12];
+    let bytes = text.as_bytes();
+    let is_uuid_at = |start: usize| {
+        let mut at = start;
+        for (i, len) in SHAPE.iter().enumerate() {
+            if i > 0 {
+                if bytes.get(at) != Some(&b'-') {
+                    return false;
+                }
+                at += 1;
+            }
+            if at + len > bytes.len() || !bytes[at..at + len].iter().all(u8::is_ascii_hexdigit) {
+                return false;
+            }
+            at += len;
+        }
+        true
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if is_uuid_at(at) {
+            out.push_str("<uuid>");
+            at += 36;
+        } else {
+            let c = text[at..].chars().next().unwrap();
+            out.push(c);
+            at += c.len_utf8();
+        }
+    }
+    out
+}
+
+#[test]
+fn a_code_is_found_standing_alone_only() {
+    for leak in [
+        r#"{"security_code":"7391"}"#,
+        "cvv=7391&x",
+        "SecurityCode(7391)",
+    ] {
+        assert!(holds_code(leak, "7391"), "{leak}");
+    }
+    for noise in [
+        "usn 123739145",
+        r#""\\xab7391cd""#,
+        "id 0b7c7391-7391-4a1b-8c2d-0123456789ab",
+    ] {
+        assert!(!holds_code(noise, "7391"), "{noise}");
+    }
+}
+
 fn millis(d: Duration) -> String {
     d.as_millis().max(1).to_string()
 }

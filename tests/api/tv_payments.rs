@@ -6,7 +6,7 @@ use carat_merchant::sandbox::payments::SeenCard;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{PHONE_OK, TestApp};
+use crate::helpers::{PHONE_OK, TestApp, holds_code};
 
 const SKY: &str = "005";
 /// Luhn-valid numbers the sandbox approves, not spelt out by its vault's test token.
@@ -79,15 +79,6 @@ fn seen(bin: &str, last4: &str, by_token: bool, security_code: bool) -> Option<S
     })
 }
 
-/// Whether `needle` stands in `text` as a number of its own (no digit right before or after):
-/// a code inside a longer random number (an NSU) is not the code.
-fn holds_number(text: &str, needle: &str) -> bool {
-    text.match_indices(needle).any(|(at, _)| {
-        let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
-        !digit(text[..at].chars().next_back()) && !digit(text[at + needle.len()..].chars().next())
-    })
-}
-
 /// Every row of the tables a recharge writes, as JSON text.
 async fn kept_rows(app: &TestApp) -> String {
     let mut text = String::new();
@@ -146,11 +137,11 @@ async fn a_paid_tv_recharge_is_resent_with_the_same_card_and_confirmed() {
     let kept = kept_rows(&app).await;
     for text in [&shown, &kept] {
         assert!(
-            !holds_number(text, PAYER),
+            !holds_code(text, PAYER),
             "the card number was kept or shown"
         );
-        assert!(!holds_number(text, CVV), "the security code");
-        assert!(!holds_number(text, EXPIRY), "the expiry");
+        assert!(!holds_code(text, CVV), "the security code");
+        assert!(!holds_code(text, EXPIRY), "the expiry");
     }
 }
 
@@ -388,7 +379,7 @@ async fn the_card_given_again_is_found_in_no_log_no_table_and_no_answer() {
         ("answers", &answers.join("\n")),
     ] {
         for secret in [PAYER, OTHER, "5555555555554445", CVV, EXPIRY] {
-            assert!(!holds_number(text, secret), "{secret} found in the {place}");
+            assert!(!holds_code(text, secret), "{secret} found in the {place}");
         }
     }
 }
