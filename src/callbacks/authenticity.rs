@@ -8,14 +8,14 @@
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
-use super::CallbackState;
+use super::{CallbackState, answer};
 use crate::carat::wire::AuthenticityForm;
 use crate::domain::{FieldError, FormatError, GeneralHash, MerchantId, MerchantUsn, Nit, OrderId};
-use crate::store::callbacks::{self, Outcome, Receipt, Verdict};
-use crate::store::{self, NitCommit, NitPost, StoreError};
+use crate::store::callbacks::{Outcome, Verdict};
+use crate::store::{self, NitCommit, NitPost};
 
 /// The POST's parameters, each of its documented format.
 #[derive(Debug)]
@@ -90,13 +90,7 @@ fn verdict(finding: &NitCommit) -> Verdict {
             StatusCode::CONFLICT,
             Some("this order already holds another NIT, or this NIT belongs to another order"),
         ),
-        NitCommit::Replay(stored) => {
-            return Verdict {
-                outcome: Outcome::Accepted,
-                http_status: stored.http_status as u16,
-                reason: stored.reason.clone(),
-            };
-        }
+        NitCommit::Replay(stored) => return answer::replayed(stored),
     };
     Verdict {
         outcome,
@@ -105,34 +99,44 @@ fn verdict(finding: &NitCommit) -> Verdict {
     }
 }
 
+/// How the log names this callback.
+const WHAT: &str = "authenticity POST";
+
 pub async fn receive(
     State(state): State<CallbackState>,
     connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let header_text = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let receipt = Receipt {
-        kind: "authenticity",
-        raw_body: body.to_vec(),
-        content_type: header_text(header::CONTENT_TYPE),
-        source_addr: connect.map(|Extension(ConnectInfo(addr))| addr.to_string()),
-        forwarded_for: header_text(header::HeaderName::from_static("x-forwarded-for")),
-    };
+    let receipt = answer::receipt("authenticity", connect, &headers, &body);
     let post = match parse_post(&body) {
         Ok(post) => post,
-        Err(e) => return refuse(&state, &receipt, StatusCode::BAD_REQUEST, e.to_string()).await,
+        Err(e) => {
+            let reason = e.to_string();
+            return answer::refuse(
+                &state.pool,
+                WHAT,
+                &receipt,
+                &body,
+                StatusCode::BAD_REQUEST,
+                reason,
+            )
+            .await;
+        }
     };
     let span = tracing::Span::current();
     span.record("nit", tracing::field::display(&post.nit));
     if post.merchant_id != state.merchant_id {
         let reason = "merchantId: not this store's merchant id".to_owned();
-        return refuse(&state, &receipt, StatusCode::FORBIDDEN, reason).await;
+        return answer::refuse(
+            &state.pool,
+            WHAT,
+            &receipt,
+            &body,
+            StatusCode::FORBIDDEN,
+            reason,
+        )
+        .await;
     }
 
     let detail = serde_json::json!({
@@ -159,7 +163,7 @@ pub async fn receive(
     let found = match found {
         Ok(found) => found,
         // Never 200 without the commit: Carat then fails the create, which is what must happen.
-        Err(e) => return unavailable(e),
+        Err(e) => return answer::unavailable(WHAT, e),
     };
     if let Some(r) = found.recharge() {
         span.record("recharge_id", tracing::field::display(r.id));
@@ -179,49 +183,5 @@ pub async fn receive(
             "authenticity POST refused"
         ),
     }
-    reply(answer.http_status, answer.reason)
-}
-
-/// Keeps a POST refused before it reaches any recharge, then answers it (as before, if it is
-/// a replay).
-async fn refuse(
-    state: &CallbackState,
-    receipt: &Receipt,
-    status: StatusCode,
-    reason: String,
-) -> Response {
-    tracing::warn!(%status, %reason, "authenticity POST refused");
-    let verdict = Verdict {
-        outcome: Outcome::Refused,
-        http_status: status.as_u16(),
-        reason: Some(reason),
-    };
-    match callbacks::keep_refused(&state.pool, receipt, &verdict).await {
-        Ok(stored) => reply(stored.http_status as u16, stored.reason),
-        // Answered only once kept, refusals too: Carat sends it again later.
-        Err(e) => unavailable(e),
-    }
-}
-
-fn reply(status: u16, reason: Option<String>) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let text = if status == StatusCode::OK {
-        "OK".to_owned()
-    } else {
-        reason.unwrap_or_else(|| status.to_string())
-    };
-    (status, text).into_response()
-}
-
-fn unavailable(e: StoreError) -> Response {
-    match e {
-        StoreError::Unavailable(e) => {
-            tracing::error!(error = %e, "authenticity POST: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
-        e => {
-            tracing::error!(error = %e, "authenticity POST: could not commit");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
+    answer::reply(answer.http_status, answer.reason)
 }

@@ -9,16 +9,15 @@
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::CallbackState;
+use super::{CallbackState, answer};
 use crate::domain::{
     CardBin, CardLast4, CardToken, FieldError, FormatError, MerchantUsn, Nita, Nsua, StorageStatus,
 };
-use crate::store::StoreError;
-use crate::store::callbacks::{self, Outcome, Receipt, Verdict};
+use crate::store::callbacks::{Outcome, Verdict};
 use crate::store::cards::{self as rows, Applied, HashFinding, Report};
 
 /// The form as sent; every parameter optional here, checked in [`parse_post`].
@@ -150,13 +149,7 @@ fn verdict(finding: &HashFinding) -> Verdict {
             StatusCode::OK,
             Some("no card has this nita nor this nsu"),
         ),
-        HashFinding::Replay(stored) => {
-            return Verdict {
-                outcome: Outcome::Accepted,
-                http_status: stored.http_status as u16,
-                reason: stored.reason.clone(),
-            };
-        }
+        HashFinding::Replay(stored) => return answer::replayed(stored),
     };
     Verdict {
         outcome,
@@ -165,42 +158,30 @@ fn verdict(finding: &HashFinding) -> Verdict {
     }
 }
 
+/// How the log names this callback.
+const WHAT: &str = "HASH notification";
+
 pub async fn receive(
     State(state): State<CallbackState>,
     connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let header_text = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let receipt = Receipt {
-        kind: "hash",
-        raw_body: body.to_vec(),
-        content_type: header_text(header::CONTENT_TYPE),
-        source_addr: connect.map(|Extension(ConnectInfo(addr))| addr.to_string()),
-        forwarded_for: header_text(header::HeaderName::from_static("x-forwarded-for")),
-    };
+    let receipt = answer::receipt("hash", connect, &headers, &body);
     let stored_body = redact_body(&body);
     let post = match parse_post(&body) {
         Ok(post) => post,
         Err(e) => {
             let reason = e.to_string();
-            tracing::warn!(%reason, "HASH notification refused");
-            let verdict = Verdict {
-                outcome: Outcome::Refused,
-                http_status: StatusCode::BAD_REQUEST.as_u16(),
-                reason: Some(reason),
-            };
-            return match callbacks::keep_refused_as(&state.pool, &receipt, &verdict, &stored_body)
-                .await
-            {
-                Ok(stored) => reply(stored.http_status as u16, stored.reason),
-                Err(e) => unavailable(e),
-            };
+            return answer::refuse(
+                &state.pool,
+                WHAT,
+                &receipt,
+                &stored_body,
+                StatusCode::BAD_REQUEST,
+                reason,
+            )
+            .await;
         }
     };
     let report = Report {
@@ -217,7 +198,7 @@ pub async fn receive(
     let found = match found {
         Ok(found) => found,
         // Never 200 without the commit: Carat sends it again.
-        Err(e) => return unavailable(e),
+        Err(e) => return answer::unavailable(WHAT, e),
     };
     let answer = verdict(&found);
     match &found {
@@ -231,30 +212,7 @@ pub async fn receive(
         HashFinding::NoCard => tracing::warn!(nsu = %post.nsu, "HASH notification for no card"),
         HashFinding::Replay(_) => tracing::info!("HASH notification replayed; answered as before"),
     }
-    reply(answer.http_status, answer.reason)
-}
-
-fn reply(status: u16, reason: Option<String>) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let text = if status == StatusCode::OK {
-        "OK".to_owned()
-    } else {
-        reason.unwrap_or_else(|| status.to_string())
-    };
-    (status, text).into_response()
-}
-
-fn unavailable(e: StoreError) -> Response {
-    match e {
-        StoreError::Unavailable(e) => {
-            tracing::error!(error = %e, "HASH notification: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
-        e => {
-            tracing::error!(error = %e, "HASH notification: could not commit");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
+    answer::reply(answer.http_status, answer.reason)
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Who may reach them: only sources in `CALLBACK_ALLOWED_NETWORKS` (when set; see
 //! [`source`]), and, with `CALLBACK_PATH_SECRET` set, only under `/callbacks/<secret>/..`.
 
+mod answer;
 pub mod authenticity;
 pub mod hash;
 pub mod source;

@@ -17,18 +17,16 @@
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-use super::CallbackState;
+use super::{CallbackState, answer};
 use crate::domain::format::check_field;
 use crate::domain::{
     CaratStatus, Charset, FieldError, Format, FormatError, MerchantUsn, Nit, OrderId,
 };
-use crate::store::StoreError;
-use crate::store::callbacks::{self, Receipt, Verdict};
 use crate::store::notifications::{self, Applied};
 
 /// The form as it arrives: every documented parameter, by its literal name (`analise.status`
@@ -350,29 +348,31 @@ impl TryFrom<StatusForm> for StatusNotification {
     }
 }
 
+/// How the log names this callback.
+const WHAT: &str = "status notification";
+
 pub async fn receive(
     State(state): State<CallbackState>,
     connect: Option<Extension<ConnectInfo<std::net::SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let header_text = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let receipt = Receipt {
-        kind: "status",
-        raw_body: body.to_vec(),
-        content_type: header_text(header::CONTENT_TYPE),
-        source_addr: connect.map(|Extension(ConnectInfo(addr))| addr.to_string()),
-        forwarded_for: header_text(header::HeaderName::from_static("x-forwarded-for")),
-    };
+    let receipt = answer::receipt("status", connect, &headers, &body);
     let stored_body = redact_body(&body);
     let notification = match parse(&body) {
         Ok(n) => n,
-        Err(e) => return refuse(&state, &receipt, &stored_body, e.to_string()).await,
+        Err(e) => {
+            let reason = e.to_string();
+            return answer::refuse(
+                &state.pool,
+                WHAT,
+                &receipt,
+                &stored_body,
+                StatusCode::BAD_REQUEST,
+                reason,
+            )
+            .await;
+        }
     };
     let span = tracing::Span::current();
     span.record("nit", tracing::field::display(&notification.nit));
@@ -380,7 +380,7 @@ pub async fn receive(
         match notifications::apply(&state.pool, &notification, &receipt, &stored_body).await {
             Ok(applied) => applied,
             // Never 200 without the commit: Carat sends it again.
-            Err(e) => return unavailable(e),
+            Err(e) => return answer::unavailable(WHAT, e),
         };
     match &applied {
         Applied::Replay(_) => tracing::info!("status notification replayed; answered as before"),
@@ -409,48 +409,7 @@ pub async fn receive(
         }
     }
     let verdict = applied.verdict();
-    reply(verdict.http_status, verdict.reason)
-}
-
-async fn refuse(
-    state: &CallbackState,
-    receipt: &Receipt,
-    stored_body: &[u8],
-    reason: String,
-) -> Response {
-    tracing::warn!(%reason, "status notification refused");
-    let verdict = Verdict {
-        outcome: callbacks::Outcome::Refused,
-        http_status: StatusCode::BAD_REQUEST.as_u16(),
-        reason: Some(reason),
-    };
-    match callbacks::keep_refused_as(&state.pool, receipt, &verdict, stored_body).await {
-        Ok(stored) => reply(stored.http_status as u16, stored.reason),
-        Err(e) => unavailable(e),
-    }
-}
-
-fn reply(status: u16, reason: Option<String>) -> Response {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let text = if status == StatusCode::OK {
-        "OK".to_owned()
-    } else {
-        reason.unwrap_or_else(|| status.to_string())
-    };
-    (status, text).into_response()
-}
-
-fn unavailable(e: StoreError) -> Response {
-    match e {
-        StoreError::Unavailable(e) => {
-            tracing::error!(error = %e, "status notification: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
-        }
-        e => {
-            tracing::error!(error = %e, "status notification: could not commit");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
+    answer::reply(verdict.http_status, verdict.reason)
 }
 
 #[cfg(test)]

@@ -1,0 +1,95 @@
+//! What the three callbacks share around their own parsing and applying: the inbox receipt of
+//! a POST, keeping a refused one, and the plain-text answers Carat reads (only the status counts).
+
+use std::net::SocketAddr;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sqlx::PgPool;
+
+use crate::store::StoreError;
+use crate::store::callbacks::{self, Outcome, Receipt, StoredCallback, Verdict};
+
+/// The POST as it arrived, for the inbox.
+pub(super) fn receipt(
+    kind: &'static str,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Receipt {
+    let header_text = |name| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Receipt {
+        kind,
+        raw_body: body.to_vec(),
+        content_type: header_text(header::CONTENT_TYPE),
+        source_addr: connect.map(|Extension(ConnectInfo(addr))| addr.to_string()),
+        forwarded_for: header_text(header::HeaderName::from_static("x-forwarded-for")),
+    }
+}
+
+/// A replayed POST is answered as the first one was.
+pub(super) fn replayed(stored: &StoredCallback) -> Verdict {
+    Verdict {
+        outcome: Outcome::Accepted,
+        http_status: stored.http_status as u16,
+        reason: stored.reason.clone(),
+    }
+}
+
+/// Keeps a POST refused before it reaches anything it names (`stored_body` is what the inbox
+/// keeps of it), then answers it: as before, if it is a replay. `what` names the callback in
+/// the log.
+pub(super) async fn refuse(
+    pool: &PgPool,
+    what: &'static str,
+    receipt: &Receipt,
+    stored_body: &[u8],
+    status: StatusCode,
+    reason: String,
+) -> Response {
+    tracing::warn!(%status, %reason, "{what} refused");
+    let verdict = Verdict {
+        outcome: Outcome::Refused,
+        http_status: status.as_u16(),
+        reason: Some(reason),
+    };
+    match callbacks::keep_refused_as(pool, receipt, &verdict, stored_body).await {
+        Ok(stored) => reply(stored.http_status as u16, stored.reason),
+        // Answered only once kept, refusals too: Carat sends it again later.
+        Err(e) => unavailable(what, e),
+    }
+}
+
+/// `OK` with a 200; otherwise the reason, for whoever reads Carat's logs.
+pub(super) fn reply(status: u16, reason: Option<String>) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let text = if status == StatusCode::OK {
+        "OK".to_owned()
+    } else {
+        reason.unwrap_or_else(|| status.to_string())
+    };
+    (status, text).into_response()
+}
+
+/// Never 200 without the commit: a 503 while the database is away (Carat sends the POST
+/// again), a 500 for anything else; neither says more than that.
+pub(super) fn unavailable(what: &'static str, e: StoreError) -> Response {
+    match e {
+        StoreError::Unavailable(e) => {
+            tracing::error!(error = %e, "{what}: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
+        }
+        e => {
+            tracing::error!(error = %e, "{what}: could not commit");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
