@@ -53,7 +53,7 @@ pub struct Reconciler {
     heartbeat: Heartbeat,
 }
 
-/// When the loop of [`Reconciler::run`] last completed a pass, for `/health/ready`: a loop
+/// When the reconciler last claimed a batch or completed a pass, for `/health/ready`: a loop
 /// that died or hangs stops beating. On a monotonic clock, so a wall-clock jump is no alarm.
 #[derive(Clone, Debug)]
 pub struct Heartbeat {
@@ -121,15 +121,16 @@ impl Reconciler {
         }
     }
 
-    /// Beats after each pass [`Self::run`] completes.
+    /// Beats at each batch claimed and after each pass.
     pub fn heartbeat(&self) -> Heartbeat {
         self.heartbeat.clone()
     }
 
-    /// How long since the last completed pass the loop counts as stuck: a pass may wait on
-    /// calls to Carat (a call window each, a query then a decision) and on the interval.
+    /// How long without a beat the loop counts as stuck. It beats at each batch it claims and
+    /// after each pass, so a long backlog is no alarm; between two beats, one batch may take
+    /// `MAX_STEPS` calls to Carat (a call window each) per recharge, in parallel.
     pub fn stale_after(&self) -> Duration {
-        self.service.timing.call_window() * 2 + self.config.interval * 3
+        self.service.timing.call_window() * (MAX_STEPS as u32 + 1) + self.config.interval * 3
     }
 
     /// Long enough for one step (a query and a call) with room to spare; renewed every step.
@@ -168,6 +169,8 @@ impl Reconciler {
         loop {
             let claimed =
                 store::recharges::claim_due(pool, owner, self.lease(), self.config.batch).await?;
+            // Progress: a pass working through a backlog is alive.
+            self.heartbeat.beat();
             let (fresh, again): (Vec<_>, Vec<_>) =
                 claimed.into_iter().partition(|r| seen.insert(r.id));
             // One look per pass: what is due again after it waits for the next pass.

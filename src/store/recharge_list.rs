@@ -28,7 +28,9 @@ pub struct Filter {
 }
 
 /// One page: at most `limit` rows after `after`, newest first. One static statement: every
-/// filter is a parameter, NULL when unused (no SQL is built from input).
+/// filter is a parameter, NULL when unused (no SQL is built from input). The bounds on
+/// `created_at` and the key are always there (open ones are infinite), so even a generic plan
+/// of the prepared statement walks `recharges_by_created` instead of scanning and sorting.
 pub async fn list(
     pool: &PgPool,
     filter: &Filter,
@@ -42,11 +44,12 @@ pub async fn list(
     Ok(sqlx::query_as(
         "SELECT * FROM recharges \
           WHERE ($1::text[] IS NULL OR status = ANY($1)) \
-            AND ($2::timestamptz IS NULL OR created_at >= $2) \
-            AND ($3::timestamptz IS NULL OR created_at < $3) \
+            AND created_at >= COALESCE($2::timestamptz, '-infinity') \
+            AND created_at < COALESCE($3::timestamptz, 'infinity') \
             AND ($4::text IS NULL OR order_id = $4) \
             AND ($5::text IS NULL OR nit = $5) \
-            AND ($6::timestamptz IS NULL OR (created_at, id) < ($6, $7::uuid)) \
+            AND (created_at, id) < (COALESCE($6::timestamptz, 'infinity'), \
+                                    COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) \
           ORDER BY created_at DESC, id DESC \
           LIMIT $8",
     )

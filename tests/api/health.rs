@@ -105,8 +105,8 @@ async fn ready_is_503_when_a_migration_failed() {
     assert_eq!(body["checks"]["migrations"]["state"], "pending", "{body}");
 }
 
-/// The reconciler's pass is held up (a test holds an exclusive lock on `recharges`, which its
-/// claim waits for): once its last pass is older than its allowance, ready is 503 naming it;
+/// The reconciler is held up (a test holds an exclusive lock on `recharges`, which its claim
+/// waits for): once its last beat is older than its allowance, ready is 503 naming it;
 /// released, it passes again and ready is 200.
 #[tokio::test]
 async fn ready_follows_the_reconcilers_heartbeat() {
@@ -118,7 +118,7 @@ async fn ready_follows_the_reconcilers_heartbeat() {
         ..Options::default()
     })
     .await;
-    // Allowance: 2 call windows + 3 intervals = 1.35 s.
+    // Allowance: 5 call windows + 3 intervals = 3.15 s.
     let (_, body) = ready_until(&app, Duration::from_secs(10), |s, _| s == StatusCode::OK).await;
     assert_eq!(body["checks"]["reconciler"]["state"], "ok", "{body}");
 
