@@ -29,5 +29,10 @@ ENV APP_PROFILE=production \
     APP_CONFIG_DIR=/app/config \
     LISTEN_ADDR=0.0.0.0:8080
 EXPOSE 8080
+# Readiness (database, migrations, reconciler) by the binary itself: the image has no curl or
+# wget. `carat-merchant health` reads only LISTEN_ADDR (a wildcard is probed on loopback) and
+# exits 0 on a 200 from /health/ready; `health --live` probes /health/live instead.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/carat-merchant", "health"]
 ENTRYPOINT ["/usr/local/bin/carat-merchant"]
 CMD ["serve"]

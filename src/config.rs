@@ -97,6 +97,12 @@ pub const SETTINGS: &[Setting] = &[
         SECRET,
     ),
     setting(
+        "api_readonly_tokens",
+        "empty: none",
+        "support staff's bearer tokens, comma-separated: they may only read what is stored (`GET` a recharge, the recharge listing, the callbacks, the cards); anything else, and the `GET`s that call Carat (dealers, branches), is 403. A token may not be in both lists",
+        SECRET,
+    ),
+    setting(
         "idempotency_ttl_hours",
         "`24`",
         "how long an `Idempotency-Key` and its stored answer are kept",
@@ -427,6 +433,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Every bearer token the storefront may use; several at once so they can rotate.
     pub api_tokens: Vec<Secret>,
+    /// Bearer tokens that may only read what is stored (support staff).
+    pub api_readonly_tokens: Vec<Secret>,
     /// How long an `Idempotency-Key` and its stored answer are kept.
     pub idempotency_ttl: Duration,
     pub callbacks: CallbackSettings,
@@ -568,6 +576,18 @@ impl Settings {
         let listen_addr = v.required("listen_addr", parse_addr);
         let shutdown_grace = v.required("shutdown_grace_ms", parse_millis);
         let api_tokens = v.required("api_tokens", parse_tokens);
+        let api_readonly_tokens = v.optional("api_readonly_tokens", parse_tokens);
+        if let (Some(full), Some(Some(readonly))) = (&api_tokens, &api_readonly_tokens)
+            && readonly
+                .iter()
+                .any(|r| full.iter().any(|f| f.expose() == r.expose()))
+        {
+            // Which kind would it be? Refused rather than guessed (the token is not quoted).
+            v.errors.push(ConfigError::Invalid {
+                env: "API_READONLY_TOKENS".into(),
+                reason: "a token is also in API_TOKENS: a token is either full or read-only".into(),
+            });
+        }
         let idempotency_ttl = v.required("idempotency_ttl_hours", |s| {
             parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
         });
@@ -669,6 +689,7 @@ impl Settings {
                 listen_addr: listen_addr?,
                 shutdown_grace: shutdown_grace?,
                 api_tokens: api_tokens?,
+                api_readonly_tokens: api_readonly_tokens?.unwrap_or_default(),
                 idempotency_ttl: idempotency_ttl?,
                 callbacks: CallbackSettings {
                     allowed_networks: allowed_networks?.unwrap_or_default(),
@@ -1335,5 +1356,27 @@ mod tests {
         assert!(err.to_string().contains("API_TOKENS"), "{err}");
         let err = load(&[("TRUSTED_PROXIES", "10.0.0.0/33")]).unwrap_err();
         assert!(err.to_string().contains("TRUSTED_PROXIES"), "{err}");
+    }
+
+    #[test]
+    fn read_only_tokens_are_their_own_kind() {
+        let s = load(&[]).unwrap();
+        assert!(s.api_readonly_tokens.is_empty());
+        let s = load(&[
+            ("API_TOKENS", "full-token"),
+            ("API_READONLY_TOKENS", "support-a, support-b"),
+        ])
+        .unwrap();
+        assert_eq!(s.api_readonly_tokens.len(), 2);
+        assert_eq!(s.api_readonly_tokens[1].expose(), "support-b");
+        // One token in both lists: which kind would it be? Refused, and never quoted.
+        let err = load(&[
+            ("API_TOKENS", "shared-token, full-token"),
+            ("API_READONLY_TOKENS", "shared-token"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("API_READONLY_TOKENS"), "{err}");
+        assert!(!err.contains("shared-token"), "{err}");
     }
 }

@@ -6,6 +6,7 @@ pub mod carat;
 pub mod cards;
 pub mod config;
 pub mod domain;
+pub mod health;
 pub mod recharge;
 pub mod request_id;
 pub mod sandbox;

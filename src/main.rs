@@ -1,4 +1,4 @@
-//! `carat-merchant serve | sandbox | migrate`.
+//! `carat-merchant serve | sandbox | migrate | reconcile | health`.
 
 use std::process::ExitCode;
 
@@ -32,6 +32,18 @@ enum Command {
     /// Run one reconcile pass against CARAT_BASE_URL, print what it did, and exit (for
     /// operators and cron; `serve` reconciles continuously).
     Reconcile,
+    /// GET this host's /health/ready (or /health/live) and exit 0 when it answers 200, else 1:
+    /// the container's HEALTHCHECK (the image has no curl). Reads only LISTEN_ADDR (default
+    /// 127.0.0.1:8080; a wildcard address is reached on loopback), not the rest of the
+    /// configuration.
+    Health {
+        /// Probe /health/live instead of /health/ready.
+        #[arg(long)]
+        live: bool,
+        /// The URL to GET instead, e.g. http://127.0.0.1:8080/health/ready.
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -47,6 +59,10 @@ async fn main() -> ExitCode {
         .mut_subcommand("serve", |serve| serve.after_help(settings_help))
         .get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // A probe runs every few seconds next to the service: it needs no secrets or database.
+    if let Some(Command::Health { live, url }) = &cli.command {
+        return probe(*live, url.clone()).await;
+    }
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(errors) => {
@@ -62,6 +78,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Sandbox => run_sandbox(settings).await,
         Command::Reconcile => reconcile(settings).await,
+        Command::Health { .. } => unreachable!("answered before the configuration is loaded"),
         Command::Migrate => {
             store::connect_and_migrate(&settings.database_url, 1, settings.database_acquire_timeout)
                 .await
@@ -74,6 +91,49 @@ async fn main() -> ExitCode {
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "carat-merchant stopped");
             eprintln!("carat-merchant: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn probe(live: bool, url: Option<String>) -> ExitCode {
+    let url = url.unwrap_or_else(|| {
+        let listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
+        let addr = listen
+            .parse::<std::net::SocketAddr>()
+            .map(startup::reachable)
+            .map_or(listen, |a| a.to_string());
+        let path = if live {
+            "/health/live"
+        } else {
+            "/health/ready"
+        };
+        format!("http://{addr}{path}")
+    });
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+    {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("carat-merchant health: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match client.get(&url).send().await {
+        Ok(response) => {
+            let ok = response.status() == reqwest::StatusCode::OK;
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            println!("{status} {body}");
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("carat-merchant health: {url}: {e}");
             ExitCode::FAILURE
         }
     }

@@ -5,10 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::extract::{MatchedPath, Request};
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -19,6 +16,7 @@ use crate::callbacks::{self, CallbackGuard, CallbackState, PathSecret, SourcePol
 use crate::carat::{CaratClient, CaratClientConfig};
 use crate::cards::CardService;
 use crate::config::Settings;
+use crate::health::{self, HealthState};
 use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::sandbox::{self, Sandbox, SandboxConfig};
@@ -98,6 +96,7 @@ impl Application {
                 recharges,
                 cards,
                 api_tokens: settings.api_tokens.clone(),
+                api_readonly_tokens: settings.api_readonly_tokens.clone(),
                 idempotency_ttl: settings.idempotency_ttl,
                 fingerprint_key: api::idempotency::FingerprintKey::derive(
                     &settings.carat.merchant_key,
@@ -111,7 +110,12 @@ impl Application {
                 },
                 guard,
             ))
-            .route("/health", get(health).with_state(pool.clone()));
+            .merge(health::router(HealthState {
+                pool: pool.clone(),
+                reconciler: reconciler
+                    .as_ref()
+                    .map(|r| (r.heartbeat(), r.stale_after())),
+            }));
         if let Some(sandbox) = &sandbox {
             router = router.merge(sandbox.router());
         }
@@ -344,22 +348,6 @@ fn unmatched_route(path: &str) -> String {
     }
 }
 
-async fn health(State(pool): State<PgPool>) -> impl IntoResponse {
-    match sqlx::query("SELECT 1").execute(&pool).await {
-        Ok(_) => (
-            StatusCode::OK,
-            axum::Json(serde_json::json!({"status": "ok"})),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "health: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(serde_json::json!({"status": "database unavailable"})),
-            )
-        }
-    }
-}
-
 pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())
 }
@@ -370,7 +358,7 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The address this process can reach itself on: a wildcard bind is reached on loopback.
-fn reachable(addr: SocketAddr) -> SocketAddr {
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),

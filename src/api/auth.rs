@@ -1,6 +1,8 @@
-//! `Authorization: Bearer <token>` on every storefront route, with any of `API_TOKENS`.
+//! `Authorization: Bearer <token>` on every storefront route, with any of `API_TOKENS`, or of
+//! `API_READONLY_TOKENS` on the routes that only read what is stored.
 
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -14,6 +16,25 @@ use super::error::ApiError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub scope: String,
+    /// One of `API_READONLY_TOKENS` (support staff).
+    pub read_only: bool,
+}
+
+/// What a read-only token may reach: `GET`s that read the database only. The recharge's
+/// dealers and branches are `GET`s too, but they call Carat (and store what it lists), so
+/// support staff cannot trigger them.
+const READ_ONLY_ROUTES: &[&str] = &[
+    "/api/v1/recharges",
+    "/api/v1/recharges/{id}",
+    "/api/v1/callbacks",
+    "/api/v1/cards",
+    "/api/v1/cards/{id}",
+];
+
+/// Whether a read-only token may make this request (`route` is the matched route template).
+pub fn read_only_may(method: &Method, route: Option<&str>) -> bool {
+    (method == Method::GET || method == Method::HEAD)
+        && route.is_some_and(|r| READ_ONLY_ROUTES.contains(&r))
 }
 
 pub async fn require_bearer(
@@ -30,14 +51,29 @@ pub async fn require_bearer(
         return ApiError::Unauthorized.into_response();
     };
     // Every configured token is compared, matching or not, so timing says nothing.
-    let matched = state.api_tokens.iter().fold(false, |found, known| {
-        constant_time_eq(token.as_bytes(), known.expose().as_bytes()) | found
-    });
-    if !matched {
+    let matches = |tokens: &[crate::domain::Secret]| {
+        tokens.iter().fold(false, |found, known| {
+            constant_time_eq(token.as_bytes(), known.expose().as_bytes()) | found
+        })
+    };
+    let full = matches(&state.api_tokens);
+    let read_only = matches(&state.api_readonly_tokens);
+    if !full && !read_only {
         return ApiError::Unauthorized.into_response();
+    }
+    // Configuration refuses a token in both lists; were it there, it is read-only.
+    if read_only {
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
+        if !read_only_may(req.method(), route) {
+            return ApiError::ReadOnlyToken.into_response();
+        }
     }
     let caller = Caller {
         scope: fingerprint(token),
+        read_only,
     };
     req.extensions_mut().insert(caller);
     next.run(req).await
@@ -87,6 +123,32 @@ mod tests {
         for value in ["Basic abc", "Bearer", "Bearer ", "Bearerabc", "abc", ""] {
             assert_eq!(super::bearer_token(value), None, "{value:?}");
         }
+    }
+
+    #[test]
+    fn read_only_tokens_only_read_what_is_stored() {
+        use axum::http::Method;
+        for route in [
+            "/api/v1/recharges",
+            "/api/v1/recharges/{id}",
+            "/api/v1/callbacks",
+            "/api/v1/cards",
+            "/api/v1/cards/{id}",
+        ] {
+            assert!(super::read_only_may(&Method::GET, Some(route)), "{route}");
+            assert!(!super::read_only_may(&Method::POST, Some(route)), "{route}");
+        }
+        for route in [
+            "/api/v1/recharges/{id}/dealers",
+            "/api/v1/recharges/{id}/branches",
+        ] {
+            assert!(!super::read_only_may(&Method::GET, Some(route)), "{route}");
+        }
+        assert!(!super::read_only_may(&Method::GET, None));
+        assert!(!super::read_only_may(
+            &Method::DELETE,
+            Some("/api/v1/recharges/{id}")
+        ));
     }
 
     #[test]

@@ -14,6 +14,9 @@ use crate::store::StoreError;
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized,
+    /// A read-only token (`API_READONLY_TOKENS`) on a route that changes something or calls
+    /// Carat.
+    ReadOnlyToken,
     NotFound(String),
     /// The body is not JSON at all.
     Malformed(String),
@@ -105,6 +108,12 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
                 "a valid `Authorization: Bearer <API_TOKEN>` header is required".to_owned(),
+                json!({}),
+            ),
+            Self::ReadOnlyToken => (
+                StatusCode::FORBIDDEN,
+                "read_only_token",
+                "this token is read-only (API_READONLY_TOKENS): it may only GET recharges, the recharge listing, callbacks and cards".to_owned(),
                 json!({}),
             ),
             Self::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message, json!({})),

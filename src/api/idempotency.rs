@@ -52,7 +52,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         Ok(None) => return next.run(req).await,
         Err(e) => return e.into_response(),
     };
-    let Some(Caller { scope }) = req.extensions().get::<Caller>().cloned() else {
+    let Some(Caller { scope, .. }) = req.extensions().get::<Caller>().cloned() else {
         tracing::error!("idempotency layer reached without a caller: is it behind auth?");
         return ApiError::Internal.into_response();
     };

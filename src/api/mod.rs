@@ -7,6 +7,7 @@ pub mod error;
 pub mod idempotency;
 pub mod json;
 pub mod json_errors;
+pub mod listing;
 pub mod recharge_path;
 pub mod recharges;
 pub mod views;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub cards: CardService,
     /// Any of these opens the API (several while one rotates).
     pub api_tokens: Vec<Secret>,
+    /// These read what is stored and nothing else (`auth::read_only_may`).
+    pub api_readonly_tokens: Vec<Secret>,
     /// How long an `Idempotency-Key` and its answer are kept.
     pub idempotency_ttl: Duration,
     /// Keys the requests' fingerprints (`idempotency.rs`): a body may carry a card number.
@@ -45,7 +48,9 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/api/v1/recharges",
-            post(recharges::create).route_layer(idempotent()),
+            post(recharges::create)
+                .route_layer(idempotent())
+                .get(listing::list),
         )
         .route("/api/v1/recharges/{id}", get(recharges::show))
         .route("/api/v1/recharges/{id}/dealers", get(recharges::dealers))

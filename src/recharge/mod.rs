@@ -47,7 +47,7 @@ pub use kinds::invoice::{BillListing, InvoiceRequest};
 pub use kinds::others::OthersEffectuateRequest;
 pub use payment::PaymentChoice;
 pub use pin_receipts::{PinReceipt, Receipts, pin_receipt_state};
-pub use reconcile::{PassReport, Reconciler, ReconcilerConfig};
+pub use reconcile::{Heartbeat, PassReport, Reconciler, ReconcilerConfig};
 pub use resubmit::TvChoice;
 
 use crate::carat::{CaratClient, Exchange};

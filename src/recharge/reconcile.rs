@@ -19,7 +19,9 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tracing::Instrument;
@@ -48,6 +50,44 @@ pub struct Reconciler {
     service: RechargeService,
     config: ReconcilerConfig,
     actor: Actor,
+    heartbeat: Heartbeat,
+}
+
+/// When the reconciler last claimed a batch or completed a pass, for `/health/ready`: a loop
+/// that died or hangs stops beating. On a monotonic clock, so a wall-clock jump is no alarm.
+#[derive(Clone, Debug)]
+pub struct Heartbeat {
+    since: Instant,
+    /// Milliseconds after `since` of the last beat, plus one; 0 before the first.
+    last: Arc<AtomicU64>,
+}
+
+impl Default for Heartbeat {
+    fn default() -> Self {
+        Self {
+            since: Instant::now(),
+            last: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+impl Heartbeat {
+    pub fn beat(&self) {
+        let at = self.since.elapsed().as_millis() as u64 + 1;
+        self.last.store(at, Ordering::Relaxed);
+    }
+
+    /// How long ago the last beat was; `None` before the first.
+    pub fn age(&self) -> Option<Duration> {
+        match self.last.load(Ordering::Relaxed) {
+            0 => None,
+            at => Some(
+                self.since
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(at - 1)),
+            ),
+        }
+    }
 }
 
 /// What one pass did.
@@ -77,7 +117,20 @@ impl Reconciler {
             service,
             config,
             actor,
+            heartbeat: Heartbeat::default(),
         }
+    }
+
+    /// Beats at each batch claimed and after each pass.
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
+    }
+
+    /// How long without a beat the loop counts as stuck. It beats at each batch it claims and
+    /// after each pass, so a long backlog is no alarm; between two beats, one batch may take
+    /// `MAX_STEPS` calls to Carat (a call window each) per recharge, in parallel.
+    pub fn stale_after(&self) -> Duration {
+        self.service.timing.call_window() * (MAX_STEPS as u32 + 1) + self.config.interval * 3
     }
 
     /// Long enough for one step (a query and a call) with room to spare; renewed every step.
@@ -92,10 +145,12 @@ impl Reconciler {
         tokio::pin!(shutdown);
         loop {
             match self.run_pass().await {
-                Ok(report) if report.claimed > 0 => {
-                    tracing::info!(?report, "reconcile pass");
+                Ok(report) => {
+                    self.heartbeat.beat();
+                    if report.claimed > 0 {
+                        tracing::info!(?report, "reconcile pass");
+                    }
                 }
-                Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "reconcile pass failed; will try again"),
             }
             tokio::select! {
@@ -114,6 +169,8 @@ impl Reconciler {
         loop {
             let claimed =
                 store::recharges::claim_due(pool, owner, self.lease(), self.config.batch).await?;
+            // Progress: a pass working through a backlog is alive.
+            self.heartbeat.beat();
             let (fresh, again): (Vec<_>, Vec<_>) =
                 claimed.into_iter().partition(|r| seen.insert(r.id));
             // One look per pass: what is due again after it waits for the next pass.
@@ -345,5 +402,19 @@ impl Reconciler {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_heartbeat_has_no_age_before_its_first_beat() {
+        let h = super::Heartbeat::default();
+        assert_eq!(h.age(), None);
+        h.clone().beat();
+        assert!(
+            h.age().unwrap() < std::time::Duration::from_secs(5),
+            "clones share the beat"
+        );
     }
 }

@@ -11,6 +11,7 @@ pub mod listings;
 pub mod notifications;
 pub mod payment_methods;
 pub mod payments;
+pub mod recharge_list;
 pub mod recharges;
 
 pub use db::{MIGRATOR, connect_and_migrate};

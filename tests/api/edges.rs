@@ -269,8 +269,13 @@ async fn unknown_routes_and_methods_answer_the_json_envelope() {
     assert_eq!(body["error"]["code"], "not_found");
 
     for (method, path, allow) in [
-        (reqwest::Method::DELETE, "/api/v1/recharges", "POST"),
-        (reqwest::Method::GET, "/api/v1/recharges", "POST"),
+        // GET is the operators' listing.
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/recharges",
+            "POST,GET,HEAD",
+        ),
+        (reqwest::Method::PATCH, "/api/v1/callbacks", "GET,HEAD"),
         (reqwest::Method::POST, "/callbacks/authenticity/", ""),
         (reqwest::Method::GET, "/callbacks/authenticity", "POST"),
         (reqwest::Method::PUT, "/health", "GET,HEAD"),
