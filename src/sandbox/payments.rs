@@ -298,7 +298,8 @@ impl PaymentRecord {
             merchant: approved.then(|| receipt(&self.merchant_receipt)),
             authorization: Some(self.authorization.clone()),
             analysis: Some(PaymentAnalysis {
-                status: Some(if approved { "APR" } else { "NEG" }.to_owned()),
+                // Digest §5.4's risk-analysis statuses: accepted or rejected.
+                status: Some(if approved { "ACC" } else { "REJ" }.to_owned()),
                 code: Some(if approved { "0" } else { "5" }.to_owned()),
                 message: Some(if approved { "Aprovada" } else { "Negada" }.to_owned()),
             }),

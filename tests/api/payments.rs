@@ -83,7 +83,7 @@ async fn an_approved_payment_is_kept_and_confirmed_with_the_recharge() {
         payment["authorization"]["number"].as_str().unwrap().len(),
         6
     );
-    assert_eq!(payment["analysis"]["status"], "APR");
+    assert_eq!(payment["analysis"]["status"], "ACC");
     assert!(payment["receipts"]["customer"].is_string(), "{body}");
 
     let (status, body) = app.confirm(&id, true).await;
@@ -117,7 +117,7 @@ async fn a_denied_card_fails_the_recharge_and_its_payment() {
     let stored = app.recharge(&id).await;
     assert_eq!(stored["status"], "failed");
     assert_eq!(stored["payment"]["status"], "NEG", "{stored}");
-    assert_eq!(stored["payment"]["analysis"]["status"], "NEG");
+    assert_eq!(stored["payment"]["analysis"]["status"], "REJ");
     assert_eq!(notified(&app, &nit), vec!["NEG"]);
 }
 
