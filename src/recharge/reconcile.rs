@@ -51,6 +51,8 @@ pub struct Reconciler {
     config: ReconcilerConfig,
     actor: Actor,
     heartbeat: Heartbeat,
+    /// Passes and what they did ([`Self::with_metrics`]).
+    metrics: crate::metrics::Metrics,
 }
 
 /// When the reconciler last claimed a batch or completed a pass, for `/health/ready`: a loop
@@ -118,7 +120,13 @@ impl Reconciler {
             config,
             actor,
             heartbeat: Heartbeat::default(),
+            metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// Counts the passes in `metrics` (otherwise in a registry nobody serves).
+    pub fn with_metrics(self, metrics: crate::metrics::Metrics) -> Self {
+        Self { metrics, ..self }
     }
 
     /// Beats at each batch claimed and after each pass.
@@ -147,11 +155,19 @@ impl Reconciler {
             match self.run_pass().await {
                 Ok(report) => {
                     self.heartbeat.beat();
+                    self.metrics.reconcile_pass(Some((
+                        report.claimed,
+                        report.ended,
+                        report.left_open,
+                    )));
                     if report.claimed > 0 {
                         tracing::info!(?report, "reconcile pass");
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "reconcile pass failed; will try again"),
+                Err(e) => {
+                    self.metrics.reconcile_pass(None);
+                    tracing::warn!(error = %e, "reconcile pass failed; will try again");
+                }
             }
             tokio::select! {
                 () = &mut shutdown => return,
