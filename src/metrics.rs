@@ -225,25 +225,22 @@ impl Metrics {
             .inc();
     }
 
-    /// One reconciler pass: `None` when it failed (the database away).
-    pub fn reconcile_pass(&self, report: Option<(usize, usize, usize)>) {
-        let result = if report.is_some() { "ok" } else { "failed" };
+    /// One reconciler pass ended: `ok` false when it failed (the database away).
+    pub fn reconcile_pass(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
         self.0
             .reconcile_passes
             .get_or_create(&PassLabels { result })
             .inc();
-        if let Some((claimed, ended, left_open)) = report {
-            for (action, n) in [
-                ("claimed", claimed),
-                ("ended", ended),
-                ("left_open", left_open),
-            ] {
-                self.0
-                    .reconcile_actions
-                    .get_or_create(&ActionLabels { action })
-                    .inc_by(n as u64);
-            }
-        }
+    }
+
+    /// `n` recharges the reconciler `claimed`, `ended` or `left_open`, counted as it goes (not
+    /// at the pass's end) so the count is there as soon as the recharge moved.
+    pub fn reconcile_actions(&self, action: &'static str, n: usize) {
+        self.0
+            .reconcile_actions
+            .get_or_create(&ActionLabels { action })
+            .inc_by(n as u64);
     }
 
     fn request(&self, route: String, status: u16, took: Duration) {

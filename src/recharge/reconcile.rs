@@ -155,17 +155,13 @@ impl Reconciler {
             match self.run_pass().await {
                 Ok(report) => {
                     self.heartbeat.beat();
-                    self.metrics.reconcile_pass(Some((
-                        report.claimed,
-                        report.ended,
-                        report.left_open,
-                    )));
+                    self.metrics.reconcile_pass(true);
                     if report.claimed > 0 {
                         tracing::info!(?report, "reconcile pass");
                     }
                 }
                 Err(e) => {
-                    self.metrics.reconcile_pass(None);
+                    self.metrics.reconcile_pass(false);
                     tracing::warn!(error = %e, "reconcile pass failed; will try again");
                 }
             }
@@ -197,6 +193,7 @@ impl Reconciler {
                 return Ok(report);
             }
             report.claimed += fresh.len();
+            self.metrics.reconcile_actions("claimed", fresh.len());
             let mut work = tokio::task::JoinSet::new();
             for recharge in fresh {
                 let this = self.clone();
@@ -205,8 +202,14 @@ impl Reconciler {
             }
             while let Some(joined) = work.join_next().await {
                 match joined {
-                    Ok(Some(r)) if r.status.is_final() => report.ended += 1,
-                    Ok(Some(_)) => report.left_open += 1,
+                    Ok(Some(r)) if r.status.is_final() => {
+                        report.ended += 1;
+                        self.metrics.reconcile_actions("ended", 1);
+                    }
+                    Ok(Some(_)) => {
+                        report.left_open += 1;
+                        self.metrics.reconcile_actions("left_open", 1);
+                    }
                     Ok(None) => {}
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     Err(_) => {}

@@ -231,8 +231,16 @@ async fn the_reconciler_counts_its_passes_and_what_it_ended() {
     )
     .await;
 
-    let samples = scrape(&app).await;
-    assert!(value(&samples, "reconciler_passes_total", &[("result", "ok")]) >= 1.0);
+    // The pass that moved it is counted when it ends, maybe after this answer: wait for it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let samples = loop {
+        let samples = scrape(&app).await;
+        if value(&samples, "reconciler_passes_total", &[("result", "ok")]) >= 1.0 {
+            break samples;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no pass counted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert!(
         value(
             &samples,
