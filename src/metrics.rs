@@ -95,6 +95,7 @@ struct Inner {
     database_up: Gauge,
     pool_connections: Family<StateLabels, Gauge>,
     pool_max: Gauge,
+    pool_acquire: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
 /// The process's metrics; cheap to clone. `Default` is a registry of its own, for the pieces
@@ -191,6 +192,12 @@ impl Metrics {
             "The pool's size limit (DATABASE_MAX_CONNECTIONS)",
             pool_max.clone(),
         );
+        let pool_acquire = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "db_pool_acquire_seconds",
+            "How long this scrape waited for a pool connection: near 0 unless the pool is exhausted (sqlx counts no waits itself; requests that waited too long are the 503s of http_requests_total)",
+            pool_acquire.clone(),
+        );
         Self(Arc::new(Inner {
             registry,
             http_requests,
@@ -205,6 +212,7 @@ impl Metrics {
             database_up,
             pool_connections,
             pool_max,
+            pool_acquire,
         }))
     }
 
@@ -280,11 +288,16 @@ impl Metrics {
             .pool_max
             .set(i64::from(pool.options().get_max_connections()));
 
-        // Bounded: one row per status, whatever the table's size.
-        let counts: Result<Vec<(String, i64)>, sqlx::Error> =
+        let waited = Instant::now();
+        let counts: Result<Vec<(String, i64)>, sqlx::Error> = async {
+            let mut conn = pool.acquire().await?;
+            self.0.pool_acquire.set(waited.elapsed().as_secs_f64());
+            // Bounded: one row per status, whatever the table's size.
             sqlx::query_as("SELECT status, count(*) FROM recharges GROUP BY status")
-                .fetch_all(pool)
-                .await;
+                .fetch_all(&mut *conn)
+                .await
+        }
+        .await;
         match counts {
             Ok(rows) => {
                 // Cleared first so a status no recharge has any more reads 0 by its absence.

@@ -205,6 +205,7 @@ async fn the_series_move_by_what_the_service_did() {
     assert_eq!(value(&samples, "db_pool_max_connections", &[]), 5.0);
     assert!(samples.contains_key(&series("db_pool_connections", &[("state", "in_use")])));
     assert!(samples.contains_key(&series("db_pool_connections", &[("state", "idle")])));
+    assert!(samples.contains_key(&series("db_pool_acquire_seconds", &[])));
 }
 
 #[tokio::test]
