@@ -380,6 +380,8 @@ impl CaratClient {
                     reason,
                 };
                 tracing::error!(call, %error, "carat call not sent");
+                self.metrics
+                    .carat_call(operation(call), "transport", Duration::ZERO);
                 return Exchange {
                     call,
                     request,
