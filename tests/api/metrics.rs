@@ -285,3 +285,71 @@ async fn with_metrics_addr_they_are_served_there_alone_without_a_token() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_callback_path_secret_is_never_a_label() {
+    const SECRET: &str = "metrics-path-secret-0123456789";
+    let app = spawn_app().await;
+    let other = app
+        .spawn_instance_with(&[("CALLBACK_PATH_SECRET", SECRET)])
+        .await;
+    let post = |path: String| {
+        let client = app.client.clone();
+        async move {
+            client
+                .post(path)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body("nit=short")
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // Through the secret: refused as malformed. With a wrong one: 404, no callback at all.
+    let status = post(format!("{other}/callbacks/{SECRET}/authenticity")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let status = post(format!(
+        "{other}/callbacks/wrong-secret-0123456789/authenticity"
+    ))
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let text = scrape_at(&app.client, format!("{other}/metrics"), Some(TOKEN)).await;
+    assert!(!text.contains(SECRET), "{text}");
+    assert!(!text.contains("wrong-secret"), "{text}");
+    let samples = parse(&text);
+    let route = "/callbacks/{secret}/authenticity";
+    assert_eq!(
+        value(
+            &samples,
+            "http_requests_total",
+            &[("route", route), ("status", "400")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "http_requests_total",
+            &[("route", route), ("status", "404")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "callbacks_total",
+            &[("kind", "authenticity"), ("outcome", "refused")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &samples,
+            "callbacks_total",
+            &[("kind", "authenticity"), ("outcome", "unmatched")]
+        ),
+        0.0
+    );
+}
