@@ -85,6 +85,12 @@ pub const SETTINGS: &[Setting] = &[
         VALUE,
     ),
     setting(
+        "metrics_addr",
+        "empty: on `LISTEN_ADDR`",
+        "where Prometheus scrapes `GET /metrics` unauthenticated (e.g. `127.0.0.1:9090`, a network only the scraper reaches); empty: `/metrics` is served on `LISTEN_ADDR` and asks for a bearer token of `API_TOKENS` or `API_READONLY_TOKENS`",
+        VALUE,
+    ),
+    setting(
         "shutdown_grace_ms",
         "`35000`",
         "after SIGTERM or Ctrl-C, how long requests in flight may take to finish before the process exits anyway (new connections are refused at once)",
@@ -429,6 +435,8 @@ pub struct Settings {
     /// How long a request waits for a database connection before it is answered 503.
     pub database_acquire_timeout: Duration,
     pub listen_addr: SocketAddr,
+    /// Where `/metrics` is served unauthenticated; `None`: on `listen_addr`, behind a token.
+    pub metrics_addr: Option<SocketAddr>,
     /// After SIGTERM or Ctrl-C, how long requests in flight may take to finish.
     pub shutdown_grace: Duration,
     /// Every bearer token the storefront may use; several at once so they can rotate.
@@ -574,6 +582,7 @@ impl Settings {
         let database_max_connections = v.required("database_max_connections", parse_positive);
         let database_acquire_timeout = v.required("database_acquire_timeout_ms", parse_millis);
         let listen_addr = v.required("listen_addr", parse_addr);
+        let metrics_addr = v.optional("metrics_addr", parse_addr);
         let shutdown_grace = v.required("shutdown_grace_ms", parse_millis);
         let api_tokens = v.required("api_tokens", parse_tokens);
         let api_readonly_tokens = v.optional("api_readonly_tokens", parse_tokens);
@@ -687,6 +696,7 @@ impl Settings {
                 database_max_connections: database_max_connections?,
                 database_acquire_timeout: database_acquire_timeout?,
                 listen_addr: listen_addr?,
+                metrics_addr: metrics_addr?,
                 shutdown_grace: shutdown_grace?,
                 api_tokens: api_tokens?,
                 api_readonly_tokens: api_readonly_tokens?.unwrap_or_default(),

@@ -7,6 +7,7 @@ pub mod cards;
 pub mod config;
 pub mod domain;
 pub mod health;
+pub mod metrics;
 pub mod recharge;
 pub mod request_id;
 pub mod sandbox;

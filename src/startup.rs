@@ -17,6 +17,7 @@ use crate::carat::{CaratClient, CaratClientConfig};
 use crate::cards::CardService;
 use crate::config::Settings;
 use crate::health::{self, HealthState};
+use crate::metrics::{self, Metrics};
 use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::sandbox::{self, Sandbox, SandboxConfig};
@@ -32,6 +33,8 @@ pub struct Application {
     router: Router,
     local_addr: SocketAddr,
     pool: PgPool,
+    /// `/metrics` on its own listener (`METRICS_ADDR`).
+    metrics_server: Option<(TcpListener, Router)>,
     /// The background reconciler, when `RECONCILE_ENABLED`.
     reconciler: Option<Reconciler>,
     shutdown_grace: Duration,
@@ -84,12 +87,34 @@ impl Application {
                 (Url::parse(&format!("{own_url}/e-sitef"))?, Some(sandbox))
             }
         };
-        let recharges = recharge_service(&settings, pool.clone(), carat_base_url.clone())?;
-        let cards = card_service(&settings, pool.clone(), carat_base_url.clone())?;
+        let metrics = Metrics::new();
+        let recharges =
+            recharge_service_with(&settings, pool.clone(), carat_base_url.clone(), &metrics)?;
+        let cards = card_service_with(&settings, pool.clone(), carat_base_url.clone(), &metrics)?;
         let reconciler = settings
             .reconcile
             .enabled
-            .then(|| reconciler(&settings, recharges.clone()));
+            .then(|| reconciler(&settings, recharges.clone()).with_metrics(metrics.clone()));
+        // With METRICS_ADDR, its own unauthenticated listener; otherwise the main one, behind
+        // the API's tokens.
+        let metrics_server = match settings.metrics_addr {
+            Some(addr) => {
+                let listener = TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("METRICS_ADDR {addr}: {e}"))?;
+                let router = metrics::router(metrics.clone(), pool.clone(), None);
+                Some((listener, router))
+            }
+            None => None,
+        };
+        let main_metrics = metrics_server.is_none().then(|| {
+            let tokens = [
+                settings.api_tokens.clone(),
+                settings.api_readonly_tokens.clone(),
+            ]
+            .concat();
+            metrics::router(metrics.clone(), pool.clone(), Some(tokens))
+        });
 
         let mut router = Router::new()
             .merge(api::router(AppState {
@@ -119,9 +144,16 @@ impl Application {
         if let Some(sandbox) = &sandbox {
             router = router.merge(sandbox.router());
         }
+        if let Some(main_metrics) = main_metrics {
+            router = router.merge(main_metrics);
+        }
         let router = router
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(
+                metrics.clone(),
+                metrics::record_requests,
+            ))
             .layer(trace_layer())
             .layer(axum::middleware::from_fn(request_id::set_and_echo));
 
@@ -137,6 +169,7 @@ impl Application {
             router,
             local_addr,
             pool,
+            metrics_server,
             reconciler,
             shutdown_grace: settings.shutdown_grace,
             idempotency_ttl: settings.idempotency_ttl,
@@ -149,6 +182,13 @@ impl Application {
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Where `/metrics` is served on its own (`METRICS_ADDR`), once bound.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_server
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// Serves, and reconciles, until `shutdown` completes; then stops accepting connections,
@@ -175,6 +215,17 @@ impl Application {
             IDEMPOTENCY_PURGE_INTERVAL,
             until_stopped(),
         ));
+        if let Some((listener, router)) = self.metrics_server {
+            let stopped = until_stopped();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            });
+        }
         // The peer's address goes into the callback inbox and decides who may post callbacks.
         let service = self
             .router
@@ -240,6 +291,16 @@ pub fn card_service(
     pool: PgPool,
     carat_base_url: Url,
 ) -> anyhow::Result<CardService> {
+    card_service_with(settings, pool, carat_base_url, &Metrics::default())
+}
+
+/// [`card_service`], its calls counted in `metrics`.
+pub fn card_service_with(
+    settings: &Settings,
+    pool: PgPool,
+    carat_base_url: Url,
+    metrics: &Metrics,
+) -> anyhow::Result<CardService> {
     let carat = CaratClient::new(CaratClientConfig {
         base_url: carat_base_url,
         merchant_key: settings.carat.merchant_key.clone(),
@@ -250,7 +311,8 @@ pub fn card_service(
         merchant_id: settings.carat.merchant_id.clone(),
         auth_mode: settings.carat.auth_mode,
         jwt_key: None,
-    })?;
+    })?
+    .with_metrics(metrics.clone());
     Ok(CardService::new(
         pool,
         carat,
@@ -266,6 +328,16 @@ pub fn recharge_service(
     pool: PgPool,
     carat_base_url: Url,
 ) -> anyhow::Result<RechargeService> {
+    recharge_service_with(settings, pool, carat_base_url, &Metrics::default())
+}
+
+/// [`recharge_service`], its calls counted in `metrics`.
+pub fn recharge_service_with(
+    settings: &Settings,
+    pool: PgPool,
+    carat_base_url: Url,
+    metrics: &Metrics,
+) -> anyhow::Result<RechargeService> {
     let carat = CaratClient::new(CaratClientConfig {
         base_url: carat_base_url,
         merchant_key: settings.carat.merchant_key.clone(),
@@ -274,7 +346,8 @@ pub fn recharge_service(
         merchant_id: settings.carat.merchant_id.clone(),
         auth_mode: settings.carat.auth_mode,
         jwt_key: settings.carat.jwt_key.clone(),
-    })?;
+    })?
+    .with_metrics(metrics.clone());
     let timing = Timing {
         call_timeout: settings.carat.timeout,
         call_grace: settings.carat.call_grace,

@@ -81,7 +81,7 @@ pub async fn require_bearer(
 
 /// The token of an `Authorization` value whose scheme is `Bearer`, in any case (RFC 9110:
 /// auth schemes are case-insensitive).
-fn bearer_token(value: &str) -> Option<&str> {
+pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim_start();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -95,7 +95,7 @@ fn fingerprint(token: &str) -> String {
 }
 
 /// Compares without an early exit, so response time says nothing about the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     use subtle::ConstantTimeEq;
     a.ct_eq(b).into()
 }

@@ -62,7 +62,7 @@ pub(super) async fn refuse(
         reason: Some(reason),
     };
     match callbacks::keep_refused_as(pool, receipt, &verdict, stored_body).await {
-        Ok(stored) => reply(stored.http_status as u16, stored.reason),
+        Ok(stored) => with_outcome(reply(stored.http_status as u16, stored.reason), "refused"),
         // Answered only once kept, refusals too: Carat sends it again later.
         Err(e) => unavailable(what, e),
     }
@@ -76,13 +76,28 @@ pub(super) fn reply(status: u16, reason: Option<String>) -> Response {
     } else {
         reason.unwrap_or_else(|| status.to_string())
     };
-    (status, text).into_response()
+    // For the metrics: a 404 names what this store does not hold (a NIT, an order).
+    let outcome = match status.as_u16() {
+        200 => "accepted",
+        404 => "unmatched",
+        500.. => "unavailable",
+        _ => "refused",
+    };
+    with_outcome((status, text).into_response(), outcome)
+}
+
+/// Tells the request layer's metrics how the callback went.
+pub(super) fn with_outcome(mut response: Response, outcome: &'static str) -> Response {
+    response
+        .extensions_mut()
+        .insert(crate::metrics::CallbackOutcome(outcome));
+    response
 }
 
 /// Never 200 without the commit: a 503 while the database is away (Carat sends the POST
 /// again), a 500 for anything else; neither says more than that.
 pub(super) fn unavailable(what: &'static str, e: StoreError) -> Response {
-    match e {
+    let response = match e {
         StoreError::Unavailable(e) => {
             tracing::error!(error = %e, "{what}: database unavailable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable").into_response()
@@ -91,5 +106,6 @@ pub(super) fn unavailable(what: &'static str, e: StoreError) -> Response {
             tracing::error!(error = %e, "{what}: could not commit");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
-    }
+    };
+    with_outcome(response, "unavailable")
 }

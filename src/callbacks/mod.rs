@@ -150,11 +150,14 @@ async fn admit(State(guard): State<CallbackGuard>, request: Request, next: Next)
             forwarded_for = forwarded_for.as_deref(),
             "callback refused: its source is not in CALLBACK_ALLOWED_NETWORKS"
         );
-        return (
-            StatusCode::FORBIDDEN,
-            "source address not allowed to post callbacks",
-        )
-            .into_response();
+        return answer::with_outcome(
+            (
+                StatusCode::FORBIDDEN,
+                "source address not allowed to post callbacks",
+            )
+                .into_response(),
+            "refused",
+        );
     }
     next.run(request).await
 }

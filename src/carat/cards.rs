@@ -136,6 +136,7 @@ impl CaratClient {
                 }
             }
         };
+        self.observe("store_card", started, &result);
         log("store_card", started, &result);
         Exchange {
             call: "store_card",
@@ -176,6 +177,7 @@ impl CaratClient {
                 }
             }
         };
+        self.observe("query_card", started, &result);
         log("query_card", started, &result);
         Exchange {
             call: "query_card",

@@ -97,6 +97,8 @@ pub struct CaratClient {
     /// ([`Self::for_recharge`]).
     signing: AuthMode,
     jwt_key: Option<JwtKey>,
+    /// Every call's operation, outcome and latency ([`Self::with_metrics`]).
+    metrics: crate::metrics::Metrics,
 }
 
 /// What a call's signature claims: the create names the order, every later call the NIT.
@@ -140,7 +142,27 @@ impl CaratClient {
             auth_mode: config.auth_mode,
             signing: config.auth_mode,
             jwt_key: config.jwt_key,
+            metrics: crate::metrics::Metrics::default(),
         })
+    }
+
+    /// Counts this client's calls in `metrics` (otherwise in a registry nobody serves).
+    pub fn with_metrics(self, metrics: crate::metrics::Metrics) -> Self {
+        Self { metrics, ..self }
+    }
+
+    /// Every call's outcome passes here: counted by operation and outcome, with its latency.
+    pub(super) fn observe<T>(
+        &self,
+        call: &'static str,
+        started: Instant,
+        result: &Result<T, CaratError>,
+    ) {
+        self.metrics.carat_call(
+            operation(call),
+            crate::metrics::call_outcome(result),
+            started.elapsed(),
+        );
     }
 
     pub fn merchant_id(&self) -> &MerchantId {
@@ -358,6 +380,8 @@ impl CaratClient {
                     reason,
                 };
                 tracing::error!(call, %error, "carat call not sent");
+                self.metrics
+                    .carat_call(operation(call), "transport", Duration::ZERO);
                 return Exchange {
                     call,
                     request,
@@ -367,6 +391,7 @@ impl CaratClient {
         };
         let started = Instant::now();
         let result = self.exchange::<T>(call_noun(call), req).await;
+        self.observe(call, started, &result);
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(body) => tracing::info!(
@@ -490,6 +515,18 @@ fn with_causes(error: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     words
+}
+
+/// A call's `operation` label: the names of issue 9, one per Carat resource and verb.
+fn operation(call: &'static str) -> &'static str {
+    match call {
+        "begin" => "create",
+        "list_dealers" => "dealers",
+        "list_branches" | "list_invoice" => "branches",
+        "query_card" => "card_query",
+        // effectuate, confirm, undo, query, store_card.
+        other => other,
+    }
 }
 
 /// How the storefront's error names a call: "the effectuation", not "the effectuate".

@@ -51,6 +51,8 @@ pub struct Reconciler {
     config: ReconcilerConfig,
     actor: Actor,
     heartbeat: Heartbeat,
+    /// Passes and what they did ([`Self::with_metrics`]).
+    metrics: crate::metrics::Metrics,
 }
 
 /// When the reconciler last claimed a batch or completed a pass, for `/health/ready`: a loop
@@ -118,7 +120,13 @@ impl Reconciler {
             config,
             actor,
             heartbeat: Heartbeat::default(),
+            metrics: crate::metrics::Metrics::default(),
         }
+    }
+
+    /// Counts the passes in `metrics` (otherwise in a registry nobody serves).
+    pub fn with_metrics(self, metrics: crate::metrics::Metrics) -> Self {
+        Self { metrics, ..self }
     }
 
     /// Beats at each batch claimed and after each pass.
@@ -147,11 +155,15 @@ impl Reconciler {
             match self.run_pass().await {
                 Ok(report) => {
                     self.heartbeat.beat();
+                    self.metrics.reconcile_pass(true);
                     if report.claimed > 0 {
                         tracing::info!(?report, "reconcile pass");
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "reconcile pass failed; will try again"),
+                Err(e) => {
+                    self.metrics.reconcile_pass(false);
+                    tracing::warn!(error = %e, "reconcile pass failed; will try again");
+                }
             }
             tokio::select! {
                 () = &mut shutdown => return,
@@ -181,6 +193,7 @@ impl Reconciler {
                 return Ok(report);
             }
             report.claimed += fresh.len();
+            self.metrics.reconcile_actions("claimed", fresh.len());
             let mut work = tokio::task::JoinSet::new();
             for recharge in fresh {
                 let this = self.clone();
@@ -189,8 +202,14 @@ impl Reconciler {
             }
             while let Some(joined) = work.join_next().await {
                 match joined {
-                    Ok(Some(r)) if r.status.is_final() => report.ended += 1,
-                    Ok(Some(_)) => report.left_open += 1,
+                    Ok(Some(r)) if r.status.is_final() => {
+                        report.ended += 1;
+                        self.metrics.reconcile_actions("ended", 1);
+                    }
+                    Ok(Some(_)) => {
+                        report.left_open += 1;
+                        self.metrics.reconcile_actions("left_open", 1);
+                    }
                     Ok(None) => {}
                     Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                     Err(_) => {}

@@ -17,6 +17,7 @@ mod helpers;
 mod idempotency;
 mod inbox;
 mod invoice;
+mod metrics;
 mod migrations;
 mod others;
 mod outage;
