@@ -119,6 +119,12 @@ impl ReloadingCert {
             .with_no_client_auth()
             .with_cert_resolver(self.clone());
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        // No session resumption: a resumed session skips the certificate, so a client could
+        // go on resuming under a replaced (perhaps compromised) certificate after a reload.
+        // Every new connection gets the certificate of the moment; keep-alive still spares
+        // Carat's few callbacks a handshake per request.
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
         Ok(Arc::new(config))
     }
 }
