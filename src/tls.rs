@@ -106,6 +106,7 @@ impl ReloadingCert {
         let now = modified(&self.files);
         let changed = *self.seen.lock().unwrap_or_else(|e| e.into_inner()) != now;
         if changed {
+            tracing::info!(cert = %self.files.cert_path.display(), "TLS certificate files changed");
             let _ = self.reload();
         }
     }

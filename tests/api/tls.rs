@@ -253,7 +253,7 @@ async fn a_reload_serves_the_new_certificate_to_new_connections_and_keeps_open_o
 }
 
 #[tokio::test]
-async fn sighup_reloads_the_real_binarys_certificate() {
+async fn sighup_and_a_file_change_reload_the_real_binarys_certificate() {
     let app = spawn_app_with(seed_merchant()).await;
     let certs = CertDir::new();
     let first = make_pki("carat test CA one");
@@ -278,6 +278,20 @@ async fn sighup_reloads_the_real_binarys_certificate() {
     );
     assert!(live(&client_trusting(&first.ca_pem), &base).await.is_err());
     assert_eq!(live(&old_client, &base).await.unwrap(), StatusCode::OK);
+
+    // With no signal, the files' watcher (every 5 s) picks the next change up.
+    let third = make_pki("carat test CA three");
+    certs.install(&third);
+    service
+        .until_logged("TLS certificate files changed", Duration::from_secs(15))
+        .await;
+    service
+        .until_logged("TLS certificate reloaded", Duration::from_secs(5))
+        .await;
+    assert_eq!(
+        live(&client_trusting(&third.ca_pem), &base).await.unwrap(),
+        StatusCode::OK
+    );
 
     // Graceful shutdown with TLS: the idle keep-alive connection does not hold it up.
     service.signal("-TERM");
