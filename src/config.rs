@@ -91,6 +91,18 @@ pub const SETTINGS: &[Setting] = &[
         VALUE,
     ),
     setting(
+        "tls_cert_path",
+        "unset: plain HTTP (behind a TLS-terminating proxy)",
+        "a PEM certificate chain (leaf first): when set, with `TLS_KEY_PATH`, the service serves HTTPS itself, and reloads the pair on SIGHUP or when either file changes",
+        VALUE,
+    ),
+    setting(
+        "tls_key_path",
+        "unset",
+        "the PEM private key of `TLS_CERT_PATH`'s certificate (both or neither; a missing, unreadable or mismatched pair stops start-up)",
+        VALUE,
+    ),
+    setting(
         "shutdown_grace_ms",
         "`35000`",
         "after SIGTERM or Ctrl-C, how long requests in flight may take to finish before the process exits anyway (new connections are refused at once)",
@@ -437,6 +449,8 @@ pub struct Settings {
     pub listen_addr: SocketAddr,
     /// Where `/metrics` is served unauthenticated; `None`: on `listen_addr`, behind a token.
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve HTTPS with this pair; `None`: plain HTTP behind a terminating proxy.
+    pub tls: Option<crate::tls::TlsFiles>,
     /// After SIGTERM or Ctrl-C, how long requests in flight may take to finish.
     pub shutdown_grace: Duration,
     /// Every bearer token the storefront may use; several at once so they can rotate.
@@ -583,6 +597,42 @@ impl Settings {
         let database_acquire_timeout = v.required("database_acquire_timeout_ms", parse_millis);
         let listen_addr = v.required("listen_addr", parse_addr);
         let metrics_addr = v.optional("metrics_addr", parse_addr);
+        let tls = match (
+            v.optional("tls_cert_path", |s| Ok(PathBuf::from(s))),
+            v.optional("tls_key_path", |s| Ok(PathBuf::from(s))),
+        ) {
+            (Some(Some(cert_path)), Some(Some(key_path))) => {
+                let files = crate::tls::TlsFiles {
+                    cert_path,
+                    key_path,
+                };
+                // Read now, so a bad pair is reported with everything else wrong.
+                match crate::tls::load(&files) {
+                    Ok(_) => Some(Some(files)),
+                    Err(reason) => {
+                        v.errors.push(ConfigError::Invalid {
+                            env: "TLS_CERT_PATH".into(),
+                            reason,
+                        });
+                        None
+                    }
+                }
+            }
+            (Some(None), Some(None)) => Some(None),
+            (Some(cert), Some(_)) => {
+                let (set, unset) = if cert.is_some() {
+                    ("TLS_CERT_PATH", "TLS_KEY_PATH")
+                } else {
+                    ("TLS_KEY_PATH", "TLS_CERT_PATH")
+                };
+                v.errors.push(ConfigError::Invalid {
+                    env: unset.into(),
+                    reason: format!("{set} is set: TLS needs both the certificate and its key"),
+                });
+                None
+            }
+            _ => None,
+        };
         let shutdown_grace = v.required("shutdown_grace_ms", parse_millis);
         let api_tokens = v.required("api_tokens", parse_tokens);
         let api_readonly_tokens = v.optional("api_readonly_tokens", parse_tokens);
@@ -697,6 +747,7 @@ impl Settings {
                 database_acquire_timeout: database_acquire_timeout?,
                 listen_addr: listen_addr?,
                 metrics_addr: metrics_addr?,
+                tls: tls?,
                 shutdown_grace: shutdown_grace?,
                 api_tokens: api_tokens?,
                 api_readonly_tokens: api_readonly_tokens?.unwrap_or_default(),
@@ -1007,6 +1058,31 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Settings::load_from(&config_dir(), |name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_a_readable_pair() {
+        assert!(load(&[]).unwrap().tls.is_none(), "plain HTTP by default");
+        let err = load(&[("TLS_CERT_PATH", "/nonexistent/cert.pem")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("TLS_KEY_PATH is invalid: TLS_CERT_PATH is set"),
+            "{err}"
+        );
+        let err = load(&[
+            ("TLS_CERT_PATH", "/nonexistent/cert.pem"),
+            ("TLS_KEY_PATH", "/nonexistent/key.pem"),
+            ("CARAT_TIMEOUT_MS", "soon"),
+        ])
+        .unwrap_err()
+        .to_string();
+        // Collected with the other errors, naming the file.
+        assert!(
+            err.contains("TLS_CERT_PATH /nonexistent/cert.pem: cannot read"),
+            "{err}"
+        );
+        assert!(err.contains("CARAT_TIMEOUT_MS"), "{err}");
     }
 
     #[test]

@@ -141,6 +141,9 @@ async fn probe(live: bool, url: Option<String>) -> ExitCode {
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Application::build(settings).await?;
+    if let Some(cert) = app.tls() {
+        reload_on_sighup(cert);
+    }
     app.run_until(shutdown_signal()).await?;
     Ok(())
 }
@@ -193,6 +196,27 @@ async fn run_sandbox(settings: Settings) -> anyhow::Result<()> {
         () = shutdown_signal() => {}
     }
     Ok(())
+}
+
+/// SIGHUP re-reads TLS_CERT_PATH and TLS_KEY_PATH (a bad pair is logged and the old one kept).
+fn reload_on_sighup(cert: std::sync::Arc<carat_merchant::tls::ReloadingCert>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "no SIGHUP handler: the certificate reloads only when its files change");
+                return;
+            }
+        };
+        while hangups.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the TLS certificate");
+            let _ = cert.reload();
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = cert;
 }
 
 async fn shutdown_signal() {

@@ -2,10 +2,13 @@
 //! listener.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
+use axum::serve::ListenerExt;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -22,6 +25,7 @@ use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::sandbox::{self, Sandbox, SandboxConfig};
 use crate::store;
+use crate::tls::{self, ReloadingCert, TlsListener};
 
 /// How often each `serve` process deletes idempotency keys past their TTL (and once at start).
 /// Keys are kept for hours and an expired one is treated as new whether purged or not, so
@@ -39,6 +43,8 @@ pub struct Application {
     reconciler: Option<Reconciler>,
     shutdown_grace: Duration,
     idempotency_ttl: Duration,
+    /// The certificate served, when the service terminates TLS itself.
+    tls: Option<Arc<ReloadingCert>>,
 }
 
 impl Application {
@@ -60,10 +66,18 @@ impl Application {
         )
         .await?;
 
+        let tls = settings
+            .tls
+            .clone()
+            .map(ReloadingCert::new)
+            .transpose()
+            .map_err(anyhow::Error::msg)?;
         let guard = callback_guard(&settings)?;
         // Without CARAT_BASE_URL the sandbox plays Carat in this process, and its
-        // authenticity POST comes back to this very listener.
-        let own_url = format!("http://{}", reachable(local_addr));
+        // authenticity POST comes back to this very listener (over HTTPS when serving TLS:
+        // then the certificate must be one the platform trusts, for this address).
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let own_url = format!("{scheme}://{}", reachable(local_addr));
         let (carat_base_url, sandbox) = match &settings.carat.base_url {
             Some(url) => (url.clone(), None),
             None => {
@@ -159,6 +173,7 @@ impl Application {
 
         tracing::info!(
             %local_addr,
+            tls = tls.is_some(),
             carat = %carat_base_url,
             embedded_sandbox = sandbox.is_some(),
             reconciler = reconciler.is_some(),
@@ -173,7 +188,14 @@ impl Application {
             reconciler,
             shutdown_grace: settings.shutdown_grace,
             idempotency_ttl: settings.idempotency_ttl,
+            tls,
         })
+    }
+
+    /// The reload hook when serving TLS: SIGHUP calls [`ReloadingCert::reload`] on it, and so
+    /// can a test (a signal cannot target one in-process app).
+    pub fn tls(&self) -> Option<Arc<ReloadingCert>> {
+        self.tls.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -230,12 +252,37 @@ impl Application {
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                let _ = stop.send(true);
-            })
-            .into_future();
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &self.tls {
+            None => Box::pin(
+                axum::serve(self.listener, service)
+                    .with_graceful_shutdown(shutdown)
+                    .into_future(),
+            ),
+            Some(cert) => {
+                let watcher = tls::watch(cert.clone(), tls::WATCH_INTERVAL);
+                let until = until_stopped();
+                tokio::spawn(async move {
+                    until.await;
+                    watcher.abort();
+                });
+                let listener = TlsListener::new(
+                    self.listener,
+                    cert.server_config().map_err(std::io::Error::other)?,
+                )?
+                // `tap_io` only so that `ConnectInfo<SocketAddr>` (axum implements it for a
+                // tapped listener) gives the callbacks the peer's address.
+                .tap_io(|_| {});
+                Box::pin(
+                    axum::serve(listener, service)
+                        .with_graceful_shutdown(shutdown)
+                        .into_future(),
+                )
+            }
+        };
         let grace = self.shutdown_grace;
         let deadline = async move {
             until_stopped().await;

@@ -34,6 +34,7 @@ mod signature;
 mod startup_config;
 mod status_notifications;
 mod stored_card_payments;
+mod tls;
 mod tv_and_questions;
 mod tv_payments;
 mod validation;
