@@ -18,6 +18,7 @@ mod idempotency;
 mod inbox;
 mod invoice;
 mod migrations;
+mod openapi;
 mod others;
 mod outage;
 mod outbound_faults;
