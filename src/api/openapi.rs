@@ -953,7 +953,12 @@ mod tests {
         let source = include_str!("mod.rs");
         let mut routes = Vec::new();
         for chunk in source.split(".route(").skip(1) {
-            let path = chunk.split('"').nth(1).unwrap().to_owned();
+            let argument = chunk.split(',').next().unwrap().trim();
+            let path = match argument.strip_prefix('"') {
+                Some(literal) => literal.split('"').next().unwrap().to_owned(),
+                None if argument == "openapi::PATH" => PATH.to_owned(),
+                None => panic!("api/mod.rs registers a route this test cannot read: {argument}"),
+            };
             // The methods: up to the route's closing, i.e. the next `.route(`/`.layer(`.
             let body = chunk.split(".layer(").next().unwrap();
             for method in ["get", "post", "put", "patch", "delete"] {
@@ -992,6 +997,80 @@ mod tests {
                     "{method} {path} is documented and not registered"
                 );
             }
+        }
+    }
+
+    /// Each `ApiError` answers a status and code the document's table lists, and the table
+    /// lists nothing the API cannot answer.
+    #[tokio::test]
+    async fn every_error_is_in_the_table() {
+        use crate::api::error::ApiError;
+        use crate::recharge::{CaratFailure, CaratProblem};
+        let carat = |failure, answered| {
+            ApiError::Carat(Box::new(CaratProblem {
+                failure,
+                message: "m".into(),
+                http_status: None,
+                code: None,
+                carat_message: None,
+                carat_status: None,
+                answered,
+                recharge_status: None,
+                recharge_id: None,
+                call: None,
+                timeout_ms: None,
+            }))
+        };
+        let every = vec![
+            ApiError::Unauthorized,
+            ApiError::ReadOnlyToken,
+            ApiError::NotFound("x".into()),
+            ApiError::Malformed("x".into()),
+            ApiError::UnsupportedMediaType,
+            ApiError::BodyTooLarge,
+            ApiError::MethodNotAllowed,
+            ApiError::invalid("f", "r"),
+            ApiError::Conflict {
+                message: "x".into(),
+                status: None,
+                recharge_id: None,
+            },
+            carat(CaratFailure::Denied, true),
+            carat(CaratFailure::Refused, true),
+            carat(CaratFailure::Unavailable, true),
+            carat(CaratFailure::Unavailable, false),
+            carat(CaratFailure::OutcomeUnknown, true),
+            carat(CaratFailure::OutcomeUnknown, false),
+            ApiError::OutcomeUnrecorded {
+                message: "x".into(),
+                status: RechargeStatus::Effectuating,
+            },
+            ApiError::Unavailable,
+            ApiError::Internal,
+            ApiError::InvalidIdempotencyKey("is empty"),
+            ApiError::IdempotencyKeyInUse,
+            ApiError::IdempotencyKeyReused,
+        ];
+        let mut answered = Vec::new();
+        for error in every {
+            let response = axum::response::IntoResponse::into_response(error);
+            let status = response.status().as_u16();
+            let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+                .await
+                .unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            let code = body["error"]["code"].as_str().unwrap().to_owned();
+            assert!(
+                ERRORS.iter().any(|(s, c, _)| *s == status && *c == code),
+                "{status} {code} is missing from openapi::ERRORS"
+            );
+            answered.push((status, code));
+        }
+        for (status, code, _) in ERRORS {
+            assert!(
+                answered.iter().any(|(s, c)| s == status && c == code),
+                "{status} {code} is in openapi::ERRORS and no ApiError answers it"
+            );
         }
     }
 

@@ -4,7 +4,8 @@
 //!
 //! The validator is the subset of JSON Schema the document uses (`type` with type arrays for
 //! null, `properties`, `required`, `additionalProperties: false`, `items`, `enum`, `const`,
-//! `oneOf`, `$ref`, `minLength`/`maxLength`, `minimum`): small enough to read, no crate.
+//! `oneOf`, `$ref`, `minLength`/`maxLength`, `minimum`, and
+//! `pattern` of the one shape the document uses: `^[class]*$`, `+` or `{n}`): small enough to read, no crate.
 
 use std::time::Duration;
 
@@ -365,10 +366,69 @@ fn validate(document: &Value, schema: &Value, value: &Value, at: &str, errors: &
                     errors.push(format!("{at}: {n} is below {rule}"));
                 }
             }
-            // Annotations: they constrain nothing this test checks.
-            "description" | "format" | "pattern" | "example" | "examples" | "title" | "maximum" => {
+            "pattern" => {
+                if let Some(s) = value.as_str()
+                    && !matches_pattern(rule.as_str().unwrap(), s)
+                {
+                    errors.push(format!("{at}: {value} does not match {rule}"));
+                }
             }
+            // Annotations: they constrain nothing this test checks.
+            "description" | "format" | "example" | "examples" | "title" | "maximum" => {}
             other => errors.push(format!("{at}: the validator does not know `{other}`")),
         }
     }
+}
+
+/// `^[class]*$`, `^[class]+$` or `^[class]{n}$`, where `class` holds `a-z`-style ranges and
+/// single characters: the only patterns the document writes.
+fn matches_pattern(pattern: &str, value: &str) -> bool {
+    let inner = pattern
+        .strip_prefix("^[")
+        .and_then(|p| p.strip_suffix('$'))
+        .unwrap_or_else(|| panic!("the validator does not know the pattern {pattern}"));
+    let (class, quantifier) = inner.split_once(']').unwrap();
+    let class: Vec<char> = class.chars().collect();
+    let fits = |c: char| {
+        let mut i = 0;
+        while i < class.len() {
+            if i + 2 < class.len() && class[i + 1] == '-' {
+                if (class[i]..=class[i + 2]).contains(&c) {
+                    return true;
+                }
+                i += 3;
+            } else {
+                if class[i] == c {
+                    return true;
+                }
+                i += 1;
+            }
+        }
+        false
+    };
+    let count = value.chars().count();
+    let count_fits = match quantifier {
+        "*" => true,
+        "+" => count >= 1,
+        q => {
+            let n: usize = q
+                .strip_prefix('{')
+                .and_then(|q| q.strip_suffix('}'))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("the validator does not know the pattern {pattern}"));
+            count == n
+        }
+    };
+    count_fits && value.chars().all(fits)
+}
+
+#[test]
+fn the_pattern_subset_matches_as_json_schema_does() {
+    assert!(matches_pattern("^[0-9]*$", "0123"));
+    assert!(!matches_pattern("^[0-9]*$", "01a"));
+    assert!(matches_pattern("^[A-Za-z0-9]*$", "F10C7266"));
+    assert!(!matches_pattern("^[A-Za-z0-9]*$", "F10-"));
+    assert!(matches_pattern("^[0-9]{4}$", "1230"));
+    assert!(!matches_pattern("^[0-9]{4}$", "12301"));
+    assert!(!matches_pattern("^[0-9]+$", ""));
 }
