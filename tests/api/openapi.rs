@@ -193,8 +193,53 @@ async fn the_documents_schemas_hold_the_apis_real_answers() {
         std::fs::write(path, serde_json::to_string_pretty(&dump).unwrap()).unwrap();
     }
 
+    check(&document, &flow.answers);
+}
+
+/// A bill (`invoice`): its listing (`BillListing`) and its effectuation's shape.
+#[tokio::test]
+async fn a_bills_answers_hold_to_the_document_too() {
+    let app = spawn_app().await;
+    let document = app.get_json("/api/openapi.json").await.1;
+    let mut flow = Flow {
+        app: &app,
+        answers: Vec::new(),
+    };
+    let recharges = "/api/v1/recharges";
+    let created = flow
+        .post(recharges, recharges, json!({"recharge_type": "invoice"}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let one = |tail: &str| format!("/api/v1/recharges/{id}{tail}");
+    flow.get("/api/v1/recharges/{id}/dealers", &one("/dealers"))
+        .await;
+    let bar_code = carat_merchant::sandbox::bills::PAYABLE_BAR_CODE;
+    let listed = flow
+        .get(
+            "/api/v1/recharges/{id}/branches",
+            &one(&format!("/branches?dealer_code=910&bar_code={bar_code}")),
+        )
+        .await;
+    assert_eq!(flow.last_status(), StatusCode::OK, "{listed}");
+    let paid = flow
+        .post(
+            "/api/v1/recharges/{id}/effectuate",
+            &one("/effectuate"),
+            json!({"dealer": {"code": "910", "type_code": "04"},
+                   "invoice": {"bar_code": bar_code}, "amount": listed["invoice"]["amount"]}),
+        )
+        .await;
+    assert_eq!(flow.last_status(), StatusCode::OK, "{paid}");
+    assert_eq!(paid["effectuation"]["invoice"]["bar_code"], bar_code);
+    flow.get("/api/v1/recharges/{id}", &one("")).await;
+    check(&document, &flow.answers);
+}
+
+/// Validates every answer against the document; fails listing every mismatch.
+fn check(document: &Value, answers: &[Answer]) {
+    let document = document.clone();
     let mut failures = Vec::new();
-    for answer in &flow.answers {
+    for answer in answers {
         let schema = response_schema(&document, answer);
         let mut errors = Vec::new();
         validate(&document, schema, &answer.body, "$", &mut errors);
