@@ -477,3 +477,36 @@ fn the_pattern_subset_matches_as_json_schema_does() {
     assert!(!matches_pattern("^[0-9]{4}$", "12301"));
     assert!(!matches_pattern("^[0-9]+$", ""));
 }
+
+/// Each example the document gives (request bodies and answers) holds to its own schema: an
+/// example cannot drift from what it illustrates.
+#[test]
+fn every_example_holds_to_its_schema() {
+    let document = carat_merchant::api::openapi::document();
+    let mut failures = Vec::new();
+    let mut seen = 0;
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let bodies = std::iter::once(("request", &operation["requestBody"])).chain(
+                operation["responses"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(s, r)| (s.as_str(), r)),
+            );
+            for (which, part) in bodies {
+                let media = &part["content"]["application/json"];
+                if let Some(example) = media.get("example") {
+                    seen += 1;
+                    let mut errors = Vec::new();
+                    validate(&document, &media["schema"], example, "$", &mut errors);
+                    if !errors.is_empty() {
+                        failures.push(format!("{method} {path} {which}: {}", errors.join("; ")));
+                    }
+                }
+            }
+        }
+    }
+    assert!(seen >= 15, "{seen} examples");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
