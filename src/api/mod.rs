@@ -8,6 +8,7 @@ pub mod idempotency;
 pub mod json;
 pub mod json_errors;
 pub mod listing;
+pub mod openapi;
 pub mod recharge_path;
 pub mod recharges;
 pub mod views;
@@ -77,5 +78,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_bearer,
         ))
+        // After the bearer check's layer, so outside it: the document is public (it holds no
+        // secret; client generators fetch it without a token).
+        .route(openapi::PATH, get(openapi::serve))
         .with_state(state)
 }

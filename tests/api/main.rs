@@ -19,6 +19,7 @@ mod inbox;
 mod invoice;
 mod metrics;
 mod migrations;
+mod openapi;
 mod others;
 mod outage;
 mod outbound_faults;
