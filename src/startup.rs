@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::api::{self, AppState, error::ApiError};
 use crate::callbacks::{self, CallbackGuard, CallbackState, PathSecret, SourcePolicy};
+use crate::carat::signature::JwtKey;
 use crate::carat::{CaratClient, CaratClientConfig};
 use crate::cards::CardService;
 use crate::config::Settings;
@@ -332,37 +333,37 @@ fn callback_guard(settings: &Settings) -> anyhow::Result<CallbackGuard> {
     })
 }
 
-/// Card storage, calling Carat at `carat_base_url` with the same client settings.
-pub fn card_service(
+/// A Carat client with the configured timeouts and merchant, its calls counted in `metrics`.
+/// `jwt_key`: the recharges' signature key; the storage API never signs (seed 004 authenticates
+/// it with its merchant_id/merchant_key headers).
+fn carat_client(
     settings: &Settings,
-    pool: PgPool,
     carat_base_url: Url,
-) -> anyhow::Result<CardService> {
-    card_service_with(settings, pool, carat_base_url, &Metrics::default())
+    jwt_key: Option<JwtKey>,
+    metrics: &Metrics,
+) -> anyhow::Result<CaratClient> {
+    Ok(CaratClient::new(CaratClientConfig {
+        base_url: carat_base_url,
+        merchant_key: settings.carat.merchant_key.clone(),
+        connect_timeout: settings.carat.connect_timeout,
+        timeout: settings.carat.timeout,
+        merchant_id: settings.carat.merchant_id.clone(),
+        auth_mode: settings.carat.auth_mode,
+        jwt_key,
+    })?
+    .with_metrics(metrics.clone()))
 }
 
-/// [`card_service`], its calls counted in `metrics`.
+/// Card storage, calling Carat at `carat_base_url`, its calls counted in `metrics`.
 pub fn card_service_with(
     settings: &Settings,
     pool: PgPool,
     carat_base_url: Url,
     metrics: &Metrics,
 ) -> anyhow::Result<CardService> {
-    let carat = CaratClient::new(CaratClientConfig {
-        base_url: carat_base_url,
-        merchant_key: settings.carat.merchant_key.clone(),
-        connect_timeout: settings.carat.connect_timeout,
-        timeout: settings.carat.timeout,
-        // The storage API authenticates with its merchant_id/merchant_key headers (seed 004),
-        // never with the recharge interface's JWT.
-        merchant_id: settings.carat.merchant_id.clone(),
-        auth_mode: settings.carat.auth_mode,
-        jwt_key: None,
-    })?
-    .with_metrics(metrics.clone());
     Ok(CardService::new(
         pool,
-        carat,
+        carat_client(settings, carat_base_url, None, metrics)?,
         settings.carat.merchant_id.clone(),
         settings.cards.query_path.clone(),
         settings.cards.token_visible,
@@ -385,16 +386,8 @@ pub fn recharge_service_with(
     carat_base_url: Url,
     metrics: &Metrics,
 ) -> anyhow::Result<RechargeService> {
-    let carat = CaratClient::new(CaratClientConfig {
-        base_url: carat_base_url,
-        merchant_key: settings.carat.merchant_key.clone(),
-        connect_timeout: settings.carat.connect_timeout,
-        timeout: settings.carat.timeout,
-        merchant_id: settings.carat.merchant_id.clone(),
-        auth_mode: settings.carat.auth_mode,
-        jwt_key: settings.carat.jwt_key.clone(),
-    })?
-    .with_metrics(metrics.clone());
+    let jwt_key = settings.carat.jwt_key.clone();
+    let carat = carat_client(settings, carat_base_url, jwt_key, metrics)?;
     let timing = Timing {
         call_timeout: settings.carat.timeout,
         call_grace: settings.carat.call_grace,

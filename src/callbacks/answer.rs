@@ -68,6 +68,25 @@ pub(super) async fn refuse(
     }
 }
 
+/// [`refuse`] with a 400: the body did not parse; `reason` names the parameter.
+pub(super) async fn refuse_malformed(
+    pool: &PgPool,
+    what: &'static str,
+    receipt: &Receipt,
+    stored_body: &[u8],
+    reason: String,
+) -> Response {
+    refuse(
+        pool,
+        what,
+        receipt,
+        stored_body,
+        StatusCode::BAD_REQUEST,
+        reason,
+    )
+    .await
+}
+
 /// `OK` with a 200; otherwise the reason, for whoever reads Carat's logs.
 pub(super) fn reply(status: u16, reason: Option<String>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

@@ -173,15 +173,8 @@ pub async fn receive(
         Ok(post) => post,
         Err(e) => {
             let reason = e.to_string();
-            return answer::refuse(
-                &state.pool,
-                WHAT,
-                &receipt,
-                &stored_body,
-                StatusCode::BAD_REQUEST,
-                reason,
-            )
-            .await;
+            return answer::refuse_malformed(&state.pool, WHAT, &receipt, &stored_body, reason)
+                .await;
         }
     };
     let report = Report {

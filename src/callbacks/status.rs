@@ -17,7 +17,7 @@
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
@@ -363,15 +363,8 @@ pub async fn receive(
         Ok(n) => n,
         Err(e) => {
             let reason = e.to_string();
-            return answer::refuse(
-                &state.pool,
-                WHAT,
-                &receipt,
-                &stored_body,
-                StatusCode::BAD_REQUEST,
-                reason,
-            )
-            .await;
+            return answer::refuse_malformed(&state.pool, WHAT, &receipt, &stored_body, reason)
+                .await;
         }
     };
     let span = tracing::Span::current();
