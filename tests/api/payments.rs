@@ -325,27 +325,8 @@ async fn a_paid_recharge_left_pending_is_undone_with_its_payment_by_the_reconcil
 #[tokio::test]
 async fn a_paid_pin_sale_seals_the_payment_receipt_that_carries_the_pin() {
     let app = spawn_app().await;
-    let (status, created) = app
-        .post_json("/api/v1/recharges", json!({"recharge_type": "others"}))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let recharge = format!("/api/v1/recharges/{id}");
-    let (status, dealers) = app.get_json(&format!("{recharge}/dealers")).await;
-    assert_eq!(status, StatusCode::OK, "{dealers}");
-    let (status, branches) = app
-        .get_json(&format!(
-            "{recharge}/branches?dealer_code=905&branch_code=97200000000"
-        ))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{branches}");
-    let mut body = json!({
-        "dealer": {"code": "905", "type_code": "02", "branch": {"code": "97200000000"}},
-        "amount": 1000,
-        "amount_key": "1",
-    });
-    body["payment"] = paid(by_number(CARD_OK))["payment"].clone();
-    let (status, answer) = app.post_json(&format!("{recharge}/effectuate"), body).await;
+    let sale = app.paid_pin_sale(CARD_OK).await;
+    let (status, answer, id) = (sale.status, sale.answer, sale.id);
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer["payment"]["status"], "PPC", "{answer}");
     // The payment's customer receipt is not shown in the clear, nor kept so.
