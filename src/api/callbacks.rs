@@ -86,19 +86,7 @@ pub async fn list(
                 .map_err(|_| ApiError::invalid("before", "must be a callback id"))
         })
         .transpose()?;
-    let limit = match query.limit {
-        None => DEFAULT_LIMIT,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            })?,
-    };
+    let limit = super::page_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let rows = callbacks::list(
         state.recharges.pool(),
         callbacks::Filter {

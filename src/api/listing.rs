@@ -122,19 +122,7 @@ fn parse(q: ListQuery) -> Result<(Filter, Option<Key>, i64), ApiError> {
             })
         })
         .transpose()?;
-    let limit = match q.limit {
-        None => DEFAULT_LIMIT,
-        Some(l) => l
-            .parse::<i64>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| {
-                ApiError::invalid(
-                    "limit",
-                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
-                )
-            })?,
-    };
+    let limit = super::page_limit(q.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
     let filter = Filter {
         statuses,
         created_from,

@@ -42,6 +42,18 @@ pub struct AppState {
     pub fingerprint_key: idempotency::FingerprintKey,
 }
 
+/// A listing's `limit` query parameter: `default` when absent, else a whole number from 1 to
+/// `max` (a 422 naming `limit` otherwise).
+fn page_limit(raw: Option<&str>, default: i64, max: i64) -> Result<i64, error::ApiError> {
+    let Some(raw) = raw else { return Ok(default) };
+    raw.parse::<i64>()
+        .ok()
+        .filter(|l| (1..=max).contains(l))
+        .ok_or_else(|| {
+            error::ApiError::invalid("limit", format!("must be a whole number from 1 to {max}"))
+        })
+}
+
 pub fn router(state: AppState) -> Router {
     // Inside the bearer check (a route layer wraps those added before it), which names the
     // caller the keys belong to.
