@@ -6,9 +6,8 @@ use std::time::Duration;
 use carat_merchant::sandbox::{Channel, Fault, Notification, Operation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, RefusedConnections};
 use crate::helpers::{Options, TOKEN, TestApp, spawn_app, spawn_app_with};
 
 const VISA: &str = "4111111111111111";
@@ -476,28 +475,8 @@ async fn a_notification_while_the_database_is_down_is_not_200_and_lands_once_it_
     let id = stored["id"].as_str().unwrap();
     let form = settled_notifications(&app, 1).await[0].form.clone();
 
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", cluster.server_url()))
-        .await
-        .unwrap();
-    // The database name is the test's own (test_<uuid>): safe to splice, quoted.
-    let allow = |allowed: bool| {
-        sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}"
-        ))
-    };
-    sqlx::query(allow(false)).execute(&mut admin).await.unwrap();
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = $1 AND pid <> pg_backend_pid()",
-    )
-    .bind(&name)
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    // Its open connections are terminated too: the pool's would otherwise go on working.
+    let refused = RefusedConnections::start(&cluster, &app.pool).await;
 
     // Carat removes the card at the cardholder's request, while the database is away.
     app.sandbox
@@ -513,8 +492,7 @@ async fn a_notification_while_the_database_is_down_is_not_200_and_lands_once_it_
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    sqlx::query(allow(true)).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
+    refused.allow().await;
     let removed = poll_card(&app, id, |c| c["status"] == "DEL").await;
     assert_eq!(removed["usable"], false);
     let sent = settled_notifications(&app, 2).await;

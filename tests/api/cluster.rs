@@ -154,6 +154,57 @@ impl Cluster {
     }
 }
 
+/// A database of a throwaway cluster made to refuse connections (`ALLOW_CONNECTIONS false`,
+/// its open ones terminated, so the pool's go too) until [`RefusedConnections::allow`].
+pub struct RefusedConnections {
+    admin: sqlx::PgConnection,
+    name: String,
+}
+
+impl RefusedConnections {
+    /// `pool`'s database, on `cluster`, refuses connections from now on.
+    pub async fn start(cluster: &Cluster, pool: &sqlx::PgPool) -> Self {
+        use sqlx::Connection;
+        let name: String = sqlx::query_scalar("SELECT current_database()")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        let admin = sqlx::PgConnection::connect(&format!("{}/postgres", cluster.server_url()))
+            .await
+            .unwrap();
+        let mut gate = Self { admin, name };
+        gate.set(false).await;
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&gate.name)
+        .execute(&mut gate.admin)
+        .await
+        .unwrap();
+        gate
+    }
+
+    /// Lets connections in again.
+    pub async fn allow(mut self) {
+        use sqlx::Connection;
+        self.set(true).await;
+        self.admin.close().await.unwrap();
+    }
+
+    async fn set(&mut self, allowed: bool) {
+        // The database name is the test's own (test_<uuid>): safe to splice, quoted.
+        let sql = format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {allowed}",
+            self.name
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut self.admin)
+            .await
+            .unwrap();
+    }
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         // Already stopped (by the test) when there is no pid file.

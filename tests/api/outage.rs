@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use carat_merchant::sandbox::{Fault, Operation};
 use reqwest::StatusCode;
-use sqlx::Connection;
 use tokio::task::JoinSet;
 
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, RefusedConnections};
 use crate::helpers::{
     MERCHANT_ID, Options, PHONE_SLOW, TestApp, effectuation, event_names, spawn_app_with,
 };
@@ -218,30 +217,8 @@ async fn a_database_that_refuses_connections_is_a_503_not_a_500() {
     .await;
     let pending = pending_creates(&app, 1).await;
     let create = &pending[0];
-    let name: String = sqlx::query_scalar("SELECT current_database()")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    let mut admin = sqlx::PgConnection::connect(&format!("{}/postgres", cluster.server_url()))
-        .await
-        .unwrap();
-    // The database name is the test's own (test_<uuid>): safe to splice, quoted.
-    let allow = |allowed: bool| {
-        sqlx::AssertSqlSafe(format!(
-            "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS {allowed}"
-        ))
-    };
-
-    sqlx::query(allow(false)).execute(&mut admin).await.unwrap();
-    // The pool's open connections would otherwise go on working.
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = $1 AND pid <> pg_backend_pid()",
-    )
-    .bind(&name)
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    // Its open connections are terminated too: the pool's would otherwise go on working.
+    let refused = RefusedConnections::start(&cluster, &app.pool).await;
 
     let (status, text) = app.post_authenticity(&create.post()).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{text}");
@@ -253,8 +230,7 @@ async fn a_database_that_refuses_connections_is_a_503_not_a_500() {
     let (status, body) = app.get_json("/health").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
-    sqlx::query(allow(true)).execute(&mut admin).await.unwrap();
-    admin.close().await.unwrap();
+    refused.allow().await;
     the_nit_commits_once_the_database_is_back(&app, create).await;
     eprintln!("test took {:?}", began.elapsed());
 }
