@@ -15,7 +15,7 @@ use super::{CallbackState, answer};
 use crate::carat::wire::AuthenticityForm;
 use crate::domain::{FieldError, FormatError, GeneralHash, MerchantId, MerchantUsn, Nit, OrderId};
 use crate::store::callbacks::{Outcome, Verdict};
-use crate::store::{self, NitCommit, NitPost};
+use crate::store::{self, NitCommit, NitFinding, NitPost};
 
 /// The POST's parameters, each of its documented format.
 #[derive(Debug)]
@@ -69,28 +69,27 @@ impl TryFrom<AuthenticityForm> for Authenticity {
     }
 }
 
-/// How each finding is answered.
-fn verdict(finding: &NitCommit) -> Verdict {
+/// How each finding is answered (a replay is answered as the first POST was).
+fn verdict(finding: NitFinding) -> Verdict {
     let (outcome, status, reason) = match finding {
-        NitCommit::Committed(_) | NitCommit::AlreadyCommitted(_) => {
+        NitFinding::Committed | NitFinding::AlreadyCommitted => {
             (Outcome::Accepted, StatusCode::OK, None)
         }
-        NitCommit::NoRecharge => (
+        NitFinding::NoRecharge => (
             Outcome::Unmatched,
             StatusCode::NOT_FOUND,
             Some("no create of this store is waiting for a NIT with this orderId and merchantUSN"),
         ),
-        NitCommit::NotWaiting(_) => (
+        NitFinding::NotWaiting => (
             Outcome::Refused,
             StatusCode::NOT_FOUND,
             Some("this create is no longer waiting for a NIT (it failed or was given up)"),
         ),
-        NitCommit::Conflict(_) => (
+        NitFinding::Conflict => (
             Outcome::Refused,
             StatusCode::CONFLICT,
             Some("this order already holds another NIT, or this NIT belongs to another order"),
         ),
-        NitCommit::Replay(stored) => return answer::replayed(stored),
     };
     Verdict {
         outcome,
@@ -165,20 +164,25 @@ pub async fn receive(
         // Never 200 without the commit: Carat then fails the create, which is what must happen.
         Err(e) => return answer::unavailable(WHAT, e),
     };
-    if let Some(r) = found.recharge() {
-        span.record("recharge_id", tracing::field::display(r.id));
+    if let Some(id) = found.recharge_id() {
+        span.record("recharge_id", tracing::field::display(id));
     }
-    let answer = verdict(&found);
+    let answer = match &found {
+        NitCommit::Found(finding, _) => verdict(*finding),
+        NitCommit::Replay(stored) => answer::replayed(stored),
+    };
     match &found {
-        NitCommit::Committed(_) => tracing::info!("authenticity POST committed the NIT"),
-        NitCommit::AlreadyCommitted(_) => {
+        NitCommit::Found(NitFinding::Committed, _) => {
+            tracing::info!("authenticity POST committed the NIT")
+        }
+        NitCommit::Found(NitFinding::AlreadyCommitted, _) => {
             tracing::info!("authenticity POST repeated; nothing changed")
         }
         NitCommit::Replay(_) => tracing::info!(
             http_status = answer.http_status,
             "authenticity POST replayed; answered as before"
         ),
-        _ => tracing::warn!(
+        NitCommit::Found(..) => tracing::warn!(
             reason = answer.reason.as_deref(),
             "authenticity POST refused"
         ),

@@ -10,7 +10,7 @@ use crate::domain::{
     Actor, AuthMode, GeneralHash, MerchantId, MerchantUsn, Nit, OrderId, RechargeStatus,
     RechargeType,
 };
-use crate::store::{self, Changes, Guard, NitCommit, NitPost, Recharge, Step, StoreError};
+use crate::store::{self, Changes, Guard, NitFinding, NitPost, Recharge, Step, StoreError};
 
 impl RechargeService {
     pub async fn begin(
@@ -171,18 +171,18 @@ impl RechargeService {
         .await?;
         tracing::Span::current().record("nit", tracing::field::display(&nit));
         Ok(match found {
-            NitCommit::Committed(_) | NitCommit::AlreadyCommitted(_) => {
+            NitFinding::Committed | NitFinding::AlreadyCommitted => {
                 tracing::info!("signed create answered; its NIT is committed");
                 Ok(())
             }
-            NitCommit::NotWaiting(_) => Err(unusable_answer(
+            NitFinding::NotWaiting => Err(unusable_answer(
                 "the recharge stopped waiting for its NIT before the answer came (its create \
                  was given up)"
                     .into(),
             )),
-            NitCommit::Conflict(_) | NitCommit::NoRecharge | NitCommit::Replay(_) => Err(
-                unusable_answer("nit: another recharge already holds this NIT".into()),
-            ),
+            NitFinding::Conflict | NitFinding::NoRecharge => Err(unusable_answer(
+                "nit: another recharge already holds this NIT".into(),
+            )),
         })
     }
 

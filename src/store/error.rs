@@ -14,6 +14,16 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        let error = Self::sort(e);
+        if matches!(error, Self::Unavailable(_)) {
+            super::db::database_lost();
+        }
+        error
+    }
+}
+
+impl StoreError {
+    fn sort(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed

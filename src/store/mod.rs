@@ -17,5 +17,6 @@ pub mod recharges;
 pub use db::{MIGRATOR, connect_and_migrate};
 pub use error::StoreError;
 pub use recharges::{
-    CallRecord, Changes, Event, EventKind, Guard, NextAttempt, NitCommit, NitPost, Recharge, Step,
+    CallRecord, Changes, Event, EventKind, Guard, NextAttempt, NitCommit, NitFinding, NitPost,
+    Recharge, Step,
 };

@@ -249,29 +249,36 @@ pub async fn insert_created(
     Ok(recharge)
 }
 
-/// What the authenticity POST's commit found.
-#[derive(Debug)]
-pub enum NitCommit {
-    /// The NIT is now stored and the recharge `started`.
-    Committed(Recharge),
+/// What storing a NIT for an order found, before the inbox says whether the POST is new.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NitFinding {
+    /// The recharge was waiting: the NIT is now stored and the recharge `started`.
+    Committed,
     /// The same NIT was already stored for this recharge: nothing changed.
-    AlreadyCommitted(Recharge),
+    AlreadyCommitted,
     /// No recharge of ours has this order id and USN.
     NoRecharge,
     /// The recharge is no longer waiting for a NIT (its create failed or was given up).
-    NotWaiting(Recharge),
+    NotWaiting,
     /// This recharge holds another NIT, or this NIT belongs to another recharge.
-    Conflict(Option<Recharge>),
+    Conflict,
+}
+
+/// What the authenticity POST's commit did.
+#[derive(Debug)]
+pub enum NitCommit {
+    /// The POST is new: what it found, and the recharge it names (none when it names none, or
+    /// when its NIT belongs to another recharge).
+    Found(NitFinding, Option<Uuid>),
     /// The same POST was received before: this is what was answered then.
     Replay(StoredCallback),
 }
 
 impl NitCommit {
-    pub fn recharge(&self) -> Option<&Recharge> {
+    pub fn recharge_id(&self) -> Option<Uuid> {
         match self {
-            Self::Committed(r) | Self::AlreadyCommitted(r) | Self::NotWaiting(r) => Some(r),
-            Self::Conflict(r) => r.as_ref(),
-            Self::NoRecharge | Self::Replay(_) => None,
+            Self::Found(_, id) => *id,
+            Self::Replay(_) => None,
         }
     }
 }
@@ -285,75 +292,127 @@ pub struct NitPost<'a> {
     pub general_hash: &'a GeneralHash,
 }
 
-/// Stores the NIT that Carat's authenticity POST carries, with its events and the POST itself
-/// in the inbox, in one transaction. `verdict` says how each finding is answered; a POST
-/// already in the inbox changes nothing but its receipt count. Past `nit_lifetime` the
-/// reconciler asks Carat whether the NIT expired.
+/// The statement that applies an authenticity POST (see the file for how).
+const COMMIT_NIT: &str = include_str!("sql/commit_nit.sql");
+
+/// What [`COMMIT_NIT`] answers.
+#[derive(sqlx::FromRow)]
+struct CommitNitRow {
+    finding: String,
+    recharge_id: Option<Uuid>,
+    callback_id: i64,
+    first_receipt: bool,
+    http_status: i16,
+    reason: Option<String>,
+}
+
+/// Applies an authenticity POST and keeps it in the inbox with `verdict(finding)`, in one
+/// auto-committed statement. The same POST again (a replay) is only counted and is answered
+/// as the first one was. The caller answers 200 only on `Ok`: the statement has committed.
 pub async fn commit_nit(
     pool: &PgPool,
     post: NitPost<'_>,
     nit_lifetime: Duration,
     receipt: &Receipt,
-    verdict: impl Fn(&NitCommit) -> Verdict,
+    verdict: impl Fn(NitFinding) -> Verdict,
     detail: Value,
 ) -> Result<NitCommit, StoreError> {
-    let NitPost {
-        order_id,
-        merchant_usn,
-        nit,
-        general_hash,
-    } = post;
-    let mut tx = pool.begin().await?;
-    // Committed below, once the inbox says this POST is new.
-    let finding = find_waiting(&mut tx, order_id, merchant_usn, nit).await?;
-    let stored = callbacks::keep(
-        &mut tx,
-        receipt,
-        &verdict(&finding),
-        finding.recharge().map(|r| r.id),
-    )
-    .await?;
-    if !stored.first_receipt {
-        tx.commit().await?;
-        return Ok(NitCommit::Replay(stored));
-    }
-    let NitCommit::Committed(recharge) = finding else {
-        tx.commit().await?;
-        return Ok(finding);
-    };
-    let updated = store_nit(&mut tx, recharge.id, nit, general_hash, nit_lifetime).await;
-    let updated: Recharge = match updated {
-        Ok(updated) => updated,
-        // Another recharge holds this NIT (Carat never reuses one: a forgery, or a bug). The
-        // transaction is void; the refusal is kept on its own.
+    // The verdict of every finding goes with the statement, which picks its own: the match
+    // and the inbox row then need no second round trip.
+    let table: Vec<(&str, Verdict)> = NitFinding::SQL
+        .iter()
+        .map(|(name, finding)| (*name, verdict(*finding)))
+        .collect();
+    let row: Result<CommitNitRow, StoreError> = sqlx::query_as(COMMIT_NIT)
+        .bind(post.order_id.as_str())
+        .bind(post.merchant_usn.get() as i64)
+        .bind(post.nit.as_str())
+        .bind(post.general_hash.as_str())
+        .bind(millis(nit_lifetime))
+        .bind(receipt.kind)
+        .bind(&receipt.raw_body)
+        .bind(receipt.content_type.as_deref())
+        .bind(receipt.source_addr.as_deref())
+        .bind(receipt.forwarded_for.as_deref())
+        .bind(table.iter().map(|(name, _)| *name).collect::<Vec<_>>())
+        .bind(
+            table
+                .iter()
+                .map(|(_, v)| v.outcome.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            table
+                .iter()
+                .map(|(_, v)| v.http_status as i16)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            table
+                .iter()
+                .map(|(_, v)| v.reason.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(detail)
+        .bind(Actor::Carat.to_string())
+        .bind(EventKind::Callback.as_str())
+        .bind(EventKind::StateChange.as_str())
+        .fetch_one(pool)
+        .await
+        .map_err(StoreError::from);
+    let row = match row {
+        Ok(row) => row,
+        // Two orders given one NIT at the same instant: the statement's own check could not
+        // see the other's uncommitted row, the unique index did. Nothing was written; the
+        // refusal is kept on its own.
         Err(StoreError::Duplicate("nit")) => {
-            tx.rollback().await?;
-            let conflict = NitCommit::Conflict(None);
-            callbacks::keep_refused(pool, receipt, &verdict(&conflict)).await?;
-            return Ok(conflict);
+            let stored =
+                callbacks::keep_refused(pool, receipt, &verdict(NitFinding::Conflict)).await?;
+            return Ok(if stored.first_receipt {
+                NitCommit::Found(NitFinding::Conflict, None)
+            } else {
+                NitCommit::Replay(stored)
+            });
         }
         Err(e) => return Err(e),
     };
-    append_event(
-        &mut tx,
-        recharge.id,
-        EventKind::Callback,
-        "authenticity",
-        &Actor::Carat,
-        detail,
-    )
-    .await?;
-    append_event(
-        &mut tx,
-        recharge.id,
-        EventKind::StateChange,
-        "created -> started",
-        &Actor::Carat,
-        serde_json::json!({"from": "created", "to": "started", "nit": nit}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(NitCommit::Committed(updated))
+    if !row.first_receipt {
+        return Ok(NitCommit::Replay(StoredCallback {
+            id: row.callback_id,
+            first_receipt: false,
+            http_status: row.http_status,
+            reason: row.reason,
+        }));
+    }
+    let (finding, recharge_id) = match row.finding.as_str() {
+        "nit_elsewhere" => (NitFinding::Conflict, None),
+        name => (
+            NitFinding::from_sql(name).ok_or_else(|| {
+                StoreError::Other(sqlx::Error::Decode(
+                    format!("commit_nit.sql found {name:?}, which is no NitFinding").into(),
+                ))
+            })?,
+            row.recharge_id,
+        ),
+    };
+    Ok(NitCommit::Found(finding, recharge_id))
+}
+
+impl NitFinding {
+    /// How `commit_nit.sql` names each finding. Its `nit_elsewhere` (the NIT is another
+    /// recharge's) is answered as a conflict, without naming that recharge.
+    const SQL: [(&'static str, Self); 6] = [
+        ("committed", Self::Committed),
+        ("already_committed", Self::AlreadyCommitted),
+        ("no_recharge", Self::NoRecharge),
+        ("not_waiting", Self::NotWaiting),
+        ("conflict", Self::Conflict),
+        ("nit_elsewhere", Self::Conflict),
+    ];
+
+    fn from_sql(name: &str) -> Option<Self> {
+        Self::SQL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
 }
 
 /// Signature mode: stores the NIT that the signed create's answer carries (no authenticity
@@ -364,7 +423,7 @@ pub async fn commit_answered_nit(
     post: NitPost<'_>,
     nit_lifetime: Duration,
     detail: Value,
-) -> Result<NitCommit, StoreError> {
+) -> Result<NitFinding, StoreError> {
     let NitPost {
         order_id,
         merchant_usn,
@@ -372,19 +431,19 @@ pub async fn commit_answered_nit(
         general_hash,
     } = post;
     let mut tx = pool.begin().await?;
-    let finding = find_waiting(&mut tx, order_id, merchant_usn, nit).await?;
-    let NitCommit::Committed(recharge) = finding else {
+    let (finding, id) = find_waiting(&mut tx, order_id, merchant_usn, nit).await?;
+    let (NitFinding::Committed, Some(id)) = (finding, id) else {
         tx.commit().await?;
         return Ok(finding);
     };
-    let updated = match store_nit(&mut tx, recharge.id, nit, general_hash, nit_lifetime).await {
-        Ok(updated) => updated,
-        Err(StoreError::Duplicate("nit")) => return Ok(NitCommit::Conflict(None)),
+    match store_nit(&mut tx, id, nit, general_hash, nit_lifetime).await {
+        Ok(()) => {}
+        Err(StoreError::Duplicate("nit")) => return Ok(NitFinding::Conflict),
         Err(e) => return Err(e),
-    };
+    }
     append_event(
         &mut tx,
-        recharge.id,
+        id,
         EventKind::StateChange,
         "created -> started",
         &Actor::Carat,
@@ -393,33 +452,35 @@ pub async fn commit_answered_nit(
     )
     .await?;
     tx.commit().await?;
-    Ok(NitCommit::Committed(updated))
+    Ok(NitFinding::Committed)
 }
 
 /// The recharge a NIT for `order_id` and `merchant_usn` is for, locked, and what storing `nit`
-/// in it would be.
+/// in it would be (the rules of `commit_nit.sql`, for the signed create's answer).
 async fn find_waiting(
     tx: &mut Transaction<'_, Postgres>,
     order_id: &OrderId,
     merchant_usn: MerchantUsn,
     nit: &Nit,
-) -> Result<NitCommit, StoreError> {
-    let found: Option<Recharge> = sqlx::query_as(
-        "SELECT * FROM recharges WHERE order_id = $1 AND merchant_usn = $2 FOR UPDATE",
+) -> Result<(NitFinding, Option<Uuid>), StoreError> {
+    let found: Option<(Uuid, Option<String>, String)> = sqlx::query_as(
+        "SELECT id, nit, status FROM recharges \
+          WHERE order_id = $1 AND merchant_usn = $2 FOR UPDATE",
     )
     .bind(order_id.as_str())
     .bind(merchant_usn.get() as i64)
     .fetch_optional(&mut **tx)
     .await?;
-    Ok(match found {
-        None => NitCommit::NoRecharge,
-        Some(r) => match &r.nit {
-            Some(stored) if stored == nit => NitCommit::AlreadyCommitted(r),
-            Some(_) => NitCommit::Conflict(Some(r)),
-            None if r.status != RechargeStatus::Created => NitCommit::NotWaiting(r),
-            None => NitCommit::Committed(r),
-        },
-    })
+    let Some((id, stored, status)) = found else {
+        return Ok((NitFinding::NoRecharge, None));
+    };
+    let finding = match stored {
+        Some(stored) if stored == nit.as_str() => NitFinding::AlreadyCommitted,
+        Some(_) => NitFinding::Conflict,
+        None if status != RechargeStatus::Created.as_str() => NitFinding::NotWaiting,
+        None => NitFinding::Committed,
+    };
+    Ok((finding, Some(id)))
 }
 
 /// `created` → `started` with its NIT.
@@ -429,20 +490,20 @@ async fn store_nit(
     nit: &Nit,
     general_hash: &GeneralHash,
     nit_lifetime: Duration,
-) -> Result<Recharge, StoreError> {
-    sqlx::query_as(
+) -> Result<(), StoreError> {
+    sqlx::query(
         "UPDATE recharges SET nit = $2, general_hash = $3, status = 'started', \
          carat_status = 'NOV', started_at = now(), call_deadline = NULL, \
          next_attempt_at = now() + $4 * interval '1 millisecond', updated_at = now() \
-         WHERE id = $1 RETURNING *",
+         WHERE id = $1",
     )
     .bind(id)
     .bind(nit.as_str())
     .bind(general_hash.as_str())
     .bind(millis(nit_lifetime))
-    .fetch_one(&mut **tx)
-    .await
-    .map_err(StoreError::from)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// When the reconciler should next look at a recharge, on the database's clock.

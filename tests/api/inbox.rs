@@ -87,6 +87,52 @@ async fn concurrent_replays_commit_once_and_are_counted() {
     );
 }
 
+/// Carat may send one NIT again in other bytes (another parameter order, an extra parameter):
+/// each is a new POST for the inbox, yet the recharge moves once, and its history says so in
+/// order (the one statement that applies a POST writes both events).
+#[tokio::test]
+async fn posts_in_other_bytes_for_one_order_commit_once_in_order() {
+    let app = spawn_app().await;
+    let (id, body) = pending_create(&app, "INBOX6", 484848).await;
+    let mut posts = tokio::task::JoinSet::new();
+    for i in 0..6 {
+        let (app_url, client, body) = (
+            app.url("/callbacks/authenticity"),
+            app.client.clone(),
+            format!("{body}&retry={i}"),
+        );
+        posts.spawn(async move {
+            let response = client
+                .post(app_url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            response.status()
+        });
+    }
+    for status in posts.join_all().await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    let recharge = app.recharge(&id.to_string()).await;
+    assert_eq!(recharge["status"], "started");
+    let names: Vec<&str> = recharge["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["authenticity", "created -> started"],
+        "one commit, the POST before the move: {recharge}"
+    );
+    let kept = inbox(&app, "?outcome=accepted").await;
+    assert_eq!(kept.len(), 6, "each distinct POST is kept: {kept:?}");
+    assert!(kept.iter().all(|row| row["recharge_id"] == id.to_string()));
+}
+
 #[tokio::test]
 async fn refused_and_unmatched_posts_are_kept_with_their_reason() {
     let app = spawn_app().await;
