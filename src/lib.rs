@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod recharge;
 pub mod request_id;
 pub mod sandbox;
+pub mod server_timing;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -87,7 +87,8 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             let run = next.run(Request::from_parts(parts, Body::from(bytes)));
             // In the request's span, where the handler records the recharge's id.
             let held = tokio::spawn(
-                hold(pool, scope, key, token, run).instrument(tracing::Span::current()),
+                crate::server_timing::carry(hold(pool, scope, key, token, run))
+                    .instrument(tracing::Span::current()),
             );
             held.await.unwrap_or_else(|e| {
                 tracing::error!(error = %e, "idempotent request task failed");

@@ -90,6 +90,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_bearer,
         ))
+        // Outermost of the API's own layers: `total` covers the bearer check and the key claim.
+        .route_layer(axum::middleware::from_fn(crate::server_timing::record))
         // After the bearer check's layer, so outside it: the document is public (it holds no
         // secret; client generators fetch it without a token).
         .route(openapi::PATH, get(openapi::serve))

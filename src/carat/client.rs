@@ -158,6 +158,7 @@ impl CaratClient {
         started: Instant,
         result: &Result<T, CaratError>,
     ) {
+        crate::server_timing::carat_waited(started.elapsed());
         self.metrics.carat_call(
             operation(call),
             crate::metrics::call_outcome(result),

@@ -267,7 +267,7 @@ enum Race<T> {
 async fn detached<T: Send + 'static>(
     work: impl Future<Output = Result<T, FlowError>> + Send + 'static,
 ) -> Result<T, FlowError> {
-    match tokio::spawn(work.in_current_span()).await {
+    match tokio::spawn(crate::server_timing::carry(work).in_current_span()).await {
         Ok(result) => result,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(FlowError::Interrupted),

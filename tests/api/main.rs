@@ -31,6 +31,7 @@ mod recharge_listing;
 mod reconciler;
 mod sale_details;
 mod security;
+mod server_timing;
 mod signature;
 mod startup_config;
 mod status_notifications;
