@@ -447,6 +447,9 @@ pub fn trace_layer() -> TraceLayer<
                 .unwrap_or_default(),
             recharge_id = tracing::field::Empty,
             nit = tracing::field::Empty,
+            // What a callback found (`committed`, `replayed`, ...): the access line says it,
+            // so a callback that goes as expected logs one line, not two.
+            outcome = tracing::field::Empty,
         )
     })
 }

@@ -1,0 +1,636 @@
+#!/usr/bin/env python3
+"""The measurements of `bench/run` (which builds, installs and starts what this needs first).
+
+One run, one machine: the service (release build) with its embedded sandbox, PostgreSQL beside
+it, and the load generators (wrk, pgbench, the `topups` bench) pinned to other cores than the
+service's where there are at least two. It measures
+
+  * the authenticity callback's whole path, each POST a real first commit for a recharge made
+    beforehand, at each client count; and the same POSTs again (replays, answered as before);
+  * PostgreSQL's own ceiling for the same work: the service's statement
+    (src/store/sql/commit_nit.sql) sent by pgbench at the same client counts, and the
+    transaction the callback used to run (bench/pgbench/commit_nit_seven.sql);
+  * the HTTP ceiling: GET /health/live of the same process under the same load;
+  * whole top-ups per second through the storefront API, and the service's own time in one;
+  * CPU per request of the service and of PostgreSQL, peak resident memory, start-up time;
+
+then prints one table and writes every figure to bench/results/<when>.json.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release" / "carat-merchant"
+RESULTS = ROOT / "bench" / "results"
+PG_URL = "postgres://postgres@127.0.0.1:5432"
+DB = "carat_bench"
+TICK = os.sysconf("SC_CLK_TCK")
+# How the service and pgbench alike reach PostgreSQL (set from --database-tls): loopback TCP,
+# in clear by default, as a database beside the service usually is.
+SSLMODE = ["disable"]
+# The local profile's merchant id and storefront token: the bench runs that profile.
+MERCHANT_ID = "LOJATESTE"
+TOKEN = "local-dev-token"
+GENERAL_HASH = "09A9681D09A9681D"
+NIT_LIFETIME_MS = 900_000
+
+
+def log(message):
+    print(f"==> {message}", file=sys.stderr, flush=True)
+
+
+def psql(sql, db=DB):
+    os.environ["PGSSLMODE"] = SSLMODE[0]
+    return subprocess.run(
+        ["psql", f"{PG_URL}/{db}", "-v", "ON_ERROR_STOP=1", "-Atqc", sql],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_sets():
+    """(the service's cores, the load generators' cores) for taskset, or None on one core."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    half = len(cores) // 2
+    as_list = lambda cs: ",".join(map(str, cs))
+    return as_list(cores[:half]), as_list(cores[half:])
+
+
+def pinned(cpus, argv):
+    return (["taskset", "-c", cpus] if cpus else []) + argv
+
+
+# --- CPU accounting from /proc ---------------------------------------------------------------
+
+def proc_stat(pid):
+    """utime, stime, cutime, cstime (seconds) and ppid of `pid`."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # After the command: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14)
+    return [int(x) / TICK for x in fields[11:15]], int(fields[1])
+
+
+def process_cpu(pid):
+    (utime, stime, _, _), _ = proc_stat(pid)
+    return utime + stime
+
+
+def postmaster_pid():
+    data_dir = psql("SHOW data_directory", "postgres")
+    with open(Path(data_dir) / "postmaster.pid") as f:
+        return int(f.readline())
+
+
+def postgres_cpu(postmaster):
+    """PostgreSQL's CPU seconds so far: the postmaster's own and its reaped children's, plus
+    every live child's (backends that exit move from the second sum into the first)."""
+    (u, s, cu, cs), _ = proc_stat(postmaster)
+    total = u + s + cu + cs
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            (child_u, child_s, _, _), ppid = proc_stat(entry)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if ppid == postmaster:
+            total += child_u + child_s
+    return total
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return None
+
+
+# --- the service ------------------------------------------------------------------------------
+
+class Service:
+    def __init__(self, cpus, pool_size, log_path, log_filter="info"):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = dict(
+            os.environ,
+            APP_PROFILE="local",
+            DATABASE_URL=f"{PG_URL}/{DB}?sslmode={SSLMODE[0]}",
+            LISTEN_ADDR=f"127.0.0.1:{self.port}",
+            SANDBOX_LISTEN_ADDR=f"127.0.0.1:{free_port()}",
+            DATABASE_MAX_CONNECTIONS=str(pool_size),
+            # As in production: one JSON line per event at info, to a file.
+            LOG_FORMAT="json",
+            LOG_FILTER=log_filter,
+        )
+        self.env.pop("RUST_LOG", None)
+        self.cpus = cpus
+        self.log_path = log_path
+        self.process = None
+
+    def start(self):
+        """Starts the service; answers the seconds until /health/ready said 200."""
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            pinned(self.cpus, [str(BIN), "serve"]),
+            cwd=ROOT, env=self.env,
+            stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT,
+        )
+        while time.monotonic() - started < 60:
+            if self.process.poll() is not None:
+                sys.exit(f"the service exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.base}/health/ready", timeout=1) as r:
+                    if r.status == 200:
+                        return time.monotonic() - started
+            except (urllib.error.URLError, ConnectionError, OSError):
+                pass
+            time.sleep(0.002)
+        sys.exit("the service was not ready within 60 s")
+
+    def stop(self):
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=60)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+
+# --- recharges waiting for their NIT -----------------------------------------------------------
+
+def seed(first, count):
+    """`count` recharges in `created`, numbered from `first`: order id B<i>, merchant USN i, and
+    the NIT N<i padded to 64>. Scheduled far ahead, so the reconciler leaves them alone."""
+    psql(
+        "INSERT INTO recharges (id, recharge_type, order_id, merchant_usn, status, "
+        "                       call_deadline, next_attempt_at) "
+        "SELECT gen_random_uuid(), 'normal', 'B' || i, i, 'created', "
+        "       now() + interval '1 day', now() + interval '1 day' "
+        f"FROM generate_series({first}, {first + count - 1}) AS i"
+    )
+
+
+def committed_in(first, count):
+    """Recharges of the range with their NIT, once the POSTs still in flight when the load
+    generator stopped have landed (two equal counts in a row)."""
+    def count_now():
+        return int(psql(
+            "SELECT count(*) FROM recharges WHERE status = 'started' "
+            f"AND merchant_usn BETWEEN {first} AND {first + count - 1}"
+        ))
+    last, now = -1, count_now()
+    while now != last:
+        time.sleep(0.2)
+        last, now = now, count_now()
+    return now
+
+
+def settle():
+    """Before a measured run: statistics fresh, dirty pages written."""
+    psql("VACUUM ANALYZE recharges")
+    psql("VACUUM ANALYZE callbacks")
+    psql("CHECKPOINT")
+
+
+# --- wrk --------------------------------------------------------------------------------------
+
+WRK_REPORT = r"""
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRKJSON {"requests":%d,"duration_us":%d,"non_2xx":%d,"socket_errors":%d,' ..
+    '"p50_us":%d,"p99_us":%d,"p999_us":%d,"mean_us":%f}\n',
+    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.mean))
+end
+"""
+
+AUTHENTICITY_LUA = r"""
+-- Request n POSTs the NIT of recharge FIRST + n (mod SPAN): a first commit each, or with a
+-- SPAN of recharges already committed, a replay each.
+local n = -1
+request = function()
+  n = n + 1
+  local i = FIRST + (n %% SPAN)
+  local body = string.format(
+    "nit=N%%063d&merchantId=%s&orderId=B%%d&merchantUSN=%%d&generalHash=%s", i, i, i)
+  return wrk.format("POST", "/callbacks/authenticity",
+    {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
+end
+""" % (MERCHANT_ID, GENERAL_HASH)
+
+
+def wrk(url, connections, seconds, cpus, script=""):
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script + WRK_REPORT)
+        path = f.name
+    try:
+        out = subprocess.run(
+            pinned(cpus, ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
+                          "-s", path, url]),
+            check=True, capture_output=True, text=True,
+        ).stdout
+    finally:
+        os.unlink(path)
+    line = next(l for l in out.splitlines() if l.startswith("WRKJSON "))
+    r = json.loads(line[len("WRKJSON "):])
+    seconds = r["duration_us"] / 1e6
+    return {
+        "requests": r["requests"],
+        "per_second": r["requests"] / seconds,
+        "p50_ms": r["p50_us"] / 1000, "p99_ms": r["p99_us"] / 1000,
+        "p999_ms": r["p999_us"] / 1000, "mean_ms": r["mean_us"] / 1000,
+        "non_2xx": r["non_2xx"], "socket_errors": r["socket_errors"],
+    }
+
+
+# --- pgbench ----------------------------------------------------------------------------------
+
+# What the service binds to commit_nit.sql's parameters, as pgbench sends them: per request
+# from the recharge's number `i` (each client takes i = base + client_id + clients * n), the
+# rest as -D variables. Only the NULL is spelt in the text.
+PER_REQUEST = {
+    1: "('B' || :i)",
+    2: ":i",
+    3: "('N' || lpad(:i::text, 63, '0'))",
+    7: ("convert_to('nit=N' || lpad(:i::text, 63, '0') || '&merchantId=" + MERCHANT_ID
+        + "&orderId=B' || :i || '&merchantUSN=' || :i || '&generalHash=" + GENERAL_HASH
+        + "', 'UTF8')"),
+    10: "NULL",
+}
+CONSTANTS = {
+    4: ("ghash", GENERAL_HASH),
+    5: ("lifetime", str(NIT_LIFETIME_MS)),
+    6: ("kind", "authenticity"),
+    8: ("ctype", "application/x-www-form-urlencoded"),
+    9: ("source", "127.0.0.1:40000"),
+    11: ("findings", "{committed,already_committed,no_recharge,not_waiting,conflict,nit_elsewhere}"),
+    12: ("outcomes", "{accepted,accepted,unmatched,refused,refused,refused}"),
+    13: ("statuses", "{200,200,404,404,409,409}"),
+    14: ("reasons", '{NULL,NULL,"no create of this store is waiting for a NIT with this orderId '
+                    'and merchantUSN","this create is no longer waiting for a NIT (it failed or '
+                    'was given up)","this order already holds another NIT, or this NIT belongs to '
+                    'another order","this order already holds another NIT, or this NIT belongs to '
+                    'another order"}'),
+    15: ("detail", json.dumps({"nit": "N" + "0" * 63, "merchantId": MERCHANT_ID,
+                               "orderId": "B0", "merchantUSN": "0", "generalHash": GENERAL_HASH})),
+    16: ("actor", "carat"),
+    17: ("ev_callback", "callback"),
+    18: ("ev_state", "state_change"),
+}
+COUNTER = "\\set n :n + 1\n\\set i :base + :client_id + :clients * :n\n"
+
+
+def pgbench_script_of_the_service():
+    """commit_nit.sql as pgbench sends it: comments dropped, each $k replaced."""
+    sql = (ROOT / "src" / "store" / "sql" / "commit_nit.sql").read_text()
+    sql = re.sub(r"--[^\n]*", "", sql)
+    placeholders = set(int(k) for k in re.findall(r"\$(\d+)", sql))
+    missing = placeholders - PER_REQUEST.keys() - CONSTANTS.keys()
+    if missing:
+        sys.exit(f"commit_nit.sql has parameters bench.py does not fill: {sorted(missing)}")
+
+    def fill(m):
+        k = int(m.group(1))
+        return PER_REQUEST[k] if k in PER_REQUEST else ":" + CONSTANTS[k][0]
+
+    return COUNTER + re.sub(r"\$(\d+)", fill, sql).strip() + ";\n"
+
+
+def pgbench(script, clients, seconds, cpus, base):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "script.sql"
+        path.write_text(script)
+        defines = [f"-D{name}={value}" for name, value in CONSTANTS.values()]
+        defines += [f"-Dbase={base}", f"-Dclients={clients}", "-Dn=-1"]
+        out = subprocess.run(
+            pinned(cpus, ["pgbench", "-n", "-M", "prepared", f"-c{clients}", "-j1",
+                          f"-T{seconds}", "-l", "--log-prefix", str(Path(tmp) / "log"),
+                          *defines, "-f", str(path), f"{PG_URL}/{DB}"]),
+            capture_output=True, text=True,
+        )
+        if out.returncode != 0:
+            sys.exit(f"pgbench failed:\n{out.stdout}\n{out.stderr}")
+        latencies = []
+        for log_file in Path(tmp).glob("log*"):
+            for line in log_file.read_text().splitlines():
+                latencies.append(int(line.split()[2]))
+    tps = float(re.search(r"tps = ([\d.]+) \(without initial", out.stdout).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+    latencies.sort()
+    pct = lambda p: latencies[max(0, min(len(latencies) - 1, int(len(latencies) * p / 100)))] / 1000
+    return {
+        "requests": len(latencies), "per_second": tps,
+        "p50_ms": pct(50), "p99_ms": pct(99), "p999_ms": pct(99.9),
+        "mean_ms": sum(latencies) / len(latencies) / 1000,
+        "failed": int(failed.group(1)) if failed else 0,
+    }
+
+
+# --- one measured run -------------------------------------------------------------------------
+
+class Meter:
+    """CPU seconds of the service and of PostgreSQL over one run."""
+
+    def __init__(self, service_pid, postmaster):
+        self.service_pid, self.postmaster = service_pid, postmaster
+
+    def __enter__(self):
+        self.service0 = process_cpu(self.service_pid)
+        self.pg0 = postgres_cpu(self.postmaster)
+        self.wall0 = time.monotonic()
+        return self
+
+    def __exit__(self, *_):
+        self.service = process_cpu(self.service_pid) - self.service0
+        self.pg = postgres_cpu(self.postmaster) - self.pg0
+        self.wall = time.monotonic() - self.wall0
+
+    def per_request(self, result):
+        n = max(result["requests"], 1)
+        result["service_cpu_ms"] = self.service * 1000 / n
+        result["postgres_cpu_ms"] = self.pg * 1000 / n
+        return result
+
+
+def perf_profile(pid, seconds, out_dir):
+    """Where the service's CPU goes (perf record, flat): by object, then the top symbols.
+    None where perf cannot sample here."""
+    data = out_dir / "perf.data"
+    try:
+        subprocess.run(["perf", "record", "-q", "-F", "999", "-p", str(pid), "-o", str(data),
+                        "--", "sleep", str(seconds)], check=True, capture_output=True)
+
+        def report(sort, limit):
+            out = subprocess.run(
+                ["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort", sort,
+                 "--percent-limit", str(limit)],
+                check=True, capture_output=True, text=True).stdout
+            return [" ".join(l.split()) for l in out.splitlines()
+                    if l.strip() and not l.startswith("#")]
+        return {"by_object": report("dso", 1), "by_symbol": report("dso,symbol", 0.8)}
+    except (FileNotFoundError, subprocess.CalledProcessError):
+        return None
+    finally:
+        data.unlink(missing_ok=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
+    parser.add_argument("--clients", default="16,64", help="connections, comma-separated")
+    parser.add_argument("--pool", type=int, default=None,
+                        help="DATABASE_MAX_CONNECTIONS (default: the service's own default)")
+    parser.add_argument("--seed", type=int, default=100_000,
+                        help="recharges made ready per callback run (must outlast it)")
+    parser.add_argument("--topup-workers", type=int, default=16)
+    parser.add_argument("--profile", action="store_true", help="perf record the service")
+    parser.add_argument("--log-filter", default="info",
+                        help="the service's LOG_FILTER (default info, as in production)")
+    parser.add_argument("--database-tls", action="store_true",
+                        help="the service and pgbench reach PostgreSQL over TLS (sslmode=require)")
+    args = parser.parse_args()
+    if args.database_tls:
+        SSLMODE[0] = "require"
+    clients = [int(c) for c in args.clients.split(",")]
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    service_log = RESULTS / f"{stamp}.service.log"
+    cpus = cpu_sets()
+    service_cpus, load_cpus = cpus if cpus else (None, None)
+    pool = args.pool or int(re.search(
+        r"database_max_connections\s*=\s*(\d+)",
+        (ROOT / "config" / "default.toml").read_text()).group(1))
+
+    log(f"fresh database {DB}")
+    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
+    service = Service(service_cpus, pool, service_log, args.log_filter)
+    cold_start = service.start()
+    service.stop()
+    warm_starts = []
+    for _ in range(3):
+        warm_starts.append(service.start())
+        service.stop()
+    service.start()
+    postmaster = postmaster_pid()
+    results = {
+        "when": stamp,
+        "machine": {
+            "cores": os.cpu_count(), "cpu": cpu_model(), "kernel": platform.release(),
+            "postgres": psql("SHOW server_version", "postgres"),
+            "service_cores": service_cpus, "load_cores": load_cpus,
+        },
+        "settings": {"seconds": args.seconds, "pool": pool, "clients": clients,
+                     "log_filter": args.log_filter,
+                     "sslmode": SSLMODE[0]},
+        "startup": {"cold_to_ready_ms": cold_start * 1000,
+                    "warm_to_ready_ms": sorted(warm_starts)[1] * 1000},
+        "runs": {},
+    }
+    runs = results["runs"]
+
+    def measured(name, run):
+        log(name)
+        settle()
+        with Meter(service.pid, postmaster) as meter:
+            result = run()
+        runs[name] = meter.per_request(result)
+        return runs[name]
+
+    next_first = [100_000_000]
+
+    def take(count):
+        first = next_first[0]
+        next_first[0] += count
+        return first
+
+    log(f"making {args.seed} recharges wait for their NIT per run")
+    warm_up = take(20_000)
+    seed(warm_up, 20_000)
+    wrk(f"{service.base}", 16, 2, load_cpus,
+        f"FIRST = {warm_up}\nSPAN = 20000\n" + AUTHENTICITY_LUA)
+
+    for c in clients:
+        measured(f"http_ceiling_c{c}",
+                 lambda: wrk(f"{service.base}/health/live", c, args.seconds, load_cpus))
+
+    for c in clients:
+        first = take(args.seed)
+        seed(first, args.seed)
+        r = measured(f"callback_first_commit_c{c}", lambda: wrk(
+            service.base, c, args.seconds, load_cpus,
+            f"FIRST = {first}\nSPAN = {args.seed}\n" + AUTHENTICITY_LUA))
+        r["committed"] = committed_in(first, args.seed)
+        if r["non_2xx"] or r["socket_errors"] or not r["requests"] <= r["committed"] <= r["requests"] + c:
+            sys.exit(f"callback run c{c} was not all first commits: {r} (raise --seed?)")
+        # The same POSTs again: each a replay of one committed long before the first run
+        # ended (the first half of them; the last ones sent may still be landing). wrk calls
+        # request() once before it sends anything: the range's first number is never sent.
+        replayed, span = first + 1, r["requests"] // 2
+        if committed_in(replayed, span) != span:
+            sys.exit(f"callback run c{c} left a gap in what it committed")
+        r = measured(f"callback_repeat_c{c}", lambda: wrk(
+            service.base, c, args.seconds, load_cpus,
+            f"FIRST = {replayed}\nSPAN = {span}\n" + AUTHENTICITY_LUA))
+        if r["non_2xx"] or r["socket_errors"]:
+            sys.exit(f"repeat run c{c} had failures: {r}")
+        received = int(psql(
+            "SELECT sum(receipt_count) FROM callbacks c JOIN recharges r ON r.id = c.recharge_id "
+            f"WHERE r.merchant_usn BETWEEN {replayed} AND {replayed + span - 1}"))
+        if committed_in(replayed, span) != span or received < span + r["requests"]:
+            sys.exit(f"repeat run c{c}: replays changed what was committed, or were not counted")
+
+    service_script = pgbench_script_of_the_service()
+    seven_script = (ROOT / "bench" / "pgbench" / "commit_nit_seven.sql").read_text()
+    for name, script in [("pgbench_same_statement", service_script),
+                         ("pgbench_former_transaction", seven_script)]:
+        for c in clients:
+            first = take(args.seed)
+            seed(first, args.seed)
+            r = measured(f"{name}_c{c}",
+                         lambda: pgbench(script, c, args.seconds, load_cpus, first))
+            r["committed"] = committed_in(first, args.seed)
+            if r["failed"] or r["committed"] != r["requests"]:
+                sys.exit(f"{name} c{c}: {r['committed']} committed of {r['requests']} (raise --seed?)")
+
+    if args.profile:
+        first = take(args.seed)
+        seed(first, args.seed)
+        settle()
+        profile_seconds = max(3, args.seconds // 2)
+        loader = subprocess.Popen(pinned(load_cpus, ["wrk", "-t1", f"-c{clients[-1]}",
+                                                     f"-d{profile_seconds + 1}s", "-s",
+                                                     write_lua(first, args.seed), service.base]),
+                                  stdout=subprocess.DEVNULL)
+        results["profile"] = perf_profile(service.pid, profile_seconds, RESULTS)
+        loader.wait()
+
+    topups = topups_binary()
+
+    def top_ups(workers):
+        out = subprocess.run(
+            pinned(load_cpus, [topups, "--base", service.base, "--token", TOKEN,
+                               "--workers", str(workers), "--seconds", str(args.seconds)]),
+            check=True, capture_output=True, text=True).stdout
+        r = json.loads(out)
+        r["requests"] = r["top_ups"]
+        return r
+
+    # One at a time: what the service adds to a top-up when nothing queues; then many at
+    # once: how many it completes a second.
+    for workers in sorted({1, args.topup_workers}):
+        r = measured(f"top_ups_w{workers}", lambda: top_ups(workers))
+        if r["errors"]:
+            sys.exit(f"top-ups failed: {r['errors']}")
+
+    results["peak_rss_mib"] = peak_rss_kib(service.pid) / 1024
+    service.stop()
+    psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
+
+    out = RESULTS / f"{stamp}.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    log(f"figures in {out.relative_to(ROOT)}; the service's log in {service_log.relative_to(ROOT)}")
+
+
+def write_lua(first, span):
+    f = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    f.write(f"FIRST = {first}\nSPAN = {span}\n" + AUTHENTICITY_LUA)
+    f.close()
+    return f.name
+
+
+def topups_binary():
+    """The `topups` bench's executable, as cargo built it."""
+    out = subprocess.run(
+        ["cargo", "bench", "--locked", "--bench", "topups", "--no-run", "--message-format=json"],
+        cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        message = json.loads(line)
+        if message.get("reason") == "compiler-artifact" and message["target"]["name"] == "topups" \
+                and message.get("executable"):
+            return message["executable"]
+    sys.exit("cargo did not say where the topups bench is")
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def table(results):
+    runs = results["runs"]
+    clients = results["settings"]["clients"]
+    lines = []
+    row = lambda *cells: lines.append(
+        f"{cells[0]:<34}" + "".join(f"{c:>11}" for c in cells[1:]))
+    row("work (connections)", "per s", "p50 ms", "p99 ms", "p99.9 ms", "svc CPU ms",
+        "pg CPU ms")
+    for c in clients:
+        for name, label in [(f"callback_first_commit_c{c}", "callback, first commit"),
+                            (f"callback_repeat_c{c}", "callback, repeat"),
+                            (f"pgbench_same_statement_c{c}", "pgbench, same statement"),
+                            (f"pgbench_former_transaction_c{c}", "pgbench, former 7 round trips"),
+                            (f"http_ceiling_c{c}", "HTTP ceiling (/health/live)")]:
+            r = runs.get(name)
+            if r:
+                row(f"{label} ({c})", f"{r['per_second']:.0f}", f"{r['p50_ms']:.2f}",
+                    f"{r['p99_ms']:.2f}", f"{r['p999_ms']:.2f}",
+                    f"{r['service_cpu_ms']:.3f}", f"{r['postgres_cpu_ms']:.3f}")
+    lines.append("")
+    for c in clients:
+        cb, pg = runs[f"callback_first_commit_c{c}"], runs[f"pgbench_same_statement_c{c}"]
+        old = runs[f"pgbench_former_transaction_c{c}"]
+        http = runs[f"http_ceiling_c{c}"]
+        lines.append(
+            f"at {c}: callback/pgbench throughput {cb['per_second'] / pg['per_second']:.2f}, "
+            f"p99 {cb['p99_ms'] / pg['p99_ms']:.2f}x pgbench's; "
+            f"callback/pgbench-former-7 {cb['per_second'] / old['per_second']:.2f}; "
+            f"callback/HTTP ceiling {cb['per_second'] / http['per_second']:.2f}")
+    for name, t in runs.items():
+        if name.startswith("top_ups_"):
+            lines.append(
+                f"top-ups, {t['workers']} at a time: {t['per_second']:.1f}/s; one (5 requests) "
+                f"takes {t['client_ms']['p50']:.1f} ms (p50) at the client: the service's own "
+                f"{t['service_own_ms']['p50']:.2f} ms (p50) beyond {t['carat_wait_ms']['p50']:.1f} "
+                f"ms waiting on Carat (the embedded sandbox); CPU per top-up: service "
+                f"{t['service_cpu_ms']:.2f} ms (sandbox included), PostgreSQL "
+                f"{t['postgres_cpu_ms']:.2f} ms")
+    s = results["startup"]
+    lines.append(f"start-up to ready: {s['warm_to_ready_ms']:.0f} ms (database migrated), "
+                 f"{s['cold_to_ready_ms']:.0f} ms (database created and migrated); "
+                 f"peak RSS {results['peak_rss_mib']:.1f} MiB")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
