@@ -104,19 +104,23 @@ def postmaster_pid():
 
 def postgres_cpu(postmaster):
     """PostgreSQL's CPU seconds so far: the postmaster's own and its reaped children's, plus
-    every live child's (backends that exit move from the second sum into the first)."""
-    (u, s, cu, cs), _ = proc_stat(postmaster)
-    total = u + s + cu + cs
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            (child_u, child_s, _, _), ppid = proc_stat(entry)
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            continue
-        if ppid == postmaster:
-            total += child_u + child_s
-    return total
+    every live child's (a backend that exits moves from the second sum into the first). A
+    child reaped while the children are read would be counted in neither: then read again."""
+    while True:
+        (u, s, cu, cs), _ = proc_stat(postmaster)
+        live = 0.0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                (child_u, child_s, _, _), ppid = proc_stat(entry)
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            if ppid == postmaster:
+                live += child_u + child_s
+        (u2, s2, cu2, cs2), _ = proc_stat(postmaster)
+        if (cu2, cs2) == (cu, cs):
+            return u2 + s2 + cu + cs + live
 
 
 def peak_rss_kib(pid):
@@ -365,6 +369,8 @@ class Meter:
         return self
 
     def __exit__(self, *_):
+        # Connections the load generator dropped mid-request end their backends now.
+        time.sleep(0.3)
         self.service = process_cpu(self.service_pid) - self.service0
         self.pg = postgres_cpu(self.postmaster) - self.pg0
         self.wall = time.monotonic() - self.wall0

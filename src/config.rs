@@ -79,6 +79,12 @@ pub const SETTINGS: &[Setting] = &[
     ),
     setting("database_max_connections", "`10`", "pool size", VALUE),
     setting(
+        "database_callback_connections",
+        "`8`",
+        "connections kept apart from the pool for the authenticity POST alone (opened on first use), so a busy storefront never makes Carat's POST wait, which would abort a create",
+        VALUE,
+    ),
+    setting(
         "listen_addr",
         "`127.0.0.1:8080`",
         "where the service listens",
@@ -444,6 +450,7 @@ pub struct Settings {
     pub profile: String,
     pub database_url: Secret,
     pub database_max_connections: u32,
+    pub database_callback_connections: u32,
     /// How long a request waits for a database connection before it is answered 503.
     pub database_acquire_timeout: Duration,
     pub listen_addr: SocketAddr,
@@ -594,6 +601,8 @@ impl Settings {
 
         let database_url = v.required("database_url", parse_database_url);
         let database_max_connections = v.required("database_max_connections", parse_positive);
+        let database_callback_connections =
+            v.required("database_callback_connections", parse_positive);
         let database_acquire_timeout = v.required("database_acquire_timeout_ms", parse_millis);
         let listen_addr = v.required("listen_addr", parse_addr);
         let metrics_addr = v.optional("metrics_addr", parse_addr);
@@ -744,6 +753,7 @@ impl Settings {
             Some(Self {
                 database_url: database_url?,
                 database_max_connections: database_max_connections?,
+                database_callback_connections: database_callback_connections?,
                 database_acquire_timeout: database_acquire_timeout?,
                 listen_addr: listen_addr?,
                 metrics_addr: metrics_addr?,

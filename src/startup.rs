@@ -145,6 +145,11 @@ impl Application {
             .merge(callbacks::router(
                 CallbackState {
                     pool: pool.clone(),
+                    lane: std::sync::Arc::new(store::lane::Lane::new(
+                        &pool,
+                        settings.database_callback_connections,
+                        settings.database_acquire_timeout,
+                    )),
                     merchant_id: settings.carat.merchant_id.clone(),
                     nit_lifetime: settings.carat.nit_lifetime,
                 },

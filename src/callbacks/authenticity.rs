@@ -147,6 +147,7 @@ pub async fn receive(
     });
     let found = store::recharges::commit_nit(
         &state.pool,
+        &state.lane,
         NitPost {
             order_id: &post.order_id,
             merchant_usn: post.merchant_usn,

@@ -52,6 +52,8 @@ pub fn redact_params(body: &[u8], names: &[&str]) -> Vec<u8> {
 #[derive(Clone, Debug)]
 pub struct CallbackState {
     pub pool: PgPool,
+    /// The authenticity POST's own connections (see [`crate::store::lane`]).
+    pub lane: std::sync::Arc<crate::store::lane::Lane>,
     /// Our merchant id on Carat: a POST for another merchant is not for us.
     pub merchant_id: MerchantId,
     /// A NIT's lifetime at Carat: past it, the reconciler asks whether a NIT expired.

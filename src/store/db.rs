@@ -30,7 +30,7 @@ pub enum DbSetupError {
 }
 
 /// How long a pooled connection may sit idle and still be handed out untested.
-const TEST_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+pub(crate) const TEST_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
 /// How long after the database was last found away every connection is tested.
 const TEST_AFTER_LOSS: Duration = Duration::from_secs(10);
@@ -52,7 +52,7 @@ pub(crate) fn database_lost() {
     LAST_LOSS_MS.store(now_ms(), Ordering::Relaxed);
 }
 
-fn lately_lost() -> bool {
+pub(crate) fn lately_lost() -> bool {
     let last = LAST_LOSS_MS.load(Ordering::Relaxed);
     last != 0 && now_ms().saturating_sub(last) < TEST_AFTER_LOSS.as_millis() as u64
 }

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod db;
 pub mod error;
 pub mod idempotency;
+pub mod lane;
 pub mod listings;
 pub mod notifications;
 pub mod payment_methods;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::callbacks::{self, Receipt, StoredCallback, Verdict};
+use super::lane::Lane;
 use crate::domain::receipt_cipher::{KeyId, SealedReceipt};
 use crate::domain::{
     Actor, AuthMode, CaratAnswer, Effectuation, GeneralHash, MerchantUsn, Nit, OrderId,
@@ -311,6 +312,7 @@ struct CommitNitRow {
 /// as the first one was. The caller answers 200 only on `Ok`: the statement has committed.
 pub async fn commit_nit(
     pool: &PgPool,
+    lane: &Lane,
     post: NitPost<'_>,
     nit_lifetime: Duration,
     receipt: &Receipt,
@@ -323,7 +325,8 @@ pub async fn commit_nit(
         .iter()
         .map(|(name, finding)| (*name, verdict(*finding)))
         .collect();
-    let row: Result<CommitNitRow, StoreError> = sqlx::query_as(COMMIT_NIT)
+    let mut lent = lane.lend().await?;
+    let outcome: Result<CommitNitRow, sqlx::Error> = sqlx::query_as(COMMIT_NIT)
         .bind(post.order_id.as_str())
         .bind(post.merchant_usn.get() as i64)
         .bind(post.nit.as_str())
@@ -357,10 +360,10 @@ pub async fn commit_nit(
         .bind(Actor::Carat.to_string())
         .bind(EventKind::Callback.as_str())
         .bind(EventKind::StateChange.as_str())
-        .fetch_one(pool)
-        .await
-        .map_err(StoreError::from);
-    let row = match row {
+        .fetch_one(lent.connection())
+        .await;
+    lent.give_back(&outcome);
+    let row = match outcome.map_err(StoreError::from) {
         Ok(row) => row,
         // Two orders given one NIT at the same instant: the statement's own check could not
         // see the other's uncommitted row, the unique index did. Nothing was written; the

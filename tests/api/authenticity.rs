@@ -201,3 +201,31 @@ async fn a_database_that_cannot_be_reached_is_a_503_never_a_200() {
     let (status, _) = app.get_json("/health").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+/// Carat aborts a create whose POST waits too long: a storefront that holds every pooled
+/// connection must not make it wait. The POST has connections of its own.
+#[tokio::test]
+async fn a_full_pool_does_not_hold_up_the_authenticity_post() {
+    let app = spawn_app_with(Options {
+        acquire_timeout: std::time::Duration::from_millis(300),
+        ..seed_app()
+    })
+    .await;
+    let id = pending_create(&app).await;
+    let size = app.pool.options().get_max_connections();
+    let mut held = Vec::new();
+    for _ in 0..size {
+        held.push(app.pool.acquire().await.unwrap());
+    }
+    // The pool is really full: the storefront is turned away.
+    let (status, body) = app.get_json(&format!("/api/v1/recharges/{id}")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+
+    let (status, text) = app.post_authenticity(SEED_BODY).await;
+    assert_eq!((status, text.as_str()), (StatusCode::OK, "OK"));
+    drop(held);
+    assert_eq!(
+        stored(&app, id).await,
+        ("started".to_owned(), Some(SEED_NIT.to_owned()))
+    );
+}
