@@ -123,10 +123,11 @@ def postgres_cpu(postmaster):
             return u2 + s2 + cu + cs + live
 
 
-def peak_rss_kib(pid):
+def memory_kib(pid, field):
+    """`VmHWM` (the peak resident set so far) or `VmRSS` (now) of `pid`, in KiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return None
 
@@ -465,6 +466,8 @@ def main():
         with Meter(service.pid, postmaster) as meter:
             result = run()
         runs[name] = meter.per_request(result)
+        runs[name]["rss_after_mib"] = memory_kib(service.pid, "VmRSS") / 1024
+        runs[name]["peak_rss_so_far_mib"] = memory_kib(service.pid, "VmHWM") / 1024
         return runs[name]
 
     next_first = [100_000_000]
@@ -537,30 +540,73 @@ def main():
 
     topups = topups_binary()
 
-    def top_ups(workers):
+    def top_ups(target, workers):
         out = subprocess.run(
-            pinned(load_cpus, [topups, "--base", service.base, "--token", TOKEN,
+            pinned(load_cpus, [topups, "--base", target.base, "--token", TOKEN,
                                "--workers", str(workers), "--seconds", str(args.seconds)]),
             check=True, capture_output=True, text=True).stdout
         r = json.loads(out)
         r["requests"] = r["top_ups"]
+        if r["errors"]:
+            sys.exit(f"top-ups failed: {r['errors']}")
         return r
 
+    # Until now the embedded sandbox held next to nothing: this is the service's own peak.
+    peak_before_top_ups = memory_kib(service.pid, "VmHWM") / 1024
     # One at a time: what the service adds to a top-up when nothing queues; then many at
     # once: how many it completes a second.
     for workers in sorted({1, args.topup_workers}):
-        r = measured(f"top_ups_w{workers}", lambda: top_ups(workers))
-        if r["errors"]:
-            sys.exit(f"top-ups failed: {r['errors']}")
-
-    results["peak_rss_mib"] = peak_rss_kib(service.pid) / 1024
+        measured(f"top_ups_w{workers}", lambda: top_ups(service, workers))
+    embedded_peak = memory_kib(service.pid, "VmHWM") / 1024
     service.stop()
+
+    # The embedded sandbox keeps every transaction in memory (a test double's ledger), so the
+    # process above grows with each top-up. The service alone, against the sandbox as a
+    # process of its own (on the load generator's cores): its memory and CPU per top-up.
+    log("top-ups against a standalone sandbox: the service's own memory and CPU")
+    alone = Service(service_cpus, pool, service_log, args.log_filter)
+    sandbox_port = free_port()
+    sandbox_env = dict(alone.env, SANDBOX_LISTEN_ADDR=f"127.0.0.1:{sandbox_port}",
+                       SANDBOX_AUTHENTICITY_URL=f"{alone.base}/callbacks/authenticity",
+                       SANDBOX_STATUS_URL=f"{alone.base}/callbacks/status",
+                       SANDBOX_HASH_URL=f"{alone.base}/callbacks/hash")
+    sandbox = subprocess.Popen(pinned(load_cpus, [str(BIN), "sandbox"]), cwd=ROOT,
+                               env=sandbox_env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        alone.env["CARAT_BASE_URL"] = f"http://127.0.0.1:{sandbox_port}/e-sitef"
+        wait_for_port(sandbox_port)
+        alone.start()
+        with Meter(alone.pid, postmaster) as meter:
+            r = top_ups(alone, args.topup_workers)
+        runs[f"top_ups_w{args.topup_workers}_sandbox_apart"] = meter.per_request(r)
+        alone_peak = memory_kib(alone.pid, "VmHWM") / 1024
+    finally:
+        alone.stop()
+        sandbox.terminate()
+        sandbox.wait()
+    results["memory"] = {
+        "peak_rss_mib": max(peak_before_top_ups, alone_peak),
+        "peak_before_top_ups_mib": peak_before_top_ups,
+        "peak_during_top_ups_sandbox_apart_mib": alone_peak,
+        "peak_with_embedded_sandbox_mib": embedded_peak,
+    }
     psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
 
     out = RESULTS / f"{stamp}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     log(f"figures in {out.relative_to(ROOT)}; the service's log in {service_log.relative_to(ROOT)}")
+
+
+def wait_for_port(port, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.01)
+    sys.exit(f"nothing listens on {port}")
 
 
 def write_lua(first, span):
@@ -623,18 +669,24 @@ def table(results):
             f"callback/pgbench-former-7 {cb['per_second'] / old['per_second']:.2f}; "
             f"callback/HTTP ceiling {cb['per_second'] / http['per_second']:.2f}")
     for name, t in runs.items():
-        if name.startswith("top_ups_"):
-            lines.append(
-                f"top-ups, {t['workers']} at a time: {t['per_second']:.1f}/s; one (5 requests) "
-                f"takes {t['client_ms']['p50']:.1f} ms (p50) at the client: the service's own "
-                f"{t['service_own_ms']['p50']:.2f} ms (p50) beyond {t['carat_wait_ms']['p50']:.1f} "
-                f"ms waiting on Carat (the embedded sandbox); CPU per top-up: service "
-                f"{t['service_cpu_ms']:.2f} ms (sandbox included), PostgreSQL "
-                f"{t['postgres_cpu_ms']:.2f} ms")
-    s = results["startup"]
+        if not name.startswith("top_ups_"):
+            continue
+        apart = name.endswith("_sandbox_apart")
+        lines.append(
+            f"top-ups, {t['workers']} at a time{', sandbox apart' if apart else ''}: "
+            f"{t['per_second']:.1f}/s; one (5 requests) takes {t['client_ms']['p50']:.1f} ms "
+            f"(p50) at the client: the service's own {t['service_own_ms']['p50']:.2f} ms (p50) "
+            f"beyond {t['carat_wait_ms']['p50']:.1f} ms waiting on Carat; CPU per top-up: "
+            f"service {t['service_cpu_ms']:.2f} ms"
+            f"{'' if apart else ' (the embedded sandbox included)'}, PostgreSQL "
+            f"{t['postgres_cpu_ms']:.2f} ms")
+    s, m = results["startup"], results["memory"]
     lines.append(f"start-up to ready: {s['warm_to_ready_ms']:.0f} ms (database migrated), "
-                 f"{s['cold_to_ready_ms']:.0f} ms (database created and migrated); "
-                 f"peak RSS {results['peak_rss_mib']:.1f} MiB")
+                 f"{s['cold_to_ready_ms']:.0f} ms (database created and migrated)")
+    lines.append(f"peak RSS of the service: {m['peak_rss_mib']:.1f} MiB (callbacks and HTTP: "
+                 f"{m['peak_before_top_ups_mib']:.1f}; top-ups, sandbox apart: "
+                 f"{m['peak_during_top_ups_sandbox_apart_mib']:.1f}); with the embedded sandbox's "
+                 f"ledger after every top-up: {m['peak_with_embedded_sandbox_mib']:.1f} MiB")
     return "\n".join(lines)
 
 
