@@ -135,7 +135,7 @@ def memory_kib(pid, field):
 # --- the service ------------------------------------------------------------------------------
 
 class Service:
-    def __init__(self, cpus, pool_size, log_path, log_filter="info"):
+    def __init__(self, cpus, pool_size, log_path, log_filter="info", lane=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = dict(
@@ -145,6 +145,7 @@ class Service:
             LISTEN_ADDR=f"127.0.0.1:{self.port}",
             SANDBOX_LISTEN_ADDR=f"127.0.0.1:{free_port()}",
             DATABASE_MAX_CONNECTIONS=str(pool_size),
+            **({"DATABASE_CALLBACK_CONNECTIONS": str(lane)} if lane else {}),
             # As in production: one JSON line per event at info, to a file.
             LOG_FORMAT="json",
             LOG_FILTER=log_filter,
@@ -411,6 +412,12 @@ def main():
     parser.add_argument("--clients", default="16,64", help="connections, comma-separated")
     parser.add_argument("--pool", type=int, default=None,
                         help="DATABASE_MAX_CONNECTIONS (default: the service's own default)")
+    parser.add_argument("--lane", type=int, default=None,
+                        help="DATABASE_CALLBACK_CONNECTIONS (default: the service's own default)")
+    parser.add_argument("--binary", default=None,
+                        help="another build of the service to measure (e.g. an older commit's)")
+    parser.add_argument("--callbacks-only", action="store_true",
+                        help="only the HTTP ceiling and the callback runs (no pgbench, no top-ups)")
     parser.add_argument("--seed", type=int, default=100_000,
                         help="recharges made ready per callback run (must outlast it)")
     parser.add_argument("--topup-workers", type=int, default=16)
@@ -420,6 +427,9 @@ def main():
     parser.add_argument("--database-tls", action="store_true",
                         help="the service and pgbench reach PostgreSQL over TLS (sslmode=require)")
     args = parser.parse_args()
+    if args.binary:
+        global BIN
+        BIN = Path(args.binary).resolve()
     if args.database_tls:
         SSLMODE[0] = "require"
     clients = [int(c) for c in args.clients.split(",")]
@@ -435,7 +445,7 @@ def main():
 
     log(f"fresh database {DB}")
     psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
-    service = Service(service_cpus, pool, service_log, args.log_filter)
+    service = Service(service_cpus, pool, service_log, args.log_filter, args.lane)
     cold_start = service.start()
     service.stop()
     warm_starts = []
@@ -452,7 +462,7 @@ def main():
             "service_cores": service_cpus, "load_cores": load_cpus,
         },
         "settings": {"seconds": args.seconds, "pool": pool, "clients": clients,
-                     "log_filter": args.log_filter,
+                     "log_filter": args.log_filter, "lane": args.lane or "default",
                      "sslmode": SSLMODE[0]},
         "startup": {"cold_to_ready_ms": cold_start * 1000,
                     "warm_to_ready_ms": sorted(warm_starts)[1] * 1000},
@@ -513,6 +523,13 @@ def main():
         if committed_in(replayed, span) != span or received < span + r["requests"]:
             sys.exit(f"repeat run c{c}: replays changed what was committed, or were not counted")
 
+    if args.callbacks_only:
+        results["memory"] = {"peak_rss_mib": memory_kib(service.pid, "VmHWM") / 1024}
+        service.stop()
+        psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
+        finish(results, stamp, service_log)
+        return
+
     service_script = pgbench_script_of_the_service()
     seven_script = (ROOT / "bench" / "pgbench" / "commit_nit_seven.sql").read_text()
     for name, script in [("pgbench_same_statement", service_script),
@@ -564,7 +581,7 @@ def main():
     # process above grows with each top-up. The service alone, against the sandbox as a
     # process of its own (on the load generator's cores): its memory and CPU per top-up.
     log("top-ups against a standalone sandbox: the service's own memory and CPU")
-    alone = Service(service_cpus, pool, service_log, args.log_filter)
+    alone = Service(service_cpus, pool, service_log, args.log_filter, args.lane)
     sandbox_port = free_port()
     sandbox_env = dict(alone.env, SANDBOX_LISTEN_ADDR=f"127.0.0.1:{sandbox_port}",
                        SANDBOX_AUTHENTICITY_URL=f"{alone.base}/callbacks/authenticity",
@@ -593,6 +610,10 @@ def main():
     }
     psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
 
+    finish(results, stamp, service_log)
+
+
+def finish(results, stamp, service_log):
     out = RESULTS / f"{stamp}.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
@@ -660,9 +681,12 @@ def table(results):
                     f"{r['service_cpu_ms']:.3f}", f"{r['postgres_cpu_ms']:.3f}")
     lines.append("")
     for c in clients:
-        cb, pg = runs[f"callback_first_commit_c{c}"], runs[f"pgbench_same_statement_c{c}"]
-        old = runs[f"pgbench_former_transaction_c{c}"]
+        cb, pg = runs[f"callback_first_commit_c{c}"], runs.get(f"pgbench_same_statement_c{c}")
+        old = runs.get(f"pgbench_former_transaction_c{c}")
         http = runs[f"http_ceiling_c{c}"]
+        if not pg:
+            lines.append(f"at {c}: callback/HTTP ceiling {cb['per_second'] / http['per_second']:.2f}")
+            continue
         lines.append(
             f"at {c}: callback/pgbench throughput {cb['per_second'] / pg['per_second']:.2f}, "
             f"p99 {cb['p99_ms'] / pg['p99_ms']:.2f}x pgbench's; "
@@ -681,6 +705,10 @@ def table(results):
             f"{'' if apart else ' (the embedded sandbox included)'}, PostgreSQL "
             f"{t['postgres_cpu_ms']:.2f} ms")
     s, m = results["startup"], results["memory"]
+    if len(m) == 1:
+        lines.append(f"start-up to ready: {s['warm_to_ready_ms']:.0f} ms; peak RSS "
+                     f"{m['peak_rss_mib']:.1f} MiB")
+        return "\n".join(lines)
     lines.append(f"start-up to ready: {s['warm_to_ready_ms']:.0f} ms (database migrated), "
                  f"{s['cold_to_ready_ms']:.0f} ms (database created and migrated)")
     lines.append(f"peak RSS of the service: {m['peak_rss_mib']:.1f} MiB (callbacks and HTTP: "
