@@ -47,13 +47,13 @@ impl Log {
         self.grew.notify_all();
     }
 
-    /// Reads the lines, after waiting at most `within` for one holding `needle`.
-    fn until(&self, needle: &str, within: Duration) -> Vec<String> {
+    /// Reads the lines, after waiting at most `within` for `times` of them to hold `needle`.
+    fn until(&self, needle: &str, times: usize, within: Duration) -> Vec<String> {
         let lines = self.lines.lock().unwrap();
         let (lines, _) = self
             .grew
             .wait_timeout_while(lines, within, |lines| {
-                !lines.iter().any(|l| l.contains(needle))
+                lines.iter().filter(|l| l.contains(needle)).count() < times
             })
             .unwrap();
         lines.clone()
@@ -116,18 +116,25 @@ impl ServiceProcess {
 
     /// Every line it wrote so far.
     pub fn log_lines(&self) -> Vec<String> {
-        self.log.until("", Duration::ZERO)
+        self.log.until("", 0, Duration::ZERO)
     }
 
     /// Waits until a line holding `needle` is written; panics after `within`.
     pub async fn until_logged(&self, needle: &'static str, within: Duration) {
+        self.until_logged_times(needle, 1, within).await;
+    }
+
+    /// Waits until `times` lines holding `needle` are written (the same event again: a line
+    /// logged earlier must not answer for a later one); panics after `within`.
+    pub async fn until_logged_times(&self, needle: &'static str, times: usize, within: Duration) {
         let log = self.log.clone();
-        let lines = tokio::task::spawn_blocking(move || log.until(needle, within))
+        let lines = tokio::task::spawn_blocking(move || log.until(needle, times, within))
             .await
             .unwrap();
+        let seen = lines.iter().filter(|l| l.contains(needle)).count();
         assert!(
-            lines.iter().any(|l| l.contains(needle)),
-            "the service did not log {needle:?} within {within:?}"
+            seen >= times,
+            "the service logged {needle:?} {seen} times, not {times}, within {within:?}"
         );
     }
 
