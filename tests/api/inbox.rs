@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, event_names, spawn_app};
 
 /// A create of ours waiting for its NIT, and the POST that Carat would send for it.
 async fn pending_create(app: &TestApp, order_id: &str, usn: i64) -> (uuid::Uuid, String) {
@@ -28,23 +28,12 @@ async fn pending_create(app: &TestApp, order_id: &str, usn: i64) -> (uuid::Uuid,
     (id, body)
 }
 
-async fn inbox(app: &TestApp, query: &str) -> Vec<Value> {
-    let (status, body) = app.get_json(&format!("/api/v1/callbacks{query}")).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["callbacks"].as_array().unwrap().clone()
-}
-
-#[tokio::test]
-async fn concurrent_replays_commit_once_and_are_counted() {
-    let app = spawn_app().await;
-    let (id, body) = pending_create(&app, "INBOX1", 424242).await;
+/// POSTs every body to the authenticity URL at once, as if through a proxy at 203.0.113.9;
+/// answers their statuses.
+async fn post_all_at_once(app: &TestApp, bodies: Vec<String>) -> Vec<StatusCode> {
     let mut posts = tokio::task::JoinSet::new();
-    for _ in 0..8 {
-        let (client, url, body) = (
-            app.client.clone(),
-            app.url("/callbacks/authenticity"),
-            body.clone(),
-        );
+    for body in bodies {
+        let (client, url) = (app.client.clone(), app.url("/callbacks/authenticity"));
         posts.spawn(async move {
             client
                 .post(url)
@@ -57,7 +46,20 @@ async fn concurrent_replays_commit_once_and_are_counted() {
                 .status()
         });
     }
-    for status in posts.join_all().await {
+    posts.join_all().await
+}
+
+async fn inbox(app: &TestApp, query: &str) -> Vec<Value> {
+    let (status, body) = app.get_json(&format!("/api/v1/callbacks{query}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["callbacks"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn concurrent_replays_commit_once_and_are_counted() {
+    let app = spawn_app().await;
+    let (id, body) = pending_create(&app, "INBOX1", 424242).await;
+    for status in post_all_at_once(&app, vec![body.clone(); 8]).await {
         assert_eq!(status, StatusCode::OK);
     }
     let recharge = app.recharge(&id.to_string()).await;
@@ -94,38 +96,15 @@ async fn concurrent_replays_commit_once_and_are_counted() {
 async fn posts_in_other_bytes_for_one_order_commit_once_in_order() {
     let app = spawn_app().await;
     let (id, body) = pending_create(&app, "INBOX6", 484848).await;
-    let mut posts = tokio::task::JoinSet::new();
-    for i in 0..6 {
-        let (app_url, client, body) = (
-            app.url("/callbacks/authenticity"),
-            app.client.clone(),
-            format!("{body}&retry={i}"),
-        );
-        posts.spawn(async move {
-            let response = client
-                .post(app_url)
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            response.status()
-        });
-    }
-    for status in posts.join_all().await {
+    let retries = (0..6).map(|i| format!("{body}&retry={i}")).collect();
+    for status in post_all_at_once(&app, retries).await {
         assert_eq!(status, StatusCode::OK);
     }
     let recharge = app.recharge(&id.to_string()).await;
     assert_eq!(recharge["status"], "started");
-    let names: Vec<&str> = recharge["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["name"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        names,
-        ["authenticity", "created -> started"],
+        event_names(&recharge),
+        ["callback:authenticity", "state_change:created -> started"],
         "one commit, the POST before the move: {recharge}"
     );
     let kept = inbox(&app, "?outcome=accepted").await;
