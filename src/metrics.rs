@@ -26,6 +26,7 @@ use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 
 use crate::domain::Secret;
+use crate::store::lane::Lane;
 
 /// The route label of every request no route matched: a scanner's paths (or a near miss on the
 /// callback path secret) never become label values.
@@ -95,6 +96,8 @@ struct Inner {
     database_up: Gauge,
     pool_connections: Family<StateLabels, Gauge>,
     pool_max: Gauge,
+    lane_connections: Family<StateLabels, Gauge>,
+    lane_max: Gauge,
     pool_acquire: Gauge<f64, std::sync::atomic::AtomicU64>,
 }
 
@@ -192,6 +195,18 @@ impl Metrics {
             "The pool's size limit (DATABASE_MAX_CONNECTIONS)",
             pool_max.clone(),
         );
+        let lane_connections = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "db_lane_connections",
+            "The authenticity POST's own connections by state (in_use, idle), read at scrape time",
+            lane_connections.clone(),
+        );
+        let lane_max = Gauge::default();
+        registry.register(
+            "db_lane_max_connections",
+            "The lane's size limit (DATABASE_CALLBACK_CONNECTIONS)",
+            lane_max.clone(),
+        );
         let pool_acquire = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         registry.register(
             "db_pool_acquire_seconds",
@@ -212,6 +227,8 @@ impl Metrics {
             database_up,
             pool_connections,
             pool_max,
+            lane_connections,
+            lane_max,
             pool_acquire,
         }))
     }
@@ -265,7 +282,15 @@ impl Metrics {
     }
 
     /// Reads what the database holds into the gauges, then renders everything.
-    pub async fn render(&self, pool: &PgPool) -> String {
+    pub async fn render(&self, pool: &PgPool, lane: &Lane) -> String {
+        let (in_use, idle, size) = lane.counts();
+        for (state, count) in [("in_use", in_use), ("idle", idle)] {
+            self.0
+                .lane_connections
+                .get_or_create(&StateLabels { state })
+                .set(count as i64);
+        }
+        self.0.lane_max.set(size as i64);
         self.collect(pool).await;
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -386,18 +411,25 @@ fn callback_kind(route: &str) -> &'static str {
 struct Scrape {
     metrics: Metrics,
     pool: PgPool,
+    lane: Arc<Lane>,
     /// `None` on the separate `METRICS_ADDR` listener: there, the network decides who scrapes.
     tokens: Option<Vec<Secret>>,
 }
 
 /// `GET /metrics`. On the main listener (`tokens` set) it asks for a bearer token of
 /// `API_TOKENS` or `API_READONLY_TOKENS`: the counts say how the business runs.
-pub fn router(metrics: Metrics, pool: PgPool, tokens: Option<Vec<Secret>>) -> Router {
+pub fn router(
+    metrics: Metrics,
+    pool: PgPool,
+    lane: Arc<Lane>,
+    tokens: Option<Vec<Secret>>,
+) -> Router {
     Router::new()
         .route("/metrics", get(scrape))
         .with_state(Scrape {
             metrics,
             pool,
+            lane,
             tokens,
         })
 }
@@ -418,7 +450,7 @@ async fn scrape(State(s): State<Scrape>, headers: axum::http::HeaderMap) -> Resp
             return crate::api::error::ApiError::Unauthorized.into_response();
         }
     }
-    let body = s.metrics.render(&s.pool).await;
+    let body = s.metrics.render(&s.pool, &s.lane).await;
     (
         StatusCode::OK,
         [(

@@ -110,6 +110,11 @@ impl Application {
             .reconcile
             .enabled
             .then(|| reconciler(&settings, recharges.clone()).with_metrics(metrics.clone()));
+        let lane = std::sync::Arc::new(store::lane::Lane::new(
+            &pool,
+            settings.database_callback_connections,
+            settings.database_acquire_timeout,
+        ));
         // With METRICS_ADDR, its own unauthenticated listener; otherwise the main one, behind
         // the API's tokens.
         let metrics_server = match settings.metrics_addr {
@@ -117,7 +122,7 @@ impl Application {
                 let listener = TcpListener::bind(addr)
                     .await
                     .map_err(|e| anyhow::anyhow!("METRICS_ADDR {addr}: {e}"))?;
-                let router = metrics::router(metrics.clone(), pool.clone(), None);
+                let router = metrics::router(metrics.clone(), pool.clone(), lane.clone(), None);
                 Some((listener, router))
             }
             None => None,
@@ -128,7 +133,7 @@ impl Application {
                 settings.api_readonly_tokens.clone(),
             ]
             .concat();
-            metrics::router(metrics.clone(), pool.clone(), Some(tokens))
+            metrics::router(metrics.clone(), pool.clone(), lane.clone(), Some(tokens))
         });
 
         let mut router = Router::new()
@@ -145,11 +150,7 @@ impl Application {
             .merge(callbacks::router(
                 CallbackState {
                     pool: pool.clone(),
-                    lane: std::sync::Arc::new(store::lane::Lane::new(
-                        &pool,
-                        settings.database_callback_connections,
-                        settings.database_acquire_timeout,
-                    )),
+                    lane: lane.clone(),
                     merchant_id: settings.carat.merchant_id.clone(),
                     nit_lifetime: settings.carat.nit_lifetime,
                 },

@@ -27,6 +27,7 @@ pub struct Lane {
     options: PgConnectOptions,
     permits: Semaphore,
     idle: Mutex<Vec<Idle>>,
+    size: usize,
     acquire_timeout: Duration,
 }
 
@@ -51,6 +52,7 @@ impl Lane {
             options: (*pool.connect_options()).clone(),
             permits: Semaphore::new(size as usize),
             idle: Mutex::new(Vec::with_capacity(size as usize)),
+            size: size as usize,
             acquire_timeout,
         }
     }
@@ -83,6 +85,13 @@ impl Lane {
             .await
             .map_err(|_| StoreError::from(sqlx::Error::PoolTimedOut))??;
         Ok(self.lent(connection, permit))
+    }
+
+    /// Connections lent out (or being opened), idle, and the lane's size: for the metrics.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let size = self.size;
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).len();
+        (size - self.permits.available_permits(), idle, size)
     }
 
     fn pop_idle(&self) -> Option<Idle> {

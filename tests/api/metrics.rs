@@ -206,6 +206,13 @@ async fn the_series_move_by_what_the_service_did() {
     assert!(samples.contains_key(&series("db_pool_connections", &[("state", "in_use")])));
     assert!(samples.contains_key(&series("db_pool_connections", &[("state", "idle")])));
     assert!(samples.contains_key(&series("db_pool_acquire_seconds", &[])));
+    // The authenticity POSTs' own connections: each create's POST used one and gave it back.
+    assert_eq!(value(&samples, "db_lane_max_connections", &[]), 8.0);
+    assert_eq!(
+        value(&samples, "db_lane_connections", &[("state", "in_use")]),
+        0.0
+    );
+    assert!(value(&samples, "db_lane_connections", &[("state", "idle")]) >= 1.0);
 }
 
 #[tokio::test]
