@@ -12,7 +12,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-
 use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
