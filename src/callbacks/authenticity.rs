@@ -27,23 +27,12 @@ pub struct Authenticity {
     pub general_hash: GeneralHash,
 }
 
-/// Why a body is not an authenticity POST; its text is the 400's body.
-#[derive(Debug, thiserror::Error)]
-pub enum PostError {
-    /// Not readable as the form (a known parameter repeated, say).
-    #[error("malformed form body: {0}")]
-    Malformed(serde_urlencoded::de::Error),
-    /// A parameter missing or not of its documented format.
-    #[error(transparent)]
-    Field(#[from] FieldError),
-}
+pub use super::PostError;
 
-/// Reads a raw `application/x-www-form-urlencoded` body: tolerant parse (unknown parameters
-/// are ignored; the content type is not insisted on), strict validation. Pure, so that the
-/// property tests and the fuzz target reach it without a server.
+/// Reads a raw form body: tolerant parse, strict validation ([`super::read_form`]). Pure, so
+/// that the property tests and the fuzz target reach it without a server.
 pub fn parse_post(body: &[u8]) -> Result<Authenticity, PostError> {
-    let form =
-        serde_urlencoded::from_bytes::<AuthenticityForm>(body).map_err(PostError::Malformed)?;
+    let form: AuthenticityForm = super::read_form(body)?;
     Ok(Authenticity::try_from(form)?)
 }
 
@@ -112,15 +101,7 @@ pub async fn receive(
         Ok(post) => post,
         Err(e) => {
             let reason = e.to_string();
-            return answer::refuse(
-                &state.pool,
-                WHAT,
-                &receipt,
-                &body,
-                StatusCode::BAD_REQUEST,
-                reason,
-            )
-            .await;
+            return answer::refuse_malformed(&state.pool, WHAT, &receipt, &body, reason).await;
         }
     };
     let span = tracing::Span::current();

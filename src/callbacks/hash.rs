@@ -53,17 +53,11 @@ pub struct HashNotification {
     pub authorizer: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum PostError {
-    #[error("malformed form body: {0}")]
-    Malformed(serde_urlencoded::de::Error),
-    #[error(transparent)]
-    Field(#[from] FieldError),
-}
+pub use super::PostError;
 
-/// Reads a raw form body. Pure.
+/// Reads a raw form body: tolerant parse, strict validation ([`super::read_form`]). Pure.
 pub fn parse_post(body: &[u8]) -> Result<HashNotification, PostError> {
-    let form = serde_urlencoded::from_bytes::<HashForm>(body).map_err(PostError::Malformed)?;
+    let form: HashForm = super::read_form(body)?;
     fn optional<T>(
         name: &'static str,
         value: Option<String>,

@@ -21,8 +21,26 @@ use axum::routing::post;
 use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
-use crate::domain::{MerchantId, Secret};
+use crate::domain::{FieldError, MerchantId, Secret};
 pub use source::SourcePolicy;
+
+/// Why a body is not the callback it was posted as; its text is the 400's body.
+#[derive(Debug, thiserror::Error)]
+pub enum PostError {
+    /// Not readable as the form (a known parameter repeated, say).
+    #[error("malformed form body: {0}")]
+    Malformed(serde_urlencoded::de::Error),
+    /// A parameter missing or not of its documented format.
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}
+
+/// Reads a raw `application/x-www-form-urlencoded` body into the callback's form: tolerant
+/// (unknown parameters are ignored; the content type is not insisted on). Each callback then
+/// validates its fields strictly. Pure.
+pub fn read_form<F: serde::de::DeserializeOwned>(body: &[u8]) -> Result<F, PostError> {
+    serde_urlencoded::from_bytes(body).map_err(PostError::Malformed)
+}
 
 /// A form body as the inbox keeps it: the value of every parameter named in `names` (by its
 /// decoded name, so `h%61sh` is `hash`) replaced by `[redacted]`, the rest byte for byte. For

@@ -147,19 +147,11 @@ fn not_kept<S: serde::Serializer>(value: &Option<String>, s: S) -> Result<S::Ok,
     }
 }
 
-/// Why a body is not a status notification; its text is the 400's body.
-#[derive(Debug, thiserror::Error)]
-pub enum PostError {
-    #[error("malformed form body: {0}")]
-    Malformed(serde_urlencoded::de::Error),
-    #[error(transparent)]
-    Field(#[from] FieldError),
-}
+pub use super::PostError;
 
-/// Reads a raw form body: tolerant parse (unknown parameters ignored), strict validation.
-/// Pure.
+/// Reads a raw form body: tolerant parse, strict validation ([`super::read_form`]). Pure.
 pub fn parse(body: &[u8]) -> Result<StatusNotification, PostError> {
-    let form = serde_urlencoded::from_bytes::<StatusForm>(body).map_err(PostError::Malformed)?;
+    let form: StatusForm = super::read_form(body)?;
     Ok(StatusNotification::try_from(form)?)
 }
 
