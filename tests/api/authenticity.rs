@@ -11,18 +11,7 @@ const SEED_BODY: &str = "merchantUSN=987654321&merchantId=LOJAFATURAT&orderId=12
 
 /// A create of ours waiting for its NIT, with the seed example's order id and USN.
 async fn pending_create(app: &TestApp) -> uuid::Uuid {
-    let id = uuid::Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO recharges (id, recharge_type, order_id, merchant_usn, status, \
-                                call_deadline, next_attempt_at) \
-         VALUES ($1, 'normal', '123456789', 987654321, 'created', \
-                 now() + interval '1 minute', now() + interval '1 minute')",
-    )
-    .bind(id)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    id
+    app.pending_create("123456789", 987654321).await
 }
 
 async fn stored(app: &TestApp, id: uuid::Uuid) -> (String, Option<String>) {

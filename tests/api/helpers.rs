@@ -251,6 +251,25 @@ impl TestApp {
         env
     }
 
+    /// A create of ours waiting for its NIT (as if its create call were out), with this order
+    /// id and merchant USN; its id.
+    pub async fn pending_create(&self, order_id: &str, usn: i64) -> uuid::Uuid {
+        let id = uuid::Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO recharges (id, recharge_type, order_id, merchant_usn, status, \
+                                    call_deadline, next_attempt_at) \
+             VALUES ($1, 'normal', $2, $3, 'created', now() + interval '1 minute', \
+                     now() + interval '1 minute')",
+        )
+        .bind(id)
+        .bind(order_id)
+        .bind(usn)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        id
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -8,19 +8,7 @@ use crate::helpers::{TestApp, event_names, spawn_app};
 
 /// A create of ours waiting for its NIT, and the POST that Carat would send for it.
 async fn pending_create(app: &TestApp, order_id: &str, usn: i64) -> (uuid::Uuid, String) {
-    let id = uuid::Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO recharges (id, recharge_type, order_id, merchant_usn, status, \
-                                call_deadline, next_attempt_at) \
-         VALUES ($1, 'normal', $2, $3, 'created', now() + interval '1 minute', \
-                 now() + interval '1 minute')",
-    )
-    .bind(id)
-    .bind(order_id)
-    .bind(usn)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    let id = app.pending_create(order_id, usn).await;
     let nit: String = uuid::Uuid::new_v4().simple().to_string().repeat(2);
     let body = format!(
         "nit={nit}&merchantId=LOJATESTE&orderId={order_id}&merchantUSN={usn}&generalHash=09A9681D09A9681D"
