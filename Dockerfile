@@ -3,16 +3,26 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
-# The manifest names a bench target (bench/run's top-up client): a stub stands in for it, as for
-# the crate, so that cargo reads the manifest; the release build never compiles benches.
-RUN mkdir src benches && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+COPY crates/domain/Cargo.toml crates/domain/
+COPY crates/wire/Cargo.toml crates/wire/
+COPY crates/sandbox/Cargo.toml crates/sandbox/
+COPY crates/store/Cargo.toml crates/store/
+COPY crates/core/Cargo.toml crates/core/
+# Stubs stand in for every crate's sources (and for the bench target the manifest names:
+# bench/run's top-up client), so that this layer builds the dependencies alone and is cached
+# until a manifest or the lock file changes; the release build never compiles benches.
+RUN mkdir -p src benches \
+    && for c in domain wire sandbox store core; do mkdir -p crates/$c/src && touch crates/$c/src/lib.rs; done \
+    && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && echo 'fn main() {}' > crates/sandbox/src/main.rs \
     && echo 'fn main() {}' > benches/topups.rs \
-    && cargo build --release --locked \
-    && rm -rf src
+    && cargo build --release --locked --workspace \
+    && rm -rf src crates/*/src
 COPY src ./src
+COPY crates ./crates
 COPY migrations ./migrations
-# Touch so cargo rebuilds the crate itself, not the cached stub.
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+# Touch so cargo rebuilds the crates themselves, not the cached stubs.
+RUN find src crates -name '*.rs' -exec touch {} + && cargo build --release --locked --workspace
 
 # Run: a small Debian with CA certificates (rustls verifies Carat's certificate against them),
 # as a user without privileges.
@@ -23,10 +33,13 @@ RUN apt-get update \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin carat
 WORKDIR /app
 COPY --from=build /src/target/release/carat-merchant /usr/local/bin/carat-merchant
+# The sandbox on its own (`docker run --entrypoint carat-sandbox ...`): a strict local Carat.
+COPY --from=build /src/target/release/carat-sandbox /usr/local/bin/carat-sandbox
 COPY config ./config
 USER 10001
 # The image runs the production profile: it refuses to start without DATABASE_URL, API_TOKENS,
-# CARAT_BASE_URL, CARAT_MERCHANT_ID and CARAT_MERCHANT_KEY, and never embeds the sandbox unless
+# CARAT_BASE_URL, CARAT_MERCHANT_ID, CARAT_MERCHANT_KEY and PIN_ENCRYPTION_KEYS, and never
+# embeds the sandbox unless
 # SANDBOX=embedded is set. docker-compose.yml chooses the local profile for trials.
 ENV APP_PROFILE=production \
     APP_CONFIG_DIR=/app/config \

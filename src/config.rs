@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::carat::signature::{JwtKey, JwtPublicKey};
-use crate::domain::receipt_cipher::Keyring;
-use crate::domain::{AuthMode, MerchantId, PendingConfirmationPolicy, Secret};
+use carat_domain::receipt_cipher::Keyring;
+use carat_domain::{AuthMode, MerchantId, PendingConfirmationPolicy, Secret};
+use carat_wire::signature::{JwtKey, JwtPublicKey};
 
 /// One setting: its key (the environment variable in upper case), the default as documented
 /// (`local` profile), and what it means. Cells are Markdown, as in the README's table.

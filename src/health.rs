@@ -15,8 +15,8 @@ use serde::Serialize;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::recharge::Heartbeat;
-use crate::store::MIGRATOR;
+use carat_core::recharge::Heartbeat;
+use carat_store::MIGRATOR;
 
 #[derive(Clone, Debug)]
 pub struct HealthState {

@@ -6,9 +6,10 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use carat_merchant::config::{self, Settings};
-use carat_merchant::sandbox::{self, Sandbox, SandboxConfig};
 use carat_merchant::startup::{self, Application};
-use carat_merchant::{store, telemetry};
+use carat_merchant::telemetry;
+use carat_sandbox::{self as sandbox, Sandbox, SandboxConfig};
+use carat_store as store;
 
 #[derive(Parser)]
 #[command(

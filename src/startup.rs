@@ -16,17 +16,18 @@ use url::Url;
 
 use crate::api::{self, AppState, error::ApiError};
 use crate::callbacks::{self, CallbackGuard, CallbackState, PathSecret, SourcePolicy};
-use crate::carat::signature::JwtKey;
-use crate::carat::{CaratClient, CaratClientConfig};
-use crate::cards::CardService;
 use crate::config::Settings;
 use crate::health::{self, HealthState};
-use crate::metrics::{self, Metrics};
-use crate::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
+use crate::metrics;
 use crate::request_id::{self, X_REQUEST_ID};
-use crate::sandbox::{self, Sandbox, SandboxConfig};
-use crate::store;
 use crate::tls::{self, ReloadingCert, TlsListener};
+use carat_core::carat::{CaratClient, CaratClientConfig};
+use carat_core::cards::CardService;
+use carat_core::metrics::Metrics;
+use carat_core::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
+use carat_sandbox::{self as sandbox, Sandbox, SandboxConfig};
+use carat_store as store;
+use carat_wire::signature::JwtKey;
 
 /// How often each `serve` process deletes idempotency keys past their TTL (and once at start).
 /// Keys are kept for hours and an expired one is treated as new whether purged or not, so

@@ -51,7 +51,7 @@ pub async fn require_bearer(
         return ApiError::Unauthorized.into_response();
     };
     // Every configured token is compared, matching or not, so timing says nothing.
-    let matches = |tokens: &[crate::domain::Secret]| {
+    let matches = |tokens: &[carat_domain::Secret]| {
         tokens.iter().fold(false, |found, known| {
             constant_time_eq(token.as_bytes(), known.expose().as_bytes()) | found
         })

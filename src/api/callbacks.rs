@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::domain::payment_status::FollowUp;
-use crate::store::callbacks::{self, CallbackRow, Outcome};
+use carat_domain::payment_status::FollowUp;
+use carat_store::callbacks::{self, CallbackRow, Outcome};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use super::json::ApiJson;
-use crate::cards::{CardError, CardView, CustomerId, StoreCardRequest, Stored};
+use carat_core::cards::{CardError, CardView, CustomerId, StoreCardRequest, Stored};
 
 impl From<CardError> for ApiError {
     fn from(e: CardError) -> Self {

@@ -7,9 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::domain::{FieldError, RechargeStatus};
-use crate::recharge::{CaratFailure, CaratProblem, FlowError};
-use crate::store::StoreError;
+use carat_core::recharge::{CaratFailure, CaratProblem, FlowError};
+use carat_domain::{FieldError, RechargeStatus};
+use carat_store::StoreError;
 
 #[derive(Debug)]
 pub enum ApiError {

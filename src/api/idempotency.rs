@@ -34,8 +34,8 @@ use uuid::Uuid;
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
-use crate::domain::Secret;
-use crate::store::idempotency::{self as keys, Claim, KeyRef, StoredAnswer};
+use carat_domain::Secret;
+use carat_store::idempotency::{self as keys, Claim, KeyRef, StoredAnswer};
 
 pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on an answer that was replayed from a key rather than produced by running the request.
@@ -87,7 +87,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             let run = next.run(Request::from_parts(parts, Body::from(bytes)));
             // In the request's span, where the handler records the recharge's id.
             let held = tokio::spawn(
-                crate::server_timing::carry(hold(pool, scope, key, token, run))
+                carat_core::carat_wait::carry(hold(pool, scope, key, token, run))
                     .instrument(tracing::Span::current()),
             );
             held.await.unwrap_or_else(|e| {

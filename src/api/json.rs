@@ -11,7 +11,7 @@ use serde_path_to_error::{Path, Segment};
 
 use super::error::ApiError;
 use super::json_errors::{self, Shape};
-use crate::domain::FieldError;
+use carat_domain::FieldError;
 
 pub struct ApiJson<T>(pub T);
 
@@ -201,7 +201,7 @@ fn strip_position(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Ddd;
+    use carat_domain::Ddd;
 
     #[derive(Debug, serde::Deserialize)]
     #[serde(deny_unknown_fields)]

@@ -14,8 +14,8 @@ use uuid::Uuid;
 use super::AppState;
 use super::error::ApiError;
 use super::views::RechargeView;
-use crate::domain::{Nit, OrderId, RechargeStatus};
-use crate::store::recharge_list::{self, Filter, Key};
+use carat_domain::{Nit, OrderId, RechargeStatus};
+use carat_store::recharge_list::{self, Filter, Key};
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;

@@ -19,9 +19,9 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
-use crate::cards::CardService;
-use crate::domain::Secret;
-use crate::recharge::RechargeService;
+use carat_core::cards::CardService;
+use carat_core::recharge::RechargeService;
+use carat_domain::Secret;
 
 /// The longest storefront request body: a recharge is a few hundred bytes.
 pub const BODY_LIMIT: usize = 256 * 1024;

@@ -13,15 +13,15 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 
-use crate::domain::card::{CardNumber, SecurityCode};
-use crate::domain::effectuation::{
+use carat_domain::card::{CardNumber, SecurityCode};
+use carat_domain::effectuation::{
     BarCode, InvoiceDescription, InvoiceEcho, InvoiceExpiryDate, InvoiceReferenceData,
 };
-use crate::domain::format::{Charset, Format, Length};
-use crate::domain::payment::{AuthorizerId, CustomerId, InstallmentType};
-use crate::domain::payment_methods::{CollectedData, CollectedId, MethodType};
-use crate::domain::recharge::{AnswerCode, AnswerText};
-use crate::domain::{
+use carat_domain::format::{Charset, Format, Length};
+use carat_domain::payment::{AuthorizerId, CustomerId, InstallmentType};
+use carat_domain::payment_methods::{CollectedData, CollectedId, MethodType};
+use carat_domain::recharge::{AnswerCode, AnswerText};
+use carat_domain::{
     AmountCents, AmountKey, BranchCode, Cnpj, Cpf, Ddd, DealerCode, DealerTypeCode, Nit, OrderId,
     PhoneNumber, RechargeStatus, RechargeType, TerminalType, ZipCode,
 };
@@ -508,7 +508,7 @@ fn schemas() -> Value {
               "merchant_usn", "nita", "nsua", "last_error", "created_at", "updated_at"],
             json!({
                 "id": uuid(),
-                "customer_id": text(crate::cards::CustomerId::FORMAT, ""),
+                "customer_id": text(carat_core::cards::CustomerId::FORMAT, ""),
                 "authorizer_id": text(AuthorizerId::FORMAT, ""),
                 "status": {"type": "string", "enum": ["pending", "unknown", "CON", "INV", "NEG", "DUP", "CAN", "DEL", "BLQ"],
                     "description": "`unknown`: the storage's answer was lost (the HASH notification or a refresh settles it); else Carat's."},
@@ -621,7 +621,7 @@ fn schemas() -> Value {
                 "description": "Only with `confirm: true`; at most `payment_methods_max`."},
         })),
         "StoreCard": object(&["customer_id", "authorizer_id", "card"], json!({
-            "customer_id": text(crate::cards::CustomerId::FORMAT, ""),
+            "customer_id": text(carat_core::cards::CustomerId::FORMAT, ""),
             "authorizer_id": text(AuthorizerId::FORMAT, ""),
             "card": object(&["number", "expiry_date"], json!({
                 "number": text(CardNumber::FORMAT, "Luhn-valid; sent to Carat, never stored."),
@@ -883,7 +883,7 @@ fn paths() -> Value {
                  schema_ref("Card"), card_example()),
                 &[BODY, WRITE, CARAT]),
             "get": operation("cards", "A customer's cards", "",
-                json!([query("customer_id", true, text(crate::cards::CustomerId::FORMAT, ""), "")]),
+                json!([query("customer_id", true, text(carat_core::cards::CustomerId::FORMAT, ""), "")]),
                 None,
                 (200, "The cards.", schema_ref("CardList"), json!({"cards": [card_example()]})),
                 &[&[400, 422]]),
@@ -1005,7 +1005,7 @@ mod tests {
     #[tokio::test]
     async fn every_error_is_in_the_table() {
         use crate::api::error::ApiError;
-        use crate::recharge::{CaratFailure, CaratProblem};
+        use carat_core::recharge::{CaratFailure, CaratProblem};
         let carat = |failure, answered| {
             ApiError::Carat(Box::new(CaratProblem {
                 failure,

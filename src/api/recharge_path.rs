@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::store;
+use carat_store as store;
 
 /// The id of a recharge that exists.
 pub struct KnownRecharge(pub Uuid);

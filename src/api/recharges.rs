@@ -10,13 +10,13 @@ use super::AppState;
 use super::error::ApiError;
 use super::json::{self, ApiJson, JsonBytes};
 use super::recharge_path::{KnownRecharge, recharge_id};
-use super::views::RechargeView;
-use crate::domain::effectuation::BarCode;
-use crate::domain::{BranchCode, Ddd, DealerCode, OrderId, RechargeType, UsedPaymentMethod};
-use crate::recharge::{
+use super::views::{PaymentView, RechargeView};
+use carat_core::recharge::{
     BranchData, Chosen, Dealers, EffectuateRequest, InvoiceRequest, OthersEffectuateRequest,
     TvChoice,
 };
+use carat_domain::effectuation::BarCode;
+use carat_domain::{BranchCode, Ddd, DealerCode, OrderId, RechargeType, UsedPaymentMethod};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -70,7 +70,11 @@ pub async fn show(
 ) -> Result<Json<RechargeView>, ApiError> {
     let (recharge, events) = state.recharges.get(recharge_id(&id)?).await?;
     let (receipts, pin_receipt) = state.recharges.receipts(&recharge);
-    let payment = state.recharges.payment(recharge.id).await?;
+    let payment = state
+        .recharges
+        .payment(recharge.id)
+        .await?
+        .map(PaymentView::new);
     let mut view = RechargeView::new(recharge, Some(events));
     view.payment = payment;
     view.receipts = receipts;
@@ -156,7 +160,11 @@ pub async fn effectuate(
         };
         state.recharges.effectuate(id, chosen).await?
     };
-    let payment = state.recharges.payment(recharge.id).await?;
+    let payment = state
+        .recharges
+        .payment(recharge.id)
+        .await?
+        .map(PaymentView::new);
     let mut view = RechargeView::new(recharge, None);
     view.payment = payment;
     Ok(Json(view))
@@ -171,7 +179,11 @@ pub async fn confirm(
         .recharges
         .confirm(id, body.confirm, body.used_payment_methods)
         .await?;
-    let payment = state.recharges.payment(recharge.id).await?;
+    let payment = state
+        .recharges
+        .payment(recharge.id)
+        .await?
+        .map(PaymentView::new);
     let mut view = RechargeView::new(recharge, None);
     view.payment = payment;
     Ok(Json(view))

@@ -4,13 +4,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::domain::effectuation::{BranchDealer, Dealer, Invoice, Phone};
-use crate::domain::{
+use carat_core::recharge::{PinReceipt, Receipts, pin_receipt_state};
+use carat_domain::effectuation::{BranchDealer, Dealer, Invoice, Phone};
+use carat_domain::{
     AmountKey, Effectuation, EffectuationInput, RechargeStatus, RechargeType, UsedPaymentMethod,
 };
-use crate::recharge::{PinReceipt, Receipts, pin_receipt_state};
-use crate::store::payments::PaymentRow;
-use crate::store::{Event, Recharge};
+use carat_store::payments::PaymentRow;
+use carat_store::{Event, Recharge};
 
 #[derive(Debug, Serialize)]
 pub struct RechargeView {

@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sqlx::PgPool;
 
-use crate::store::StoreError;
-use crate::store::callbacks::{self, Outcome, Receipt, StoredCallback, Verdict};
+use carat_store::StoreError;
+use carat_store::callbacks::{self, Outcome, Receipt, StoredCallback, Verdict};
 
 /// The POST as it arrived, for the inbox.
 pub(super) fn receipt(
@@ -109,7 +109,7 @@ pub(super) fn reply(status: u16, reason: Option<String>) -> Response {
 pub(super) fn with_outcome(mut response: Response, outcome: &'static str) -> Response {
     response
         .extensions_mut()
-        .insert(crate::metrics::CallbackOutcome(outcome));
+        .insert(carat_core::metrics::CallbackOutcome(outcome));
     response
 }
 

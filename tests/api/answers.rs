@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use carat_merchant::sandbox::{Fault, Operation};
+use carat_sandbox::{Fault, Operation};
 use reqwest::StatusCode;
 use serde_json::json;
 

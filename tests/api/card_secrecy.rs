@@ -20,7 +20,7 @@ const VERBOSE: &str = "debug,carat_merchant=trace,tower_http=trace,reqwest=trace
 /// 4111111111111111 out, so that one is not searched for).
 const APPROVED: &str = "5555555555554444";
 const UNDONE: &str = "4012888888881881";
-const DENIED: &str = carat_merchant::sandbox::payments::DENIED_CARD;
+const DENIED: &str = carat_sandbox::payments::DENIED_CARD;
 /// The card stored (seed 004), then paid with by its token.
 const STORED: &str = "6011111111111117";
 const CVV: &str = "7391";

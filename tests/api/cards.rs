@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use carat_merchant::sandbox::{Channel, Fault, Notification, Operation};
+use carat_sandbox::{Channel, Fault, Notification, Operation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

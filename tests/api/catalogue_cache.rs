@@ -3,7 +3,7 @@
 //! (the sandbox then lists nothing) is served from the cache, and a new hash in any answer
 //! replaces the cache.
 
-use carat_merchant::domain::GeneralHash;
+use carat_domain::GeneralHash;
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -80,7 +80,7 @@ fn send_all(
 async fn until_carat_received(
     app: &TestApp,
     created: &[(String, String)],
-    counter: impl Fn(&carat_merchant::sandbox::SandboxTransaction) -> u32,
+    counter: impl Fn(&carat_sandbox::SandboxTransaction) -> u32,
 ) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !created.iter().all(|(_, nit)| {

@@ -7,11 +7,11 @@ use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
 
-use carat_merchant::carat::signature::JwtPublicKey;
+use carat_domain::{MerchantId, Secret};
 use carat_merchant::config::Settings;
-use carat_merchant::domain::{MerchantId, Secret};
-use carat_merchant::sandbox::{self, Sandbox, SandboxConfig};
 use carat_merchant::startup::Application;
+use carat_sandbox::{self as sandbox, Sandbox, SandboxConfig};
+use carat_wire::signature::JwtPublicKey;
 
 use crate::database::{TestDatabase, server_url};
 use reqwest::StatusCode;

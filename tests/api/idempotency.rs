@@ -351,12 +351,9 @@ async fn an_expired_key_is_new_again_and_the_serve_process_purges_it() {
     )
     .await;
     keyed(&app, CREATE, "recent", &normal()).await;
-    let purged = carat_merchant::store::idempotency::purge_expired(
-        &app.pool,
-        Duration::from_secs(24 * 3600),
-    )
-    .await
-    .unwrap();
+    let purged = carat_store::idempotency::purge_expired(&app.pool, Duration::from_secs(24 * 3600))
+        .await
+        .unwrap();
     assert_eq!(purged, 1);
     let keys: Vec<String> = sqlx::query_scalar("SELECT key FROM idempotency_keys")
         .fetch_all(&app.pool)

@@ -1,6 +1,6 @@
 //! Bill payments (`invoice`): a bill found by its bar code, paid exactly as Carat listed it.
 
-use carat_merchant::sandbox::bills::{EXPIRED_BAR_CODE, PAYABLE_BAR_CODE};
+use carat_sandbox::bills::{EXPIRED_BAR_CODE, PAYABLE_BAR_CODE};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

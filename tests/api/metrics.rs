@@ -6,8 +6,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use carat_merchant::config::Settings;
-use carat_merchant::sandbox::{Fault, Operation};
 use carat_merchant::startup::Application;
+use carat_sandbox::{Fault, Operation};
 use reqwest::StatusCode;
 use tokio::net::TcpListener;
 

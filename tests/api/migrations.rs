@@ -1,7 +1,7 @@
 //! Migrations applied to a database that already holds rows, as production's does.
 
 use carat_merchant::api::views::RechargeView;
-use carat_merchant::store::{self, MIGRATOR};
+use carat_store::{self as store, MIGRATOR};
 use serde_json::json;
 use sqlx::migrate::MigrateDatabase;
 use uuid::Uuid;

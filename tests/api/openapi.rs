@@ -213,7 +213,7 @@ async fn a_bills_answers_hold_to_the_document_too() {
     let one = |tail: &str| format!("/api/v1/recharges/{id}{tail}");
     flow.get("/api/v1/recharges/{id}/dealers", &one("/dealers"))
         .await;
-    let bar_code = carat_merchant::sandbox::bills::PAYABLE_BAR_CODE;
+    let bar_code = carat_sandbox::bills::PAYABLE_BAR_CODE;
     let listed = flow
         .get(
             "/api/v1/recharges/{id}/branches",

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use carat_merchant::sandbox::{Fault, Operation};
+use carat_sandbox::{Fault, Operation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;

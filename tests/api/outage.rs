@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use carat_merchant::sandbox::{Fault, Operation};
+use carat_sandbox::{Fault, Operation};
 use reqwest::StatusCode;
 use tokio::task::JoinSet;
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use carat_merchant::sandbox::{Fault, Operation, SandboxTransaction};
+use carat_sandbox::{Fault, Operation, SandboxTransaction};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use carat_merchant::sandbox::faults::SEND_PAYMENT_METHODS_AMOUNT;
-use carat_merchant::sandbox::{Fault, Operation};
+use carat_sandbox::faults::SEND_PAYMENT_METHODS_AMOUNT;
+use carat_sandbox::{Fault, Operation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -291,7 +291,7 @@ async fn send_payment_methods_makes_the_next_effectuation_carry_them() {
 
 #[tokio::test]
 async fn a_bill_carries_them_too_summing_to_the_bill() {
-    use carat_merchant::sandbox::bills::PAYABLE_BAR_CODE;
+    use carat_sandbox::bills::PAYABLE_BAR_CODE;
     let app = spawn_app().await;
     let (status, created) = app
         .post_json("/api/v1/recharges", json!({"recharge_type": "invoice"}))

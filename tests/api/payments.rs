@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use carat_merchant::sandbox::notifier::Channel;
-use carat_merchant::sandbox::payments::{DENIED_CARD, SLOW_CARD};
-use carat_merchant::sandbox::vault::TEST_TOKEN;
+use carat_sandbox::notifier::Channel;
+use carat_sandbox::payments::{DENIED_CARD, SLOW_CARD};
+use carat_sandbox::vault::TEST_TOKEN;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use carat_merchant::sandbox::notifier::{Channel, Notification};
-use carat_merchant::sandbox::payments::DENIED_CARD;
+use carat_sandbox::notifier::{Channel, Notification};
+use carat_sandbox::payments::DENIED_CARD;
 use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;

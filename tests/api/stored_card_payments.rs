@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use carat_merchant::sandbox::payments::CardSeen;
-use carat_merchant::sandbox::{Channel, Fault, Operation};
+use carat_sandbox::payments::CardSeen;
+use carat_sandbox::{Channel, Fault, Operation};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

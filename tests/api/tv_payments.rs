@@ -2,7 +2,7 @@
 //! the storefront's choice brings the same card again (`payment_card`), checked before Carat
 //! is called; a stored card is read again by its kept id.
 
-use carat_merchant::sandbox::payments::SeenCard;
+use carat_sandbox::payments::SeenCard;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -182,7 +182,7 @@ async fn a_paid_tv_choice_without_the_card_or_with_another_is_refused_before_car
         .refused_effectuation(
             &id,
             &json!({"tv_package": "SKYPRE60",
-                    "payment_card": {"token": carat_merchant::sandbox::vault::TEST_TOKEN}}),
+                    "payment_card": {"token": carat_sandbox::vault::TEST_TOKEN}}),
         )
         .await;
     assert_eq!(error["field"], "payment_card", "{error}");

@@ -1,9 +1,7 @@
 //! Code and name parsing: Carat's transaction statuses, the recharge's states, the recharge
 //! types and the pending-confirmation policy. Known exactly when listed, case and all.
 
-use carat_merchant::domain::{
-    CaratStatus, PendingConfirmationPolicy, RechargeStatus, RechargeType,
-};
+use carat_domain::{CaratStatus, PendingConfirmationPolicy, RechargeStatus, RechargeType};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use serde::de::DeserializeOwned;

@@ -3,9 +3,9 @@
 
 use std::fmt::Debug;
 
-use carat_merchant::domain::format::{Charset, Format};
-use carat_merchant::domain::recharge::{AnswerCode, AnswerText};
-use carat_merchant::domain::{
+use carat_domain::format::{Charset, Format};
+use carat_domain::recharge::{AnswerCode, AnswerText};
+use carat_domain::{
     AmountCents, AmountKey, BranchCode, Ddd, DealerCode, DealerTypeCode, GeneralHash, MerchantId,
     MerchantUsn, Nit, OrderId, PhoneNumber,
 };

@@ -3,8 +3,8 @@
 //! with any token and extra parameters, each encoded any way, is read back exactly, and its
 //! kept body holds nothing of the token.
 
-use carat_merchant::callbacks::hash::{parse_post, redact_body};
-use carat_merchant::domain::StorageStatus;
+use carat_domain::StorageStatus;
+use carat_wire::callbacks::hash::{parse_post, redact_body};
 use proptest::prelude::*;
 
 /// A value with each byte percent-encoded or, a letter or digit, left as it is.

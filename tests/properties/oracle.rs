@@ -141,7 +141,7 @@ pub fn expected(body: &[u8]) -> Expected {
 
 /// Runs the service's parser on `body` and panics unless it answers as `expected` says.
 pub fn assert_parse_post_agrees(body: &[u8]) {
-    use carat_merchant::callbacks::authenticity::{PostError, parse_post};
+    use carat_wire::callbacks::authenticity::{PostError, parse_post};
 
     let got = parse_post(body);
     match (expected(body), got) {

@@ -2,8 +2,8 @@
 //! Every valid value builds to a string that parses back to it; every string that parses
 //! builds back to itself, whatever near miss of the grammar it is.
 
-use carat_merchant::domain::AmountCents;
-use carat_merchant::domain::payment_methods::{
+use carat_domain::AmountCents;
+use carat_domain::payment_methods::{
     Collected, CollectedData, CollectedId, MethodType, UsedPaymentMethod,
 };
 use proptest::prelude::*;

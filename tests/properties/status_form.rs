@@ -2,9 +2,9 @@
 //! (`domain::payment_status::advance`): unknown parameters never change what a form says, and
 //! no order of delivery takes a payment backwards.
 
-use carat_merchant::callbacks::status::parse;
-use carat_merchant::domain::CaratStatus;
-use carat_merchant::domain::payment_status::{Advance, advance, is_final};
+use carat_domain::CaratStatus;
+use carat_domain::payment_status::{Advance, advance, is_final};
+use carat_wire::callbacks::status::parse;
 use proptest::prelude::*;
 
 use crate::strategies::arbitrary_text;

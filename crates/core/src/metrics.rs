@@ -1,0 +1,415 @@
+//! Prometheus metrics: one registry per [`Metrics`] (no global state, so each test's
+//! application counts only its own work), rendered as the text format (served by the service's `GET /metrics`).
+//!
+//! Counters and histograms are moved where the event is known (the HTTP layer, the Carat
+//! client's one `send`, the callbacks' answers, the reconciler's loop). What the database holds
+//! (recharges by status, those in doubt) and the pool's state are read at scrape time: one
+//! bounded `GROUP BY` per scrape, always true after a restart or with several instances, which
+//! counters kept in memory would not be.
+//! Series and labels: docs/metrics.md.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use sqlx::PgPool;
+
+use carat_store::lane::Lane;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteOnly {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    operation: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallbackLabels {
+    kind: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PassLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Seconds, 5 ms to about 20 s: a Carat call's timeout is seconds, an API answer milliseconds.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
+
+struct Inner {
+    registry: Registry,
+    http_requests: Family<RouteLabels, Counter>,
+    http_duration: HistogramFamily<RouteOnly>,
+    carat_calls: Family<CallLabels, Counter>,
+    carat_duration: HistogramFamily<CallLabels>,
+    callbacks: Family<CallbackLabels, Counter>,
+    reconcile_passes: Family<PassLabels, Counter>,
+    reconcile_actions: Family<ActionLabels, Counter>,
+    recharges: Family<StatusLabels, Gauge>,
+    recharges_in_doubt: Gauge,
+    database_up: Gauge,
+    pool_connections: Family<StateLabels, Gauge>,
+    pool_max: Gauge,
+    lane_connections: Family<StateLabels, Gauge>,
+    lane_max: Gauge,
+    pool_acquire: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+/// The process's metrics; cheap to clone. `Default` is a registry of its own, for the pieces
+/// built without one (unit tests, the standalone sandbox): what they count is never served.
+#[derive(Clone)]
+pub struct Metrics(Arc<Inner>);
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("carat_merchant");
+        let http_requests = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by matched route template and status",
+            http_requests.clone(),
+        );
+        let http_duration: HistogramFamily<RouteOnly> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by matched route template",
+            http_duration.clone(),
+        );
+        let carat_calls = Family::<CallLabels, Counter>::default();
+        registry.register(
+            "carat_calls",
+            "Outbound calls to Carat Portal, by operation and outcome",
+            carat_calls.clone(),
+        );
+        let carat_duration: HistogramFamily<CallLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "carat_call_duration_seconds",
+            "Time an outbound call to Carat Portal took, by operation and outcome",
+            carat_duration.clone(),
+        );
+        let callbacks = Family::<CallbackLabels, Counter>::default();
+        registry.register(
+            "callbacks",
+            "Carat's callbacks answered, by kind and outcome",
+            callbacks.clone(),
+        );
+        let reconcile_passes = Family::<PassLabels, Counter>::default();
+        registry.register(
+            "reconciler_passes",
+            "Reconciler passes, by result (ok, failed: the database away)",
+            reconcile_passes.clone(),
+        );
+        let reconcile_actions = Family::<ActionLabels, Counter>::default();
+        registry.register(
+            "reconciler_actions",
+            "Recharges the reconciler worked on, by what came of it (claimed, ended, left_open)",
+            reconcile_actions.clone(),
+        );
+        let recharges = Family::<StatusLabels, Gauge>::default();
+        registry.register(
+            "recharges",
+            "Recharges in the database by status, read at scrape time",
+            recharges.clone(),
+        );
+        let recharges_in_doubt = Gauge::default();
+        registry.register(
+            "recharges_in_doubt",
+            "Recharges whose last call to Carat may or may not have been applied (effectuating, confirming, undoing), read at scrape time",
+            recharges_in_doubt.clone(),
+        );
+        let database_up = Gauge::default();
+        registry.register(
+            "database_up",
+            "1 when this scrape could read the recharges' counts, 0 when the database failed",
+            database_up.clone(),
+        );
+        let pool_connections = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by state (in_use, idle), read at scrape time",
+            pool_connections.clone(),
+        );
+        let pool_max = Gauge::default();
+        registry.register(
+            "db_pool_max_connections",
+            "The pool's size limit (DATABASE_MAX_CONNECTIONS)",
+            pool_max.clone(),
+        );
+        let lane_connections = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "db_lane_connections",
+            "The authenticity POST's own connections by state (in_use, idle), read at scrape time",
+            lane_connections.clone(),
+        );
+        let lane_max = Gauge::default();
+        registry.register(
+            "db_lane_max_connections",
+            "The lane's size limit (DATABASE_CALLBACK_CONNECTIONS)",
+            lane_max.clone(),
+        );
+        let pool_acquire = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "db_pool_acquire_seconds",
+            "How long this scrape waited for a pool connection: near 0 unless the pool is exhausted (sqlx counts no waits itself; requests that waited too long are the 503s of http_requests_total)",
+            pool_acquire.clone(),
+        );
+        Self(Arc::new(Inner {
+            registry,
+            http_requests,
+            http_duration,
+            carat_calls,
+            carat_duration,
+            callbacks,
+            reconcile_passes,
+            reconcile_actions,
+            recharges,
+            recharges_in_doubt,
+            database_up,
+            pool_connections,
+            pool_max,
+            lane_connections,
+            lane_max,
+            pool_acquire,
+        }))
+    }
+
+    /// One outbound call to Carat, its outcome as [`call_outcome`] names it.
+    pub fn carat_call(&self, operation: &'static str, outcome: &'static str, took: Duration) {
+        let labels = CallLabels { operation, outcome };
+        self.0.carat_calls.get_or_create(&labels).inc();
+        self.0
+            .carat_duration
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+    }
+
+    pub fn callback(&self, kind: &'static str, outcome: &'static str) {
+        self.0
+            .callbacks
+            .get_or_create(&CallbackLabels { kind, outcome })
+            .inc();
+    }
+
+    /// One reconciler pass ended: `ok` false when it failed (the database away).
+    pub fn reconcile_pass(&self, ok: bool) {
+        let result = if ok { "ok" } else { "failed" };
+        self.0
+            .reconcile_passes
+            .get_or_create(&PassLabels { result })
+            .inc();
+    }
+
+    /// `n` recharges the reconciler `claimed`, `ended` or `left_open`, counted as it goes (not
+    /// at the pass's end) so the count is there as soon as the recharge moved.
+    pub fn reconcile_actions(&self, action: &'static str, n: usize) {
+        self.0
+            .reconcile_actions
+            .get_or_create(&ActionLabels { action })
+            .inc_by(n as u64);
+    }
+
+    /// One HTTP request answered, by its route template (never the path itself).
+    pub fn request(&self, route: String, status: u16, took: Duration) {
+        self.0
+            .http_duration
+            .get_or_create(&RouteOnly {
+                route: route.clone(),
+            })
+            .observe(took.as_secs_f64());
+        self.0
+            .http_requests
+            .get_or_create(&RouteLabels { route, status })
+            .inc();
+    }
+
+    /// Reads what the database holds into the gauges, then renders everything.
+    pub async fn render(&self, pool: &PgPool, lane: &Lane) -> String {
+        let (in_use, idle, size) = lane.counts();
+        for (state, count) in [("in_use", in_use), ("idle", idle)] {
+            self.0
+                .lane_connections
+                .get_or_create(&StateLabels { state })
+                .set(count as i64);
+        }
+        self.0.lane_max.set(size as i64);
+        self.collect(pool).await;
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.0.registry);
+        out
+    }
+
+    async fn collect(&self, pool: &PgPool) {
+        let idle = pool.num_idle() as i64;
+        let size = i64::from(pool.size());
+        self.0
+            .pool_connections
+            .get_or_create(&StateLabels { state: "idle" })
+            .set(idle);
+        self.0
+            .pool_connections
+            .get_or_create(&StateLabels { state: "in_use" })
+            .set((size - idle).max(0));
+        self.0
+            .pool_max
+            .set(i64::from(pool.options().get_max_connections()));
+
+        let waited = Instant::now();
+        let counts: Result<Vec<(String, i64)>, sqlx::Error> = async {
+            let mut conn = pool.acquire().await?;
+            self.0.pool_acquire.set(waited.elapsed().as_secs_f64());
+            // Bounded: one row per status, whatever the table's size.
+            sqlx::query_as("SELECT status, count(*) FROM recharges GROUP BY status")
+                .fetch_all(&mut *conn)
+                .await
+        }
+        .await;
+        match counts {
+            Ok(rows) => {
+                // Cleared first so a status no recharge has any more reads 0 by its absence.
+                self.0.recharges.clear();
+                let mut in_doubt = 0;
+                for (status, n) in rows {
+                    if carat_domain::RechargeStatus::parse(&status).is_some_and(|s| s.is_in_doubt())
+                    {
+                        in_doubt += n;
+                    }
+                    self.0
+                        .recharges
+                        .get_or_create(&StatusLabels { status })
+                        .set(n);
+                }
+                self.0.recharges_in_doubt.set(in_doubt);
+                self.0.database_up.set(1);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: could not count the recharges");
+                self.0.database_up.set(0);
+            }
+        }
+    }
+}
+
+/// A Carat call's outcome label: `ok`; `esitef_error` (Carat answered 2xx/4xx with a refusal);
+/// `http_4xx` / `http_5xx` (an unreadable answer, or any 5xx); `timeout`; `transport` (not
+/// sent, or the connection broke).
+pub fn call_outcome<T>(result: &Result<T, crate::carat::CaratError>) -> &'static str {
+    use crate::carat::CaratError;
+    match result {
+        Ok(_) => "ok",
+        Err(CaratError::Answered(r)) if r.http_status >= 500 => "http_5xx",
+        Err(CaratError::Answered(r)) if r.unreadable || r.code.is_none() => {
+            if r.http_status >= 400 {
+                "http_4xx"
+            } else {
+                "esitef_error"
+            }
+        }
+        Err(CaratError::Answered(_)) => "esitef_error",
+        Err(CaratError::NoAnswer {
+            timeout_ms: Some(_),
+            ..
+        }) => "timeout",
+        Err(_) => "transport",
+    }
+}
+
+/// Set by the callbacks on their answer, so the request layer counts it by kind and outcome
+/// (`accepted`, `refused`, `unmatched`, `unavailable`).
+#[derive(Clone, Copy, Debug)]
+pub struct CallbackOutcome(pub &'static str);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::carat::{CaratError, Refusal};
+
+    fn answered(http_status: u16, code: Option<&str>, unreadable: bool) -> Result<(), CaratError> {
+        Err(CaratError::Answered(Refusal {
+            http_status,
+            code: code.map(str::to_owned),
+            message: None,
+            carat_status: None,
+            unreadable,
+        }))
+    }
+
+    #[test]
+    fn outcomes_are_named_by_what_carat_did() {
+        assert_eq!(call_outcome(&Ok::<(), CaratError>(())), "ok");
+        assert_eq!(
+            call_outcome(&answered(200, Some("14"), false)),
+            "esitef_error"
+        );
+        assert_eq!(
+            call_outcome(&answered(400, Some("5"), false)),
+            "esitef_error"
+        );
+        assert_eq!(call_outcome(&answered(404, None, true)), "http_4xx");
+        assert_eq!(call_outcome(&answered(500, Some("99"), false)), "http_5xx");
+        assert_eq!(call_outcome(&answered(502, None, true)), "http_5xx");
+        let no_answer = |timeout_ms| {
+            Err::<(), _>(CaratError::NoAnswer {
+                call: "query",
+                reason: "x".into(),
+                timeout_ms,
+            })
+        };
+        assert_eq!(call_outcome(&no_answer(Some(1000))), "timeout");
+        assert_eq!(call_outcome(&no_answer(None)), "transport");
+        let not_sent = Err::<(), _>(CaratError::NotSent {
+            call: "query",
+            reason: "refused".into(),
+        });
+        assert_eq!(call_outcome(&not_sent), "transport");
+    }
+}

@@ -1,0 +1,199 @@
+//! Listing through the catalogue cache (`store::catalogue_cache`): a listing sends Carat the
+//! hash of the entry cached for it, and Carat's answer says whether that entry is still good.
+//!
+//! What Carat answers to a listing whose hash is current is not documented (API digest §3.2:
+//! "whether the dealer list is omitted when the hashes match" is [UNKNOWN]). The tolerant
+//! reading, kept in [`judge`] alone: an answer with nothing listed, carrying the very hash that
+//! was sent, means "yours is current" and the cached entry is served; an answer that lists
+//! something is the full list, served and cached under its hash (a new hash replaces the
+//! cache); an answer with no valid hash is served as it is and cached nowhere.
+
+use std::future::Future;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::catalog::{BranchData, DEALERS_LISTING, Dealers};
+use super::{FlowError, RechargeService};
+use carat_domain::{GeneralHash, RechargeType};
+use carat_store::{self as store, Recharge};
+
+/// A listing the cache can hold: what hash it came with, and whether it lists anything.
+pub(super) trait Listing: Serialize + DeserializeOwned {
+    fn general_hash(&self) -> Option<&str>;
+    fn lists_nothing(&self) -> bool;
+}
+
+impl Listing for Dealers {
+    fn general_hash(&self) -> Option<&str> {
+        self.general_hash.as_deref()
+    }
+
+    fn lists_nothing(&self) -> bool {
+        self.dealers.is_empty()
+    }
+}
+
+impl Listing for BranchData {
+    fn general_hash(&self) -> Option<&str> {
+        self.general_hash.as_deref()
+    }
+
+    fn lists_nothing(&self) -> bool {
+        self.categories.is_empty() && self.questions.is_empty() && self.messages.is_empty()
+    }
+}
+
+/// What an answer to a listing means for the cache.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// The hash sent is current: serve the cached entry.
+    Current,
+    /// The full list, under this hash: serve it and cache it.
+    Full(GeneralHash),
+    /// No valid hash came with it: serve it, cache nothing.
+    Unversioned,
+}
+
+/// `sent`: the hash of the cached entry sent with the listing (none when nothing was cached,
+/// and `0000000000000000` went out).
+fn judge(sent: Option<&GeneralHash>, answered: Option<&str>, lists_nothing: bool) -> Verdict {
+    let Some(answered) = answered.and_then(|h| GeneralHash::parse(h).ok()) else {
+        return Verdict::Unversioned;
+    };
+    match sent {
+        Some(sent) if *sent == answered && lists_nothing => Verdict::Current,
+        _ => Verdict::Full(answered),
+    }
+}
+
+/// Which listings are the same for every recharge of a type, and so may be cached: all but an
+/// `invoice` recharge's branch data, which is the customer's own bill.
+fn cacheable(recharge_type: RechargeType, listing: &str) -> bool {
+    recharge_type != RechargeType::Invoice || listing == DEALERS_LISTING
+}
+
+impl RechargeService {
+    /// The hash to send on a create or an effectuation: the current one, or "nothing cached".
+    pub(super) async fn general_hash(&self) -> Result<GeneralHash, FlowError> {
+        Ok(store::catalogue_cache::current_hash(&self.pool)
+            .await?
+            .unwrap_or_else(GeneralHash::none_cached))
+    }
+
+    /// Takes the hash of an answer that lists nothing (create, effectuation): a new one
+    /// replaces the cache. One that is missing or malformed changes nothing. Never fails: the
+    /// cache only saves listings, and a hash it could not take comes again with the next
+    /// answer, while the call's own outcome is already recorded.
+    pub(super) async fn take_general_hash(&self, hash: Option<&str>) {
+        let Some(hash) = hash.and_then(|h| GeneralHash::parse(h).ok()) else {
+            return;
+        };
+        if let Err(error) = store::catalogue_cache::learn(&self.pool, &hash).await {
+            tracing::warn!(%hash, error = %error, "the catalogue cache could not take a new general hash");
+        }
+    }
+
+    /// Lists `listing` of `recharge` by `call`, which is given the hash to send, through the
+    /// cache: see the module's comment.
+    pub(super) async fn list_through_cache<T, F, Fut>(
+        &self,
+        recharge: &Recharge,
+        listing: &str,
+        call: F,
+    ) -> Result<T, FlowError>
+    where
+        T: Listing,
+        F: FnOnce(GeneralHash) -> Fut,
+        Fut: Future<Output = Result<T, FlowError>>,
+    {
+        let recharge_type = recharge.recharge_type;
+        let cacheable = cacheable(recharge_type, listing);
+        let cached = match cacheable {
+            true => store::catalogue_cache::find(&self.pool, recharge_type, listing).await?,
+            false => None,
+        };
+        // An entry that no longer reads as a view counts as never cached.
+        let cached =
+            cached.and_then(|c| Some((c.general_hash, serde_json::from_value::<T>(c.body).ok()?)));
+        let sent = cached.as_ref().map(|(hash, _)| hash.clone());
+        let answer = call(sent.clone().unwrap_or_else(GeneralHash::none_cached)).await?;
+        let verdict = judge(sent.as_ref(), answer.general_hash(), answer.lists_nothing());
+        match (verdict, cached) {
+            (Verdict::Current, Some((_, view))) => Ok(view),
+            (Verdict::Full(hash), _) if cacheable => {
+                let body = serde_json::to_value(&answer).expect("a view serializes");
+                store::catalogue_cache::keep(&self.pool, recharge_type, listing, &hash, &body)
+                    .await?;
+                Ok(answer)
+            }
+            (Verdict::Full(hash), _) => {
+                store::catalogue_cache::learn(&self.pool, &hash).await?;
+                Ok(answer)
+            }
+            // Unversioned (`Current` always has the entry whose hash was sent).
+            _ => Ok(answer),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(s: &str) -> GeneralHash {
+        GeneralHash::parse(s).unwrap()
+    }
+
+    const OLD: &str = "09A9681D09A9681D";
+    const NEW: &str = "AF32810AAF32810A";
+
+    #[test]
+    fn an_empty_answer_with_the_hash_sent_means_the_cache_is_current() {
+        assert_eq!(judge(Some(&hash(OLD)), Some(OLD), true), Verdict::Current);
+    }
+
+    #[test]
+    fn a_list_is_the_full_list_whatever_hash_was_sent() {
+        assert_eq!(
+            judge(Some(&hash(OLD)), Some(OLD), false),
+            Verdict::Full(hash(OLD))
+        );
+        assert_eq!(
+            judge(Some(&hash(OLD)), Some(NEW), false),
+            Verdict::Full(hash(NEW))
+        );
+        assert_eq!(judge(None, Some(NEW), false), Verdict::Full(hash(NEW)));
+    }
+
+    #[test]
+    fn an_empty_answer_is_taken_as_it_is_unless_it_confirms_the_hash_sent() {
+        // Nothing was cached: there is nothing to serve but the (empty) answer.
+        assert_eq!(judge(None, Some(NEW), true), Verdict::Full(hash(NEW)));
+        // Another hash: the tables changed, and this is what they list now.
+        assert_eq!(
+            judge(Some(&hash(OLD)), Some(NEW), true),
+            Verdict::Full(hash(NEW))
+        );
+    }
+
+    #[test]
+    fn an_answer_without_a_valid_hash_caches_nothing() {
+        assert_eq!(judge(Some(&hash(OLD)), None, true), Verdict::Unversioned);
+        assert_eq!(
+            judge(Some(&hash(OLD)), Some("short"), false),
+            Verdict::Unversioned
+        );
+    }
+
+    #[test]
+    fn only_a_customers_bill_is_never_cached() {
+        assert!(cacheable(RechargeType::Normal, "branches ddd=11 dealer=1"));
+        assert!(cacheable(RechargeType::Others, DEALERS_LISTING));
+        assert!(cacheable(RechargeType::Invoice, DEALERS_LISTING));
+        assert!(!cacheable(
+            RechargeType::Invoice,
+            "branches ddd=11 dealer=1"
+        ));
+    }
+}

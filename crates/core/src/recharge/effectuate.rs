@@ -1,0 +1,474 @@
+//! Effectuation: the call that sells (tops the phone up, hands out the PIN...). Sent at most once per attempt; a lost
+//! answer is resolved by querying Carat, never by sending it again.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::kinds::Chosen;
+use super::payment::CardSecrets;
+use super::{
+    CaratFailure, CaratProblem, FlowError, Race, Receipts, RechargeService, call_record,
+    carat_answer, detached, why_not,
+};
+use carat_domain::effectuation::{Dealer, Phone};
+use carat_domain::{
+    Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Cnpj, Cpf, Ddd, DealerCode,
+    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber,
+    RechargeStatus, RechargeType, TerminalType, UsedPaymentMethod, ZipCode, payment_methods,
+};
+use carat_store::payments::PaymentWrite;
+use carat_store::{self as store, CallRecord, Changes, Guard, NextAttempt, Recharge, Step};
+use carat_wire::{
+    AnswerWire, BranchRef, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, InvoiceWire,
+    Phone as WirePhone,
+};
+
+/// What the storefront chose. Each field validates its Carat format on deserialisation.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EffectuateRequest {
+    pub dealer: DealerChoice,
+    pub phone: PhoneChoice,
+    pub amount: AmountCents,
+    #[serde(default)]
+    pub amount_key: Option<AmountKey>,
+    #[serde(default)]
+    pub answers: Vec<Answer>,
+    #[serde(default)]
+    pub sale: SaleChoice,
+    /// A card payment linked to the recharge (`payment.rs`).
+    #[serde(default)]
+    pub payment: Option<super::payment::PaymentChoice>,
+}
+
+/// `sale`, in every kind's body: the optional facts Carat may record about the sale (where it
+/// was made, the customer's CPF or CNPJ and CEP), each checked before Carat is called.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaleChoice {
+    #[serde(default)]
+    pub terminal_type: Option<TerminalType>,
+    #[serde(default)]
+    pub cpf: Option<Cpf>,
+    #[serde(default)]
+    pub cnpj: Option<Cnpj>,
+    #[serde(default)]
+    pub zip_code: Option<ZipCode>,
+    /// How the sale was paid (`recharge/payment_methods.rs` checks the list).
+    #[serde(default)]
+    pub used_payment_methods: Option<Vec<UsedPaymentMethod>>,
+}
+
+impl SaleChoice {
+    pub(super) fn optional(&self) -> OptionalFields {
+        OptionalFields {
+            terminal_type: self.terminal_type.clone(),
+            cpf: self.cpf.clone(),
+            cnpj: self.cnpj.clone(),
+            zip_code: self.zip_code.clone(),
+            used_payment_methods: self.used_payment_methods.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DealerChoice {
+    pub code: DealerCode,
+    pub type_code: DealerTypeCode,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneChoice {
+    pub ddd: Ddd,
+    pub number: PhoneNumber,
+}
+
+impl EffectuateRequest {
+    /// The effectuation this body asks for: the storefront's body for a `normal` recharge.
+    pub(super) fn input(&self) -> Effectuation {
+        Effectuation {
+            input: EffectuationInput::Normal {
+                dealer: Dealer {
+                    code: self.dealer.code.clone(),
+                    type_code: self.dealer.type_code.clone(),
+                },
+                phone: Phone {
+                    ddd: self.phone.ddd.clone(),
+                    number: self.phone.number.clone(),
+                },
+                amount: self.amount,
+                amount_key: self.amount_key.clone(),
+                answers: self.answers.clone(),
+            },
+            optional: self.sale.optional(),
+            payment: None,
+        }
+    }
+}
+
+/// Carat's `do_recharge_request` for an effectuation of any kind; `card` is the payment's card
+/// data, which the stored effectuation never holds.
+fn to_wire(
+    effectuation: &Effectuation,
+    general_hash: &GeneralHash,
+    card: Option<&CardSecrets>,
+) -> DoRechargeRequest {
+    let dealer_ref = |code: &DealerCode, type_code: &DealerTypeCode| DealerRef {
+        code: code.to_string(),
+        type_code: type_code.to_string(),
+        branch: None,
+    };
+    let (dealer, phone, amount_key, answers, invoice) = match &effectuation.input {
+        EffectuationInput::Normal {
+            dealer,
+            phone,
+            amount_key,
+            answers,
+            ..
+        } => (
+            dealer_ref(&dealer.code, &dealer.type_code),
+            Some(WirePhone {
+                ddd: phone.ddd.to_string(),
+                number: phone.number.to_string(),
+            }),
+            amount_key.as_ref(),
+            answers.as_slice(),
+            None,
+        ),
+        EffectuationInput::Others {
+            dealer,
+            amount_key,
+            answers,
+            ..
+        } => (
+            DealerRef {
+                branch: Some(BranchRef {
+                    code: dealer.branch.code.to_string(),
+                }),
+                ..dealer_ref(&dealer.code, &dealer.type_code)
+            },
+            None,
+            amount_key.as_ref(),
+            answers.as_slice(),
+            None,
+        ),
+        EffectuationInput::Invoice {
+            dealer, invoice, ..
+        } => (
+            dealer_ref(&dealer.code, &dealer.type_code),
+            None,
+            None,
+            &[][..],
+            Some(InvoiceWire {
+                bar_code: invoice.bar_code.to_string(),
+                description: invoice.description.to_string(),
+                expiry_date: invoice.expiry_date.to_string(),
+                reference_data: invoice.reference_data.to_string(),
+                echo: invoice.echo.to_string(),
+            }),
+        ),
+    };
+    let optional = &effectuation.optional;
+    DoRechargeRequest {
+        hashes: Some(Hashes {
+            general: Some(general_hash.to_string()),
+            wallet: None,
+        }),
+        dealer,
+        phone,
+        amount: effectuation.input.amount().to_wire(),
+        amount_key: amount_key.map(ToString::to_string),
+        answers: (!answers.is_empty()).then(|| {
+            answers
+                .iter()
+                .map(|a| AnswerWire {
+                    code: a.code.to_string(),
+                    description: a.description.to_string(),
+                })
+                .collect()
+        }),
+        invoice,
+        used_payment_methods: optional
+            .used_payment_methods
+            .as_deref()
+            .map(payment_methods::to_wire_list),
+        terminal_type: optional.terminal_type.as_ref().map(ToString::to_string),
+        cpf: optional.cpf.as_ref().map(ToString::to_string),
+        cnpj: optional.cnpj.as_ref().map(ToString::to_string),
+        zip_code: optional.zip_code.as_ref().map(ToString::to_string),
+        payment: effectuation
+            .payment
+            .as_ref()
+            .map(|p| super::payment::to_wire(p, card)),
+    }
+}
+
+impl RechargeService {
+    pub async fn effectuate(&self, id: Uuid, chosen: Chosen) -> Result<Recharge, FlowError> {
+        let this = self.clone();
+        detached(async move { this.effectuate_now(id, chosen, &Actor::Storefront).await }).await
+    }
+
+    async fn effectuate_now(
+        &self,
+        id: Uuid,
+        chosen: Chosen,
+        actor: &Actor,
+    ) -> Result<Recharge, FlowError> {
+        let mut effectuation = self.effectuation_of(id, &chosen).await?;
+        // The payment's card data is split off here: only its kept part joins the effectuation.
+        let card = match chosen.payment() {
+            Some(choice) => {
+                let payment = self.payment_of(choice).await?;
+                effectuation.payment = Some(payment.input);
+                Some(payment.secrets)
+            }
+            None => None,
+        };
+        // A request that loses the race to start the call waits for the winner.
+        let (chosen, effectuation, card) = (&chosen, &effectuation, card.as_ref());
+        self.at_most_twice(id, "effectuate", |recharge| {
+            Box::pin(self.try_effectuate(recharge, chosen, effectuation, card, actor))
+        })
+        .await
+    }
+
+    /// One attempt: answers a repeat or an identical request in flight, checks the choice
+    /// against Carat's listings, then commits the step and sends the call; `Race::Lost` when
+    /// another request took the step first.
+    async fn try_effectuate(
+        &self,
+        mut recharge: Recharge,
+        chosen: &Chosen,
+        effectuation: &Effectuation,
+        card: Option<&CardSecrets>,
+        actor: &Actor,
+    ) -> Result<Race<Recharge>, FlowError> {
+        // The same effectuation as the one stored: a retry of a request whose answer the
+        // storefront lost.
+        let matches = |r: &Recharge| r.effectuation() == Some(effectuation);
+        if recharge.status == RechargeStatus::Effectuating {
+            if !matches(&recharge) {
+                return Err(FlowError::out_of_order(
+                    recharge.status,
+                    "cannot effectuate: another effectuation of this recharge is in progress \
+                     or in doubt; repeat that one, with the same body, to learn its outcome",
+                ));
+            }
+            recharge = self.wait_for_call(recharge).await?;
+            if recharge.status == RechargeStatus::Effectuating {
+                recharge = self.resolve_in_doubt(recharge, actor).await?;
+            }
+        }
+        match recharge.status {
+            RechargeStatus::Started => {}
+            // A repeat of an effectuation that went through answers as the first did.
+            _ if matches(&recharge) => {
+                let stored = self
+                    .step_outcome(recharge, RechargeStatus::Effectuating)
+                    .await?;
+                // Ended in failure by something else than this effectuation: out of order.
+                return match stored.status {
+                    s @ (RechargeStatus::Failed | RechargeStatus::Expired) => {
+                        Err(FlowError::out_of_order(s, why_not(s, "effectuate")))
+                    }
+                    _ => Ok(Race::Won(stored)),
+                };
+            }
+            s => return Err(FlowError::out_of_order(s, why_not(s, "effectuate"))),
+        }
+        let Some(nit) = recharge.nit.clone() else {
+            return Err(FlowError::out_of_order(
+                recharge.status,
+                why_not(RechargeStatus::Created, "effectuate"),
+            ));
+        };
+        // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
+        // this recharge) are a 422 here, before anything is written or sent.
+        self.check_chosen(&recharge, &nit, chosen).await?;
+        self.check_effectuation_methods(effectuation).await?;
+        let detail = serde_json::json!(effectuation);
+        // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may correct
+        // its choice and try again.
+        let if_refused = (CaratStatus::Nov, RechargeStatus::Started);
+        self.send_effectuation(
+            &recharge,
+            &nit,
+            effectuation.clone(),
+            detail,
+            if_refused,
+            card,
+            actor,
+        )
+        .await
+    }
+
+    /// Commits `effectuation` as the step out of `recharge` into `effectuating` (a new
+    /// attempt), then sends it and records Carat's answer; `Race::Lost` when another request
+    /// took the step first. A refusal that reports `if_refused.0` (nothing applied) leaves the
+    /// recharge in `if_refused.1`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the card data travels beside the step, never in it"
+    )]
+    pub(super) async fn send_effectuation(
+        &self,
+        recharge: &Recharge,
+        nit: &Nit,
+        effectuation: Effectuation,
+        detail: serde_json::Value,
+        if_refused: (CaratStatus, RechargeStatus),
+        card: Option<&CardSecrets>,
+        actor: &Actor,
+    ) -> Result<Race<Recharge>, FlowError> {
+        let general_hash = self.general_hash().await?;
+        // Committed before the call: from here on, a crash leaves a recharge in doubt that a
+        // query resolves, never one that is effectuated twice.
+        let step = Step {
+            changes: Changes {
+                effectuation: Some(effectuation.clone()),
+                payment: Some(PaymentWrite::Sent(effectuation.payment.clone())),
+                ..Changes::default()
+            },
+            detail,
+            ..self.call_step(recharge, RechargeStatus::Effectuating, Guard::Status, actor)
+        };
+        let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
+            // Someone else started a call first.
+            return Ok(Race::Lost);
+        };
+        self.effectuation_methods_sent(&effectuation).await;
+        let exchange = self
+            .carat_for(recharge)
+            .effectuate(nit, &to_wire(&effectuation, &general_hash, card))
+            .await;
+        let call = call_record(&exchange);
+        match exchange.result {
+            Ok(answer) => {
+                // The catalogue cache's part (`catalogue_cache.rs`): a new hash replaces it.
+                let new_hash = answer.hashes.as_ref().and_then(|h| h.general.clone());
+                self.take_payment_methods(&answer).await;
+                let outcome = self.effectuation_answered(&sent, actor, call, answer).await;
+                self.take_general_hash(new_hash.as_deref()).await;
+                outcome.map(Race::Won)
+            }
+            Err(error) => {
+                let (carat, back_to) = if_refused;
+                Err(self
+                    .call_failed(&sent, actor, &carat, back_to, call, error)
+                    .await)
+            }
+        }
+    }
+
+    pub(super) async fn effectuation_answered(
+        &self,
+        sent: &Recharge,
+        actor: &Actor,
+        call: CallRecord,
+        answer: DoRechargeResponse,
+    ) -> Result<Recharge, FlowError> {
+        let carat = CaratStatus::parse(answer.status.as_deref().unwrap_or_default());
+        let guard = Guard::Attempt(sent.attempt);
+        let (payment_methods_max, send_payment_methods) =
+            super::payment_methods::announced_in(&answer);
+        let pin_sale = sent.recharge_type == RechargeType::Others;
+        let payment = super::payment::answered("effectuation", answer.payment.as_ref(), pin_sale);
+        match sent.status.after_carat_reports(&carat) {
+            Some(RechargeStatus::PendingConfirmation) => {
+                let mut receipts = Receipts {
+                    customer: answer.customer.and_then(|r| r.receipt),
+                    merchant: answer.merchant.and_then(|r| r.receipt),
+                };
+                if pin_sale {
+                    // The PIN may come in the payment's customer receipt: sealed with the sale's.
+                    let paid = answer
+                        .payment
+                        .as_ref()
+                        .and_then(|p| p.customer.as_ref())
+                        .and_then(|r| r.receipt.clone());
+                    receipts.customer = match (receipts.customer, paid) {
+                        (Some(sale), Some(paid)) => Some(format!("{sale}\n{paid}")),
+                        (sale, paid) => sale.or(paid),
+                    };
+                }
+                // A PIN sale's receipts are sealed here and committed with this step, before
+                // the storefront hears of the sale.
+                let changes = self.receipt_changes(sent, receipts);
+                let pin_kept = changes.sealed_receipts.is_some();
+                let mut detail = serde_json::json!({"carat_status": carat.to_string()});
+                let mut step = Step {
+                    changes: Changes {
+                        carat_status: Some(carat.to_string()),
+                        carat_answer: Some(CaratAnswer {
+                            payment_methods_max,
+                            send_payment_methods: send_payment_methods.then_some(true),
+                            ..carat_answer(answer.esitef.as_ref(), answer.authorization.as_ref())
+                        }),
+                        payment,
+                        ..changes
+                    },
+                    call: Some(call),
+                    ..self.step(sent, RechargeStatus::PendingConfirmation, guard, actor)
+                };
+                if sent.recharge_type == RechargeType::Others {
+                    // The history records that the PIN was kept, never its text.
+                    detail["pin_receipt_kept"] = pin_kept.into();
+                    if !pin_kept {
+                        // No PIN to deliver: the reconciler undoes it at once.
+                        step.next = NextAttempt::In(Duration::ZERO);
+                    }
+                }
+                step.detail = detail;
+                self.record(step).await
+            }
+            // AGU: Carat offers TV packages (`resubmit.rs`).
+            Some(RechargeStatus::AwaitingChoice) => {
+                self.awaiting_choice(sent, actor, call, &carat, answer)
+                    .await
+            }
+            Some(end @ (RechargeStatus::Failed | RechargeStatus::Expired)) => {
+                // The authorizer's words are the ones that explain a denial.
+                let words = answer
+                    .host
+                    .clone()
+                    .filter(|h| h.code.is_some())
+                    .or(answer.sitef.clone());
+                let code = words.as_ref().and_then(|w| w.code.clone());
+                let message = words.and_then(|w| w.message);
+                let step = Step {
+                    changes: Changes {
+                        carat_status: Some(carat.to_string()),
+                        error: Some((code.clone(), message.clone())),
+                        payment,
+                        ..Changes::default()
+                    },
+                    call: Some(call),
+                    detail: serde_json::json!({"carat_status": carat.to_string()}),
+                    ..self.step(sent, end, guard, actor)
+                };
+                let stored = self.record(step).await?;
+                self.step_outcome(stored, sent.status).await
+            }
+            // A success with a status we cannot act on: find out by a query.
+            _ => {
+                let esitef = answer.esitef.unwrap_or_default();
+                let problem = CaratProblem::from_answer(
+                    CaratFailure::OutcomeUnknown,
+                    format!(
+                        "Carat Portal answered the effectuation with status {:?}",
+                        carat.as_str()
+                    ),
+                    Some(esitef.code),
+                    esitef.message,
+                    carat.as_str(),
+                );
+                Err(self.mark_in_doubt(sent, actor, call, problem).await)
+            }
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! Recording a call's outcome (durably: a database that fails after the call does not lose
+//! it), and resolving an outcome that is unknown by asking Carat.
+
+use std::time::Duration;
+
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, carat_answer, why_not};
+use crate::carat::CaratError;
+use carat_domain::{Actor, CaratStatus, RechargeStatus, RechargeType};
+use carat_store::{self as store, CallRecord, Changes, Guard, Recharge, Step, StoreError};
+use carat_wire::GetStatusRechargeResponse;
+
+/// What a failed money-moving call means.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// Carat may have acted on it: only a query can tell.
+    InDoubt,
+    /// Carat certainly did not act on it: back to where the step may be taken again.
+    NotApplied,
+    /// Carat refused it and reported a final status (EXP, NEG...): the recharge ends there.
+    Ended(RechargeStatus),
+}
+
+/// Sorts a failed call. `before` is Carat's status while the call was not yet applied (NOV for
+/// an effectuation, PPC for a confirmation): a refusal that reports anything else is not a
+/// refusal we can trust to mean "nothing happened" (an effectuation refused while Carat says
+/// PPC is in doubt, never sent back to `started`).
+pub(super) fn sort_failure(
+    in_flight: RechargeStatus,
+    before: &CaratStatus,
+    error: &CaratError,
+) -> Failure {
+    if !error.certainly_not_applied() {
+        return Failure::InDoubt;
+    }
+    let problem = CaratProblem::not_applied(error);
+    match problem.carat_status.as_deref().map(CaratStatus::parse) {
+        None => Failure::NotApplied,
+        Some(s) if s == *before => Failure::NotApplied,
+        Some(_) => problem
+            .ends(in_flight)
+            .map_or(Failure::InDoubt, Failure::Ended),
+    }
+}
+
+impl RechargeService {
+    /// Records a call's outcome. When the database fails, the storefront is told the outcome
+    /// is unknown (never "try again": the call may have moved money), and the record is
+    /// retried in the background until the database returns. `Ok` carries what is stored now,
+    /// whoever wrote it.
+    pub(super) async fn record(&self, step: Step) -> Result<Recharge, FlowError> {
+        let (id, from) = (step.id, step.from);
+        match store::recharges::apply(&self.pool, step.clone()).await {
+            Ok(Some(recharge)) => Ok(recharge),
+            // A newer attempt, another instance or the reconciler moved it: what it stored stands.
+            Ok(None) => self.load(id).await,
+            Err(e) => {
+                tracing::error!(recharge_id = %id, error = %e, "could not record a call's outcome; retrying in the background");
+                let pool = self.pool.clone();
+                tokio::spawn(record_when_the_database_returns(pool, step));
+                Err(FlowError::OutcomeUnrecorded { status: from })
+            }
+        }
+    }
+
+    /// Records that a money-moving call's outcome is unknown: the recharge stays in `status`
+    /// until a query to Carat resolves it, at once if the reconciler runs.
+    pub(super) async fn mark_in_doubt(
+        &self,
+        recharge: &Recharge,
+        actor: &Actor,
+        call: CallRecord,
+        problem: CaratProblem,
+    ) -> FlowError {
+        let status = recharge.status;
+        let step = Step {
+            changes: Changes {
+                outcome_unknown: true,
+                error: Some(problem.as_last_error()),
+                ..Changes::default()
+            },
+            next: store::NextAttempt::In(Duration::ZERO),
+            call: Some(call),
+            detail: serde_json::json!({"reason": problem.message}),
+            ..self.step(recharge, status, Guard::Attempt(recharge.attempt), actor)
+        };
+        if let Err(e) = self.record(step).await {
+            return e;
+        }
+        tracing::warn!(recharge_id = %recharge.id, %status, reason = %problem.message, "outcome unknown; will resolve by query");
+        FlowError::Carat(problem.with_status(status))
+    }
+
+    /// Records a money-moving call that failed, sorted by [`sort_failure`]. `fallback` is where
+    /// a call Carat did not act on leaves the recharge.
+    pub(super) async fn call_failed(
+        &self,
+        recharge: &Recharge,
+        actor: &Actor,
+        before: &CaratStatus,
+        fallback: RechargeStatus,
+        call: CallRecord,
+        error: CaratError,
+    ) -> FlowError {
+        let (next, ends) = match sort_failure(recharge.status, before, &error) {
+            Failure::InDoubt => {
+                let problem = CaratProblem::new(CaratFailure::OutcomeUnknown, &error);
+                return self.mark_in_doubt(recharge, actor, call, problem).await;
+            }
+            Failure::NotApplied => (fallback, false),
+            Failure::Ended(end) => (end, true),
+        };
+        let problem = CaratProblem::not_applied(&error);
+        let step = Step {
+            changes: Changes {
+                carat_status: problem.carat_status.clone(),
+                error: Some(problem.as_last_error()),
+                ..Changes::default()
+            },
+            call: Some(call),
+            detail: serde_json::json!({"carat_status": problem.carat_status}),
+            ..self.step(recharge, next, Guard::Attempt(recharge.attempt), actor)
+        };
+        let stored = match self.record(step).await {
+            Ok(stored) => stored,
+            Err(e) => return e,
+        };
+        // A refusal that ended the recharge answers as its repeats will.
+        if ends {
+            match self.failed_step_answer(&stored, recharge.status).await {
+                Ok(Some(answer)) => return answer,
+                Ok(None) => {}
+                Err(e) => return e,
+            }
+        }
+        FlowError::Carat(problem.with_status(stored.status))
+    }
+
+    /// Asks Carat for its record of the recharge, keeping the call in the history.
+    pub(super) async fn query_carat(
+        &self,
+        recharge: &Recharge,
+        actor: &Actor,
+    ) -> Result<(GetStatusRechargeResponse, CaratStatus), FlowError> {
+        let status = recharge.status;
+        let Some(nit) = recharge.nit.clone() else {
+            return Err(FlowError::out_of_order(
+                status,
+                why_not(RechargeStatus::Created, "query"),
+            ));
+        };
+        let exchange = self.carat_for(recharge).query(&nit).await;
+        self.note_call(recharge.id, actor, &exchange).await?;
+        let answer = match exchange.result {
+            Ok(answer) => answer,
+            Err(e) => match record_in_refusal(&e) {
+                Some(answer) => answer,
+                None => {
+                    let mut problem =
+                        CaratProblem::new(CaratFailure::OutcomeUnknown, &e).with_status(status);
+                    problem.message = format!(
+                        "the previous call's outcome is still unknown: {}",
+                        problem.message
+                    );
+                    return Err(FlowError::Carat(problem));
+                }
+            },
+        };
+        let carat = CaratStatus::parse(answer.status.as_deref().unwrap_or_default());
+        Ok((answer, carat))
+    }
+
+    /// Moves a recharge in doubt to `next`, as Carat's record (`answer`) says, if it still
+    /// waits on the same call and that call is over.
+    pub(super) async fn settle_by_query(
+        &self,
+        recharge: &Recharge,
+        actor: &Actor,
+        answer: GetStatusRechargeResponse,
+        carat: &CaratStatus,
+        next: RechargeStatus,
+    ) -> Result<Recharge, FlowError> {
+        let keeps_receipts = matches!(
+            next,
+            RechargeStatus::PendingConfirmation | RechargeStatus::Confirmed
+        );
+        // A PIN sale keeps its PIN only from the effectuation's own answer (`pin_receipts`):
+        // a query's receipts are not written, not even in the clear columns.
+        let pin_sale = recharge.recharge_type == RechargeType::Others;
+        let keeps_receipts = keeps_receipts && !pin_sale;
+        let step = Step {
+            changes: Changes {
+                carat_status: Some(carat.to_string()),
+                carat_answer: Some(carat_answer(
+                    answer.esitef.as_ref(),
+                    answer.authorization.as_ref().filter(|_| keeps_receipts),
+                )),
+                customer_receipt: answer
+                    .customer
+                    .and_then(|r| r.receipt)
+                    .filter(|_| keeps_receipts),
+                merchant_receipt: answer
+                    .merchant
+                    .and_then(|r| r.receipt)
+                    .filter(|_| keeps_receipts),
+                payment: super::payment::answered("query", answer.payment.as_ref(), pin_sale),
+                ..Changes::default()
+            },
+            detail: serde_json::json!({"resolved_by": "query", "carat_status": carat.to_string()}),
+            ..self.step(recharge, next, guard_for(recharge), actor)
+        };
+        let mut step = step;
+        if pin_sale && next == RechargeStatus::PendingConfirmation && !recharge.may_be_confirmed() {
+            // Effectuated, and its answer (the PIN) lost: nobody can deliver it, so the
+            // reconciler undoes it at once.
+            step.detail["pin_receipt_kept"] = false.into();
+            step.next = store::NextAttempt::In(Duration::ZERO);
+        }
+        match store::recharges::apply(&self.pool, step).await? {
+            Some(resolved) => Ok(resolved),
+            None => self.load(recharge.id).await,
+        }
+    }
+
+    /// For a storefront request: asks Carat what became of the call a recharge in doubt waits
+    /// on, and moves the recharge accordingly. Refuses while that call may still be out.
+    pub(super) async fn resolve_in_doubt(
+        &self,
+        recharge: Recharge,
+        actor: &Actor,
+    ) -> Result<Recharge, FlowError> {
+        let status = recharge.status;
+        if !recharge.call_is_over(chrono::Utc::now()) {
+            return Err(FlowError::out_of_order(
+                status,
+                why_not(status, "start another call"),
+            ));
+        }
+        let (answer, carat) = self.query_carat(&recharge, actor).await?;
+        let Some(next) = status.after_carat_reports(&carat) else {
+            let esitef = answer.esitef.unwrap_or_default();
+            let problem = CaratProblem::from_answer(
+                CaratFailure::OutcomeUnknown,
+                format!(
+                    "Carat Portal reports status {:?}: the previous call's outcome is still unknown",
+                    carat.as_str()
+                ),
+                Some(esitef.code),
+                esitef.message,
+                carat.as_str(),
+            );
+            return Err(FlowError::Carat(problem.with_status(status)));
+        };
+        self.settle_by_query(&recharge, actor, answer, &carat, next)
+            .await
+    }
+}
+
+/// A query Carat refused while stating the transaction's status (an expired NIT is refused
+/// with EXP) still tells Carat's record: that status is the answer. Any other failure tells
+/// nothing.
+fn record_in_refusal(error: &CaratError) -> Option<GetStatusRechargeResponse> {
+    let refusal = error.refusal().filter(|r| r.is_definite())?;
+    let status = refusal.carat_status.clone()?;
+    Some(GetStatusRechargeResponse {
+        status: Some(status),
+        esitef: Some(carat_wire::Esitef {
+            code: refusal.code.clone().unwrap_or_default(),
+            message: refusal.message.clone(),
+            usn: None,
+        }),
+        ..GetStatusRechargeResponse::default()
+    })
+}
+
+/// A query settles a recharge in doubt only if it still waits on the call that was asked
+/// about, and that call is over; any other state moves under its status alone.
+fn guard_for(recharge: &Recharge) -> Guard {
+    if recharge.status.is_in_doubt() {
+        Guard::CallOver(recharge.attempt)
+    } else {
+        Guard::Attempt(recharge.attempt)
+    }
+}
+
+/// Retries a record whose write failed until the database takes it. A write that fails for
+/// another reason than an outage is logged and left to the reconciler, which resolves the
+/// recharge by query once its call deadline passes.
+async fn record_when_the_database_returns(pool: sqlx::PgPool, step: Step) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        tokio::time::sleep(delay).await;
+        match store::recharges::apply(&pool, step.clone()).await {
+            Ok(_) => {
+                tracing::info!(recharge_id = %step.id, "recorded a call's outcome after the database returned");
+                return;
+            }
+            Err(StoreError::Unavailable(_)) => delay = (delay * 2).min(Duration::from_secs(5)),
+            Err(e) => {
+                tracing::error!(recharge_id = %step.id, error = %e, "gave up recording a call's outcome; the reconciler will query Carat");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::carat::Refusal;
+
+    fn refused(status: Option<&str>) -> CaratError {
+        CaratError::Answered(Refusal {
+            http_status: 400,
+            code: Some("6".into()),
+            message: None,
+            carat_status: status.map(str::to_owned),
+            unreadable: false,
+        })
+    }
+
+    #[test]
+    fn a_refused_query_that_states_the_status_is_carats_record() {
+        let answer = record_in_refusal(&refused(Some("EXP"))).unwrap();
+        assert_eq!(answer.status.as_deref(), Some("EXP"));
+        assert!(record_in_refusal(&refused(None)).is_none());
+        let http_500 = CaratError::Answered(Refusal {
+            http_status: 500,
+            code: Some("99".into()),
+            message: None,
+            carat_status: Some("PPC".into()),
+            unreadable: false,
+        });
+        assert!(record_in_refusal(&http_500).is_none());
+        assert!(
+            record_in_refusal(&CaratError::NoAnswer {
+                call: "query",
+                reason: "timeout".into(),
+                timeout_ms: None,
+            })
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn a_refusal_means_nothing_happened_only_if_carat_still_says_so() {
+        use RechargeStatus::*;
+        let nov = CaratStatus::Nov;
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(None)),
+            Failure::NotApplied
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(Some("NOV"))),
+            Failure::NotApplied
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(Some("EXP"))),
+            Failure::Ended(Expired)
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(Some("PPC"))),
+            Failure::InDoubt
+        );
+        assert_eq!(
+            sort_failure(Effectuating, &nov, &refused(Some("CON"))),
+            Failure::Ended(Confirmed)
+        );
+        assert_eq!(
+            sort_failure(
+                Effectuating,
+                &nov,
+                &CaratError::NoAnswer {
+                    call: "query",
+                    reason: "timeout".into(),
+                    timeout_ms: None,
+                }
+            ),
+            Failure::InDoubt
+        );
+        let ppc = CaratStatus::Ppc;
+        assert_eq!(
+            sort_failure(Confirming, &ppc, &refused(Some("PPC"))),
+            Failure::NotApplied
+        );
+        assert_eq!(
+            sort_failure(Confirming, &ppc, &refused(Some("ERR"))),
+            Failure::InDoubt
+        );
+    }
+}

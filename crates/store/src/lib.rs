@@ -1,0 +1,23 @@
+//! PostgreSQL: every SQL statement, and the migrations in `migrations/`.
+
+pub mod callbacks;
+pub mod cards;
+pub mod catalogue_cache;
+pub mod codec;
+pub mod db;
+pub mod error;
+pub mod idempotency;
+pub mod lane;
+pub mod listings;
+pub mod notifications;
+pub mod payment_methods;
+pub mod payments;
+pub mod recharge_list;
+pub mod recharges;
+
+pub use db::{MIGRATOR, connect_and_migrate};
+pub use error::StoreError;
+pub use recharges::{
+    CallRecord, Changes, Event, EventKind, Guard, NextAttempt, NitCommit, NitFinding, NitPost,
+    Recharge, Step, append_event,
+};
