@@ -96,10 +96,7 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
         .filter(|m| m.migration_type.is_up_migration())
         .map(|m| m.version)
         .collect();
-    let applied: Result<Vec<(i64, bool)>, _> =
-        sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
-            .fetch_all(&state.pool)
-            .await;
+    let applied = carat_store::db::applied_migrations(&state.pool).await;
     let (database, migrations) = match applied {
         Ok(applied) => (Check::Ok, migrations_check(&embedded, &applied)),
         Err(e) => {

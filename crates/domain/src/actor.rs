@@ -21,3 +21,52 @@ impl fmt::Display for Actor {
         }
     }
 }
+
+impl Actor {
+    /// The actor its [`Display`](fmt::Display) text names; `None` for any other text.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "storefront" => Some(Self::Storefront),
+            "carat" => Some(Self::Carat),
+            _ => text
+                .strip_prefix("reconciler:")
+                .map(|instance| Self::Reconciler(instance.to_owned())),
+        }
+    }
+}
+
+impl TryFrom<String> for Actor {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("unknown actor {text:?}"))
+    }
+}
+
+/// As its text: the history's JSON names an actor as it is stored.
+impl serde::Serialize for Actor {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Actor;
+
+    #[test]
+    fn the_text_parses_back() {
+        for actor in [
+            Actor::Storefront,
+            Actor::Carat,
+            Actor::Reconciler("host-1:42".to_owned()),
+            Actor::Reconciler(String::new()),
+        ] {
+            assert_eq!(Actor::parse(&actor.to_string()), Some(actor.clone()));
+            assert_eq!(serde_json::to_value(&actor).unwrap(), actor.to_string());
+        }
+        for other in ["", "Storefront", "reconciler", "someone"] {
+            assert_eq!(Actor::parse(other), None, "{other}");
+        }
+    }
+}

@@ -7,6 +7,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::StoreError;
+use super::codec::parse;
 use carat_domain::payment_status::FollowUp;
 
 /// How a callback ended.
@@ -37,10 +38,53 @@ impl Outcome {
     }
 }
 
+impl TryFrom<String> for Outcome {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("unknown callback outcome {text:?}"))
+    }
+}
+
+/// Which of Carat's callbacks a POST is: the inbox's `kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallbackKind {
+    Authenticity,
+    /// A status notification.
+    Status,
+    /// A HASH notification (card storage).
+    Hash,
+}
+
+impl CallbackKind {
+    pub const ALL: [Self; 3] = [Self::Authenticity, Self::Status, Self::Hash];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Authenticity => "authenticity",
+            Self::Status => "status",
+            Self::Hash => "hash",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+impl TryFrom<String> for CallbackKind {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("unknown callback kind {text:?}"))
+    }
+}
+
 /// The POST as it arrived.
 #[derive(Clone, Debug)]
 pub struct Receipt {
-    pub kind: &'static str,
+    pub kind: CallbackKind,
     pub raw_body: Vec<u8>,
     pub content_type: Option<String>,
     pub source_addr: Option<String>,
@@ -56,7 +100,7 @@ pub struct Verdict {
 }
 
 /// The inbox row a POST landed in.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct StoredCallback {
     pub id: i64,
     /// False when the same POST was already there: this one is a replay.
@@ -85,24 +129,25 @@ pub async fn keep_as(
     recharge_id: Option<Uuid>,
     stored_body: &[u8],
 ) -> Result<StoredCallback, StoreError> {
-    Ok(sqlx::query_as(
-        "INSERT INTO callbacks (kind, dedupe_key, outcome, reason, http_status, recharge_id, \
-                                raw_body, content_type, source_addr, forwarded_for) \
-         VALUES ($1, encode(sha256($2), 'hex'), $3, $4, $5, $6, $10, $7, $8, $9) \
-         ON CONFLICT (kind, dedupe_key) DO UPDATE SET \
-             receipt_count = callbacks.receipt_count + 1, last_received_at = now() \
-         RETURNING id, (xmax = 0) AS first_receipt, http_status, reason",
+    Ok(sqlx::query_as!(
+        StoredCallback,
+        r#"INSERT INTO callbacks (kind, dedupe_key, outcome, reason, http_status, recharge_id,
+                                 raw_body, content_type, source_addr, forwarded_for)
+           VALUES ($1, encode(sha256($2), 'hex'), $3, $4, $5, $6, $10, $7, $8, $9)
+           ON CONFLICT (kind, dedupe_key) DO UPDATE SET
+               receipt_count = callbacks.receipt_count + 1, last_received_at = now()
+           RETURNING id, (xmax = 0) AS "first_receipt!", http_status, reason"#,
+        receipt.kind.as_str(),
+        &receipt.raw_body,
+        verdict.outcome.as_str(),
+        verdict.reason.as_deref(),
+        verdict.http_status as i16,
+        recharge_id,
+        receipt.content_type.as_deref(),
+        receipt.source_addr.as_deref(),
+        receipt.forwarded_for.as_deref(),
+        stored_body,
     )
-    .bind(receipt.kind)
-    .bind(&receipt.raw_body)
-    .bind(verdict.outcome.as_str())
-    .bind(verdict.reason.as_deref())
-    .bind(verdict.http_status as i16)
-    .bind(recharge_id)
-    .bind(receipt.content_type.as_deref())
-    .bind(receipt.source_addr.as_deref())
-    .bind(receipt.forwarded_for.as_deref())
-    .bind(stored_body)
     .fetch_one(conn)
     .await?)
 }
@@ -128,11 +173,11 @@ pub async fn keep_refused_as(
 }
 
 /// One inbox row, for operators.
-#[derive(Clone, Debug, sqlx::FromRow, Serialize)]
+#[derive(Clone, Debug, Serialize)]
 pub struct CallbackRow {
     pub id: i64,
-    pub kind: String,
-    pub outcome: String,
+    pub kind: CallbackKind,
+    pub outcome: Outcome,
     pub reason: Option<String>,
     pub http_status: i16,
     pub recharge_id: Option<Uuid>,
@@ -155,14 +200,15 @@ pub struct Filter<'a> {
     pub follow_up: Option<FollowUp>,
 }
 
-/// The newest callbacks first, filtered, below `before` (an id) for paging.
+/// The newest callbacks first, filtered, below `before` (an id) for paging. One static
+/// statement: every filter is a parameter, NULL when unused.
 pub async fn list(
     pool: &PgPool,
     filter: Filter<'_>,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<CallbackRow>, StoreError> {
-    Ok(sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT id, kind, outcome, reason, http_status, recharge_id, raw_body, content_type, \
                 source_addr, forwarded_for, received_at, last_received_at, receipt_count \
            FROM callbacks \
@@ -172,12 +218,30 @@ pub async fn list(
                                               WHERE p.callback_id = callbacks.id \
                                                 AND p.follow_up = $5)) \
           ORDER BY id DESC LIMIT $3",
+        filter.outcome.map(Outcome::as_str),
+        before,
+        limit,
+        filter.kind,
+        filter.follow_up.map(FollowUp::as_str),
     )
-    .bind(filter.outcome.map(Outcome::as_str))
-    .bind(before)
-    .bind(limit)
-    .bind(filter.kind)
-    .bind(filter.follow_up.map(FollowUp::as_str))
     .fetch_all(pool)
-    .await?)
+    .await?;
+    let rows = rows.into_iter().map(|row| {
+        Ok(CallbackRow {
+            id: row.id,
+            kind: parse("kind", row.kind)?,
+            outcome: parse("outcome", row.outcome)?,
+            reason: row.reason,
+            http_status: row.http_status,
+            recharge_id: row.recharge_id,
+            raw_body: row.raw_body,
+            content_type: row.content_type,
+            source_addr: row.source_addr,
+            forwarded_for: row.forwarded_for,
+            received_at: row.received_at,
+            last_received_at: row.last_received_at,
+            receipt_count: row.receipt_count,
+        })
+    });
+    Ok(rows.collect::<Result<_, sqlx::Error>>()?)
 }

@@ -10,7 +10,7 @@ use super::callbacks::{self, Receipt, StoredCallback, Verdict};
 use carat_domain::StorageStatus;
 use carat_domain::card_status::{CardStatus, Move, judge};
 
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct CardRow {
     pub id: Uuid,
     pub customer_id: String,
@@ -30,9 +30,20 @@ pub struct CardRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, customer_id, authorizer_id, merchant_usn, nita, nsua, status, token, \
-                       bin, last4, expiry, last_error_code, last_error_message, created_at, \
-                       updated_at";
+/// A compile-checked statement answering whole [`CardRow`]s: `$head`, the columns, `$tail`
+/// (sqlx's macros take string literals only: the column list is spliced here, once).
+macro_rules! card_rows {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            CardRow,
+            $head
+                + " id, customer_id, authorizer_id, merchant_usn, nita, nsua, status, token, bin, \
+                   last4, expiry, last_error_code, last_error_message, created_at, updated_at "
+                + $tail
+            $(, $arg)*
+        )
+    };
+}
 
 /// A new card, `pending`, before Carat is called; its `merchant_usn` comes from the sequence.
 pub struct NewCard<'a> {
@@ -45,36 +56,35 @@ pub struct NewCard<'a> {
 }
 
 pub async fn insert(pool: &PgPool, card: NewCard<'_>) -> Result<CardRow, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    Ok(card_rows!(
         "INSERT INTO cards (id, customer_id, authorizer_id, status, bin, last4, expiry) \
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6) RETURNING {COLUMNS}"
-    )))
-    .bind(card.id)
-    .bind(card.customer_id)
-    .bind(card.authorizer_id)
-    .bind(card.bin)
-    .bind(card.last4)
-    .bind(card.expiry)
+         VALUES ($1, $2, $3, 'pending', $4, $5, $6) RETURNING",
+        "",
+        card.id,
+        card.customer_id,
+        card.authorizer_id,
+        card.bin,
+        card.last4,
+        card.expiry,
+    )
     .fetch_one(pool)
     .await?)
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<CardRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM cards WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(pool)
-    .await?)
+    Ok(card_rows!("SELECT", "FROM cards WHERE id = $1", id)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// A customer's cards, newest first.
 pub async fn list(pool: &PgPool, customer_id: &str) -> Result<Vec<CardRow>, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM cards WHERE customer_id = $1 \
-          ORDER BY created_at DESC, merchant_usn DESC LIMIT 1000"
-    )))
-    .bind(customer_id)
+    Ok(card_rows!(
+        "SELECT",
+        "FROM cards WHERE customer_id = $1 \
+          ORDER BY created_at DESC, merchant_usn DESC LIMIT 1000",
+        customer_id
+    )
     .fetch_all(pool)
     .await?)
 }
@@ -137,7 +147,7 @@ async fn apply(
         (None, CardStatus::Carat(StorageStatus::Stored)) => report.token.as_deref(),
         _ => None,
     };
-    let row = sqlx::query(
+    let row = sqlx::query!(
         "UPDATE cards SET status = COALESCE($2, status), nita = COALESCE(nita, $3), \
                 nsua = COALESCE(nsua, $4), token = COALESCE(token, $5), \
                 bin = COALESCE($6, bin), last4 = COALESCE($7, last4), \
@@ -145,17 +155,17 @@ async fn apply(
                 last_error_message = CASE WHEN $2 IS NULL THEN last_error_message END, \
                 updated_at = now() \
           WHERE id = $1 \
-            AND ($2 IS NOT NULL OR (nita IS NULL AND $3::text IS NOT NULL) \
+            AND ($2::text IS NOT NULL OR (nita IS NULL AND $3::text IS NOT NULL) \
                  OR (nsua IS NULL AND $4::text IS NOT NULL) \
                  OR (token IS NULL AND $5::text IS NOT NULL))",
+        card.id,
+        status,
+        report.nita.as_deref(),
+        report.nsua.as_deref(),
+        token,
+        report.bin.as_deref().filter(|_| status.is_some()),
+        report.last4.as_deref().filter(|_| status.is_some()),
     )
-    .bind(card.id)
-    .bind(status)
-    .bind(report.nita.as_deref())
-    .bind(report.nsua.as_deref())
-    .bind(token)
-    .bind(report.bin.as_deref().filter(|_| status.is_some()))
-    .bind(report.last4.as_deref().filter(|_| status.is_some()))
     .execute(&mut *conn)
     .await?;
     Ok(match (row.rows_affected(), stale) {
@@ -207,14 +217,14 @@ async fn set_error(
     code: Option<&str>,
     message: &str,
 ) -> Result<Option<CardRow>, StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE cards SET status = $2, last_error_code = $3, last_error_message = $4, \
                 updated_at = now() WHERE id = $1 AND status = 'pending'",
+        id,
+        status,
+        code,
+        message,
     )
-    .bind(id)
-    .bind(status)
-    .bind(code)
-    .bind(message)
     .execute(pool)
     .await?;
     get(pool, id).await
@@ -222,8 +232,7 @@ async fn set_error(
 
 /// The storage never left (the connection failed): nothing to keep.
 pub async fn forget_unsent(pool: &PgPool, id: Uuid) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM cards WHERE id = $1 AND status = 'pending'")
-        .bind(id)
+    sqlx::query!("DELETE FROM cards WHERE id = $1 AND status = 'pending'", id)
         .execute(pool)
         .await?;
     Ok(())
@@ -274,7 +283,7 @@ pub async fn apply_notification(
         });
     };
     // Judged before it is kept, so the inbox row says what it did; applied only if new.
-    sqlx::query("SAVEPOINT hash_apply")
+    sqlx::query!("SAVEPOINT hash_apply")
         .execute(&mut *tx)
         .await?;
     let applied = apply(&mut tx, &card, report).await?;
@@ -288,7 +297,7 @@ pub async fn apply_notification(
         Ok(finding)
     } else {
         // A replay: undo the application, keep only the receipt count.
-        sqlx::query("ROLLBACK TO SAVEPOINT hash_apply")
+        sqlx::query!("ROLLBACK TO SAVEPOINT hash_apply")
             .execute(&mut *tx)
             .await?;
         let kept =
@@ -306,26 +315,51 @@ enum By<'a> {
 }
 
 async fn lock(conn: &mut PgConnection, by: By<'_>) -> Result<Option<CardRow>, StoreError> {
-    let condition = match by {
-        By::Id(_) => "id = $1",
-        By::Nita(_) => "nita = $1",
-        By::MerchantUsn(_) => "merchant_usn = $1",
+    let card = match by {
+        By::Id(id) => {
+            card_rows!("SELECT", "FROM cards WHERE id = $1 FOR UPDATE", id)
+                .fetch_optional(conn)
+                .await?
+        }
+        By::Nita(nita) => {
+            card_rows!("SELECT", "FROM cards WHERE nita = $1 FOR UPDATE", nita)
+                .fetch_optional(conn)
+                .await?
+        }
+        By::MerchantUsn(usn) => {
+            card_rows!(
+                "SELECT",
+                "FROM cards WHERE merchant_usn = $1 FOR UPDATE",
+                usn
+            )
+            .fetch_optional(conn)
+            .await?
+        }
     };
-    let sql = format!("SELECT {COLUMNS} FROM cards WHERE {condition} FOR UPDATE");
-    let query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
-    let query = match by {
-        By::Id(id) => query.bind(id),
-        By::Nita(nita) => query.bind(nita.to_owned()),
-        By::MerchantUsn(usn) => query.bind(usn),
-    };
-    Ok(query.fetch_optional(conn).await?)
+    Ok(card)
 }
 
 async fn reread(conn: &mut PgConnection, id: Uuid) -> Result<CardRow, StoreError> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM cards WHERE id = $1"
-    )))
-    .bind(id)
-    .fetch_one(conn)
+    Ok(card_rows!("SELECT", "FROM cards WHERE id = $1", id)
+        .fetch_one(conn)
+        .await?)
+}
+
+/// What a payment needs of a stored card: its status and what it pays with.
+#[derive(Clone, Debug)]
+pub struct PayingCard {
+    pub status: String,
+    pub token: Option<String>,
+    pub bin: Option<String>,
+    pub last4: Option<String>,
+}
+
+pub async fn paying_card(pool: &PgPool, id: Uuid) -> Result<Option<PayingCard>, StoreError> {
+    Ok(sqlx::query_as!(
+        PayingCard,
+        "SELECT status, token, bin, last4 FROM cards WHERE id = $1",
+        id
+    )
+    .fetch_optional(pool)
     .await?)
 }

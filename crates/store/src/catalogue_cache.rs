@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::StoreError;
+use super::listings::ListingKey;
 use carat_domain::{GeneralHash, RechargeType};
 
 /// Serialises hash changes, so that two answers carrying different hashes at once cannot leave
@@ -21,7 +22,7 @@ pub struct Cached {
 
 /// The current general hash, if any answer carried one yet.
 pub async fn current_hash(pool: &PgPool) -> Result<Option<GeneralHash>, StoreError> {
-    let hash: Option<String> = sqlx::query_scalar("SELECT general_hash FROM catalogue_version")
+    let hash = sqlx::query_scalar!("SELECT general_hash FROM catalogue_version")
         .fetch_optional(pool)
         .await?;
     // The column's CHECK is the type's format; a row that does not parse counts as none.
@@ -43,18 +44,23 @@ pub async fn learn(pool: &PgPool, hash: &GeneralHash) -> Result<(), StoreError> 
 pub async fn find(
     pool: &PgPool,
     recharge_type: RechargeType,
-    listing: &str,
+    listing: &ListingKey,
 ) -> Result<Option<Cached>, StoreError> {
-    let row: Option<(String, Value)> = sqlx::query_as(
+    let row = sqlx::query!(
         "SELECT general_hash, body FROM catalogue_cache WHERE recharge_type = $1 AND listing = $2",
+        recharge_type.as_str(),
+        listing.as_key(),
     )
-    .bind(recharge_type.as_str())
-    .bind(listing)
     .fetch_optional(pool)
     .await?;
-    Ok(row.and_then(|(hash, body)| {
-        let general_hash = GeneralHash::parse(&hash).ok()?;
-        Some(Cached { general_hash, body })
+    // As for the current hash: the column's CHECK is the type's format; an entry whose hash
+    // does not parse counts as none.
+    Ok(row.and_then(|row| {
+        let general_hash = GeneralHash::parse(row.general_hash).ok()?;
+        Some(Cached {
+            general_hash,
+            body: row.body,
+        })
     }))
 }
 
@@ -63,22 +69,22 @@ pub async fn find(
 pub async fn keep(
     pool: &PgPool,
     recharge_type: RechargeType,
-    listing: &str,
+    listing: &ListingKey,
     hash: &GeneralHash,
     body: &Value,
 ) -> Result<(), StoreError> {
     let mut tx = pool.begin().await?;
     replace_version(&mut tx, hash).await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO catalogue_cache (recharge_type, listing, general_hash, body) \
          VALUES ($1, $2, $3, $4) \
          ON CONFLICT (recharge_type, listing) \
          DO UPDATE SET general_hash = $3, body = $4, cached_at = now()",
+        recharge_type.as_str(),
+        listing.as_key(),
+        hash.as_str(),
+        body,
     )
-    .bind(recharge_type.as_str())
-    .bind(listing)
-    .bind(hash.as_str())
-    .bind(body)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -89,17 +95,20 @@ async fn replace_version(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     hash: &GeneralHash,
 ) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(VERSION_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", VERSION_LOCK)
         .execute(&mut **tx)
         .await?;
-    sqlx::query("DELETE FROM catalogue_version WHERE general_hash <> $1")
-        .bind(hash.as_str())
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("INSERT INTO catalogue_version (general_hash) VALUES ($1) ON CONFLICT DO NOTHING")
-        .bind(hash.as_str())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM catalogue_version WHERE general_hash <> $1",
+        hash.as_str()
+    )
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query!(
+        "INSERT INTO catalogue_version (general_hash) VALUES ($1) ON CONFLICT DO NOTHING",
+        hash.as_str()
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -1,38 +1,39 @@
-//! Domain types read straight from their columns. A stored value that fails its format is a
-//! decode error, not a silently wrong value. The orphan rule keeps sqlx's traits off the
-//! domain's types, so each is read through a column type of this crate.
+//! Domain types read from their columns. Each row is read as PostgreSQL's own types (the
+//! orphan rule keeps sqlx's traits off the domain's types), then parsed here: a stored value
+//! that fails its format is a decode error naming its column, never a panic nor a silently
+//! wrong value.
 
-use sqlx::postgres::{PgTypeInfo, PgValueRef};
-use sqlx::{Decode, Postgres, Type, ValueRef};
+use sqlx::error::BoxDynError;
 
-use carat_domain::{FormatError, Nit};
+use carat_domain::MerchantUsn;
 
-/// A nullable `nit` column.
-pub struct NitColumn(Option<String>);
-
-impl Type<Postgres> for NitColumn {
-    fn type_info() -> PgTypeInfo {
-        <String as Type<Postgres>>::type_info()
-    }
-
-    fn compatible(ty: &PgTypeInfo) -> bool {
-        <String as Type<Postgres>>::compatible(ty)
-    }
+/// `value`, read from `column`, as the domain type `T`.
+pub(crate) fn parse<T, S>(column: &str, value: S) -> Result<T, sqlx::Error>
+where
+    T: TryFrom<S>,
+    T::Error: Into<BoxDynError>,
+{
+    T::try_from(value).map_err(|e| decode_error(column, e))
 }
 
-impl<'r> Decode<'r, Postgres> for NitColumn {
-    fn decode(value: PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
-        if value.is_null() {
-            return Ok(Self(None));
-        }
-        Ok(Self(Some(<String as Decode<Postgres>>::decode(value)?)))
-    }
+/// A nullable `column`'s `value` as the domain type `T`.
+pub(crate) fn parse_opt<T, S>(column: &str, value: Option<S>) -> Result<Option<T>, sqlx::Error>
+where
+    T: TryFrom<S>,
+    T::Error: Into<BoxDynError>,
+{
+    value.map(|v| parse(column, v)).transpose()
 }
 
-impl TryFrom<NitColumn> for Option<Nit> {
-    type Error = FormatError;
+/// A `merchant_usn` column (bigint, bounded by its CHECK).
+pub(crate) fn merchant_usn(column: &str, value: i64) -> Result<MerchantUsn, sqlx::Error> {
+    let value = u64::try_from(value).map_err(|e| decode_error(column, e))?;
+    MerchantUsn::new(value).map_err(|e| decode_error(column, e))
+}
 
-    fn try_from(column: NitColumn) -> Result<Self, FormatError> {
-        column.0.map(Nit::parse).transpose()
+pub(crate) fn decode_error(column: &str, e: impl Into<BoxDynError>) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: e.into(),
     }
 }

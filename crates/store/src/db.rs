@@ -57,6 +57,16 @@ pub(crate) fn lately_lost() -> bool {
     last != 0 && now_ms().saturating_sub(last) < TEST_AFTER_LOSS.as_millis() as u64
 }
 
+/// The migrations the database says it applied: each version, and whether it succeeded. sqlx's
+/// own error: the readiness probe reports it as it is, without the store's sorting.
+pub async fn applied_migrations(pool: &PgPool) -> Result<Vec<(i64, bool)>, sqlx::Error> {
+    // Runtime text: `_sqlx_migrations` is made by the migrator, not by migrations/, so the
+    // compile-time check (against a database migrated from those files) cannot see it.
+    sqlx::query_as("SELECT version, success FROM _sqlx_migrations")
+        .fetch_all(pool)
+        .await
+}
+
 /// Connects, creating the database first if it does not exist, and applies the migrations.
 pub async fn connect_and_migrate(
     url: &Secret,

@@ -5,9 +5,9 @@ pub enum StoreError {
     /// PostgreSQL could not be reached (or no connection was free in time): try again later.
     #[error("the database is unavailable")]
     Unavailable(#[source] sqlx::Error),
-    /// A uniqueness rule was broken; names the constraint's column.
+    /// A uniqueness rule was broken.
     #[error("{0} is already in use")]
-    Duplicate(&'static str),
+    Duplicate(UniqueConstraint),
     #[error("database error")]
     Other(#[source] sqlx::Error),
 }
@@ -30,19 +30,53 @@ impl StoreError {
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_) => Self::Unavailable(e),
             sqlx::Error::Database(db) if db.is_unique_violation() => {
-                let column = match db.constraint() {
-                    Some("recharges_order_id_key") => "order_id",
-                    Some("recharges_nit_key") => "nit",
-                    Some("recharges_merchant_usn_key") => "merchant_usn",
-                    _ => "a unique value",
-                };
-                Self::Duplicate(column)
+                Self::Duplicate(UniqueConstraint::named(db.constraint()))
             }
             sqlx::Error::Database(db) if db.code().is_some_and(|c| means_unavailable(&c)) => {
                 Self::Unavailable(e)
             }
             _ => Self::Other(e),
         }
+    }
+}
+
+/// The unique constraints a caller answers for (migration 1's), by what they keep unique.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UniqueConstraint {
+    /// `recharges_order_id_key`: one recharge per storefront order.
+    OrderId,
+    /// `recharges_nit_key`: a NIT belongs to one recharge.
+    Nit,
+    /// `recharges_merchant_usn_key`.
+    MerchantUsn,
+    /// Any other: nothing a caller tells apart.
+    Other,
+}
+
+impl UniqueConstraint {
+    fn named(constraint: Option<&str>) -> Self {
+        match constraint {
+            Some("recharges_order_id_key") => Self::OrderId,
+            Some("recharges_nit_key") => Self::Nit,
+            Some("recharges_merchant_usn_key") => Self::MerchantUsn,
+            _ => Self::Other,
+        }
+    }
+
+    /// What is already in use, as the API's conflict names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OrderId => "order_id",
+            Self::Nit => "nit",
+            Self::MerchantUsn => "merchant_usn",
+            Self::Other => "a unique value",
+        }
+    }
+}
+
+impl std::fmt::Display for UniqueConstraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

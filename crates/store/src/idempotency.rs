@@ -39,7 +39,6 @@ pub enum Claim {
     Mismatch,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     state: String,
     fingerprint: String,
@@ -62,37 +61,38 @@ pub async fn claim(
     // A row released between the insert and the read is claimed again; a few tries bound it.
     for _ in 0..3 {
         let token = Uuid::new_v4();
-        let acquired: Option<Uuid> = sqlx::query_scalar(
+        let acquired = sqlx::query_scalar!(
             "INSERT INTO idempotency_keys (scope, key, fingerprint, state, lease_token, locked_until) \
-             VALUES ($1, $2, $3, 'in_progress', $4, now() + $5 * interval '1 millisecond') \
+             VALUES ($1, $2, $3, 'in_progress', $4, now() + $5::bigint * interval '1 millisecond') \
              ON CONFLICT (scope, key) DO UPDATE SET \
                  fingerprint = EXCLUDED.fingerprint, state = 'in_progress', \
                  lease_token = EXCLUDED.lease_token, locked_until = EXCLUDED.locked_until, \
                  http_status = NULL, content_type = NULL, location = NULL, body = NULL, \
                  created_at = now(), completed_at = NULL \
-             WHERE idempotency_keys.created_at <= now() - $6 * interval '1 millisecond' \
+             WHERE idempotency_keys.created_at <= now() - $6::bigint * interval '1 millisecond' \
                 OR (idempotency_keys.state = 'in_progress' \
                     AND idempotency_keys.locked_until <= now() \
                     AND idempotency_keys.fingerprint = EXCLUDED.fingerprint) \
-             RETURNING lease_token",
+             RETURNING lease_token AS \"lease_token!\"",
+            key.scope,
+            key.key,
+            fingerprint,
+            token,
+            millis(lease),
+            millis(ttl),
         )
-        .bind(key.scope)
-        .bind(key.key)
-        .bind(fingerprint)
-        .bind(token)
-        .bind(millis(lease))
-        .bind(millis(ttl))
         .fetch_optional(pool)
         .await?;
         if let Some(token) = acquired {
             return Ok(Claim::Acquired(token));
         }
-        let row: Option<Row> = sqlx::query_as(
+        let row = sqlx::query_as!(
+            Row,
             "SELECT state, fingerprint, http_status, content_type, location, body \
              FROM idempotency_keys WHERE scope = $1 AND key = $2",
+            key.scope,
+            key.key,
         )
-        .bind(key.scope)
-        .bind(key.key)
         .fetch_optional(pool)
         .await?;
         let Some(row) = row else { continue };
@@ -119,14 +119,14 @@ pub async fn renew(
     token: Uuid,
     lease: Duration,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE idempotency_keys SET locked_until = now() + $4 * interval '1 millisecond' \
+    let done = sqlx::query!(
+        "UPDATE idempotency_keys SET locked_until = now() + $4::bigint * interval '1 millisecond' \
          WHERE scope = $1 AND key = $2 AND lease_token = $3 AND state = 'in_progress'",
+        key.scope,
+        key.key,
+        token,
+        millis(lease),
     )
-    .bind(key.scope)
-    .bind(key.key)
-    .bind(token)
-    .bind(millis(lease))
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -139,19 +139,19 @@ pub async fn complete(
     token: Uuid,
     answer: &StoredAnswer,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "UPDATE idempotency_keys SET state = 'completed', lease_token = NULL, \
              locked_until = NULL, http_status = $4, content_type = $5, location = $6, body = $7, \
              completed_at = now() \
          WHERE scope = $1 AND key = $2 AND lease_token = $3 AND state = 'in_progress'",
+        key.scope,
+        key.key,
+        token,
+        i32::from(answer.http_status),
+        answer.content_type.as_deref(),
+        answer.location.as_deref(),
+        &answer.body,
     )
-    .bind(key.scope)
-    .bind(key.key)
-    .bind(token)
-    .bind(i32::from(answer.http_status))
-    .bind(answer.content_type.as_deref())
-    .bind(answer.location.as_deref())
-    .bind(&answer.body)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -159,13 +159,13 @@ pub async fn complete(
 
 /// Lets go of a key whose answer is not kept: the next request with it runs afresh.
 pub async fn release(pool: &PgPool, key: &KeyRef<'_>, token: Uuid) -> Result<bool, StoreError> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "DELETE FROM idempotency_keys \
          WHERE scope = $1 AND key = $2 AND lease_token = $3 AND state = 'in_progress'",
+        key.scope,
+        key.key,
+        token,
     )
-    .bind(key.scope)
-    .bind(key.key)
-    .bind(token)
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -174,12 +174,12 @@ pub async fn release(pool: &PgPool, key: &KeyRef<'_>, token: Uuid) -> Result<boo
 /// Deletes the keys older than `ttl`, except one whose request is still running under a live
 /// lease. Returns how many went.
 pub async fn purge_expired(pool: &PgPool, ttl: Duration) -> Result<u64, StoreError> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "DELETE FROM idempotency_keys \
-         WHERE created_at <= now() - $1 * interval '1 millisecond' \
+         WHERE created_at <= now() - $1::bigint * interval '1 millisecond' \
            AND (state = 'completed' OR locked_until <= now())",
+        millis(ttl),
     )
-    .bind(millis(ttl))
     .execute(pool)
     .await?;
     Ok(done.rows_affected())

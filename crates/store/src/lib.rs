@@ -16,7 +16,7 @@ pub mod recharge_list;
 pub mod recharges;
 
 pub use db::{MIGRATOR, connect_and_migrate};
-pub use error::StoreError;
+pub use error::{StoreError, UniqueConstraint};
 pub use recharges::{
     CallRecord, Changes, Event, EventKind, Guard, NextAttempt, NitCommit, NitFinding, NitPost,
     Recharge, Step, append_event,

@@ -7,19 +7,17 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::recharges::Recharge;
+use super::recharges::{Recharge, read_one, recharge_rows};
 
 /// The recharge holding `nit`, locked until the transaction ends.
 pub async fn lock_recharge_by_nit(
     conn: &mut PgConnection,
     nit: &str,
 ) -> Result<Option<Recharge>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT * FROM recharges WHERE nit = $1 FOR UPDATE")
-            .bind(nit)
-            .fetch_optional(conn)
-            .await?,
-    )
+    let row = recharge_rows!("SELECT", "FROM recharges WHERE nit = $1 FOR UPDATE", nit)
+        .fetch_optional(conn)
+        .await?;
+    Ok(read_one(row)?)
 }
 
 /// The payment's status as kept, locked: `None` when the recharge has no payment,
@@ -28,12 +26,12 @@ pub async fn lock_payment_status(
     conn: &mut PgConnection,
     recharge_id: Uuid,
 ) -> Result<Option<Option<String>>, StoreError> {
-    let row: Option<(Option<String>,)> =
-        sqlx::query_as("SELECT status FROM recharge_payments WHERE recharge_id = $1 FOR UPDATE")
-            .bind(recharge_id)
-            .fetch_optional(conn)
-            .await?;
-    Ok(row.map(|(status,)| status))
+    Ok(sqlx::query_scalar!(
+        "SELECT status FROM recharge_payments WHERE recharge_id = $1 FOR UPDATE",
+        recharge_id
+    )
+    .fetch_optional(conn)
+    .await?)
 }
 
 /// The payment's status, as a notification said it.
@@ -42,12 +40,12 @@ pub async fn set_payment_status_notified(
     recharge_id: Uuid,
     status: &str,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE recharge_payments SET status = $2, status_source = 'notification', \
          status_at = now(), updated_at = now() WHERE recharge_id = $1",
+        recharge_id,
+        status,
     )
-    .bind(recharge_id)
-    .bind(status)
     .execute(conn)
     .await?;
     Ok(())
@@ -69,18 +67,18 @@ pub async fn insert_payment_notification(
     conn: &mut PgConnection,
     row: &PaymentNotification<'_>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO payment_notifications \
              (callback_id, recharge_id, status, previous_status, advance, follow_up, detail) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        row.callback_id,
+        row.recharge_id,
+        row.status,
+        row.previous_status,
+        row.advance,
+        row.follow_up,
+        row.detail,
     )
-    .bind(row.callback_id)
-    .bind(row.recharge_id)
-    .bind(row.status)
-    .bind(row.previous_status)
-    .bind(row.advance)
-    .bind(row.follow_up)
-    .bind(row.detail)
     .execute(conn)
     .await?;
     Ok(())
@@ -90,7 +88,7 @@ pub async fn insert_payment_notification(
 /// confirmation (the flag makes it query before it applies the policy) or its call is over;
 /// a call still out is queried once it is over (its deadline), not before.
 pub async fn request_query(conn: &mut PgConnection, recharge_id: Uuid) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE recharges SET \
            query_requested_at = CASE WHEN status = 'pending_confirmation' \
                                      THEN now() ELSE query_requested_at END, \
@@ -99,8 +97,8 @@ pub async fn request_query(conn: &mut PgConnection, recharge_id: Uuid) -> Result
                     OR call_deadline IS NULL OR call_deadline <= now() THEN now() \
                ELSE call_deadline END) \
          WHERE id = $1 AND next_attempt_at IS NOT NULL",
+        recharge_id
     )
-    .bind(recharge_id)
     .execute(conn)
     .await?;
     Ok(())
@@ -115,16 +113,16 @@ pub async fn query_request_answered(
     attempt: i64,
     pending_timeout_ms: i64,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE recharges SET query_requested_at = NULL, reconcile_attempts = 0, \
            next_attempt_at = CASE WHEN status = 'pending_confirmation' AND attempt = $2 \
-               THEN GREATEST(now(), effectuated_at + $3 * interval '1 millisecond') \
+               THEN GREATEST(now(), effectuated_at + $3::bigint * interval '1 millisecond') \
                ELSE next_attempt_at END \
          WHERE id = $1",
+        id,
+        attempt,
+        pending_timeout_ms,
     )
-    .bind(id)
-    .bind(attempt)
-    .bind(pending_timeout_ms)
     .execute(pool)
     .await?;
     Ok(())

@@ -14,13 +14,12 @@ pub struct Announced {
 }
 
 pub async fn announced(pool: &PgPool) -> Result<Announced, StoreError> {
-    let (max, send_requested): (Option<i32>, bool) =
-        sqlx::query_as("SELECT max_entries, send_requested FROM merchant_payment_methods")
-            .fetch_one(pool)
-            .await?;
+    let row = sqlx::query!("SELECT max_entries, send_requested FROM merchant_payment_methods")
+        .fetch_one(pool)
+        .await?;
     Ok(Announced {
-        max: max.and_then(|m| usize::try_from(m).ok()),
-        send_requested,
+        max: row.max_entries.and_then(|m| usize::try_from(m).ok()),
+        send_requested: row.send_requested,
     })
 }
 
@@ -35,14 +34,14 @@ pub async fn take_answer(
     if max.is_none() && !send_requested {
         return Ok(());
     }
-    sqlx::query(
+    sqlx::query!(
         "UPDATE merchant_payment_methods SET \
             max_entries = COALESCE($1, max_entries), \
             send_requested = send_requested OR $2, \
             updated_at = now()",
+        max.map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+        send_requested,
     )
-    .bind(max.map(|m| i32::try_from(m).unwrap_or(i32::MAX)))
-    .bind(send_requested)
     .execute(pool)
     .await?;
     Ok(())
@@ -50,9 +49,9 @@ pub async fn take_answer(
 
 /// An effectuation carrying the list went out: Carat's request is answered.
 pub async fn clear_request(pool: &PgPool) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE merchant_payment_methods SET send_requested = false, updated_at = now() \
-         WHERE send_requested",
+         WHERE send_requested"
     )
     .execute(pool)
     .await?;

@@ -40,81 +40,97 @@ pub(super) async fn write(
 ) -> Result<(), StoreError> {
     match write {
         PaymentWrite::Sent(None) => {
-            sqlx::query("DELETE FROM recharge_payments WHERE recharge_id = $1")
-                .bind(recharge_id)
-                .execute(&mut **tx)
-                .await?;
-        }
-        PaymentWrite::Sent(Some(p)) => {
-            let (bin, last4, stored) = match &p.card {
-                CardSource::Number { bin, last4 } => {
-                    (Some(bin.to_string()), Some(last4.to_string()), None)
-                }
-                CardSource::Token { .. } => (None, None, None),
-                CardSource::StoredCard {
-                    stored_card_id,
-                    bin,
-                    last4,
-                } => (
-                    bin.as_ref().map(ToString::to_string),
-                    last4.as_ref().map(ToString::to_string),
-                    Some(*stored_card_id),
-                ),
-            };
-            sqlx::query(
-                "INSERT INTO recharge_payments (recharge_id, amount_cents, authorizer_id, \
-                    customer_id, installments, installment_type, card_source, stored_card_id, \
-                    card_bin, card_last4, extra_params) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT (recharge_id) DO UPDATE SET \
-                    amount_cents = $2, authorizer_id = $3, customer_id = $4, installments = $5, \
-                    installment_type = $6, card_source = $7, stored_card_id = $8, card_bin = $9, \
-                    card_last4 = $10, extra_params = $11, status = NULL, status_source = NULL, \
-                    status_at = NULL, carat_answer = NULL, customer_receipt = NULL, \
-                    merchant_receipt = NULL, updated_at = now()",
+            sqlx::query!(
+                "DELETE FROM recharge_payments WHERE recharge_id = $1",
+                recharge_id
             )
-            .bind(recharge_id)
-            .bind(p.amount.get() as i64)
-            .bind(p.authorizer_id.to_string())
-            .bind(p.customer_id.as_ref().map(ToString::to_string))
-            .bind(i16::from(p.installment.number.get()))
-            .bind(p.installment.kind.to_string())
-            .bind(p.card.name())
-            .bind(stored)
-            .bind(bin)
-            .bind(last4)
-            .bind(serde_json::json!(p.extra_params))
             .execute(&mut **tx)
             .await?;
         }
-        PaymentWrite::Answered(a) => {
-            sqlx::query(
-                "UPDATE recharge_payments SET \
-                    status = COALESCE($2, status), \
-                    status_source = CASE WHEN $2 IS NULL THEN status_source ELSE $3 END, \
-                    status_at = CASE WHEN $2 IS NULL THEN status_at ELSE now() END, \
-                    carat_answer = CASE WHEN $4::jsonb IS NULL THEN carat_answer \
-                        ELSE COALESCE(carat_answer, '{}'::jsonb) || $4 END, \
-                    customer_receipt = COALESCE($5, customer_receipt), \
-                    merchant_receipt = COALESCE($6, merchant_receipt), \
-                    updated_at = now() \
-                 WHERE recharge_id = $1",
-            )
-            .bind(recharge_id)
-            .bind(a.status)
-            .bind(a.source)
-            .bind(a.answer)
-            .bind(a.customer_receipt)
-            .bind(a.merchant_receipt)
-            .execute(&mut **tx)
-            .await?;
-        }
+        PaymentWrite::Sent(Some(p)) => write_sent(tx, recharge_id, &p).await?,
+        PaymentWrite::Answered(a) => write_answered(tx, recharge_id, a).await?,
     }
     Ok(())
 }
 
+/// The payment an effectuation goes out with, over a previous attempt's.
+async fn write_sent(
+    tx: &mut Transaction<'_, Postgres>,
+    recharge_id: Uuid,
+    p: &PaymentInput,
+) -> Result<(), StoreError> {
+    let (bin, last4, stored) = match &p.card {
+        CardSource::Number { bin, last4 } => (Some(bin.to_string()), Some(last4.to_string()), None),
+        CardSource::Token { .. } => (None, None, None),
+        CardSource::StoredCard {
+            stored_card_id,
+            bin,
+            last4,
+        } => (
+            bin.as_ref().map(ToString::to_string),
+            last4.as_ref().map(ToString::to_string),
+            Some(*stored_card_id),
+        ),
+    };
+    sqlx::query!(
+        "INSERT INTO recharge_payments (recharge_id, amount_cents, authorizer_id, \
+            customer_id, installments, installment_type, card_source, stored_card_id, \
+            card_bin, card_last4, extra_params) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT (recharge_id) DO UPDATE SET \
+            amount_cents = $2, authorizer_id = $3, customer_id = $4, installments = $5, \
+            installment_type = $6, card_source = $7, stored_card_id = $8, card_bin = $9, \
+            card_last4 = $10, extra_params = $11, status = NULL, status_source = NULL, \
+            status_at = NULL, carat_answer = NULL, customer_receipt = NULL, \
+            merchant_receipt = NULL, updated_at = now()",
+        recharge_id,
+        p.amount.get() as i64,
+        p.authorizer_id.to_string(),
+        p.customer_id.as_ref().map(ToString::to_string),
+        i16::from(p.installment.number.get()),
+        p.installment.kind.to_string(),
+        p.card.name(),
+        stored,
+        bin,
+        last4,
+        serde_json::json!(p.extra_params),
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// What Carat said of the payment, over what was stored.
+async fn write_answered(
+    tx: &mut Transaction<'_, Postgres>,
+    recharge_id: Uuid,
+    a: PaymentAnswered,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "UPDATE recharge_payments SET \
+            status = COALESCE($2, status), \
+            status_source = CASE WHEN $2 IS NULL THEN status_source ELSE $3 END, \
+            status_at = CASE WHEN $2 IS NULL THEN status_at ELSE now() END, \
+            carat_answer = CASE WHEN $4::jsonb IS NULL THEN carat_answer \
+                ELSE COALESCE(carat_answer, '{}'::jsonb) || $4 END, \
+            customer_receipt = COALESCE($5, customer_receipt), \
+            merchant_receipt = COALESCE($6, merchant_receipt), \
+            updated_at = now() \
+         WHERE recharge_id = $1",
+        recharge_id,
+        a.status,
+        a.source,
+        a.answer,
+        a.customer_receipt,
+        a.merchant_receipt,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// A recharge's payment as kept.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct PaymentRow {
     pub amount_cents: i64,
     pub authorizer_id: String,
@@ -135,13 +151,14 @@ pub struct PaymentRow {
 }
 
 pub async fn load(pool: &PgPool, recharge_id: Uuid) -> Result<Option<PaymentRow>, StoreError> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as!(
+        PaymentRow,
         "SELECT amount_cents, authorizer_id, customer_id, installments, installment_type, \
             card_source, stored_card_id, card_bin, card_last4, extra_params, status, \
             status_source, status_at, carat_answer, customer_receipt, merchant_receipt \
          FROM recharge_payments WHERE recharge_id = $1",
+        recharge_id
     )
-    .bind(recharge_id)
     .fetch_optional(pool)
     .await?)
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::recharges::{read_all, recharge_rows};
 use super::{Recharge, StoreError};
 use carat_domain::RechargeStatus;
 
@@ -41,8 +42,9 @@ pub async fn list(
         .statuses
         .as_ref()
         .map(|s| s.iter().map(|s| s.as_str()).collect());
-    Ok(sqlx::query_as(
-        "SELECT * FROM recharges \
+    let rows = recharge_rows!(
+        "SELECT",
+        "FROM recharges \
           WHERE ($1::text[] IS NULL OR status = ANY($1)) \
             AND created_at >= COALESCE($2::timestamptz, '-infinity') \
             AND created_at < COALESCE($3::timestamptz, 'infinity') \
@@ -52,15 +54,17 @@ pub async fn list(
                                     COALESCE($7::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) \
           ORDER BY created_at DESC, id DESC \
           LIMIT $8",
+        // `as _`: the macro's check takes text[] as `[String]` only, not `[&str]`.
+        statuses.as_deref() as _,
+        filter.created_from,
+        filter.created_to,
+        filter.order_id.as_deref(),
+        filter.nit.as_deref(),
+        after.map(|k| k.created_at),
+        after.map(|k| k.id),
+        limit,
     )
-    .bind(statuses)
-    .bind(filter.created_from)
-    .bind(filter.created_to)
-    .bind(filter.order_id.as_deref())
-    .bind(filter.nit.as_deref())
-    .bind(after.map(|k| k.created_at))
-    .bind(after.map(|k| k.id))
-    .bind(limit)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(read_all(rows)?)
 }

@@ -10,28 +10,27 @@ use uuid::Uuid;
 
 use super::StoreError;
 use super::callbacks::{self, Receipt, StoredCallback, Verdict};
+use super::codec::{self, parse, parse_opt};
+use super::error::UniqueConstraint;
 use super::lane::Lane;
 use carat_domain::receipt_cipher::{KeyId, SealedReceipt};
 use carat_domain::{
-    Actor, AuthMode, CaratAnswer, Effectuation, GeneralHash, MerchantUsn, Nit, OrderId,
-    RechargeStatus, RechargeType,
+    Actor, AuthMode, CaratAnswer, CaratStatus, Effectuation, GeneralHash, MerchantUsn, Nit,
+    OrderId, RechargeStatus, RechargeType,
 };
 
 /// One recharge as stored.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Recharge {
     pub id: Uuid,
-    #[sqlx(try_from = "String")]
     pub recharge_type: RechargeType,
-    #[sqlx(try_from = "String")]
     pub order_id: OrderId,
-    pub merchant_usn: i64,
-    #[sqlx(try_from = "super::codec::NitColumn")]
+    pub merchant_usn: MerchantUsn,
     pub nit: Option<Nit>,
-    pub general_hash: Option<String>,
-    #[sqlx(try_from = "String")]
+    pub general_hash: Option<GeneralHash>,
     pub status: RechargeStatus,
-    pub carat_status: Option<String>,
+    /// Carat's last 3-letter status, as Carat said it.
+    pub carat_status: Option<CaratStatus>,
     pub outcome_unknown: bool,
     pub call_deadline: Option<DateTime<Utc>>,
     /// What was effectuated, tagged by kind (the row's `recharge_type`).
@@ -61,15 +60,123 @@ pub struct Recharge {
     /// The `used_payment_methods` wire strings the confirmation sent (migration 14).
     pub decision_payment_methods: Option<Json<Vec<String>>>,
     /// How it authenticates to Carat, fixed at creation (signature mode signs every call).
-    #[sqlx(try_from = "String")]
     pub auth_mode: AuthMode,
 }
 
-impl Recharge {
-    pub fn merchant_usn(&self) -> MerchantUsn {
-        MerchantUsn::new(self.merchant_usn as u64).expect("the CHECK constraint bounds it")
-    }
+/// A `recharges` row as PostgreSQL types, as [`recharge_rows!`] reads it.
+pub(crate) struct RechargeRow {
+    pub id: Uuid,
+    pub recharge_type: String,
+    pub order_id: String,
+    pub merchant_usn: i64,
+    pub nit: Option<String>,
+    pub general_hash: Option<String>,
+    pub status: String,
+    pub carat_status: Option<String>,
+    pub outcome_unknown: bool,
+    pub call_deadline: Option<DateTime<Utc>>,
+    pub effectuation: Option<Json<Effectuation>>,
+    pub carat_answer: Option<Json<CaratAnswer>>,
+    pub customer_receipt: Option<String>,
+    pub merchant_receipt: Option<String>,
+    pub receipt_ciphertext: Option<Vec<u8>>,
+    pub receipt_key_id: Option<String>,
+    pub last_error_code: Option<String>,
+    pub last_error_message: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub attempt: i64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub effectuated_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub reconcile_attempts: i32,
+    pub reconcile_error: Option<String>,
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub query_requested_at: Option<DateTime<Utc>>,
+    pub decision_payment_methods: Option<Json<Vec<String>>>,
+    pub auth_mode: String,
+    /// Due on the database's clock. Read with every row (one expression) so that
+    /// [`renew_lease`], the only one that keeps it, needs no second row type.
+    pub due: bool,
+}
 
+/// A compile-checked statement answering whole recharges as [`RechargeRow`]s: `$head`, the
+/// columns, then `$tail`. sqlx's macros take string literals only, so the column list is
+/// spliced here, once, instead of being written out in every statement.
+macro_rules! recharge_rows {
+    ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            $crate::recharges::RechargeRow,
+            $head
+                + r#" id, recharge_type, order_id, merchant_usn, nit, general_hash, status,
+                     carat_status, outcome_unknown, call_deadline,
+                     effectuation AS "effectuation: sqlx::types::Json<carat_domain::Effectuation>",
+                     carat_answer AS "carat_answer: sqlx::types::Json<carat_domain::CaratAnswer>",
+                     customer_receipt, merchant_receipt, receipt_ciphertext, receipt_key_id,
+                     last_error_code, last_error_message, created_at, updated_at, attempt,
+                     started_at, effectuated_at, next_attempt_at, reconcile_attempts,
+                     reconcile_error, lease_owner, lease_until, query_requested_at,
+                     decision_payment_methods AS "decision_payment_methods: sqlx::types::Json<Vec<String>>",
+                     auth_mode, COALESCE(next_attempt_at <= now(), false) AS "due!" "#
+                + $tail
+            $(, $arg)*
+        )
+    };
+}
+pub(crate) use recharge_rows;
+
+impl TryFrom<RechargeRow> for Recharge {
+    type Error = sqlx::Error;
+
+    fn try_from(row: RechargeRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.id,
+            recharge_type: parse("recharge_type", row.recharge_type)?,
+            order_id: parse("order_id", row.order_id)?,
+            merchant_usn: codec::merchant_usn("merchant_usn", row.merchant_usn)?,
+            nit: parse_opt("nit", row.nit)?,
+            general_hash: parse_opt("general_hash", row.general_hash)?,
+            status: parse("status", row.status)?,
+            carat_status: row.carat_status.as_deref().map(CaratStatus::parse),
+            outcome_unknown: row.outcome_unknown,
+            call_deadline: row.call_deadline,
+            effectuation: row.effectuation,
+            carat_answer: row.carat_answer,
+            customer_receipt: row.customer_receipt,
+            merchant_receipt: row.merchant_receipt,
+            receipt_ciphertext: row.receipt_ciphertext,
+            receipt_key_id: row.receipt_key_id,
+            last_error_code: row.last_error_code,
+            last_error_message: row.last_error_message,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            attempt: row.attempt,
+            started_at: row.started_at,
+            effectuated_at: row.effectuated_at,
+            next_attempt_at: row.next_attempt_at,
+            reconcile_attempts: row.reconcile_attempts,
+            reconcile_error: row.reconcile_error,
+            lease_owner: row.lease_owner,
+            lease_until: row.lease_until,
+            query_requested_at: row.query_requested_at,
+            decision_payment_methods: row.decision_payment_methods,
+            auth_mode: parse("auth_mode", row.auth_mode)?,
+        })
+    }
+}
+
+/// Rows read into recharges; the first that fails its format fails them all.
+pub(crate) fn read_all(rows: Vec<RechargeRow>) -> Result<Vec<Recharge>, sqlx::Error> {
+    rows.into_iter().map(Recharge::try_from).collect()
+}
+
+/// A row, if any, read into a recharge.
+pub(crate) fn read_one(row: Option<RechargeRow>) -> Result<Option<Recharge>, sqlx::Error> {
+    row.map(Recharge::try_from).transpose()
+}
+
+impl Recharge {
     /// The money-moving call is settled enough to be resolved by a query: its answer was lost,
     /// or its deadline passed (the instance that sent it may have died).
     pub fn call_is_over(&self, now: DateTime<Utc>) -> bool {
@@ -106,19 +213,20 @@ impl Recharge {
 }
 
 /// One entry of a recharge's history.
-#[derive(Clone, Debug, sqlx::FromRow, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct Event {
     pub id: i64,
     pub at: DateTime<Utc>,
-    pub kind: String,
+    pub kind: EventKind,
     pub name: String,
     /// Who decided it: `storefront`, `carat`, `reconciler:<instance>`.
-    pub actor: Option<String>,
+    pub actor: Option<Actor>,
     pub detail: Value,
 }
 
 /// What the history records.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     OutboundCall,
     Callback,
@@ -126,12 +234,25 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    fn as_str(self) -> &'static str {
+    const ALL: [Self; 3] = [Self::OutboundCall, Self::Callback, Self::StateChange];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::OutboundCall => "outbound_call",
             Self::Callback => "callback",
             Self::StateChange => "state_change",
         }
+    }
+}
+
+impl TryFrom<String> for EventKind {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == text)
+            .ok_or_else(|| format!("unknown event kind {text:?}"))
     }
 }
 
@@ -150,15 +271,15 @@ pub async fn append_event(
     actor: &Actor,
     detail: Value,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO recharge_events (recharge_id, kind, name, actor, detail) \
          VALUES ($1, $2, $3, $4, $5)",
+        recharge_id,
+        kind.as_str(),
+        name,
+        actor.to_string(),
+        detail,
     )
-    .bind(recharge_id)
-    .bind(kind.as_str())
-    .bind(name)
-    .bind(actor.to_string())
-    .bind(detail)
     .execute(conn)
     .await?;
     Ok(())
@@ -184,32 +305,45 @@ pub async fn record_call(
 }
 
 pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Recharge>, StoreError> {
-    Ok(sqlx::query_as("SELECT * FROM recharges WHERE id = $1")
-        .bind(id)
+    let row = recharge_rows!("SELECT", "FROM recharges WHERE id = $1", id)
         .fetch_optional(pool)
-        .await?)
+        .await?;
+    Ok(read_one(row)?)
 }
 
 pub async fn find_by_order_id(
     pool: &PgPool,
     order_id: &OrderId,
 ) -> Result<Option<Recharge>, StoreError> {
-    Ok(
-        sqlx::query_as("SELECT * FROM recharges WHERE order_id = $1")
-            .bind(order_id.as_str())
-            .fetch_optional(pool)
-            .await?,
+    let row = recharge_rows!(
+        "SELECT",
+        "FROM recharges WHERE order_id = $1",
+        order_id.as_str()
     )
+    .fetch_optional(pool)
+    .await?;
+    Ok(read_one(row)?)
 }
 
 pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<Event>, StoreError> {
-    Ok(sqlx::query_as(
+    let rows = sqlx::query!(
         "SELECT id, at, kind, name, actor, detail FROM recharge_events \
          WHERE recharge_id = $1 ORDER BY id",
+        id
     )
-    .bind(id)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    let events = rows.into_iter().map(|row| {
+        Ok(Event {
+            id: row.id,
+            at: row.at,
+            kind: parse("kind", row.kind)?,
+            name: row.name,
+            actor: parse_opt("actor", row.actor)?,
+            detail: row.detail,
+        })
+    });
+    Ok(events.collect::<Result<_, sqlx::Error>>()?)
 }
 
 /// Writes a new recharge in `created`, with its first event, in one transaction. Its
@@ -224,27 +358,29 @@ pub async fn insert_created(
     create_window: Duration,
 ) -> Result<Recharge, StoreError> {
     let mut tx = pool.begin().await?;
-    let recharge: Recharge = sqlx::query_as(
-        "INSERT INTO recharges (id, recharge_type, order_id, status, call_deadline, next_attempt_at, \
-                                auth_mode) \
-         VALUES ($1, $2, $3, 'created', now() + $4 * interval '1 millisecond', \
-                 now() + $4 * interval '1 millisecond', $5) RETURNING *",
+    let row = recharge_rows!(
+        "INSERT INTO recharges (id, recharge_type, order_id, status, call_deadline, \
+                                next_attempt_at, auth_mode) \
+         VALUES ($1, $2, $3, 'created', now() + $4::bigint * interval '1 millisecond', \
+                 now() + $4::bigint * interval '1 millisecond', $5) RETURNING",
+        "",
+        id,
+        recharge_type.as_str(),
+        order_id.as_str(),
+        millis(create_window),
+        auth_mode.as_str(),
     )
-    .bind(id)
-    .bind(recharge_type.as_str())
-    .bind(order_id.as_str())
-    .bind(millis(create_window))
-    .bind(auth_mode.as_str())
     .fetch_one(&mut *tx)
     .await?;
+    let recharge = Recharge::try_from(row)?;
     append_event(
         &mut tx,
         id,
         EventKind::StateChange,
         "created",
         &Actor::Storefront,
-        serde_json::json!({"to": "created", "order_id": order_id, "merchant_usn": recharge.merchant_usn,
-                           "auth_mode": auth_mode}),
+        serde_json::json!({"to": "created", "order_id": order_id,
+                           "merchant_usn": recharge.merchant_usn.get(), "auth_mode": auth_mode}),
     )
     .await?;
     tx.commit().await?;
@@ -294,11 +430,7 @@ pub struct NitPost<'a> {
     pub general_hash: &'a GeneralHash,
 }
 
-/// The statement that applies an authenticity POST (see the file for how).
-const COMMIT_NIT: &str = include_str!("sql/commit_nit.sql");
-
-/// What [`COMMIT_NIT`] answers.
-#[derive(sqlx::FromRow)]
+/// What `sql/commit_nit.sql` answers.
 struct CommitNitRow {
     finding: String,
     recharge_id: Option<Uuid>,
@@ -320,66 +452,83 @@ pub async fn commit_nit(
     verdict: impl Fn(NitFinding) -> Verdict,
     detail: Value,
 ) -> Result<NitCommit, StoreError> {
-    // The verdict of every finding goes with the statement, which picks its own: the match
-    // and the inbox row then need no second round trip.
+    let mut lent = lane.lend().await?;
+    let outcome = run_commit_nit(
+        lent.connection(),
+        post,
+        nit_lifetime,
+        receipt,
+        &verdict,
+        detail,
+    )
+    .await;
+    lent.give_back(&outcome);
+    match outcome.map_err(StoreError::from) {
+        Ok(row) => read_commit(row),
+        // Two orders given one NIT at the same instant: the statement's own check could not
+        // see the other's uncommitted row, the unique index did. Nothing was written; the
+        // refusal is kept on its own.
+        Err(StoreError::Duplicate(UniqueConstraint::Nit)) => {
+            let stored =
+                callbacks::keep_refused(pool, receipt, &verdict(NitFinding::Conflict)).await?;
+            Ok(if stored.first_receipt {
+                NitCommit::Found(NitFinding::Conflict, None)
+            } else {
+                NitCommit::Replay(stored)
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `sql/commit_nit.sql`, sent with the verdict of every finding: the statement picks its own,
+/// so the match and the inbox row need no second round trip.
+async fn run_commit_nit(
+    conn: &mut PgConnection,
+    post: NitPost<'_>,
+    nit_lifetime: Duration,
+    receipt: &Receipt,
+    verdict: &impl Fn(NitFinding) -> Verdict,
+    detail: Value,
+) -> Result<CommitNitRow, sqlx::Error> {
     let table: Vec<(&str, Verdict)> = NitFinding::SQL
         .iter()
         .map(|(name, finding)| (*name, verdict(*finding)))
         .collect();
-    let mut lent = lane.lend().await?;
-    let outcome: Result<CommitNitRow, sqlx::Error> = sqlx::query_as(COMMIT_NIT)
-        .bind(post.order_id.as_str())
-        .bind(post.merchant_usn.get() as i64)
-        .bind(post.nit.as_str())
-        .bind(post.general_hash.as_str())
-        .bind(millis(nit_lifetime))
-        .bind(receipt.kind)
-        .bind(&receipt.raw_body)
-        .bind(receipt.content_type.as_deref())
-        .bind(receipt.source_addr.as_deref())
-        .bind(receipt.forwarded_for.as_deref())
-        .bind(table.iter().map(|(name, _)| *name).collect::<Vec<_>>())
-        .bind(
-            table
-                .iter()
-                .map(|(_, v)| v.outcome.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            table
-                .iter()
-                .map(|(_, v)| v.http_status as i16)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            table
-                .iter()
-                .map(|(_, v)| v.reason.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(detail)
-        .bind(Actor::Carat.to_string())
-        .bind(EventKind::Callback.as_str())
-        .bind(EventKind::StateChange.as_str())
-        .fetch_one(lent.connection())
-        .await;
-    lent.give_back(&outcome);
-    let row = match outcome.map_err(StoreError::from) {
-        Ok(row) => row,
-        // Two orders given one NIT at the same instant: the statement's own check could not
-        // see the other's uncommitted row, the unique index did. Nothing was written; the
-        // refusal is kept on its own.
-        Err(StoreError::Duplicate("nit")) => {
-            let stored =
-                callbacks::keep_refused(pool, receipt, &verdict(NitFinding::Conflict)).await?;
-            return Ok(if stored.first_receipt {
-                NitCommit::Found(NitFinding::Conflict, None)
-            } else {
-                NitCommit::Replay(stored)
-            });
-        }
-        Err(e) => return Err(e),
-    };
+    let findings: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
+    let outcomes: Vec<&str> = table.iter().map(|(_, v)| v.outcome.as_str()).collect();
+    let statuses: Vec<i16> = table.iter().map(|(_, v)| v.http_status as i16).collect();
+    let reasons: Vec<Option<&str>> = table.iter().map(|(_, v)| v.reason.as_deref()).collect();
+    sqlx::query_file_as!(
+        CommitNitRow,
+        "src/sql/commit_nit.sql",
+        post.order_id.as_str(),
+        post.merchant_usn.get() as i64,
+        post.nit.as_str(),
+        post.general_hash.as_str(),
+        millis(nit_lifetime),
+        receipt.kind.as_str(),
+        &receipt.raw_body,
+        receipt.content_type.as_deref(),
+        receipt.source_addr.as_deref(),
+        receipt.forwarded_for.as_deref(),
+        // `as _`: the macro's check takes text[] as `[String]` only, not borrowed or
+        // optional elements; the statement's casts type them.
+        &findings as _,
+        &outcomes as _,
+        &statuses,
+        &reasons as _,
+        detail,
+        Actor::Carat.to_string(),
+        EventKind::Callback.as_str(),
+        EventKind::StateChange.as_str(),
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// What the statement found, as the POST is answered.
+fn read_commit(row: CommitNitRow) -> Result<NitCommit, StoreError> {
     if !row.first_receipt {
         return Ok(NitCommit::Replay(StoredCallback {
             id: row.callback_id,
@@ -392,8 +541,9 @@ pub async fn commit_nit(
         "nit_elsewhere" => (NitFinding::Conflict, None),
         name => (
             NitFinding::from_sql(name).ok_or_else(|| {
-                StoreError::Other(sqlx::Error::Decode(
-                    format!("commit_nit.sql found {name:?}, which is no NitFinding").into(),
+                StoreError::Other(codec::decode_error(
+                    "finding",
+                    format!("commit_nit.sql found {name:?}, which is no NitFinding"),
                 ))
             })?,
             row.recharge_id,
@@ -442,7 +592,7 @@ pub async fn commit_answered_nit(
     };
     match store_nit(&mut tx, id, nit, general_hash, nit_lifetime).await {
         Ok(()) => {}
-        Err(StoreError::Duplicate("nit")) => return Ok(NitFinding::Conflict),
+        Err(StoreError::Duplicate(UniqueConstraint::Nit)) => return Ok(NitFinding::Conflict),
         Err(e) => return Err(e),
     }
     append_event(
@@ -467,24 +617,25 @@ async fn find_waiting(
     merchant_usn: MerchantUsn,
     nit: &Nit,
 ) -> Result<(NitFinding, Option<Uuid>), StoreError> {
-    let found: Option<(Uuid, Option<String>, String)> = sqlx::query_as(
+    let found = sqlx::query!(
         "SELECT id, nit, status FROM recharges \
           WHERE order_id = $1 AND merchant_usn = $2 FOR UPDATE",
+        order_id.as_str(),
+        merchant_usn.get() as i64,
     )
-    .bind(order_id.as_str())
-    .bind(merchant_usn.get() as i64)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((id, stored, status)) = found else {
+    let Some(found) = found else {
         return Ok((NitFinding::NoRecharge, None));
     };
-    let finding = match stored {
+    let status: RechargeStatus = parse("status", found.status)?;
+    let finding = match found.nit {
         Some(stored) if stored == nit.as_str() => NitFinding::AlreadyCommitted,
         Some(_) => NitFinding::Conflict,
-        None if status != RechargeStatus::Created.as_str() => NitFinding::NotWaiting,
+        None if status != RechargeStatus::Created => NitFinding::NotWaiting,
         None => NitFinding::Committed,
     };
-    Ok((finding, Some(id)))
+    Ok((finding, Some(found.id)))
 }
 
 /// `created` → `started` with its NIT.
@@ -495,16 +646,16 @@ async fn store_nit(
     general_hash: &GeneralHash,
     nit_lifetime: Duration,
 ) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE recharges SET nit = $2, general_hash = $3, status = 'started', \
          carat_status = 'NOV', started_at = now(), call_deadline = NULL, \
-         next_attempt_at = now() + $4 * interval '1 millisecond', updated_at = now() \
+         next_attempt_at = now() + $4::bigint * interval '1 millisecond', updated_at = now() \
          WHERE id = $1",
+        id,
+        nit.as_str(),
+        general_hash.as_str(),
+        millis(nit_lifetime),
     )
-    .bind(id)
-    .bind(nit.as_str())
-    .bind(general_hash.as_str())
-    .bind(millis(nit_lifetime))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -588,48 +739,83 @@ pub struct Step {
 
 /// Applies `step` if the recharge is still where the step expects it. `Ok(None)`: someone else
 /// moved it first (another request, another instance, a newer attempt); nothing was written.
-pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreError> {
-    let Step {
-        id,
-        from,
-        to,
-        guard,
-        call_window,
-        next,
-        changes,
-        actor,
-        call,
-        detail,
-    } = step;
+pub async fn apply(pool: &PgPool, mut step: Step) -> Result<Option<Recharge>, StoreError> {
+    let (from, to) = (step.from, step.to);
     debug_assert!(from == to || from.can_become(to), "{from} -> {to}");
-    debug_assert_eq!(to.is_final(), next == NextAttempt::Never, "{to}");
-    let (guard_attempt, call_over) = match guard {
+    debug_assert_eq!(to.is_final(), step.next == NextAttempt::Never, "{to}");
+    let mut changes = std::mem::take(&mut step.changes);
+    let payment = changes.payment.take();
+    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
+    let updated = write_step(&mut tx, &step, changes).await?;
+    // The call happened whether or not this step still applies: its outcome is evidence.
+    if let Some(call) = step.call {
+        append_event(
+            &mut tx,
+            step.id,
+            EventKind::OutboundCall,
+            &call.name,
+            &step.actor,
+            call.detail,
+        )
+        .await?;
+    }
+    let Some(updated) = updated else {
+        tx.commit().await?;
+        return Ok(None);
+    };
+    if let Some(payment) = payment {
+        super::payments::write(&mut tx, step.id, payment).await?;
+    }
+    let name = if from == to {
+        from.as_str().to_owned()
+    } else {
+        format!("{from} -> {to}")
+    };
+    let mut detail = step.detail;
+    if let Value::Object(map) = &mut detail {
+        map.insert("from".into(), from.as_str().into());
+        map.insert("to".into(), to.as_str().into());
+        map.insert("attempt".into(), updated.attempt.into());
+        map.insert("outcome_unknown".into(), updated.outcome_unknown.into());
+    }
+    let (id, actor) = (step.id, &step.actor);
+    append_event(&mut tx, id, EventKind::StateChange, &name, actor, detail).await?;
+    tx.commit().await?;
+    Ok(Some(updated))
+}
+
+/// The row's update for `step`, under its guard: `None` if the row is no longer where the
+/// step expects it. `changes` is written over the stored values it names.
+async fn write_step(
+    tx: &mut Transaction<'_, Postgres>,
+    step: &Step,
+    changes: Changes,
+) -> Result<Option<Recharge>, StoreError> {
+    let (guard_attempt, call_over) = match step.guard {
         Guard::Status => (None, false),
         Guard::Attempt(a) => (Some(a), false),
         Guard::CallOver(a) => (Some(a), true),
     };
-    let (next_kind, next_ms) = next.sql();
+    let (next_kind, next_ms) = step.next.sql();
     let carat_answer = changes.carat_answer.filter(|a| !a.is_empty());
     let sealed = changes.sealed_receipts;
-    let payment = changes.payment;
-    let (error_code, error_message, error_write) = match last_error_write(to, changes.error) {
+    let (error_code, error_message, error_write) = match last_error_write(step.to, changes.error) {
         Some((code, message)) => (code, message, true),
         None => (None, None, false),
     };
-    let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
-    let updated: Option<Recharge> = sqlx::query_as(
+    let row = recharge_rows!(
         "UPDATE recharges SET \
             status = $3, \
             carat_status = COALESCE($4, carat_status), \
             outcome_unknown = $5, \
             attempt = attempt + CASE WHEN $6 THEN 1 ELSE 0 END, \
-            call_deadline = CASE WHEN $6 THEN now() + $7 * interval '1 millisecond' END, \
+            call_deadline = CASE WHEN $6 THEN now() + $7::bigint * interval '1 millisecond' END, \
             effectuated_at = CASE WHEN $6 AND $3 = 'effectuating' THEN now() ELSE effectuated_at END, \
             next_attempt_at = CASE $8 \
                 WHEN 'never' THEN NULL \
-                WHEN 'effectuated' THEN COALESCE(effectuated_at, now()) + $9 * interval '1 millisecond' \
-                WHEN 'started' THEN COALESCE(started_at, now()) + $9 * interval '1 millisecond' \
-                ELSE now() + $9 * interval '1 millisecond' END, \
+                WHEN 'effectuated' THEN COALESCE(effectuated_at, now()) + $9::bigint * interval '1 millisecond' \
+                WHEN 'started' THEN COALESCE(started_at, now()) + $9::bigint * interval '1 millisecond' \
+                ELSE now() + $9::bigint * interval '1 millisecond' END, \
             reconcile_attempts = CASE WHEN $2 <> $3 THEN 0 ELSE reconcile_attempts END, \
             reconcile_error = CASE WHEN $2 <> $3 THEN NULL ELSE reconcile_error END, \
             effectuation = COALESCE($10, effectuation), \
@@ -646,65 +832,34 @@ pub async fn apply(pool: &PgPool, step: Step) -> Result<Option<Recharge>, StoreE
          WHERE id = $1 AND status = $2 \
            AND ($17::bigint IS NULL OR attempt = $17) \
            AND (NOT $18 OR outcome_unknown OR call_deadline IS NULL OR call_deadline <= now()) \
-         RETURNING *",
+         RETURNING",
+        "",
+        step.id,
+        step.from.as_str(),
+        step.to.as_str(),
+        changes.carat_status,
+        changes.outcome_unknown,
+        step.call_window.is_some(),
+        step.call_window.map(millis).unwrap_or(0),
+        next_kind,
+        next_ms,
+        // `as _`: the macro's check takes jsonb as `Value` only, not `Json<T>`.
+        changes.effectuation.map(Json) as _,
+        carat_answer.map(Json) as _,
+        changes.customer_receipt,
+        changes.merchant_receipt,
+        error_write,
+        error_code,
+        error_message,
+        guard_attempt,
+        call_over,
+        sealed.as_ref().map(|r| r.ciphertext.clone()),
+        sealed.as_ref().map(|r| r.key_id.as_str().to_owned()),
+        changes.decision_payment_methods.map(Json) as _,
     )
-    .bind(id)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(changes.carat_status)
-    .bind(changes.outcome_unknown)
-    .bind(call_window.is_some())
-    .bind(call_window.map(millis).unwrap_or(0))
-    .bind(next_kind)
-    .bind(next_ms)
-    .bind(changes.effectuation.map(Json))
-    .bind(carat_answer.map(Json))
-    .bind(changes.customer_receipt)
-    .bind(changes.merchant_receipt)
-    .bind(error_write)
-    .bind(error_code)
-    .bind(error_message)
-    .bind(guard_attempt)
-    .bind(call_over)
-    .bind(sealed.as_ref().map(|r| r.ciphertext.clone()))
-    .bind(sealed.as_ref().map(|r| r.key_id.as_str().to_owned()))
-    .bind(changes.decision_payment_methods.map(Json))
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
-    // The call happened whether or not this step still applies: its outcome is evidence.
-    if let Some(call) = call {
-        append_event(
-            &mut tx,
-            id,
-            EventKind::OutboundCall,
-            &call.name,
-            &actor,
-            call.detail,
-        )
-        .await?;
-    }
-    let Some(updated) = updated else {
-        tx.commit().await?;
-        return Ok(None);
-    };
-    if let Some(payment) = payment {
-        super::payments::write(&mut tx, id, payment).await?;
-    }
-    let name = if from == to {
-        from.as_str().to_owned()
-    } else {
-        format!("{from} -> {to}")
-    };
-    let mut detail = detail;
-    if let Value::Object(map) = &mut detail {
-        map.insert("from".into(), from.as_str().into());
-        map.insert("to".into(), to.as_str().into());
-        map.insert("attempt".into(), updated.attempt.into());
-        map.insert("outcome_unknown".into(), updated.outcome_unknown.into());
-    }
-    append_event(&mut tx, id, EventKind::StateChange, &name, &actor, detail).await?;
-    tx.commit().await?;
-    Ok(Some(updated))
+    Ok(read_one(row)?)
 }
 
 /// The last error a step writes: its own, or none once the recharge has succeeded (effectuated
@@ -730,25 +885,27 @@ pub async fn claim_due(
     lease: Duration,
     limit: i64,
 ) -> Result<Vec<Recharge>, StoreError> {
-    Ok(sqlx::query_as(
-        "UPDATE recharges SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond' \
+    let rows = recharge_rows!(
+        "UPDATE recharges SET lease_owner = $1, \
+                lease_until = now() + $2::bigint * interval '1 millisecond' \
          WHERE id IN ( \
             SELECT id FROM recharges \
              WHERE next_attempt_at <= now() AND (lease_until IS NULL OR lease_until <= now()) \
              ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING *",
+         RETURNING",
+        "",
+        owner,
+        millis(lease),
+        limit,
     )
-    .bind(owner)
-    .bind(millis(lease))
-    .bind(limit)
     .fetch_all(pool)
-    .await?)
+    .await?;
+    Ok(read_all(rows)?)
 }
 
 /// A recharge read under a lease, and whether it is due on the database's clock.
-#[derive(Clone, Debug, sqlx::FromRow)]
+#[derive(Clone, Debug)]
 pub struct Leased {
-    #[sqlx(flatten)]
     pub recharge: Recharge,
     pub due: bool,
 }
@@ -760,25 +917,32 @@ pub async fn renew_lease(
     owner: &str,
     lease: Duration,
 ) -> Result<Option<Leased>, StoreError> {
-    Ok(sqlx::query_as(
-        "UPDATE recharges SET lease_until = now() + $3 * interval '1 millisecond' \
+    let row = recharge_rows!(
+        "UPDATE recharges SET lease_until = now() + $3::bigint * interval '1 millisecond' \
          WHERE id = $1 AND lease_owner = $2 \
-         RETURNING *, COALESCE(next_attempt_at <= now(), false) AS due",
+         RETURNING",
+        "",
+        id,
+        owner,
+        millis(lease),
     )
-    .bind(id)
-    .bind(owner)
-    .bind(millis(lease))
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let due = row.due;
+    Ok(Some(Leased {
+        recharge: Recharge::try_from(row)?,
+        due,
+    }))
 }
 
 pub async fn release_lease(pool: &PgPool, id: Uuid, owner: &str) -> Result<(), StoreError> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE recharges SET lease_owner = NULL, lease_until = NULL \
          WHERE id = $1 AND lease_owner = $2",
+        id,
+        owner,
     )
-    .bind(id)
-    .bind(owner)
     .execute(pool)
     .await?;
     Ok(())
@@ -794,19 +958,33 @@ pub async fn postpone(
     delay: Duration,
     reason: &str,
 ) -> Result<Option<Recharge>, StoreError> {
-    Ok(sqlx::query_as(
+    let row = recharge_rows!(
         "UPDATE recharges SET reconcile_attempts = reconcile_attempts + 1, reconcile_error = $4, \
-            next_attempt_at = now() + $5 * interval '1 millisecond' \
+            next_attempt_at = now() + $5::bigint * interval '1 millisecond' \
          WHERE id = $1 AND status = $2 AND attempt = $3 AND next_attempt_at IS NOT NULL \
-         RETURNING *",
+         RETURNING",
+        "",
+        id,
+        status.as_str(),
+        attempt,
+        reason,
+        millis(delay),
     )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(attempt)
-    .bind(reason)
-    .bind(millis(delay))
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    Ok(read_one(row)?)
+}
+
+/// How many recharges are in each status, for the metrics: one row per status, whatever the
+/// table's size. sqlx's own error: the metrics report it as it is.
+pub async fn recharges_by_status(
+    conn: &mut PgConnection,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows =
+        sqlx::query!(r#"SELECT status, count(*) AS "count!" FROM recharges GROUP BY status"#)
+            .fetch_all(conn)
+            .await?;
+    Ok(rows.into_iter().map(|r| (r.status, r.count)).collect())
 }
 
 /// A duration in whole milliseconds, as SQL takes it.

@@ -48,7 +48,7 @@ WITH found AS (
     UPDATE recharges r
        SET nit = $3, general_hash = $4, status = 'started', carat_status = 'NOV',
            started_at = now(), call_deadline = NULL,
-           next_attempt_at = now() + $5 * interval '1 millisecond', updated_at = now()
+           next_attempt_at = now() + $5::bigint * interval '1 millisecond', updated_at = now()
       FROM verdict v, kept k
      WHERE r.id = v.id AND v.finding = 'committed' AND k.first_receipt
     RETURNING r.id
@@ -62,6 +62,8 @@ WITH found AS (
                 AS e (ord, kind, name, detail)
      ORDER BY e.ord
 )
-SELECT v.finding, v.id AS recharge_id,
-       k.id AS callback_id, k.first_receipt, k.http_status, k.reason
+-- "name!" is never NULL, "name?" may be (the LEFT JOIN): sqlx's checked macros cannot tell
+-- through the CTEs.
+SELECT v.finding AS "finding!", v.id AS "recharge_id?",
+       k.id AS callback_id, k.first_receipt AS "first_receipt!", k.http_status, k.reason
   FROM verdict v, kept k
