@@ -3,6 +3,8 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
+# SQLX_OFFLINE=true: the SQL is checked against .sqlx/ (copied with the sources), no database.
+COPY .cargo ./.cargo
 COPY crates/domain/Cargo.toml crates/domain/
 COPY crates/wire/Cargo.toml crates/wire/
 COPY crates/sandbox/Cargo.toml crates/sandbox/
@@ -21,6 +23,7 @@ RUN mkdir -p src benches \
 COPY src ./src
 COPY crates ./crates
 COPY migrations ./migrations
+COPY .sqlx ./.sqlx
 # Touch so cargo rebuilds the crates themselves, not the cached stubs.
 RUN find src crates -name '*.rs' -exec touch {} + && cargo build --release --locked --workspace
 

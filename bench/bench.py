@@ -8,7 +8,7 @@ service's where there are at least two. It measures
   * the authenticity callback's whole path, each POST a real first commit for a recharge made
     beforehand, at each client count; and the same POSTs again (replays, answered as before);
   * PostgreSQL's own ceiling for the same work: the service's statement
-    (src/store/sql/commit_nit.sql) sent by pgbench at the same client counts, and the
+    (crates/store/src/sql/commit_nit.sql) sent by pgbench at the same client counts, and the
     transaction the callback used to run (bench/pgbench/commit_nit_seven.sql);
   * the HTTP ceiling: GET /health/live of the same process under the same load;
   * whole top-ups per second through the storefront API, and the service's own time in one;
@@ -312,7 +312,7 @@ COUNTER = "\\set n :n + 1\n\\set i :base + :client_id + :clients * :n\n"
 
 def pgbench_script_of_the_service():
     """commit_nit.sql as pgbench sends it: comments dropped, each $k replaced."""
-    sql = (ROOT / "src" / "store" / "sql" / "commit_nit.sql").read_text()
+    sql = (ROOT / "crates" / "store" / "src" / "sql" / "commit_nit.sql").read_text()
     sql = re.sub(r"--[^\n]*", "", sql)
     placeholders = set(int(k) for k in re.findall(r"\$(\d+)", sql))
     missing = placeholders - PER_REQUEST.keys() - CONSTANTS.keys()

@@ -1,7 +1,7 @@
 //! Settings, layered: `config/default.toml`, then `config/<APP_PROFILE>.toml`, then the
 //! environment. Every key is flat, and its environment variable is the key in upper case
 //! (`carat_merchant_id` ↔ `CARAT_MERCHANT_ID`), so one table, [`SETTINGS`], documents both: the
-//! `--help` text and the README's configuration table are that table.
+//! `--help` text and docs/configuration.md are that table.
 //!
 //! Loading fails closed: an unknown profile, a missing or malformed setting, or a local-only
 //! value outside the `local` profile stops start-up, and every such error is reported at once.
@@ -21,7 +21,7 @@ use carat_domain::{AuthMode, MerchantId, PendingConfirmationPolicy, Secret};
 use carat_wire::signature::{JwtKey, JwtPublicKey};
 
 /// One setting: its key (the environment variable in upper case), the default as documented
-/// (`local` profile), and what it means. Cells are Markdown, as in the README's table.
+/// (`local` profile), and what it means. Cells are Markdown, as in docs/configuration.md.
 #[derive(Debug)]
 pub struct Setting {
     pub key: &'static str,
@@ -385,6 +385,30 @@ impl Setting {
     }
 }
 
+/// docs/configuration.md: the settings table as Markdown. The file is generated from this
+/// (`UPDATE_DOCS=1 cargo test -p carat-merchant --lib configuration_md`) and a unit test holds
+/// it equal, so the reference cannot drift from the code.
+pub fn settings_markdown() -> String {
+    let mut page = String::from(
+        "# Configuration reference\n\n\
+         Generated from the settings table in `src/config.rs` (the same text as \
+         `carat-merchant --help`); do not edit by hand: run \
+         `UPDATE_DOCS=1 cargo test -p carat-merchant --lib configuration_md`. How the values \
+         are layered (files, profiles, the environment) and checked at start-up: \
+         [configuration-guide.md](configuration-guide.md).\n\n\
+         | variable | default (`local`) | meaning |\n|---|---|---|\n",
+    );
+    for s in SETTINGS {
+        page.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            s.key.to_uppercase(),
+            s.default,
+            s.meaning()
+        ));
+    }
+    page
+}
+
 fn find_setting(key: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.key == key)
 }
@@ -568,6 +592,83 @@ impl Settings {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigErrors> {
         let profile = env("APP_PROFILE").unwrap_or_else(|| LOCAL_PROFILE.to_owned());
+        let mut v = Values::layered(dir, &profile, &env)?;
+        // Every group is read, whatever failed before it, so that every error is listed at
+        // once; in this order, which is the errors' order.
+        let database = v.database();
+        let server = v.server();
+        let api = v.api();
+        let callbacks = v.callbacks();
+        let carat = v.carat(&profile);
+        let cards = v.cards();
+        let (log_format, log_filter) = v.logging(&env);
+        let sandbox = v.sandbox();
+        let reconcile = v.reconcile();
+
+        // Every `None` here recorded an error above: with no error, every field is there.
+        let settings = (|| {
+            let (database, server, api) = (database?, server?, api?);
+            Some(Self {
+                database_url: database.url,
+                database_max_connections: database.max_connections,
+                database_callback_connections: database.callback_connections,
+                database_acquire_timeout: database.acquire_timeout,
+                listen_addr: server.listen_addr,
+                metrics_addr: server.metrics_addr,
+                tls: server.tls,
+                shutdown_grace: server.shutdown_grace,
+                api_tokens: api.tokens,
+                api_readonly_tokens: api.readonly_tokens,
+                idempotency_ttl: api.idempotency_ttl,
+                callbacks: callbacks?,
+                carat: carat?,
+                cards: cards?,
+                log_format: log_format?,
+                log_filter: log_filter?,
+                sandbox: sandbox?,
+                reconcile: reconcile?,
+                profile,
+            })
+        })();
+        match settings {
+            Some(settings) if v.errors.is_empty() => Ok(settings),
+            _ => Err(ConfigErrors(v.errors)),
+        }
+    }
+}
+
+/// The database settings, as [`Settings`] keeps them flat.
+struct DatabaseSettings {
+    url: Secret,
+    max_connections: u32,
+    callback_connections: u32,
+    acquire_timeout: Duration,
+}
+
+/// Where and how the service listens.
+struct ServerSettings {
+    listen_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
+    tls: Option<crate::tls::TlsFiles>,
+    shutdown_grace: Duration,
+}
+
+/// The storefront API's tokens and idempotency.
+struct ApiSettings {
+    tokens: Vec<Secret>,
+    readonly_tokens: Vec<Secret>,
+    idempotency_ttl: Duration,
+}
+
+/// Each group reads all its settings (recording every error) before it gives up on one.
+impl Values {
+    /// `default.toml`, then the profile's file, then the environment. Fails at once when
+    /// there is no `default.toml` or no such profile: nothing else can be read then.
+    fn layered(
+        dir: &Path,
+        profile: &str,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigErrors> {
         let defaults = dir.join("default.toml");
         if !defaults.is_file() {
             return Err(ConfigError::NoDefaults {
@@ -576,9 +677,9 @@ impl Settings {
             .into());
         }
         let known = known_profiles(dir);
-        if !known.contains(&profile) {
+        if !known.iter().any(|k| k == profile) {
             return Err(ConfigError::UnknownProfile {
-                profile,
+                profile: profile.to_owned(),
                 dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()),
                 known,
             }
@@ -596,30 +697,53 @@ impl Settings {
             }
         }
         if profile != LOCAL_PROFILE {
-            v.refuse_local_values(&profile);
+            v.refuse_local_values(profile);
         }
+        Ok(v)
+    }
 
-        let database_url = v.required("database_url", parse_database_url);
-        let database_max_connections = v.required("database_max_connections", parse_positive);
-        let database_callback_connections =
-            v.required("database_callback_connections", parse_positive);
-        let database_acquire_timeout = v.required("database_acquire_timeout_ms", parse_millis);
-        let listen_addr = v.required("listen_addr", parse_addr);
-        let metrics_addr = v.optional("metrics_addr", parse_addr);
-        let tls = match (
-            v.optional("tls_cert_path", |s| Ok(PathBuf::from(s))),
-            v.optional("tls_key_path", |s| Ok(PathBuf::from(s))),
+    fn database(&mut self) -> Option<DatabaseSettings> {
+        let url = self.required("database_url", parse_database_url);
+        let max_connections = self.required("database_max_connections", parse_positive);
+        let callback_connections = self.required("database_callback_connections", parse_positive);
+        let acquire_timeout = self.required("database_acquire_timeout_ms", parse_millis);
+        Some(DatabaseSettings {
+            url: url?,
+            max_connections: max_connections?,
+            callback_connections: callback_connections?,
+            acquire_timeout: acquire_timeout?,
+        })
+    }
+
+    fn server(&mut self) -> Option<ServerSettings> {
+        let listen_addr = self.required("listen_addr", parse_addr);
+        let metrics_addr = self.optional("metrics_addr", parse_addr);
+        let tls = self.tls();
+        let shutdown_grace = self.required("shutdown_grace_ms", parse_millis);
+        Some(ServerSettings {
+            listen_addr: listen_addr?,
+            metrics_addr: metrics_addr?,
+            tls: tls?,
+            shutdown_grace: shutdown_grace?,
+        })
+    }
+
+    /// Both TLS files or neither; a pair given is read now, so a bad one is reported with
+    /// everything else wrong.
+    fn tls(&mut self) -> Option<Option<crate::tls::TlsFiles>> {
+        match (
+            self.optional("tls_cert_path", |s| Ok(PathBuf::from(s))),
+            self.optional("tls_key_path", |s| Ok(PathBuf::from(s))),
         ) {
             (Some(Some(cert_path)), Some(Some(key_path))) => {
                 let files = crate::tls::TlsFiles {
                     cert_path,
                     key_path,
                 };
-                // Read now, so a bad pair is reported with everything else wrong.
                 match crate::tls::load(&files) {
                     Ok(_) => Some(Some(files)),
                     Err(reason) => {
-                        v.errors.push(ConfigError::Invalid {
+                        self.errors.push(ConfigError::Invalid {
                             env: "TLS_CERT_PATH".into(),
                             reason,
                         });
@@ -634,43 +758,63 @@ impl Settings {
                 } else {
                     ("TLS_KEY_PATH", "TLS_CERT_PATH")
                 };
-                v.errors.push(ConfigError::Invalid {
+                self.errors.push(ConfigError::Invalid {
                     env: unset.into(),
                     reason: format!("{set} is set: TLS needs both the certificate and its key"),
                 });
                 None
             }
             _ => None,
-        };
-        let shutdown_grace = v.required("shutdown_grace_ms", parse_millis);
-        let api_tokens = v.required("api_tokens", parse_tokens);
-        let api_readonly_tokens = v.optional("api_readonly_tokens", parse_tokens);
-        if let (Some(full), Some(Some(readonly))) = (&api_tokens, &api_readonly_tokens)
+        }
+    }
+
+    fn api(&mut self) -> Option<ApiSettings> {
+        let tokens = self.required("api_tokens", parse_tokens);
+        let readonly_tokens = self.optional("api_readonly_tokens", parse_tokens);
+        if let (Some(full), Some(Some(readonly))) = (&tokens, &readonly_tokens)
             && readonly
                 .iter()
                 .any(|r| full.iter().any(|f| f.expose() == r.expose()))
         {
             // Which kind would it be? Refused rather than guessed (the token is not quoted).
-            v.errors.push(ConfigError::Invalid {
+            self.errors.push(ConfigError::Invalid {
                 env: "API_READONLY_TOKENS".into(),
                 reason: "a token is also in API_TOKENS: a token is either full or read-only".into(),
             });
         }
-        let idempotency_ttl = v.required("idempotency_ttl_hours", |s| {
+        let idempotency_ttl = self.required("idempotency_ttl_hours", |s| {
             parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
         });
-        let allowed_networks = v.optional("callback_allowed_networks", parse_networks);
-        let trusted_proxies = v.optional("trusted_proxies", parse_networks);
-        let path_secret = v.optional("callback_path_secret", |s| Ok(Secret::new(s)));
-        let sandbox_mode = v.required("sandbox", |s| match s {
+        Some(ApiSettings {
+            tokens: tokens?,
+            readonly_tokens: readonly_tokens?.unwrap_or_default(),
+            idempotency_ttl: idempotency_ttl?,
+        })
+    }
+
+    fn callbacks(&mut self) -> Option<CallbackSettings> {
+        let allowed_networks = self.optional("callback_allowed_networks", parse_networks);
+        let trusted_proxies = self.optional("trusted_proxies", parse_networks);
+        let path_secret = self.optional("callback_path_secret", |s| Ok(Secret::new(s)));
+        Some(CallbackSettings {
+            allowed_networks: allowed_networks?.unwrap_or_default(),
+            trusted_proxies: trusted_proxies?.unwrap_or_default(),
+            path_secret: path_secret?,
+        })
+    }
+
+    /// Carat Portal: where, who we are to it, how calls are signed and timed. `SANDBOX` is
+    /// read here because it decides whether Carat's URL may be left unset.
+    fn carat(&mut self, profile: &str) -> Option<CaratSettings> {
+        let sandbox_mode = self.required("sandbox", |s| match s {
             "embedded" => Ok(true),
             "off" => Ok(false),
             _ => Err("must be `embedded` or `off`".into()),
         });
-        let base_url = v.optional("carat_base_url", parse_url);
+        let base_url = self.optional("carat_base_url", parse_url);
         // The embedded sandbox plays Carat: outside a trial, every top-up it answered would be fake.
         if sandbox_mode == Some(false) && base_url == Some(None) {
-            v.missing(
+            self.missing(
                 "carat_base_url",
                 format!(
                     "Carat's base URL, up to /e-sitef; SANDBOX is `off` in profile `{profile}`, \
@@ -678,41 +822,73 @@ impl Settings {
                 ),
             );
         }
-        let merchant_id = v.required("carat_merchant_id", |s| {
+        let merchant_id = self.required("carat_merchant_id", |s| {
             MerchantId::parse(s).map_err(|e| e.to_string())
         });
-        let merchant_key = v.required("carat_merchant_key", |s| Ok(Secret::new(s)));
-        let auth_mode = v.required("carat_auth_mode", |s| {
+        let merchant_key = self.required("carat_merchant_key", |s| Ok(Secret::new(s)));
+        let (auth_mode, jwt_key) = self.carat_signing();
+        let pin_keys = self.required("pin_encryption_keys", |s| Keyring::parse(s).map(Arc::new));
+        let connect_timeout = self.required("carat_connect_timeout_ms", parse_millis);
+        let timeout = self.required("carat_timeout_ms", parse_millis);
+        let call_grace = self.required("carat_call_grace_ms", parse_millis);
+        let nit_lifetime = self.required("carat_nit_lifetime_secs", parse_secs);
+        Some(CaratSettings {
+            base_url: base_url?,
+            merchant_id: merchant_id?,
+            merchant_key: merchant_key?,
+            auth_mode: auth_mode?,
+            jwt_key: jwt_key?,
+            pin_keys: pin_keys?,
+            connect_timeout: connect_timeout?,
+            timeout: timeout?,
+            call_grace: call_grace?,
+            nit_lifetime: nit_lifetime?,
+        })
+    }
+
+    /// The authentication mode, and the key signature mode cannot do without.
+    fn carat_signing(&mut self) -> (Option<AuthMode>, Option<Option<JwtKey>>) {
+        let auth_mode = self.required("carat_auth_mode", |s| {
             AuthMode::parse(s).ok_or_else(|| "must be `authenticity` or `signature`".to_owned())
         });
-        let jwt_key = v.optional("carat_jwt_private_key", |s| {
+        let jwt_key = self.optional("carat_jwt_private_key", |s| {
             JwtKey::load(s).map_err(|e| format!("{e}; it must be an RSA private key in PEM"))
         });
         if auth_mode == Some(AuthMode::Signature) && matches!(jwt_key, Some(None)) {
-            v.missing(
+            self.missing(
                 "carat_jwt_private_key",
                 "the RSA private key that signs the calls: CARAT_AUTH_MODE is `signature`".into(),
             );
         }
-        let pin_keys = v.required("pin_encryption_keys", |s| Keyring::parse(s).map(Arc::new));
-        let connect_timeout = v.required("carat_connect_timeout_ms", parse_millis);
-        let timeout = v.required("carat_timeout_ms", parse_millis);
-        let call_grace = v.required("carat_call_grace_ms", parse_millis);
-        let nit_lifetime = v.required("carat_nit_lifetime_secs", parse_secs);
-        let card_query_path = v.required("carat_card_query_path", |s| {
+        (auth_mode, jwt_key)
+    }
+
+    fn cards(&mut self) -> Option<CardSettings> {
+        let query_path = self.required("carat_card_query_path", |s| {
             if s.starts_with('/') && s.contains("{nita}") && !s.contains(char::is_whitespace) {
                 Ok(s.to_owned())
             } else {
                 Err("must be a path starting with `/` holding `{nita}`".to_owned())
             }
         });
-        let card_token_visible = v.required("card_token_visible", parse_bool);
-        let log_format = v.required("log_format", |s| match s {
+        let token_visible = self.required("card_token_visible", parse_bool);
+        Some(CardSettings {
+            query_path: query_path?,
+            token_visible: token_visible?,
+        })
+    }
+
+    /// The log's format and filter.
+    fn logging(
+        &mut self,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> (Option<LogFormat>, Option<String>) {
+        let log_format = self.required("log_format", |s| match s {
             "human" => Ok(LogFormat::Human),
             "json" => Ok(LogFormat::Json),
             _ => Err("must be `human` or `json`".into()),
         });
-        let log_filter = v.required("log_filter", parse_log_filter);
+        let log_filter = self.required("log_filter", parse_log_filter);
         // `RUST_LOG`, tracing's usual variable, wins when set; a malformed one stops start-up
         // as a malformed LOG_FILTER does, instead of being quietly ignored.
         let log_filter = match env("RUST_LOG").filter(|s| !s.trim().is_empty()) {
@@ -720,7 +896,7 @@ impl Settings {
             Some(raw) => match parse_log_filter(raw.trim()) {
                 Ok(filter) => Some(filter),
                 Err(reason) => {
-                    v.errors.push(ConfigError::Invalid {
+                    self.errors.push(ConfigError::Invalid {
                         env: "RUST_LOG".into(),
                         reason,
                     });
@@ -728,90 +904,52 @@ impl Settings {
                 }
             },
         };
-        let sandbox_listen_addr = v.required("sandbox_listen_addr", parse_addr);
-        let authenticity_url = v.required("sandbox_authenticity_url", parse_url);
-        let sandbox_nit_lifetime = v.required("sandbox_nit_lifetime_secs", parse_secs);
-        let slow_answer_delay = v.required("sandbox_slow_answer_delay_ms", parse_millis);
-        let callback_timeout = v.required("sandbox_callback_timeout_ms", parse_millis);
-        let jwt_public_key = v.optional("sandbox_jwt_public_key", JwtPublicKey::load);
-        let status_url = v.required("sandbox_status_url", parse_url);
-        let hash_url = v.required("sandbox_hash_url", parse_url);
-        let notification_attempts = v.required("sandbox_notification_attempts", parse_positive);
-        let notification_retry_delay = v.required("sandbox_notification_retry_ms", parse_millis);
-        let reconcile_enabled = v.required("reconcile_enabled", parse_bool);
-        let interval = v.required("reconcile_interval_ms", parse_millis);
-        let max_backoff = v.required("reconcile_max_backoff_secs", parse_secs);
-        let pending_timeout = v.required("pending_confirmation_timeout_secs", parse_secs);
-        let pending_policy = v.required("pending_confirmation_policy", |s| {
+        (log_format, log_filter)
+    }
+
+    fn sandbox(&mut self) -> Option<SandboxSettings> {
+        let listen_addr = self.required("sandbox_listen_addr", parse_addr);
+        let authenticity_url = self.required("sandbox_authenticity_url", parse_url);
+        let nit_lifetime = self.required("sandbox_nit_lifetime_secs", parse_secs);
+        let slow_answer_delay = self.required("sandbox_slow_answer_delay_ms", parse_millis);
+        let callback_timeout = self.required("sandbox_callback_timeout_ms", parse_millis);
+        let jwt_public_key = self.optional("sandbox_jwt_public_key", JwtPublicKey::load);
+        let status_url = self.required("sandbox_status_url", parse_url);
+        let hash_url = self.required("sandbox_hash_url", parse_url);
+        let notification_attempts = self.required("sandbox_notification_attempts", parse_positive);
+        let notification_retry_delay = self.required("sandbox_notification_retry_ms", parse_millis);
+        Some(SandboxSettings {
+            listen_addr: listen_addr?,
+            authenticity_url: authenticity_url?,
+            nit_lifetime: nit_lifetime?,
+            slow_answer_delay: slow_answer_delay?,
+            callback_timeout: callback_timeout?,
+            status_url: status_url?,
+            hash_url: hash_url?,
+            notification_attempts: notification_attempts?,
+            notification_retry_delay: notification_retry_delay?,
+            jwt_public_key: jwt_public_key?,
+        })
+    }
+
+    fn reconcile(&mut self) -> Option<ReconcileSettings> {
+        let enabled = self.required("reconcile_enabled", parse_bool);
+        let interval = self.required("reconcile_interval_ms", parse_millis);
+        let max_backoff = self.required("reconcile_max_backoff_secs", parse_secs);
+        let pending_timeout = self.required("pending_confirmation_timeout_secs", parse_secs);
+        let pending_policy = self.required("pending_confirmation_policy", |s| {
             PendingConfirmationPolicy::parse(s)
                 .ok_or_else(|| "must be `undo` or `confirm`".to_owned())
         });
-        let instance_id = v.optional("instance_id", |s| Ok(s.to_owned()));
-
-        // Every `None` here recorded an error above: with no error, every field is there.
-        let settings = (|| {
-            Some(Self {
-                database_url: database_url?,
-                database_max_connections: database_max_connections?,
-                database_callback_connections: database_callback_connections?,
-                database_acquire_timeout: database_acquire_timeout?,
-                listen_addr: listen_addr?,
-                metrics_addr: metrics_addr?,
-                tls: tls?,
-                shutdown_grace: shutdown_grace?,
-                api_tokens: api_tokens?,
-                api_readonly_tokens: api_readonly_tokens?.unwrap_or_default(),
-                idempotency_ttl: idempotency_ttl?,
-                callbacks: CallbackSettings {
-                    allowed_networks: allowed_networks?.unwrap_or_default(),
-                    trusted_proxies: trusted_proxies?.unwrap_or_default(),
-                    path_secret: path_secret?,
-                },
-                carat: CaratSettings {
-                    base_url: base_url?,
-                    merchant_id: merchant_id?,
-                    merchant_key: merchant_key?,
-                    auth_mode: auth_mode?,
-                    jwt_key: jwt_key?,
-                    pin_keys: pin_keys?,
-                    connect_timeout: connect_timeout?,
-                    timeout: timeout?,
-                    call_grace: call_grace?,
-                    nit_lifetime: nit_lifetime?,
-                },
-                cards: CardSettings {
-                    query_path: card_query_path?,
-                    token_visible: card_token_visible?,
-                },
-                log_format: log_format?,
-                log_filter: log_filter?,
-                sandbox: SandboxSettings {
-                    listen_addr: sandbox_listen_addr?,
-                    authenticity_url: authenticity_url?,
-                    nit_lifetime: sandbox_nit_lifetime?,
-                    slow_answer_delay: slow_answer_delay?,
-                    callback_timeout: callback_timeout?,
-                    status_url: status_url?,
-                    hash_url: hash_url?,
-                    notification_attempts: notification_attempts?,
-                    notification_retry_delay: notification_retry_delay?,
-                    jwt_public_key: jwt_public_key?,
-                },
-                reconcile: ReconcileSettings {
-                    enabled: reconcile_enabled?,
-                    interval: interval?,
-                    max_backoff: max_backoff?,
-                    pending_timeout: pending_timeout?,
-                    pending_policy: pending_policy?,
-                    instance_id: instance_id?.unwrap_or_else(default_instance_id),
-                },
-                profile,
-            })
-        })();
-        match settings {
-            Some(settings) if v.errors.is_empty() => Ok(settings),
-            _ => Err(ConfigErrors(v.errors)),
-        }
+        let instance_id = self.optional("instance_id", |s| Ok(s.to_owned()));
+        Some(ReconcileSettings {
+            enabled: enabled?,
+            interval: interval?,
+            max_backoff: max_backoff?,
+            pending_timeout: pending_timeout?,
+            pending_policy: pending_policy?,
+            instance_id: instance_id?.unwrap_or_else(default_instance_id),
+        })
     }
 }
 
@@ -1349,29 +1487,17 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_table_is_the_settings_table() {
-        let readme =
-            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
-                .unwrap();
-        let section = readme.split("\n## Configuration\n").nth(1).unwrap();
-        let section = section.split("\n## ").next().unwrap();
-        let documented: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
-        let expected: Vec<String> = SETTINGS
-            .iter()
-            .map(|s| {
-                format!(
-                    "| `{}` | {} | {} |",
-                    s.key.to_uppercase(),
-                    s.default,
-                    s.meaning()
-                )
-            })
-            .collect();
-        assert_eq!(
-            documented,
-            expected,
-            "the README's configuration table should read:\n{}",
-            expected.join("\n")
+    fn configuration_md_is_the_settings_table() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+        let expected = settings_markdown();
+        if std::env::var_os("UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        let documented = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            documented == expected,
+            "docs/configuration.md is not the settings table: run \
+             `UPDATE_DOCS=1 cargo test -p carat-merchant --lib configuration_md`"
         );
     }
 

@@ -5,7 +5,9 @@
 pub mod api;
 pub mod callbacks;
 pub mod config;
+pub mod fallback;
 pub mod health;
+mod layers;
 pub mod metrics;
 pub mod request_id;
 pub mod server_timing;

@@ -26,7 +26,8 @@ enum Command {
     /// Run the service (the default). With SANDBOX=embedded and no CARAT_BASE_URL it embeds the
     /// sandbox.
     Serve,
-    /// Run only the Carat Portal sandbox, on SANDBOX_LISTEN_ADDR.
+    /// Run only the Carat Portal sandbox, on SANDBOX_LISTEN_ADDR (the `carat-sandbox` binary
+    /// does the same with flags, and lists the test values).
     Sandbox,
     /// Create the database if missing, apply the migrations, and exit.
     Migrate,
@@ -57,7 +58,10 @@ async fn main() -> ExitCode {
     let settings_help = config::settings_help();
     let matches = Cli::command()
         .after_help(settings_help.clone())
-        .mut_subcommand("serve", |serve| serve.after_help(settings_help))
+        .mut_subcommand("serve", |serve| serve.after_help(settings_help.clone()))
+        // The sandbox reads the same settings; its own binary (`carat-sandbox --help`) also
+        // lists the test values.
+        .mut_subcommand("sandbox", |sandbox| sandbox.after_help(settings_help))
         .get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // A probe runs every few seconds next to the service: it needs no secrets or database.

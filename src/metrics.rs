@@ -31,8 +31,8 @@ pub async fn record_requests(State(metrics): State<Metrics>, req: Request, next:
         .map(|p| p.as_str().to_owned());
     let response = next.run(req).await;
     let route = route.unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
-    if let Some(CallbackOutcome(outcome)) = response.extensions().get::<CallbackOutcome>() {
-        metrics.callback(callback_kind(&route), outcome);
+    if let Some(outcome) = response.extensions().get::<CallbackOutcome>() {
+        metrics.callback(callback_kind(&route), outcome.as_str());
     }
     metrics.request(route, response.status().as_u16(), started.elapsed());
     response

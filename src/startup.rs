@@ -14,15 +14,17 @@ use tokio::net::TcpListener;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use url::Url;
 
-use crate::api::{self, AppState, error::ApiError};
+use crate::api::{self, AppState};
 use crate::callbacks::{self, CallbackGuard, CallbackState, PathSecret, SourcePolicy};
 use crate::config::Settings;
 use crate::health::{self, HealthState};
-use crate::metrics;
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::tls::{self, ReloadingCert, TlsListener};
+use crate::{fallback, metrics};
+use carat_core::callbacks::CallbackService;
 use carat_core::carat::{CaratClient, CaratClientConfig};
 use carat_core::cards::CardService;
+use carat_core::idempotency::Idempotency;
 use carat_core::metrics::Metrics;
 use carat_core::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
 use carat_sandbox::{self as sandbox, Sandbox, SandboxConfig};
@@ -44,7 +46,7 @@ pub struct Application {
     /// The background reconciler, when `RECONCILE_ENABLED`.
     reconciler: Option<Reconciler>,
     shutdown_grace: Duration,
-    idempotency_ttl: Duration,
+    idempotency: Idempotency,
     /// The certificate served, when the service terminates TLS itself.
     tls: Option<Arc<ReloadingCert>>,
 }
@@ -61,48 +63,11 @@ impl Application {
     /// Builds on a listener already bound (tests bind port 0 first).
     pub async fn build_on(settings: Settings, listener: TcpListener) -> anyhow::Result<Self> {
         let local_addr = listener.local_addr()?;
-        let pool = store::connect_and_migrate(
-            &settings.database_url,
-            settings.database_max_connections,
-            settings.database_acquire_timeout,
-        )
-        .await?;
-
-        let tls = settings
-            .tls
-            .clone()
-            .map(ReloadingCert::new)
-            .transpose()
-            .map_err(anyhow::Error::msg)?;
+        let (pool, lane) = database(&settings).await?;
+        let tls = served_cert(&settings)?;
         let guard = callback_guard(&settings)?;
-        // Without CARAT_BASE_URL the sandbox plays Carat in this process, and its
-        // authenticity POST comes back to this very listener (over HTTPS when serving TLS:
-        // then the certificate must be one the platform trusts, for this address).
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let own_url = format!("{scheme}://{}", reachable(local_addr));
-        let (carat_base_url, sandbox) = match &settings.carat.base_url {
-            Some(url) => (url.clone(), None),
-            None => {
-                let callback_url = |name: &str| {
-                    Url::parse(&format!("{own_url}{}/{name}", callbacks::base_path(&guard)))
-                };
-                let sandbox = Sandbox::new(SandboxConfig {
-                    merchant_id: settings.carat.merchant_id.clone(),
-                    merchant_key: settings.carat.merchant_key.clone(),
-                    authenticity_url: Some(callback_url("authenticity")?),
-                    nit_lifetime: settings.sandbox.nit_lifetime,
-                    slow_answer_delay: settings.sandbox.slow_answer_delay,
-                    callback_timeout: settings.sandbox.callback_timeout,
-                    status_url: Some(callback_url("status")?),
-                    hash_url: Some(callback_url("hash")?),
-                    notification_attempts: settings.sandbox.notification_attempts,
-                    notification_retry_delay: settings.sandbox.notification_retry_delay,
-                    jwt_public_key: settings.sandbox_jwt_public_key(),
-                    jwt_max_age: sandbox::signature::DEFAULT_MAX_AGE,
-                });
-                (Url::parse(&format!("{own_url}/e-sitef"))?, Some(sandbox))
-            }
-        };
+        let (carat_base_url, sandbox) =
+            carat_or_sandbox(&settings, &guard, local_addr, tls.is_some())?;
         let metrics = Metrics::new();
         let recharges =
             recharge_service_with(&settings, pool.clone(), carat_base_url.clone(), &metrics)?;
@@ -111,52 +76,30 @@ impl Application {
             .reconcile
             .enabled
             .then(|| reconciler(&settings, recharges.clone()).with_metrics(metrics.clone()));
-        let lane = std::sync::Arc::new(store::lane::Lane::new(
-            &pool,
-            settings.database_callback_connections,
-            settings.database_acquire_timeout,
-        ));
-        // With METRICS_ADDR, its own unauthenticated listener; otherwise the main one, behind
-        // the API's tokens.
-        let metrics_server = match settings.metrics_addr {
-            Some(addr) => {
-                let listener = TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("METRICS_ADDR {addr}: {e}"))?;
-                let router = metrics::router(metrics.clone(), pool.clone(), lane.clone(), None);
-                Some((listener, router))
-            }
-            None => None,
-        };
-        let main_metrics = metrics_server.is_none().then(|| {
-            let tokens = [
-                settings.api_tokens.clone(),
-                settings.api_readonly_tokens.clone(),
-            ]
-            .concat();
-            metrics::router(metrics.clone(), pool.clone(), lane.clone(), Some(tokens))
-        });
+        let (metrics_server, main_metrics) =
+            metrics_routes(&settings, &metrics, &pool, &lane).await?;
 
+        // The use cases the doors share: the API reads the callback inbox the callbacks fill.
+        let callbacks = CallbackService::new(
+            pool.clone(),
+            lane.clone(),
+            settings.carat.merchant_id.clone(),
+            settings.carat.nit_lifetime,
+        );
+        let idempotency = Idempotency::new(pool.clone(), settings.idempotency_ttl);
         let mut router = Router::new()
             .merge(api::router(AppState {
                 recharges,
                 cards,
+                callbacks: callbacks.clone(),
+                idempotency: idempotency.clone(),
                 api_tokens: settings.api_tokens.clone(),
                 api_readonly_tokens: settings.api_readonly_tokens.clone(),
-                idempotency_ttl: settings.idempotency_ttl,
                 fingerprint_key: api::idempotency::FingerprintKey::derive(
                     &settings.carat.merchant_key,
                 ),
             }))
-            .merge(callbacks::router(
-                CallbackState {
-                    pool: pool.clone(),
-                    lane: lane.clone(),
-                    merchant_id: settings.carat.merchant_id.clone(),
-                    nit_lifetime: settings.carat.nit_lifetime,
-                },
-                guard,
-            ))
+            .merge(callbacks::router(CallbackState { callbacks }, guard))
             .merge(health::router(HealthState {
                 pool: pool.clone(),
                 reconciler: reconciler
@@ -169,15 +112,7 @@ impl Application {
         if let Some(main_metrics) = main_metrics {
             router = router.merge(main_metrics);
         }
-        let router = router
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .layer(axum::middleware::from_fn_with_state(
-                metrics.clone(),
-                metrics::record_requests,
-            ))
-            .layer(trace_layer())
-            .layer(axum::middleware::from_fn(request_id::set_and_echo));
+        let router = outer_layers(router, &metrics);
 
         tracing::info!(
             %local_addr,
@@ -195,7 +130,7 @@ impl Application {
             metrics_server,
             reconciler,
             shutdown_grace: settings.shutdown_grace,
-            idempotency_ttl: settings.idempotency_ttl,
+            idempotency,
             tls,
         })
     }
@@ -229,97 +164,244 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let until_stopped = move || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
-        };
         let reconciler = self
             .reconciler
-            .map(|reconciler| tokio::spawn(reconciler.run(until_stopped())));
+            .map(|reconciler| tokio::spawn(reconciler.run(when_stopped(&stopped))));
         // Expired idempotency keys go whether or not this process reconciles.
         tokio::spawn(api::idempotency::purge_periodically(
-            self.pool.clone(),
-            self.idempotency_ttl,
+            self.idempotency.clone(),
             IDEMPOTENCY_PURGE_INTERVAL,
-            until_stopped(),
+            when_stopped(&stopped),
         ));
         if let Some((listener, router)) = self.metrics_server {
-            let stopped = until_stopped();
-            tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(stopped)
-                    .await;
-                if let Err(e) = served {
-                    tracing::error!(error = %e, "metrics listener failed");
-                }
-            });
+            spawn_metrics_server(listener, router, when_stopped(&stopped));
         }
-        // The peer's address goes into the callback inbox and decides who may post callbacks.
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
         let shutdown = async move {
             shutdown.await;
             let _ = stop.send(true);
         };
-        let server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &self.tls {
-            None => Box::pin(
-                axum::serve(self.listener, service)
-                    .with_graceful_shutdown(shutdown)
-                    .into_future(),
-            ),
-            Some(cert) => {
-                let watcher = tls::watch(cert.clone(), tls::WATCH_INTERVAL);
-                let until = until_stopped();
-                tokio::spawn(async move {
-                    until.await;
-                    watcher.abort();
-                });
-                let listener = TlsListener::new(
-                    self.listener,
-                    cert.server_config().map_err(std::io::Error::other)?,
-                )?
-                // `tap_io` only so that `ConnectInfo<SocketAddr>` (axum implements it for a
-                // tapped listener) gives the callbacks the peer's address.
-                .tap_io(|_| {});
-                Box::pin(
-                    axum::serve(listener, service)
-                        .with_graceful_shutdown(shutdown)
-                        .into_future(),
-                )
-            }
-        };
-        let grace = self.shutdown_grace;
-        let deadline = async move {
-            until_stopped().await;
-            tracing::info!(
-                grace_ms = grace.as_millis() as u64,
-                "no new connections; draining requests in flight"
-            );
-            tokio::time::sleep(grace).await;
-        };
-        let drained = async move {
-            server.await?;
-            if let Some(reconciler) = reconciler {
-                // It ends the pass it is in, then stops.
-                let _ = reconciler.await;
-                tracing::info!("reconciler stopped");
-            }
-            std::io::Result::Ok(())
-        };
-        tokio::select! {
-            drained = drained => {
-                drained?;
-                tracing::info!("drained; stopping");
-            }
-            () = deadline => {
-                tracing::warn!("SHUTDOWN_GRACE_MS passed with work still in flight; stopping anyway");
-            }
-        }
-        Ok(())
+        let server = serve(
+            self.listener,
+            self.router,
+            self.tls.as_ref(),
+            shutdown,
+            &stopped,
+        )?;
+        drain(
+            server,
+            reconciler,
+            self.shutdown_grace,
+            when_stopped(&stopped),
+        )
+        .await
     }
+}
+
+/// The pool, and the authenticity POST's own lane of connections beside it.
+async fn database(settings: &Settings) -> anyhow::Result<(PgPool, Arc<store::lane::Lane>)> {
+    let pool = store::connect_and_migrate(
+        &settings.database_url,
+        settings.database_max_connections,
+        settings.database_acquire_timeout,
+    )
+    .await?;
+    let lane = Arc::new(store::lane::Lane::new(
+        &pool,
+        settings.database_callback_connections,
+        settings.database_acquire_timeout,
+    ));
+    Ok((pool, lane))
+}
+
+/// The certificate served, when the service terminates TLS itself (`TLS_CERT_PATH`).
+fn served_cert(settings: &Settings) -> anyhow::Result<Option<Arc<ReloadingCert>>> {
+    settings
+        .tls
+        .clone()
+        .map(ReloadingCert::new)
+        .transpose()
+        .map_err(anyhow::Error::msg)
+}
+
+/// The Carat Portal the service calls: `CARAT_BASE_URL`, or the embedded sandbox.
+fn carat_or_sandbox(
+    settings: &Settings,
+    guard: &CallbackGuard,
+    local_addr: SocketAddr,
+    serves_tls: bool,
+) -> anyhow::Result<(Url, Option<Sandbox>)> {
+    // Without CARAT_BASE_URL the sandbox plays Carat in this process, and its
+    // authenticity POST comes back to this very listener (over HTTPS when serving TLS:
+    // then the certificate must be one the platform trusts, for this address).
+    let scheme = if serves_tls { "https" } else { "http" };
+    let own_url = format!("{scheme}://{}", reachable(local_addr));
+    Ok(match &settings.carat.base_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let callback_url = |name: &str| {
+                Url::parse(&format!("{own_url}{}/{name}", callbacks::base_path(guard)))
+            };
+            let sandbox = Sandbox::new(SandboxConfig {
+                merchant_id: settings.carat.merchant_id.clone(),
+                merchant_key: settings.carat.merchant_key.clone(),
+                authenticity_url: Some(callback_url("authenticity")?),
+                nit_lifetime: settings.sandbox.nit_lifetime,
+                slow_answer_delay: settings.sandbox.slow_answer_delay,
+                callback_timeout: settings.sandbox.callback_timeout,
+                status_url: Some(callback_url("status")?),
+                hash_url: Some(callback_url("hash")?),
+                notification_attempts: settings.sandbox.notification_attempts,
+                notification_retry_delay: settings.sandbox.notification_retry_delay,
+                jwt_public_key: settings.sandbox_jwt_public_key(),
+                jwt_max_age: sandbox::signature::DEFAULT_MAX_AGE,
+            });
+            (Url::parse(&format!("{own_url}/e-sitef"))?, Some(sandbox))
+        }
+    })
+}
+
+/// `/metrics` on its own unauthenticated listener with `METRICS_ADDR` (the first); otherwise
+/// a route for the main listener, behind the API's tokens (the second).
+async fn metrics_routes(
+    settings: &Settings,
+    metrics: &Metrics,
+    pool: &PgPool,
+    lane: &Arc<store::lane::Lane>,
+) -> anyhow::Result<(Option<(TcpListener, Router)>, Option<Router>)> {
+    let metrics_server = match settings.metrics_addr {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("METRICS_ADDR {addr}: {e}"))?;
+            let router = metrics::router(metrics.clone(), pool.clone(), lane.clone(), None);
+            Some((listener, router))
+        }
+        None => None,
+    };
+    let main_metrics = metrics_server.is_none().then(|| {
+        let tokens = [
+            settings.api_tokens.clone(),
+            settings.api_readonly_tokens.clone(),
+        ]
+        .concat();
+        metrics::router(metrics.clone(), pool.clone(), lane.clone(), Some(tokens))
+    });
+    Ok((metrics_server, main_metrics))
+}
+
+/// What every request on the main listener passes through: the fallbacks for what no route
+/// answers, the metrics, the trace and the request id (outermost, so every line carries it).
+fn outer_layers(router: Router, metrics: &Metrics) -> Router {
+    router
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            metrics.clone(),
+            metrics::record_requests,
+        ))
+        .layer(trace_layer())
+        .layer(axum::middleware::from_fn(request_id::set_and_echo))
+}
+
+/// Completes once the stop is sent: one for each task that must end with the server.
+fn when_stopped(
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let mut stopped = stopped.clone();
+    async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+}
+
+fn spawn_metrics_server(
+    listener: TcpListener,
+    router: Router,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(stopped)
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "metrics listener failed");
+        }
+    });
+}
+
+type Serving = Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>;
+
+/// The main listener, over TLS when the service terminates it, until `shutdown` completes.
+fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<&Arc<ReloadingCert>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stopped: &tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Serving> {
+    // The peer's address goes into the callback inbox and decides who may post callbacks.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let Some(cert) = tls else {
+        return Ok(Box::pin(
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown)
+                .into_future(),
+        ));
+    };
+    let watcher = tls::watch(cert.clone(), tls::WATCH_INTERVAL);
+    let until = when_stopped(stopped);
+    tokio::spawn(async move {
+        until.await;
+        watcher.abort();
+    });
+    let listener = TlsListener::new(
+        listener,
+        cert.server_config().map_err(std::io::Error::other)?,
+    )?
+    // `tap_io` only so that `ConnectInfo<SocketAddr>` (axum implements it for a
+    // tapped listener) gives the callbacks the peer's address.
+    .tap_io(|_| {});
+    Ok(Box::pin(
+        axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .into_future(),
+    ))
+}
+
+/// Lets the requests in flight finish and the reconciler end its pass, for at most `grace`
+/// once `stopped` completes.
+async fn drain<T>(
+    server: Serving,
+    reconciler: Option<tokio::task::JoinHandle<T>>,
+    grace: Duration,
+    stopped: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let deadline = async move {
+        stopped.await;
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "no new connections; draining requests in flight"
+        );
+        tokio::time::sleep(grace).await;
+    };
+    let drained = async move {
+        server.await?;
+        if let Some(reconciler) = reconciler {
+            // It ends the pass it is in, then stops.
+            let _ = reconciler.await;
+            tracing::info!("reconciler stopped");
+        }
+        std::io::Result::Ok(())
+    };
+    tokio::select! {
+        drained = drained => {
+            drained?;
+            tracing::info!("drained; stopping");
+        }
+        () = deadline => {
+            tracing::warn!("SHUTDOWN_GRACE_MS passed with work still in flight; stopping anyway");
+        }
+    }
+    Ok(())
 }
 
 /// Who may reach the callbacks; a path secret that cannot be a URL segment stops start-up.
@@ -469,15 +551,6 @@ fn unmatched_route(path: &str) -> String {
     } else {
         path.to_owned()
     }
-}
-
-pub(crate) async fn not_found() -> ApiError {
-    ApiError::NotFound("no such route".into())
-}
-
-/// Axum adds the `Allow` header to what this answers.
-async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
 }
 
 /// The address this process can reach itself on: a wildcard bind is reached on loopback.

@@ -46,8 +46,7 @@ pub async fn list(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<CallbackList>, ApiError> {
-    let query: ListQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::Malformed(format!("the query string is malformed: {e}")))?;
+    let query: ListQuery = super::query::parse(raw.as_deref())?;
     let outcome = query
         .outcome
         .map(|o| {
@@ -87,17 +86,18 @@ pub async fn list(
         })
         .transpose()?;
     let limit = super::page_limit(query.limit.as_deref(), DEFAULT_LIMIT, MAX_LIMIT)?;
-    let rows = callbacks::list(
-        state.recharges.pool(),
-        callbacks::Filter {
-            outcome,
-            kind: kind.as_deref(),
-            follow_up,
-        },
-        before,
-        limit,
-    )
-    .await?;
+    let rows = state
+        .callbacks
+        .inbox(
+            callbacks::Filter {
+                outcome,
+                kind: kind.as_deref(),
+                follow_up,
+            },
+            before,
+            limit,
+        )
+        .await?;
     let next_before = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();

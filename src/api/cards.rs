@@ -61,9 +61,8 @@ pub async fn store(
 pub async fn list(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let query: ListQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::Malformed(format!("the query string is malformed: {e}")))?;
+) -> Result<Json<CardList>, ApiError> {
+    let query: ListQuery = super::query::parse(raw.as_deref())?;
     let customer_id = query
         .customer_id
         .ok_or_else(|| ApiError::invalid("customer_id", "is required"))?;
@@ -76,7 +75,14 @@ pub async fn list(
         .into_iter()
         .map(|row| state.cards.view(row))
         .collect();
-    Ok(Json(serde_json::json!({ "cards": cards })))
+    Ok(Json(CardList { cards }))
+}
+
+/// `GET /api/v1/cards`: each card serialized as the single-card answers are, keys in the same
+/// order (a `serde_json::Value` would sort them).
+#[derive(Debug, serde::Serialize)]
+pub struct CardList {
+    cards: Vec<CardView>,
 }
 
 pub async fn show(

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use carat_core::recharge::{CaratFailure, CaratProblem, FlowError};
 use carat_domain::{FieldError, RechargeStatus};
@@ -103,133 +103,217 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message, extra) = match self {
-            Self::Unauthorized => (
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "a valid `Authorization: Bearer <API_TOKEN>` header is required".to_owned(),
-                json!({}),
-            ),
-            Self::ReadOnlyToken => (
-                StatusCode::FORBIDDEN,
-                "read_only_token",
-                "this token is read-only (API_READONLY_TOKENS): it may only GET recharges, the recharge listing, callbacks and cards".to_owned(),
-                json!({}),
-            ),
-            Self::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message, json!({})),
-            Self::Malformed(message) => (
-                StatusCode::BAD_REQUEST,
-                "malformed_body",
-                message,
-                json!({}),
-            ),
-            Self::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "the body must be JSON (Content-Type: application/json)".to_owned(),
-                json!({}),
-            ),
-            Self::BodyTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "body_too_large",
-                format!("the body must be at most {} KiB", super::BODY_LIMIT / 1024),
-                json!({}),
-            ),
-            Self::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "this route does not take this method (see the `Allow` header)".to_owned(),
-                json!({}),
-            ),
-            Self::InvalidField(e) => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_field",
-                e.to_string(),
-                json!({"field": e.field}),
-            ),
-            Self::Conflict {
-                message,
-                status,
-                recharge_id,
-            } => (
-                StatusCode::CONFLICT,
-                "conflict",
-                message,
-                json!({"recharge_status": status, "recharge_id": recharge_id}),
-            ),
-            Self::Carat(p) => {
-                let (status, code) = match p.failure {
-                    CaratFailure::Denied => (StatusCode::UNPROCESSABLE_ENTITY, "carat_denied"),
-                    CaratFailure::Refused => (StatusCode::BAD_GATEWAY, "carat_refused"),
-                    CaratFailure::Unavailable if p.answered => {
-                        (StatusCode::BAD_GATEWAY, "carat_unavailable")
-                    }
-                    CaratFailure::Unavailable => (StatusCode::GATEWAY_TIMEOUT, "carat_unavailable"),
-                    CaratFailure::OutcomeUnknown if p.answered => {
-                        (StatusCode::BAD_GATEWAY, "carat_outcome_unknown")
-                    }
-                    CaratFailure::OutcomeUnknown => {
-                        (StatusCode::GATEWAY_TIMEOUT, "carat_outcome_unknown")
-                    }
-                };
-                let extra = json!({
-                    "recharge_status": p.recharge_status,
-                    "recharge_id": p.recharge_id,
-                    "carat": {
-                        "call": p.call,
-                        "timeout_ms": p.timeout_ms,
-                        "http_status": p.http_status,
-                        "code": p.code,
-                        "message": p.carat_message,
-                        "status": p.carat_status,
-                    }
-                });
-                (status, code, p.message, extra)
-            }
-            Self::OutcomeUnrecorded { message, status } => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "carat_outcome_unknown",
-                message,
-                json!({"recharge_status": status}),
-            ),
-            Self::Unavailable => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the service cannot reach its database; try again shortly".to_owned(),
-                json!({}),
-            ),
-            Self::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error".to_owned(),
-                json!({}),
-            ),
-            Self::InvalidIdempotencyKey(reason) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_idempotency_key",
-                format!("Idempotency-Key {reason}"),
-                json!({"header": "Idempotency-Key"}),
-            ),
-            Self::IdempotencyKeyInUse => (
-                StatusCode::CONFLICT,
-                "idempotency_key_in_use",
-                "a request with this Idempotency-Key is still being processed; retry shortly"
-                    .to_owned(),
-                json!({}),
-            ),
-            Self::IdempotencyKeyReused => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this Idempotency-Key was used with another request (body, route or method); \
-                 use a new key for a new request"
-                    .to_owned(),
-                json!({}),
-            ),
-        };
-        let mut error = json!({"code": code, "message": message});
-        if let (Some(error), serde_json::Value::Object(extra)) = (error.as_object_mut(), extra) {
+        let (status, code) = self.status_and_code();
+        let mut error = json!({"code": code, "message": self.message()});
+        if let (Some(error), Value::Object(extra)) = (error.as_object_mut(), self.details()) {
             error.extend(extra.into_iter().filter(|(_, v)| !v.is_null()));
         }
         (status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl ApiError {
+    /// The answer's status and `error.code`: one per kind, Carat's by what failed.
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::ReadOnlyToken => (StatusCode::FORBIDDEN, "read_only_token"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Malformed(_) => (StatusCode::BAD_REQUEST, "malformed_body"),
+            Self::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::BodyTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Self::InvalidField(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field"),
+            Self::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            Self::Carat(p) => carat_status_and_code(p),
+            Self::OutcomeUnrecorded { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "carat_outcome_unknown")
+            }
+            Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Self::InvalidIdempotencyKey(_) => (StatusCode::BAD_REQUEST, "invalid_idempotency_key"),
+            Self::IdempotencyKeyInUse => (StatusCode::CONFLICT, "idempotency_key_in_use"),
+            Self::IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+            }
+        }
+    }
+
+    /// `error.message`: for the storefront's developer, never an internal detail.
+    fn message(&self) -> String {
+        match self {
+            Self::Unauthorized => {
+                "a valid `Authorization: Bearer <API_TOKEN>` header is required".to_owned()
+            }
+            Self::ReadOnlyToken => "this token is read-only (API_READONLY_TOKENS): it may only GET recharges, the recharge listing, callbacks and cards".to_owned(),
+            Self::NotFound(message)
+            | Self::Malformed(message)
+            | Self::Conflict { message, .. }
+            | Self::OutcomeUnrecorded { message, .. } => message.clone(),
+            Self::UnsupportedMediaType => {
+                "the body must be JSON (Content-Type: application/json)".to_owned()
+            }
+            Self::BodyTooLarge => {
+                format!("the body must be at most {} KiB", super::BODY_LIMIT / 1024)
+            }
+            Self::MethodNotAllowed => {
+                "this route does not take this method (see the `Allow` header)".to_owned()
+            }
+            Self::InvalidField(e) => e.to_string(),
+            Self::Carat(p) => p.message.clone(),
+            Self::Unavailable => {
+                "the service cannot reach its database; try again shortly".to_owned()
+            }
+            Self::Internal => "internal error".to_owned(),
+            Self::InvalidIdempotencyKey(reason) => format!("Idempotency-Key {reason}"),
+            Self::IdempotencyKeyInUse => {
+                "a request with this Idempotency-Key is still being processed; retry shortly"
+                    .to_owned()
+            }
+            Self::IdempotencyKeyReused => {
+                "this Idempotency-Key was used with another request (body, route or method); \
+                 use a new key for a new request"
+                    .to_owned()
+            }
+        }
+    }
+
+    /// The fields beside `code` and `message` (a null one is left out of the answer).
+    fn details(&self) -> Value {
+        match self {
+            Self::InvalidField(e) => json!({"field": e.field}),
+            Self::Conflict {
+                status,
+                recharge_id,
+                ..
+            } => json!({"recharge_status": status, "recharge_id": recharge_id}),
+            Self::Carat(p) => carat_details(p),
+            Self::OutcomeUnrecorded { status, .. } => json!({"recharge_status": status}),
+            Self::InvalidIdempotencyKey(_) => json!({"header": "Idempotency-Key"}),
+            _ => json!({}),
+        }
+    }
+}
+
+/// A 502 when Carat answered (a refusal, or a 5xx), a 504 when it did not answer at all.
+fn carat_status_and_code(p: &CaratProblem) -> (StatusCode, &'static str) {
+    match p.failure {
+        CaratFailure::Denied => (StatusCode::UNPROCESSABLE_ENTITY, "carat_denied"),
+        CaratFailure::Refused => (StatusCode::BAD_GATEWAY, "carat_refused"),
+        CaratFailure::Unavailable if p.answered => (StatusCode::BAD_GATEWAY, "carat_unavailable"),
+        CaratFailure::Unavailable => (StatusCode::GATEWAY_TIMEOUT, "carat_unavailable"),
+        CaratFailure::OutcomeUnknown if p.answered => {
+            (StatusCode::BAD_GATEWAY, "carat_outcome_unknown")
+        }
+        CaratFailure::OutcomeUnknown => (StatusCode::GATEWAY_TIMEOUT, "carat_outcome_unknown"),
+    }
+}
+
+/// The recharge's state and Carat's own words, so the storefront can tell what happened.
+fn carat_details(p: &CaratProblem) -> Value {
+    json!({
+        "recharge_status": p.recharge_status,
+        "recharge_id": p.recharge_id,
+        "carat": {
+            "call": p.call.map(carat_core::carat::CaratCall::noun),
+            "timeout_ms": p.timeout_ms,
+            "http_status": p.http_status,
+            "code": p.code,
+            "message": p.carat_message,
+            "status": p.carat_status,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn carat(failure: CaratFailure, answered: bool) -> ApiError {
+        let mut p = CaratProblem::from_answer(failure, "m".into(), None, None, "NOV");
+        p.answered = answered;
+        ApiError::Carat(Box::new(p))
+    }
+
+    #[test]
+    fn each_error_has_its_status_and_code() {
+        let table = [
+            (ApiError::Unauthorized, 401, "unauthorized"),
+            (ApiError::ReadOnlyToken, 403, "read_only_token"),
+            (ApiError::NotFound("x".into()), 404, "not_found"),
+            (ApiError::Malformed("x".into()), 400, "malformed_body"),
+            (
+                ApiError::UnsupportedMediaType,
+                415,
+                "unsupported_media_type",
+            ),
+            (ApiError::BodyTooLarge, 413, "body_too_large"),
+            (ApiError::MethodNotAllowed, 405, "method_not_allowed"),
+            (ApiError::invalid("f", "bad"), 422, "invalid_field"),
+            (ApiError::Unavailable, 503, "unavailable"),
+            (ApiError::Internal, 500, "internal"),
+            (
+                ApiError::InvalidIdempotencyKey("x"),
+                400,
+                "invalid_idempotency_key",
+            ),
+            (ApiError::IdempotencyKeyInUse, 409, "idempotency_key_in_use"),
+            (
+                ApiError::IdempotencyKeyReused,
+                422,
+                "idempotency_key_reused",
+            ),
+            (carat(CaratFailure::Denied, true), 422, "carat_denied"),
+            (carat(CaratFailure::Refused, true), 502, "carat_refused"),
+            (
+                carat(CaratFailure::Unavailable, true),
+                502,
+                "carat_unavailable",
+            ),
+            (
+                carat(CaratFailure::Unavailable, false),
+                504,
+                "carat_unavailable",
+            ),
+            (
+                carat(CaratFailure::OutcomeUnknown, true),
+                502,
+                "carat_outcome_unknown",
+            ),
+            (
+                carat(CaratFailure::OutcomeUnknown, false),
+                504,
+                "carat_outcome_unknown",
+            ),
+        ];
+        for (error, status, code) in table {
+            let (s, c) = error.status_and_code();
+            assert_eq!((s.as_u16(), c), (status, code), "{error:?}");
+        }
+    }
+
+    #[test]
+    fn details_leave_out_what_is_not_known() {
+        let conflict = ApiError::Conflict {
+            message: "taken".into(),
+            status: None,
+            recharge_id: None,
+        };
+        assert_eq!(conflict.message(), "taken");
+        let answer = conflict.into_response();
+        assert_eq!(answer.status(), StatusCode::CONFLICT);
+        let p = match carat(CaratFailure::Refused, true) {
+            ApiError::Carat(p) => p,
+            _ => unreachable!(),
+        };
+        let details = carat_details(&p);
+        assert_eq!(details["carat"]["status"], "NOV");
+        assert!(details["carat"]["call"].is_null());
+        assert_eq!(
+            ApiError::invalid("amount", "bad").details(),
+            json!({"field": "amount"})
+        );
     }
 }

@@ -27,15 +27,16 @@ use axum::http::header::{CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sqlx::PgPool;
+
 use tracing::Instrument;
 use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use carat_core::idempotency::Idempotency;
 use carat_domain::Secret;
-use carat_store::idempotency::{self as keys, Claim, KeyRef, StoredAnswer};
+use carat_store::idempotency::{Claim, KeyRef, StoredAnswer};
 
 pub const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
 /// Set on an answer that was replayed from a key rather than produced by running the request.
@@ -69,13 +70,13 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
         parts.uri.path(),
         &bytes,
     );
-    let pool = state.recharges.pool().clone();
+    let idempotency = state.idempotency.clone();
     let key_ref = KeyRef {
         scope: &scope,
         key: &key,
     };
     // A key that cannot be claimed is never run without: a database failure is a 503.
-    match keys::claim(&pool, &key_ref, &fingerprint, LEASE, state.idempotency_ttl).await {
+    match idempotency.claim(&key_ref, &fingerprint, LEASE).await {
         Err(e) => ApiError::from(e).into_response(),
         Ok(Claim::Mismatch) => ApiError::IdempotencyKeyReused.into_response(),
         Ok(Claim::InProgress) => ApiError::IdempotencyKeyInUse.into_response(),
@@ -87,7 +88,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             let run = next.run(Request::from_parts(parts, Body::from(bytes)));
             // In the request's span, where the handler records the recharge's id.
             let held = tokio::spawn(
-                carat_core::carat_wait::carry(hold(pool, scope, key, token, run))
+                carat_core::carat_wait::carry(hold(idempotency, scope, key, token, run))
                     .instrument(tracing::Span::current()),
             );
             held.await.unwrap_or_else(|e| {
@@ -100,7 +101,7 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 
 /// Runs the request while renewing the key's lease, then keeps or lets go of the key.
 async fn hold(
-    pool: PgPool,
+    idempotency: Idempotency,
     scope: String,
     key: String,
     token: Uuid,
@@ -116,7 +117,7 @@ async fn hold(
     let response = loop {
         tokio::select! {
             response = &mut run => break response,
-            _ = renewal.tick() => match keys::renew(&pool, &key_ref, token, LEASE).await {
+            _ = renewal.tick() => match idempotency.renew(&key_ref, token, LEASE).await {
                 Ok(true) => {}
                 Ok(false) => tracing::warn!("idempotency key taken over while its request ran"),
                 Err(e) => tracing::warn!(error = %e, "could not renew an idempotency key's lease"),
@@ -128,7 +129,7 @@ async fn hold(
         Ok(body) => body,
         Err(e) => {
             tracing::error!(error = %e, "could not read the answer to keep it");
-            let _ = keys::release(&pool, &key_ref, token).await;
+            let _ = idempotency.release(&key_ref, token).await;
             return ApiError::Internal.into_response();
         }
     };
@@ -139,9 +140,9 @@ async fn hold(
             location: header_text(&parts.headers, &LOCATION),
             body: body.to_vec(),
         };
-        keys::complete(&pool, &key_ref, token, &answer).await
+        idempotency.complete(&key_ref, token, &answer).await
     } else {
-        keys::release(&pool, &key_ref, token).await
+        idempotency.release(&key_ref, token).await
     };
     // The answer goes out either way; a key left in progress frees itself when its lease ends.
     match settled {
@@ -267,8 +268,7 @@ fn fingerprint(key: &FingerprintKey, method: &Method, path: &str, body: &[u8]) -
 /// Purges expired keys now and every `every` after, until `stop` completes. Runs in every
 /// `serve` process, reconciler or not.
 pub async fn purge_periodically(
-    pool: PgPool,
-    ttl: Duration,
+    idempotency: Idempotency,
     every: Duration,
     stop: impl Future<Output = ()>,
 ) {
@@ -277,7 +277,7 @@ pub async fn purge_periodically(
     loop {
         tokio::select! {
             _ = &mut stop => return,
-            _ = tick.tick() => match keys::purge_expired(&pool, ttl).await {
+            _ = tick.tick() => match idempotency.purge_expired().await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
                 Err(e) => tracing::warn!(error = %e, "could not purge idempotency keys"),

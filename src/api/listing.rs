@@ -15,7 +15,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::views::RechargeView;
 use carat_domain::{Nit, OrderId, RechargeStatus};
-use carat_store::recharge_list::{self, Filter, Key};
+use carat_store::recharge_list::{Filter, Key};
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -47,11 +47,10 @@ pub async fn list(
     State(state): State<AppState>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<RechargeList>, ApiError> {
-    let query: ListQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::Malformed(format!("the query string is malformed: {e}")))?;
+    let query: ListQuery = super::query::parse(raw.as_deref())?;
     let (filter, after, limit) = parse(query)?;
     // One row more than the page says whether there is a next one.
-    let mut rows = recharge_list::list(state.recharges.pool(), &filter, after, limit + 1).await?;
+    let mut rows = state.recharges.list(&filter, after, limit + 1).await?;
     let next_cursor = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last().map(|r| {

@@ -9,17 +9,18 @@ pub mod json;
 pub mod json_errors;
 pub mod listing;
 pub mod openapi;
+pub mod query;
 pub mod recharge_path;
 pub mod recharges;
 pub mod views;
-
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 
+use carat_core::callbacks::CallbackService;
 use carat_core::cards::CardService;
+use carat_core::idempotency::Idempotency;
 use carat_core::recharge::RechargeService;
 use carat_domain::Secret;
 
@@ -32,12 +33,14 @@ pub struct AppState {
     pub recharges: RechargeService,
     /// Stored cards (`/api/v1/cards`).
     pub cards: CardService,
+    /// The callback inbox, for `GET /api/v1/callbacks`.
+    pub callbacks: CallbackService,
     /// Any of these opens the API (several while one rotates).
     pub api_tokens: Vec<Secret>,
     /// These read what is stored and nothing else (`auth::read_only_may`).
     pub api_readonly_tokens: Vec<Secret>,
-    /// How long an `Idempotency-Key` and its answer are kept.
-    pub idempotency_ttl: Duration,
+    /// `Idempotency-Key`s and the answers kept with them.
+    pub idempotency: Idempotency,
     /// Keys the requests' fingerprints (`idempotency.rs`): a body may carry a card number.
     pub fingerprint_key: idempotency::FingerprintKey,
 }

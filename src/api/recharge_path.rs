@@ -7,7 +7,6 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::error::ApiError;
-use carat_store as store;
 
 /// The id of a recharge that exists.
 pub struct KnownRecharge(pub Uuid);
@@ -20,9 +19,9 @@ impl FromRequestParts<AppState> for KnownRecharge {
             .await
             .map_err(|_| unknown())?;
         let id = recharge_id(&raw)?;
-        match store::recharges::find(state.recharges.pool(), id).await? {
-            Some(_) => Ok(Self(id)),
-            None => Err(unknown()),
+        match state.recharges.exists(id).await? {
+            true => Ok(Self(id)),
+            false => Err(unknown()),
         }
     }
 }

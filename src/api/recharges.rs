@@ -95,8 +95,7 @@ pub async fn branches(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let id = recharge_id(&id)?;
-    let query: BranchesQuery = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::Malformed(format!("the query string is malformed: {e}")))?;
+    let query: BranchesQuery = super::query::parse(raw.as_deref())?;
     let dealer_code = required("dealer_code", query.dealer_code, DealerCode::parse)?;
     match state.recharges.recharge_type(id).await? {
         RechargeType::Invoice => {

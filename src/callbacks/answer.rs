@@ -8,14 +8,14 @@ use axum::body::Bytes;
 use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use sqlx::PgPool;
 
+use carat_core::callbacks::CallbackService;
 use carat_store::StoreError;
-use carat_store::callbacks::{self, Outcome, Receipt, StoredCallback, Verdict};
+use carat_store::callbacks::{CallbackKind, Receipt};
 
 /// The POST as it arrived, for the inbox.
 pub(super) fn receipt(
-    kind: &'static str,
+    kind: CallbackKind,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: &HeaderMap,
     body: &Bytes,
@@ -35,20 +35,11 @@ pub(super) fn receipt(
     }
 }
 
-/// A replayed POST is answered as the first one was.
-pub(super) fn replayed(stored: &StoredCallback) -> Verdict {
-    Verdict {
-        outcome: Outcome::Accepted,
-        http_status: stored.http_status as u16,
-        reason: stored.reason.clone(),
-    }
-}
-
 /// Keeps a POST refused before it reaches anything it names (`stored_body` is what the inbox
 /// keeps of it), then answers it: as before, if it is a replay. `what` names the callback in
 /// the log.
 pub(super) async fn refuse(
-    pool: &PgPool,
+    callbacks: &CallbackService,
     what: &'static str,
     receipt: &Receipt,
     stored_body: &[u8],
@@ -56,13 +47,14 @@ pub(super) async fn refuse(
     reason: String,
 ) -> Response {
     tracing::warn!(%status, %reason, "{what} refused");
-    let verdict = Verdict {
-        outcome: Outcome::Refused,
-        http_status: status.as_u16(),
-        reason: Some(reason),
-    };
-    match callbacks::keep_refused_as(pool, receipt, &verdict, stored_body).await {
-        Ok(stored) => with_outcome(reply(stored.http_status as u16, stored.reason), "refused"),
+    match callbacks
+        .refuse(receipt, stored_body, status.as_u16(), reason)
+        .await
+    {
+        Ok(verdict) => with_outcome(
+            reply(verdict.http_status, verdict.reason),
+            carat_core::metrics::CallbackOutcome::Refused,
+        ),
         // Answered only once kept, refusals too: Carat sends it again later.
         Err(e) => unavailable(what, e),
     }
@@ -70,14 +62,14 @@ pub(super) async fn refuse(
 
 /// [`refuse`] with a 400: the body did not parse; `reason` names the parameter.
 pub(super) async fn refuse_malformed(
-    pool: &PgPool,
+    callbacks: &CallbackService,
     what: &'static str,
     receipt: &Receipt,
     stored_body: &[u8],
     reason: String,
 ) -> Response {
     refuse(
-        pool,
+        callbacks,
         what,
         receipt,
         stored_body,
@@ -97,19 +89,20 @@ pub(super) fn reply(status: u16, reason: Option<String>) -> Response {
     };
     // For the metrics: a 404 names what this store does not hold (a NIT, an order).
     let outcome = match status.as_u16() {
-        200 => "accepted",
-        404 => "unmatched",
-        500.. => "unavailable",
-        _ => "refused",
+        200 => carat_core::metrics::CallbackOutcome::Accepted,
+        404 => carat_core::metrics::CallbackOutcome::Unmatched,
+        500.. => carat_core::metrics::CallbackOutcome::Unavailable,
+        _ => carat_core::metrics::CallbackOutcome::Refused,
     };
     with_outcome((status, text).into_response(), outcome)
 }
 
 /// Tells the request layer's metrics how the callback went.
-pub(super) fn with_outcome(mut response: Response, outcome: &'static str) -> Response {
-    response
-        .extensions_mut()
-        .insert(carat_core::metrics::CallbackOutcome(outcome));
+pub(super) fn with_outcome(
+    mut response: Response,
+    outcome: carat_core::metrics::CallbackOutcome,
+) -> Response {
+    response.extensions_mut().insert(outcome);
     response
 }
 
@@ -126,5 +119,5 @@ pub(super) fn unavailable(what: &'static str, e: StoreError) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
     };
-    with_outcome(response, "unavailable")
+    with_outcome(response, carat_core::metrics::CallbackOutcome::Unavailable)
 }

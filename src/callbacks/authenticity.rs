@@ -8,42 +8,14 @@
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::{CallbackState, answer};
-use carat_store::callbacks::{Outcome, Verdict};
-use carat_store::{self as store, NitCommit, NitFinding, NitPost};
+use carat_core::callbacks::authenticity::Received;
+use carat_store::callbacks::CallbackKind;
+use carat_store::{NitCommit, NitFinding};
 use carat_wire::callbacks::authenticity::parse_post;
-
-/// How each finding is answered (a replay is answered as the first POST was).
-fn verdict(finding: NitFinding) -> Verdict {
-    let (outcome, status, reason) = match finding {
-        NitFinding::Committed | NitFinding::AlreadyCommitted => {
-            (Outcome::Accepted, StatusCode::OK, None)
-        }
-        NitFinding::NoRecharge => (
-            Outcome::Unmatched,
-            StatusCode::NOT_FOUND,
-            Some("no create of this store is waiting for a NIT with this orderId and merchantUSN"),
-        ),
-        NitFinding::NotWaiting => (
-            Outcome::Refused,
-            StatusCode::NOT_FOUND,
-            Some("this create is no longer waiting for a NIT (it failed or was given up)"),
-        ),
-        NitFinding::Conflict => (
-            Outcome::Refused,
-            StatusCode::CONFLICT,
-            Some("this order already holds another NIT, or this NIT belongs to another order"),
-        ),
-    };
-    Verdict {
-        outcome,
-        http_status: status.as_u16(),
-        reason: reason.map(str::to_owned),
-    }
-}
 
 /// How the log names this callback.
 const WHAT: &str = "authenticity POST";
@@ -54,71 +26,35 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let receipt = answer::receipt("authenticity", connect, &headers, &body);
+    let receipt = answer::receipt(CallbackKind::Authenticity, connect, &headers, &body);
     let post = match parse_post(&body) {
         Ok(post) => post,
         Err(e) => {
             let reason = e.to_string();
-            return answer::refuse_malformed(&state.pool, WHAT, &receipt, &body, reason).await;
+            return answer::refuse_malformed(&state.callbacks, WHAT, &receipt, &body, reason).await;
         }
     };
     let span = tracing::Span::current();
     span.record("nit", tracing::field::display(&post.nit));
-    if post.merchant_id != state.merchant_id {
-        let reason = "merchantId: not this store's merchant id".to_owned();
-        return answer::refuse(
-            &state.pool,
-            WHAT,
-            &receipt,
-            &body,
-            StatusCode::FORBIDDEN,
-            reason,
-        )
-        .await;
-    }
-
-    let detail = serde_json::json!({
-        "nit": post.nit,
-        "merchantId": post.merchant_id.as_str(),
-        "orderId": post.order_id,
-        "merchantUSN": post.merchant_usn.to_string(),
-        "generalHash": post.general_hash,
-    });
-    let found = store::recharges::commit_nit(
-        &state.pool,
-        &state.lane,
-        NitPost {
-            order_id: &post.order_id,
-            merchant_usn: post.merchant_usn,
-            nit: &post.nit,
-            general_hash: &post.general_hash,
-        },
-        state.nit_lifetime,
-        &receipt,
-        verdict,
-        detail,
-    )
-    .await;
-    let found = match found {
-        Ok(found) => found,
+    let received = match state.callbacks.authenticity(&post, &receipt).await {
+        Ok(received) => received,
         // Never 200 without the commit: Carat then fails the create, which is what must happen.
         Err(e) => return answer::unavailable(WHAT, e),
     };
-    if let Some(id) = found.recharge_id() {
+    if let Received::Matched(found) = &received
+        && let Some(id) = found.recharge_id()
+    {
         span.record("recharge_id", tracing::field::display(id));
     }
-    let answer = match &found {
-        NitCommit::Found(finding, _) => verdict(*finding),
-        NitCommit::Replay(stored) => answer::replayed(stored),
-    };
+    let answer = received.verdict();
     // The outcome goes on the request's access line: one JSON line per POST, where a line of
     // its own cost about a sixth of the POST's CPU (docs/benchmarks.md). A refusal, which
     // someone should look at, still gets its own line with the reason.
-    let outcome = match &found {
-        NitCommit::Found(NitFinding::Committed, _) => "committed",
-        NitCommit::Found(NitFinding::AlreadyCommitted, _) => "already_committed",
-        NitCommit::Replay(_) => "replayed",
-        NitCommit::Found(..) => "refused",
+    let outcome = match &received {
+        Received::Matched(NitCommit::Found(NitFinding::Committed, _)) => "committed",
+        Received::Matched(NitCommit::Found(NitFinding::AlreadyCommitted, _)) => "already_committed",
+        Received::Matched(NitCommit::Replay(_)) => "replayed",
+        Received::Matched(NitCommit::Found(..)) | Received::OtherMerchant(_) => "refused",
     };
     span.record("outcome", outcome);
     if outcome == "refused" {
@@ -127,5 +63,11 @@ pub async fn receive(
             "authenticity POST refused"
         );
     }
-    answer::reply(answer.http_status, answer.reason)
+    let response = answer::reply(answer.http_status, answer.reason);
+    match received {
+        Received::OtherMerchant(_) => {
+            answer::with_outcome(response, carat_core::metrics::CallbackOutcome::Refused)
+        }
+        Received::Matched(_) => response,
+    }
 }

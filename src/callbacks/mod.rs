@@ -18,21 +18,16 @@ use axum::http::{StatusCode, header::HeaderName};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
-use carat_domain::{MerchantId, Secret};
+use carat_core::callbacks::CallbackService;
+use carat_domain::Secret;
 pub use source::SourcePolicy;
 
 #[derive(Clone, Debug)]
 pub struct CallbackState {
-    pub pool: PgPool,
-    /// The authenticity POST's own connections (see [`carat_store::lane`]).
-    pub lane: std::sync::Arc<carat_store::lane::Lane>,
-    /// Our merchant id on Carat: a POST for another merchant is not for us.
-    pub merchant_id: MerchantId,
-    /// A NIT's lifetime at Carat: past it, the reconciler asks whether a NIT expired.
-    pub nit_lifetime: std::time::Duration,
+    /// The use cases the three POSTs call.
+    pub callbacks: CallbackService,
 }
 
 /// Who may reach the callback routes.
@@ -107,7 +102,7 @@ async fn admit(State(guard): State<CallbackGuard>, request: Request, next: Next)
     if let Some(secret) = &guard.path_secret {
         let segment = request.uri().path().split('/').nth(2).unwrap_or_default();
         if !secret.matches(segment) {
-            return crate::startup::not_found().await.into_response();
+            return crate::fallback::not_found().await.into_response();
         }
     }
     let peer = request
@@ -133,7 +128,7 @@ async fn admit(State(guard): State<CallbackGuard>, request: Request, next: Next)
                 "source address not allowed to post callbacks",
             )
                 .into_response(),
-            "refused",
+            carat_core::metrics::CallbackOutcome::Refused,
         );
     }
     next.run(request).await

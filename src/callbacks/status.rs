@@ -22,6 +22,7 @@ use axum::response::Response;
 
 use super::{CallbackState, answer};
 use carat_core::callbacks::status::{self as notifications, Applied};
+use carat_store::callbacks::CallbackKind;
 use carat_wire::callbacks::status::{parse, redact_body};
 
 const WHAT: &str = "status notification";
@@ -32,24 +33,33 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let receipt = answer::receipt("status", connect, &headers, &body);
+    let receipt = answer::receipt(CallbackKind::Status, connect, &headers, &body);
     let stored_body = redact_body(&body);
     let notification = match parse(&body) {
         Ok(n) => n,
         Err(e) => {
             let reason = e.to_string();
-            return answer::refuse_malformed(&state.pool, WHAT, &receipt, &stored_body, reason)
-                .await;
+            return answer::refuse_malformed(
+                &state.callbacks,
+                WHAT,
+                &receipt,
+                &stored_body,
+                reason,
+            )
+            .await;
         }
     };
     let span = tracing::Span::current();
     span.record("nit", tracing::field::display(&notification.nit));
-    let applied =
-        match notifications::apply(&state.pool, &notification, &receipt, &stored_body).await {
-            Ok(applied) => applied,
-            // Never 200 without the commit: Carat sends it again.
-            Err(e) => return answer::unavailable(WHAT, e),
-        };
+    let applied = match state
+        .callbacks
+        .status(&notification, &receipt, &stored_body)
+        .await
+    {
+        Ok(applied) => applied,
+        // Never 200 without the commit: Carat sends it again.
+        Err(e) => return answer::unavailable(WHAT, e),
+    };
     match &applied {
         Applied::Replay(_) => tracing::info!("status notification replayed; answered as before"),
         Applied::Unmatched => tracing::warn!(

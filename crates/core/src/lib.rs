@@ -8,5 +8,6 @@ pub mod callbacks;
 pub mod carat;
 pub mod carat_wait;
 pub mod cards;
+pub mod idempotency;
 pub mod metrics;
 pub mod recharge;

@@ -16,6 +16,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Metric;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 
@@ -80,6 +81,12 @@ struct Inner {
     callbacks: Family<CallbackLabels, Counter>,
     reconcile_passes: Family<PassLabels, Counter>,
     reconcile_actions: Family<ActionLabels, Counter>,
+    scrape: ScrapeGauges,
+}
+
+/// The gauges set at scrape time from what the database and the pools hold: apart, because
+/// nothing moves them between scrapes.
+struct ScrapeGauges {
     recharges: Family<StatusLabels, Gauge>,
     recharges_in_doubt: Gauge,
     database_up: Gauge,
@@ -88,6 +95,13 @@ struct Inner {
     lane_connections: Family<StateLabels, Gauge>,
     lane_max: Gauge,
     pool_acquire: Gauge<f64, std::sync::atomic::AtomicU64>,
+}
+
+/// Registers `metric` under `name` and hands it back: the registry keeps a clone, the caller
+/// the handle it moves.
+fn register<M: Metric + Clone>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M {
+    registry.register(name, help, metric.clone());
+    metric
 }
 
 /// The process's metrics; cheap to clone. `Default` is a registry of its own, for the pieces
@@ -110,98 +124,11 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("carat_merchant");
-        let http_requests = Family::<RouteLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests answered, by matched route template and status",
-            http_requests.clone(),
-        );
-        let http_duration: HistogramFamily<RouteOnly> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register(
-            "http_request_duration_seconds",
-            "Time to answer an HTTP request, by matched route template",
-            http_duration.clone(),
-        );
-        let carat_calls = Family::<CallLabels, Counter>::default();
-        registry.register(
-            "carat_calls",
-            "Outbound calls to Carat Portal, by operation and outcome",
-            carat_calls.clone(),
-        );
-        let carat_duration: HistogramFamily<CallLabels> =
-            Family::new_with_constructor(latency_histogram);
-        registry.register(
-            "carat_call_duration_seconds",
-            "Time an outbound call to Carat Portal took, by operation and outcome",
-            carat_duration.clone(),
-        );
-        let callbacks = Family::<CallbackLabels, Counter>::default();
-        registry.register(
-            "callbacks",
-            "Carat's callbacks answered, by kind and outcome",
-            callbacks.clone(),
-        );
-        let reconcile_passes = Family::<PassLabels, Counter>::default();
-        registry.register(
-            "reconciler_passes",
-            "Reconciler passes, by result (ok, failed: the database away)",
-            reconcile_passes.clone(),
-        );
-        let reconcile_actions = Family::<ActionLabels, Counter>::default();
-        registry.register(
-            "reconciler_actions",
-            "Recharges the reconciler worked on, by what came of it (claimed, ended, left_open)",
-            reconcile_actions.clone(),
-        );
-        let recharges = Family::<StatusLabels, Gauge>::default();
-        registry.register(
-            "recharges",
-            "Recharges in the database by status, read at scrape time",
-            recharges.clone(),
-        );
-        let recharges_in_doubt = Gauge::default();
-        registry.register(
-            "recharges_in_doubt",
-            "Recharges whose last call to Carat may or may not have been applied (effectuating, confirming, undoing), read at scrape time",
-            recharges_in_doubt.clone(),
-        );
-        let database_up = Gauge::default();
-        registry.register(
-            "database_up",
-            "1 when this scrape could read the recharges' counts, 0 when the database failed",
-            database_up.clone(),
-        );
-        let pool_connections = Family::<StateLabels, Gauge>::default();
-        registry.register(
-            "db_pool_connections",
-            "Database pool connections by state (in_use, idle), read at scrape time",
-            pool_connections.clone(),
-        );
-        let pool_max = Gauge::default();
-        registry.register(
-            "db_pool_max_connections",
-            "The pool's size limit (DATABASE_MAX_CONNECTIONS)",
-            pool_max.clone(),
-        );
-        let lane_connections = Family::<StateLabels, Gauge>::default();
-        registry.register(
-            "db_lane_connections",
-            "The authenticity POST's own connections by state (in_use, idle), read at scrape time",
-            lane_connections.clone(),
-        );
-        let lane_max = Gauge::default();
-        registry.register(
-            "db_lane_max_connections",
-            "The lane's size limit (DATABASE_CALLBACK_CONNECTIONS)",
-            lane_max.clone(),
-        );
-        let pool_acquire = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
-        registry.register(
-            "db_pool_acquire_seconds",
-            "How long this scrape waited for a pool connection: near 0 unless the pool is exhausted (sqlx counts no waits itself; requests that waited too long are the 503s of http_requests_total)",
-            pool_acquire.clone(),
-        );
+        // Registration order is the order `/metrics` lists the series in.
+        let (http_requests, http_duration) = register_http(&mut registry);
+        let (carat_calls, carat_duration, callbacks) = register_calls(&mut registry);
+        let (reconcile_passes, reconcile_actions) = register_reconciler(&mut registry);
+        let scrape = ScrapeGauges::register(&mut registry);
         Self(Arc::new(Inner {
             registry,
             http_requests,
@@ -211,18 +138,11 @@ impl Metrics {
             callbacks,
             reconcile_passes,
             reconcile_actions,
-            recharges,
-            recharges_in_doubt,
-            database_up,
-            pool_connections,
-            pool_max,
-            lane_connections,
-            lane_max,
-            pool_acquire,
+            scrape,
         }))
     }
 
-    /// One outbound call to Carat, its outcome as [`call_outcome`] names it.
+    /// One outbound call to Carat, its outcome as [`CallOutcome::as_str`] names it.
     pub fn carat_call(&self, operation: &'static str, outcome: &'static str, took: Duration) {
         let labels = CallLabels { operation, outcome };
         self.0.carat_calls.get_or_create(&labels).inc();
@@ -276,11 +196,12 @@ impl Metrics {
         let (in_use, idle, size) = lane.counts();
         for (state, count) in [("in_use", in_use), ("idle", idle)] {
             self.0
+                .scrape
                 .lane_connections
                 .get_or_create(&StateLabels { state })
                 .set(count as i64);
         }
-        self.0.lane_max.set(size as i64);
+        self.0.scrape.lane_max.set(size as i64);
         self.collect(pool).await;
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -292,31 +213,35 @@ impl Metrics {
         let idle = pool.num_idle() as i64;
         let size = i64::from(pool.size());
         self.0
+            .scrape
             .pool_connections
             .get_or_create(&StateLabels { state: "idle" })
             .set(idle);
         self.0
+            .scrape
             .pool_connections
             .get_or_create(&StateLabels { state: "in_use" })
             .set((size - idle).max(0));
         self.0
+            .scrape
             .pool_max
             .set(i64::from(pool.options().get_max_connections()));
 
         let waited = Instant::now();
         let counts: Result<Vec<(String, i64)>, sqlx::Error> = async {
             let mut conn = pool.acquire().await?;
-            self.0.pool_acquire.set(waited.elapsed().as_secs_f64());
+            self.0
+                .scrape
+                .pool_acquire
+                .set(waited.elapsed().as_secs_f64());
             // Bounded: one row per status, whatever the table's size.
-            sqlx::query_as("SELECT status, count(*) FROM recharges GROUP BY status")
-                .fetch_all(&mut *conn)
-                .await
+            carat_store::recharges::recharges_by_status(&mut conn).await
         }
         .await;
         match counts {
             Ok(rows) => {
                 // Cleared first so a status no recharge has any more reads 0 by its absence.
-                self.0.recharges.clear();
+                self.0.scrape.recharges.clear();
                 let mut in_doubt = 0;
                 for (status, n) in rows {
                     if carat_domain::RechargeStatus::parse(&status).is_some_and(|s| s.is_in_doubt())
@@ -324,54 +249,221 @@ impl Metrics {
                         in_doubt += n;
                     }
                     self.0
+                        .scrape
                         .recharges
                         .get_or_create(&StatusLabels { status })
                         .set(n);
                 }
-                self.0.recharges_in_doubt.set(in_doubt);
-                self.0.database_up.set(1);
+                self.0.scrape.recharges_in_doubt.set(in_doubt);
+                self.0.scrape.database_up.set(1);
             }
             Err(e) => {
                 tracing::warn!(error = %e, "metrics: could not count the recharges");
-                self.0.database_up.set(0);
+                self.0.scrape.database_up.set(0);
             }
         }
     }
 }
 
-/// A Carat call's outcome label: `ok`; `esitef_error` (Carat answered 2xx/4xx with a refusal);
-/// `http_4xx` / `http_5xx` (an unreadable answer, or any 5xx); `timeout`; `transport` (not
-/// sent, or the connection broke).
-pub fn call_outcome<T>(result: &Result<T, crate::carat::CaratError>) -> &'static str {
+/// The storefront's side: every request answered, by route.
+fn register_http(
+    registry: &mut Registry,
+) -> (Family<RouteLabels, Counter>, HistogramFamily<RouteOnly>) {
+    let requests = register(
+        registry,
+        "http_requests",
+        "HTTP requests answered, by matched route template and status",
+        Family::default(),
+    );
+    let duration = register(
+        registry,
+        "http_request_duration_seconds",
+        "Time to answer an HTTP request, by matched route template",
+        Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+    );
+    (requests, duration)
+}
+
+/// Carat's side: our calls to it, and its callbacks to us.
+fn register_calls(
+    registry: &mut Registry,
+) -> (
+    Family<CallLabels, Counter>,
+    HistogramFamily<CallLabels>,
+    Family<CallbackLabels, Counter>,
+) {
+    let calls = register(
+        registry,
+        "carat_calls",
+        "Outbound calls to Carat Portal, by operation and outcome",
+        Family::default(),
+    );
+    let duration = register(
+        registry,
+        "carat_call_duration_seconds",
+        "Time an outbound call to Carat Portal took, by operation and outcome",
+        Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+    );
+    let callbacks = register(
+        registry,
+        "callbacks",
+        "Carat's callbacks answered, by kind and outcome",
+        Family::default(),
+    );
+    (calls, duration, callbacks)
+}
+
+fn register_reconciler(
+    registry: &mut Registry,
+) -> (Family<PassLabels, Counter>, Family<ActionLabels, Counter>) {
+    let passes = register(
+        registry,
+        "reconciler_passes",
+        "Reconciler passes, by result (ok, failed: the database away)",
+        Family::default(),
+    );
+    let actions = register(
+        registry,
+        "reconciler_actions",
+        "Recharges the reconciler worked on, by what came of it (claimed, ended, left_open)",
+        Family::default(),
+    );
+    (passes, actions)
+}
+
+impl ScrapeGauges {
+    fn register(registry: &mut Registry) -> Self {
+        Self {
+            recharges: register(
+                registry,
+                "recharges",
+                "Recharges in the database by status, read at scrape time",
+                Family::default(),
+            ),
+            recharges_in_doubt: register(
+                registry,
+                "recharges_in_doubt",
+                "Recharges whose last call to Carat may or may not have been applied (effectuating, confirming, undoing), read at scrape time",
+                Gauge::default(),
+            ),
+            database_up: register(
+                registry,
+                "database_up",
+                "1 when this scrape could read the recharges' counts, 0 when the database failed",
+                Gauge::default(),
+            ),
+            pool_connections: register(
+                registry,
+                "db_pool_connections",
+                "Database pool connections by state (in_use, idle), read at scrape time",
+                Family::default(),
+            ),
+            pool_max: register(
+                registry,
+                "db_pool_max_connections",
+                "The pool's size limit (DATABASE_MAX_CONNECTIONS)",
+                Gauge::default(),
+            ),
+            lane_connections: register(
+                registry,
+                "db_lane_connections",
+                "The authenticity POST's own connections by state (in_use, idle), read at scrape time",
+                Family::default(),
+            ),
+            lane_max: register(
+                registry,
+                "db_lane_max_connections",
+                "The lane's size limit (DATABASE_CALLBACK_CONNECTIONS)",
+                Gauge::default(),
+            ),
+            pool_acquire: register(
+                registry,
+                "db_pool_acquire_seconds",
+                "How long this scrape waited for a pool connection: near 0 unless the pool is exhausted (sqlx counts no waits itself; requests that waited too long are the 503s of http_requests_total)",
+                Gauge::default(),
+            ),
+        }
+    }
+}
+
+/// A Carat call's outcome label: what Carat did with the call, as far as we know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallOutcome {
+    Ok,
+    /// Carat answered 2xx/4xx with a refusal.
+    EsitefError,
+    /// An unreadable answer with a 4xx.
+    Http4xx,
+    /// Any 5xx, readable or not.
+    Http5xx,
+    Timeout,
+    /// Not sent, or the connection broke.
+    Transport,
+}
+
+impl CallOutcome {
+    /// The label's text (docs/metrics.md).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::EsitefError => "esitef_error",
+            Self::Http4xx => "http_4xx",
+            Self::Http5xx => "http_5xx",
+            Self::Timeout => "timeout",
+            Self::Transport => "transport",
+        }
+    }
+}
+
+/// A Carat call's outcome, sorted from its result.
+pub fn call_outcome<T>(result: &Result<T, crate::carat::CaratError>) -> CallOutcome {
     use crate::carat::CaratError;
     match result {
-        Ok(_) => "ok",
-        Err(CaratError::Answered(r)) if r.http_status >= 500 => "http_5xx",
+        Ok(_) => CallOutcome::Ok,
+        Err(CaratError::Answered(r)) if r.http_status >= 500 => CallOutcome::Http5xx,
         Err(CaratError::Answered(r)) if r.unreadable || r.code.is_none() => {
             if r.http_status >= 400 {
-                "http_4xx"
+                CallOutcome::Http4xx
             } else {
-                "esitef_error"
+                CallOutcome::EsitefError
             }
         }
-        Err(CaratError::Answered(_)) => "esitef_error",
+        Err(CaratError::Answered(_)) => CallOutcome::EsitefError,
         Err(CaratError::NoAnswer {
             timeout_ms: Some(_),
             ..
-        }) => "timeout",
-        Err(_) => "transport",
+        }) => CallOutcome::Timeout,
+        Err(_) => CallOutcome::Transport,
     }
 }
 
-/// Set by the callbacks on their answer, so the request layer counts it by kind and outcome
-/// (`accepted`, `refused`, `unmatched`, `unavailable`).
-#[derive(Clone, Copy, Debug)]
-pub struct CallbackOutcome(pub &'static str);
+/// Set by the callbacks on their answer, so the request layer counts it by kind and outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CallbackOutcome {
+    Accepted,
+    Refused,
+    /// A 404: this store does not hold what it names (a NIT, an order).
+    Unmatched,
+    /// Not kept: the database away, or a commit that failed.
+    Unavailable,
+}
+
+impl CallbackOutcome {
+    /// The label's text (docs/metrics.md).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Refused => "refused",
+            Self::Unmatched => "unmatched",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::carat::{CaratError, Refusal};
+    use crate::carat::{CaratCall, CaratError, Refusal};
 
     fn answered(http_status: u16, code: Option<&str>, unreadable: bool) -> Result<(), CaratError> {
         Err(CaratError::Answered(Refusal {
@@ -385,31 +477,26 @@ mod tests {
 
     #[test]
     fn outcomes_are_named_by_what_carat_did() {
-        assert_eq!(call_outcome(&Ok::<(), CaratError>(())), "ok");
-        assert_eq!(
-            call_outcome(&answered(200, Some("14"), false)),
-            "esitef_error"
-        );
-        assert_eq!(
-            call_outcome(&answered(400, Some("5"), false)),
-            "esitef_error"
-        );
-        assert_eq!(call_outcome(&answered(404, None, true)), "http_4xx");
-        assert_eq!(call_outcome(&answered(500, Some("99"), false)), "http_5xx");
-        assert_eq!(call_outcome(&answered(502, None, true)), "http_5xx");
+        let label = |r: &Result<(), CaratError>| call_outcome(r).as_str();
+        assert_eq!(label(&Ok(())), "ok");
+        assert_eq!(label(&answered(200, Some("14"), false)), "esitef_error");
+        assert_eq!(label(&answered(400, Some("5"), false)), "esitef_error");
+        assert_eq!(label(&answered(404, None, true)), "http_4xx");
+        assert_eq!(label(&answered(500, Some("99"), false)), "http_5xx");
+        assert_eq!(label(&answered(502, None, true)), "http_5xx");
         let no_answer = |timeout_ms| {
             Err::<(), _>(CaratError::NoAnswer {
-                call: "query",
+                call: CaratCall::Query,
                 reason: "x".into(),
                 timeout_ms,
             })
         };
-        assert_eq!(call_outcome(&no_answer(Some(1000))), "timeout");
-        assert_eq!(call_outcome(&no_answer(None)), "transport");
+        assert_eq!(label(&no_answer(Some(1000))), "timeout");
+        assert_eq!(label(&no_answer(None)), "transport");
         let not_sent = Err::<(), _>(CaratError::NotSent {
-            call: "query",
+            call: CaratCall::Query,
             reason: "refused".into(),
         });
-        assert_eq!(call_outcome(&not_sent), "transport");
+        assert_eq!(label(&not_sent), "transport");
     }
 }

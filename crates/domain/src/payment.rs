@@ -26,16 +26,67 @@ carat_string!(
     Format::between(1, 20, Charset::Alphanumeric)
 );
 
-carat_string!(
-    /// `payment.installment.type`: 3 with interest, 4 without (the spot-sale default),
-    /// 6 with interest (IATA), 7 without (IATA).
-    InstallmentType,
-    Format::exactly(1, Charset::Numeric),
-    rule = |s: &str| match s {
-        "3" | "4" | "6" | "7" => Ok(()),
-        _ => Err(FormatError::Rule("must be one of \"3\", \"4\", \"6\" or \"7\"")),
+/// `payment.installment.type`, Carat's digit on the wire and in what is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum InstallmentType {
+    /// `3`: with interest.
+    WithInterest,
+    /// `4`: without interest (the spot-sale default).
+    WithoutInterest,
+    /// `6`: with interest (IATA).
+    IataWithInterest,
+    /// `7`: without interest (IATA).
+    IataWithoutInterest,
+}
+
+impl InstallmentType {
+    pub const FORMAT: Format = Format::exactly(1, Charset::Numeric);
+
+    /// The format is checked first, so a wrong value is refused with the same words as any
+    /// other field of Carat's.
+    pub fn parse(value: impl Into<String>) -> Result<Self, FormatError> {
+        let value = value.into();
+        Self::FORMAT.check(&value)?;
+        match value.as_str() {
+            "3" => Ok(Self::WithInterest),
+            "4" => Ok(Self::WithoutInterest),
+            "6" => Ok(Self::IataWithInterest),
+            "7" => Ok(Self::IataWithoutInterest),
+            _ => Err(FormatError::Rule(
+                "must be one of \"3\", \"4\", \"6\" or \"7\"",
+            )),
+        }
     }
-);
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WithInterest => "3",
+            Self::WithoutInterest => "4",
+            Self::IataWithInterest => "6",
+            Self::IataWithoutInterest => "7",
+        }
+    }
+}
+
+impl TryFrom<String> for InstallmentType {
+    type Error = FormatError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(value)
+    }
+}
+
+impl From<InstallmentType> for String {
+    fn from(value: InstallmentType) -> String {
+        value.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for InstallmentType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 carat_string!(
     /// The last four characters of a card token: no more of it than its `Display` shows.
@@ -147,7 +198,12 @@ mod tests {
     #[test]
     fn installment_types_are_the_four_documented() {
         for ok in ["3", "4", "6", "7"] {
-            assert!(InstallmentType::parse(ok).is_ok(), "{ok}");
+            assert_eq!(
+                InstallmentType::parse(ok).map(InstallmentType::as_str),
+                Ok(ok)
+            );
+            let json = serde_json::to_value(InstallmentType::parse(ok).unwrap()).unwrap();
+            assert_eq!(json, ok, "serialized as Carat's digit");
         }
         for bad in ["1", "5", "8", "34", "", "a"] {
             assert!(InstallmentType::parse(bad).is_err(), "{bad}");

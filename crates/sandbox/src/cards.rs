@@ -190,20 +190,34 @@ pub(super) async fn store(
     if fault == Some(Fault::Error500) {
         return error(super::faults::injected_error());
     }
+    let card = new_card(&storage, storage_status(&sandbox, &storage));
+    // Kept whatever the status, so that the storage query finds its NITA; only a CON's token
+    // is ever given out (and only a CON pays).
+    sandbox.vault.put(card.clone());
+    let answer = stored_answer(&card, &storage);
+    answer_and_notify(&sandbox, fault, card, answer).await
+}
+
+/// NEG for the denied test card, DUP for a card this customer already stored, else CON.
+fn storage_status(sandbox: &Shared, storage: &Storage) -> &'static str {
     let duplicate = sandbox.vault.all().into_iter().any(|c| {
         c.status == "CON"
             && c.number == storage.number
             && c.customer_id.as_deref() == Some(&storage.customer_id)
     });
-    let status = if storage.number == DENIED_CARD {
+    if storage.number == DENIED_CARD {
         "NEG"
     } else if duplicate {
         "DUP"
     } else {
         "CON"
-    };
+    }
+}
+
+/// The vault's new card, with its generated token, NITA and NSUA.
+fn new_card(storage: &Storage, status: &str) -> VaultCard {
     let n = SEQUENCE.fetch_add(1, Ordering::SeqCst);
-    let card = VaultCard {
+    VaultCard {
         token: generated("SBXTOKEN", 88, n),
         nita: generated("SBXNITA", 65, n),
         nsua: format!("{:015}", 100_000_000_000_000 + n),
@@ -213,25 +227,36 @@ pub(super) async fn store(
         number: storage.number.clone(),
         expiry_date: storage.expiry.clone(),
         status: status.to_owned(),
-    };
-    // Kept whatever the status, so that the storage query finds its NITA; only a CON's token
-    // is ever given out (and only a CON pays).
-    sandbox.vault.put(card.clone());
+    }
+}
+
+/// The storage answer: the token and suffix only for a CON.
+fn stored_answer(card: &VaultCard, storage: &Storage) -> Value {
     let mut answer = json!({
         "code": "0",
         "message": "OK. Transaction successful.",
         "store": {
-            "status": status,
+            "status": card.status,
             "nsua": card.nsua,
             "nita": card.nita,
             "merchant_usn": card.merchant_usn,
             "customer_id": storage.customer_id,
         },
     });
-    if status == "CON" {
+    if card.status == "CON" {
         answer["card"] =
             json!({"token": card.token, "suffix": &storage.number[storage.number.len() - 4..]});
     }
+    answer
+}
+
+/// Answers and sends the HASH notification, as the injected fault (if any) has them go.
+async fn answer_and_notify(
+    sandbox: &Arc<Shared>,
+    fault: Option<Fault>,
+    card: VaultCard,
+    answer: Value,
+) -> Response {
     match fault {
         Some(Fault::AppliedThen500) => {
             sandbox.notifier.send(Channel::Hash, hash_form(&card));
@@ -240,7 +265,7 @@ pub(super) async fn store(
         Some(Fault::Slow) => {
             // Carat's notification follows its (late) answer, whether or not the merchant
             // still waits for it: a task of its own, which the dropped request cannot cancel.
-            let (shared, delay) = (Arc::clone(&sandbox), sandbox.slow_answer_delay);
+            let (shared, delay) = (Arc::clone(sandbox), sandbox.slow_answer_delay);
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 shared.notifier.send(Channel::Hash, hash_form(&card));

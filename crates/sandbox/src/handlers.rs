@@ -15,8 +15,9 @@ use tracing::debug;
 use super::errors::{CaratError, Reply};
 use super::faults::{self, ConfirmationFault, EffectuationFault, Fault, Operation};
 use super::notifier::Channel;
-use super::payments::{self, PaymentRecord};
+use super::payments::{self, CardPayment, PaymentRecord};
 use super::state::{Decision, Touch, Transaction};
+use super::validate::Purchase;
 use super::{Shared, authorizer, bills, decode, responses, validate};
 use carat_domain::{CaratStatus, RechargeType};
 use carat_wire::{
@@ -298,27 +299,7 @@ fn effectuate(
     sandbox.ledger.with_live(nit, Touch::Effectuation, |tx| {
         signed(sandbox, headers, tx)?;
         let request: DoRechargeRequest = decode::content_of(content)?;
-        let purchase = validate::effectuation(&request, tx.order.recharge_type)?;
-        // A TV recharge waiting for its package takes the effectuation again.
-        if !(purchase.dealer.sells_tv() && tx.status == CaratStatus::Agu) {
-            tx.require(CaratStatus::Nov, "effectuation")?;
-        }
-        let payment = request
-            .payment
-            .as_ref()
-            .map(|p| {
-                payments::check(
-                    p,
-                    &sandbox.merchant_key,
-                    purchase.amount_cents,
-                    &sandbox.vault,
-                )
-            })
-            .transpose()?;
-        tx.note_answers(purchase.answers.clone());
-        tx.note_card(payment.as_ref().map(|p| p.seen.clone()));
-        let tim = purchase.recharge_type == RechargeType::Normal && purchase.dealer.code == "004";
-        tx.note_payment_methods(purchase.used_payment_methods.clone(), tim);
+        let (purchase, mut payment) = accept_purchase(sandbox, tx, &request)?;
         if purchase.dealer.sells_tv() && purchase.tv_package.is_none() {
             tx.await_choice();
             return Ok((
@@ -326,55 +307,110 @@ fn effectuate(
                 Pace::Prompt,
             ));
         }
-        let phone_number = purchase.phone.as_ref().map(|p| p.number.as_str());
-        let (pace, fault) = match faults::on_effectuation(phone_number) {
-            Some(EffectuationFault::Denial) => {
-                tx.deny();
-                return Ok((
-                    responses::denied(tx, &sandbox.table.current()),
-                    Pace::Prompt,
-                ));
+        match course(sandbox, tx, &purchase, &mut payment)? {
+            Course::Answered(answer) => Ok((*answer, Pace::Prompt)),
+            Course::Sell(pace, fault) => {
+                unless_error_500(fault)?;
+                sell(tx, &purchase, payment);
+                after_applying(
+                    responses::approved(tx, &sandbox.table.current()),
+                    pace,
+                    fault,
+                )
             }
-            Some(EffectuationFault::EsitefError) => return Err(faults::esitef_error("55")),
-            Some(EffectuationFault::InternalError) => return Err(faults::internal_error()),
-            Some(EffectuationFault::Slow) => (Pace::Slow, None),
-            None => match payment.as_ref().map(|p| p.verdict) {
-                // The issuer denied the card: nothing is sold (payment and recharge NEG).
-                Some(payments::Verdict::Deny) => {
-                    tx.deny();
-                    let record = PaymentRecord::new(payment.expect("a verdict has a payment"));
-                    notify(sandbox, tx, &record);
-                    let mut answer = responses::denied(tx, &sandbox.table.current());
-                    answer.payment = Some(record.answer());
-                    tx.payment = Some(record);
-                    return Ok((answer, Pace::Prompt));
-                }
-                Some(payments::Verdict::ApproveSlowly) => (Pace::Slow, None),
-                _ => (Pace::Prompt, sandbox.injector.take(Operation::Effectuate)),
-            },
-        };
-        unless_error_500(fault)?;
-        let approval = authorizer::approve(&purchase);
-        let mut record = payment.map(PaymentRecord::new);
-        // Seed 001 "Important": a paid `others` sale's PIN comes in the payment's customer
-        // receipt (the sandbox leaves it on the sale's receipt too).
-        if let (Some(record), RechargeType::Others) = (record.as_mut(), purchase.recharge_type)
-            && let Some(pin) = approval
-                .customer_receipt
-                .lines()
-                .find(|l| l.starts_with("PIN: "))
-        {
-            record.customer_receipt.push_str(pin);
-            record.customer_receipt.push('\n');
         }
-        tx.approve(approval);
-        tx.payment = record;
-        after_applying(
-            responses::approved(tx, &sandbox.table.current()),
-            pace,
-            fault,
-        )
     })
+}
+
+/// Checks the effectuation (and its payment) against `tx`, and notes what it carried for the
+/// tests to see.
+fn accept_purchase(
+    sandbox: &Shared,
+    tx: &mut Transaction,
+    request: &DoRechargeRequest,
+) -> Result<(Purchase, Option<CardPayment>), CaratError> {
+    let purchase = validate::effectuation(request, tx.order.recharge_type)?;
+    // A TV recharge waiting for its package takes the effectuation again.
+    if !(purchase.dealer.sells_tv() && tx.status == CaratStatus::Agu) {
+        tx.require(CaratStatus::Nov, "effectuation")?;
+    }
+    let payment = request
+        .payment
+        .as_ref()
+        .map(|p| {
+            payments::check(
+                p,
+                &sandbox.merchant_key,
+                purchase.amount_cents,
+                &sandbox.vault,
+            )
+        })
+        .transpose()?;
+    tx.note_answers(purchase.answers.clone());
+    tx.note_card(payment.as_ref().map(|p| p.seen.clone()));
+    let tim = purchase.recharge_type == RechargeType::Normal && purchase.dealer.code == "004";
+    tx.note_payment_methods(purchase.used_payment_methods.clone(), tim);
+    Ok((purchase, payment))
+}
+
+/// What an effectuation comes to before anything is sold.
+enum Course {
+    /// Answered now: a denial (by a test value or the issuer). Boxed: the large variant.
+    Answered(Box<DoRechargeResponse>),
+    /// Sold, at this pace, unless the injected fault says otherwise.
+    Sell(Pace, Option<Fault>),
+}
+
+/// The test values (by phone number) first, then the card's verdict, then an injected fault.
+fn course(
+    sandbox: &Shared,
+    tx: &mut Transaction,
+    purchase: &Purchase,
+    payment: &mut Option<CardPayment>,
+) -> Result<Course, CaratError> {
+    let phone_number = purchase.phone.as_ref().map(|p| p.number.as_str());
+    Ok(match faults::on_effectuation(phone_number) {
+        Some(EffectuationFault::Denial) => {
+            tx.deny();
+            Course::Answered(Box::new(responses::denied(tx, &sandbox.table.current())))
+        }
+        Some(EffectuationFault::EsitefError) => return Err(faults::esitef_error("55")),
+        Some(EffectuationFault::InternalError) => return Err(faults::internal_error()),
+        Some(EffectuationFault::Slow) => Course::Sell(Pace::Slow, None),
+        None => match payment.as_ref().map(|p| p.verdict) {
+            // The issuer denied the card: nothing is sold (payment and recharge NEG).
+            Some(payments::Verdict::Deny) => {
+                tx.deny();
+                let record = PaymentRecord::new(payment.take().expect("a verdict has a payment"));
+                notify(sandbox, tx, &record);
+                let mut answer = responses::denied(tx, &sandbox.table.current());
+                answer.payment = Some(record.answer());
+                tx.payment = Some(record);
+                Course::Answered(Box::new(answer))
+            }
+            Some(payments::Verdict::ApproveSlowly) => Course::Sell(Pace::Slow, None),
+            _ => Course::Sell(Pace::Prompt, sandbox.injector.take(Operation::Effectuate)),
+        },
+    })
+}
+
+/// The authorizer approves the sale: `tx` and its payment move on.
+fn sell(tx: &mut Transaction, purchase: &Purchase, payment: Option<CardPayment>) {
+    let approval = authorizer::approve(purchase);
+    let mut record = payment.map(PaymentRecord::new);
+    // Seed 001 "Important": a paid `others` sale's PIN comes in the payment's customer
+    // receipt (the sandbox leaves it on the sale's receipt too).
+    if let (Some(record), RechargeType::Others) = (record.as_mut(), purchase.recharge_type)
+        && let Some(pin) = approval
+            .customer_receipt
+            .lines()
+            .find(|l| l.starts_with("PIN: "))
+    {
+        record.customer_receipt.push_str(pin);
+        record.customer_receipt.push('\n');
+    }
+    tx.approve(approval);
+    tx.payment = record;
 }
 
 /// Confirms or undoes a PPC transaction; the confirmation test values hang on the effectuated

@@ -25,8 +25,8 @@ use carat_domain::card::{CardExpiry, luhn_holds};
 use carat_domain::format::check_field;
 use carat_domain::{CaratStatus, Charset, FieldError, Format, Secret};
 use carat_wire::{
-    CodeMessage, ExtraParam, PaymentAnalysis, PaymentAnswer, PaymentAuthorization, PaymentEsitef,
-    PaymentRequest, Receipt,
+    CardWire, CodeMessage, ExtraParam, InstallmentWire, PaymentAnalysis, PaymentAnswer,
+    PaymentAuthorization, PaymentEsitef, PaymentRequest, Receipt,
 };
 
 /// Denied by the issuer.
@@ -111,6 +111,51 @@ pub(crate) fn check(
     recharge_cents: u64,
     vault: &Vault,
 ) -> Result<CardPayment, CaratError> {
+    let (amount, authorizer_id) = check_amount_and_merchant(p, key)?;
+    let installment = check_installment(p)?;
+    let card = p
+        .card
+        .as_ref()
+        .ok_or_else(|| CaratError::missing("payment.card"))?;
+    if let Some(code) = &card.security_code {
+        field("payment.card.security_code", SECURITY_CODE, code)?;
+    }
+    // Seed 001: with a token, the number and expiry are not considered.
+    let number = match &card.token {
+        Some(token) => stored_number(token, vault)?,
+        None => given_number(card)?,
+    };
+    let amount_cents: u64 = amount.parse().unwrap_or(0);
+    if amount_cents != recharge_cents {
+        return Err(CaratError::not_offered(
+            "payment.amount",
+            format!("must equal the recharge's amount, {recharge_cents} (sandbox convention)"),
+        ));
+    }
+    Ok(CardPayment {
+        amount_cents,
+        authorizer_id: authorizer_id.to_owned(),
+        installments: installment.number.clone(),
+        installment_type: installment.kind.clone(),
+        bin: number[..6].to_owned(),
+        seen: SeenCard {
+            bin: number[..6].to_owned(),
+            last4: number[number.len() - 4..].to_owned(),
+            by_token: card.token.is_some(),
+            security_code: card.security_code.is_some(),
+        },
+        verdict: verdict_of(&number),
+        extra_param: p.extra_param.clone().unwrap_or_default(),
+        card: CardSeen::of(card),
+    })
+}
+
+/// The table's first rows: the amount, who is paid (authorizer, customer) and the merchant
+/// key, which must be ours. Gives the amount and the authorizer.
+fn check_amount_and_merchant<'a>(
+    p: &'a PaymentRequest,
+    key: &Secret,
+) -> Result<(&'a str, &'a str), CaratError> {
     let amount = required("payment.amount", Some(&p.amount))?;
     field("payment.amount", AMOUNT, amount)?;
     let authorizer_id = required("payment.authorizer_id", Some(&p.authorizer_id))?;
@@ -123,6 +168,11 @@ pub(crate) fn check(
     if merchant_key != key.expose() {
         return Err(CaratError::merchant_key("payment.merchant_key"));
     }
+    Ok((amount, authorizer_id))
+}
+
+/// `payment.installment`: a number and one of the four documented types.
+fn check_installment(p: &PaymentRequest) -> Result<&InstallmentWire, CaratError> {
     let installment = p
         .installment
         .as_ref()
@@ -140,90 +190,63 @@ pub(crate) fn check(
     if !matches!(installment.kind.as_str(), "3" | "4" | "6" | "7") {
         return Err(FieldError::new("payment.installment.type", "must be 3, 4, 6 or 7").into());
     }
-    let card = p
-        .card
-        .as_ref()
-        .ok_or_else(|| CaratError::missing("payment.card"))?;
-    if let Some(code) = &card.security_code {
-        field("payment.card.security_code", SECURITY_CODE, code)?;
+    Ok(installment)
+}
+
+/// A card given by token: the number of the vault's card, which must be usable (CON).
+fn stored_number(token: &str, vault: &Vault) -> Result<String, CaratError> {
+    field("payment.card.token", TOKEN, token)?;
+    match vault.by_token(token) {
+        Some(stored) if stored.status == "CON" => Ok(stored.number),
+        Some(stored) => Err(CaratError::not_offered(
+            "payment.card.token",
+            format!("the stored card's status is {}", stored.status),
+        )),
+        None => Err(CaratError::not_offered(
+            "payment.card.token",
+            "no stored card has this token",
+        )),
     }
-    // Seed 001: with a token, the number and expiry are not considered.
-    let number = match &card.token {
-        Some(token) => {
-            field("payment.card.token", TOKEN, token)?;
-            match vault.by_token(token) {
-                Some(stored) if stored.status == "CON" => stored.number,
-                Some(stored) => {
-                    return Err(CaratError::not_offered(
-                        "payment.card.token",
-                        format!("the stored card's status is {}", stored.status),
-                    ));
-                }
-                None => {
-                    return Err(CaratError::not_offered(
-                        "payment.card.token",
-                        "no stored card has this token",
-                    ));
-                }
-            }
-        }
-        None => {
-            let number = required("payment.card.number", card.number.as_deref()).map_err(|_| {
-                CaratError::missing_because("payment.card.number", "no token was sent")
-            })?;
-            field("payment.card.number", CARD_NUMBER, number)?;
-            if number.len() < 13 || !luhn_holds(number) {
-                return Err(FieldError::new(
-                    "payment.card.number",
-                    "must be a card number whose check digit (Luhn) holds",
-                )
-                .into());
-            }
-            let expiry = required("payment.card.expiry_date", card.expiry_date.as_deref())
-                .map_err(|_| {
-                    CaratError::missing_because(
-                        "payment.card.expiry_date",
-                        "the card number was sent",
-                    )
-                })?;
-            CardExpiry::parse(expiry)
-                .map_err(|e| FieldError::new("payment.card.expiry_date", e))?;
-            number.to_owned()
-        }
-    };
-    let amount_cents: u64 = amount.parse().unwrap_or(0);
-    if amount_cents != recharge_cents {
-        return Err(CaratError::not_offered(
-            "payment.amount",
-            format!("must equal the recharge's amount, {recharge_cents} (sandbox convention)"),
-        ));
+}
+
+/// A card given by number: a Luhn-valid number and its expiry, both required without a token.
+fn given_number(card: &CardWire) -> Result<String, CaratError> {
+    let number = required("payment.card.number", card.number.as_deref())
+        .map_err(|_| CaratError::missing_because("payment.card.number", "no token was sent"))?;
+    field("payment.card.number", CARD_NUMBER, number)?;
+    if number.len() < 13 || !luhn_holds(number) {
+        return Err(FieldError::new(
+            "payment.card.number",
+            "must be a card number whose check digit (Luhn) holds",
+        )
+        .into());
     }
-    let verdict = match number.as_str() {
+    let expiry =
+        required("payment.card.expiry_date", card.expiry_date.as_deref()).map_err(|_| {
+            CaratError::missing_because("payment.card.expiry_date", "the card number was sent")
+        })?;
+    CardExpiry::parse(expiry).map_err(|e| FieldError::new("payment.card.expiry_date", e))?;
+    Ok(number.to_owned())
+}
+
+/// What the issuer does with the card: the test cards' effects (the module's table).
+fn verdict_of(number: &str) -> Verdict {
+    match number {
         DENIED_CARD => Verdict::Deny,
         SLOW_CARD => Verdict::ApproveSlowly,
         _ => Verdict::Approve,
-    };
-    Ok(CardPayment {
-        amount_cents,
-        authorizer_id: authorizer_id.to_owned(),
-        installments: installment.number.clone(),
-        installment_type: installment.kind.clone(),
-        bin: number[..6].to_owned(),
-        seen: SeenCard {
-            bin: number[..6].to_owned(),
-            last4: number[number.len() - 4..].to_owned(),
-            by_token: card.token.is_some(),
-            security_code: card.security_code.is_some(),
-        },
-        verdict,
-        extra_param: p.extra_param.clone().unwrap_or_default(),
-        card: CardSeen {
+    }
+}
+
+impl CardSeen {
+    fn of(card: &CardWire) -> Self {
+        Self {
             token: card.token.clone(),
             number_sent: card.number.as_deref().is_some_and(|n| !n.is_empty()),
             expiry_date_sent: card.expiry_date.as_deref().is_some_and(|e| !e.is_empty()),
             security_code_sent: card.security_code.as_deref().is_some_and(|c| !c.is_empty()),
-        },
-    })
+        }
+    }
 }
 
 /// A payment as the ledger keeps it, with what the authorizer gave.

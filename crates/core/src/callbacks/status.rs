@@ -16,6 +16,8 @@ use carat_store::notifications::{self as rows, PaymentNotification};
 use carat_store::{EventKind, Recharge, append_event};
 use carat_wire::callbacks::status::StatusNotification;
 
+use super::CallbackService;
+
 /// What a status notification found and did.
 #[derive(Debug)]
 pub enum Applied {
@@ -71,10 +73,21 @@ pub fn advance_str(advance: Option<Advance>) -> &'static str {
     advance.map_or("no_payment", Advance::as_str)
 }
 
-/// Keeps `receipt` in the inbox, as `stored_body` (its receipts redacted:
-/// `carat_wire::callbacks::status::redact_body`), and applies `notification`, in one
-/// transaction; a POST already in the inbox changes nothing but its receipt count.
-pub async fn apply(
+impl CallbackService {
+    /// Keeps `receipt` in the inbox, as `stored_body` (its receipts redacted:
+    /// `carat_wire::callbacks::status::redact_body`), and applies `notification`, in one
+    /// transaction; a POST already in the inbox changes nothing but its receipt count.
+    pub async fn status(
+        &self,
+        notification: &StatusNotification,
+        receipt: &Receipt,
+        stored_body: &[u8],
+    ) -> Result<Applied, StoreError> {
+        apply(&self.pool, notification, receipt, stored_body).await
+    }
+}
+
+async fn apply(
     pool: &PgPool,
     notification: &StatusNotification,
     receipt: &Receipt,
@@ -115,7 +128,7 @@ fn is_mismatch(notification: &StatusNotification, recharge: &Recharge) -> bool {
         .is_some_and(|o| *o != recharge.order_id)
         || notification
             .merchant_usn
-            .is_some_and(|u| u != recharge.merchant_usn as u64)
+            .is_some_and(|u| u != recharge.merchant_usn.get())
 }
 
 /// The notification against its recharge (locked in `tx`): weighed, kept, and applied.

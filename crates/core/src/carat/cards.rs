@@ -8,6 +8,7 @@ use std::time::Instant;
 use reqwest::header::{HeaderName, HeaderValue};
 use serde::{Deserialize, Serialize};
 
+use super::CaratCall;
 use super::client::{CaratClient, Exchange};
 use super::error::{CaratError, Refusal};
 use carat_domain::{CardExpiry, CardNumber, MerchantId, MerchantUsn, Nita};
@@ -127,19 +128,19 @@ impl CaratClient {
             .json(&body);
         let started = Instant::now();
         let result = match req.send().await {
-            Err(e) => Err(self.transport_error("card storage", e)),
+            Err(e) => Err(self.transport_error(CaratCall::StoreCard, e)),
             Ok(response) => {
                 let http_status = response.status().as_u16();
                 match response.bytes().await {
-                    Err(e) => Err(self.transport_error("card storage", e)),
+                    Err(e) => Err(self.transport_error(CaratCall::StoreCard, e)),
                     Ok(bytes) => judge(http_status, &bytes),
                 }
             }
         };
-        self.observe("store_card", started, &result);
-        log("store_card", started, &result);
+        self.observe(CaratCall::StoreCard, started, &result);
+        log(CaratCall::StoreCard, started, &result);
         Exchange {
-            call: "store_card",
+            call: CaratCall::StoreCard,
             request,
             result,
         }
@@ -167,20 +168,20 @@ impl CaratClient {
             .form(&[("nita", nita.as_str())]);
         let started = Instant::now();
         let result = match req.send().await {
-            Err(e) => Err(self.transport_error("card storage query", e)),
+            Err(e) => Err(self.transport_error(CaratCall::QueryCard, e)),
             Ok(response) => {
                 let http_status = response.status().as_u16();
                 match response.bytes().await {
-                    Err(e) => Err(self.transport_error("card storage query", e)),
+                    Err(e) => Err(self.transport_error(CaratCall::QueryCard, e)),
                     Ok(bytes) if http_status == 200 && bytes.trim_ascii() == b"OK" => Ok(()),
                     Ok(bytes) => Err(CaratError::Answered(refusal_of(http_status, &bytes))),
                 }
             }
         };
-        self.observe("query_card", started, &result);
-        log("query_card", started, &result);
+        self.observe(CaratCall::QueryCard, started, &result);
+        log(CaratCall::QueryCard, started, &result);
         Exchange {
-            call: "query_card",
+            call: CaratCall::QueryCard,
             request: serde_json::json!({ "nita": nita.as_str(), "path": path }),
             result,
         }
@@ -199,7 +200,8 @@ impl CaratClient {
     }
 }
 
-fn log<T>(call: &'static str, started: Instant, result: &Result<T, CaratError>) {
+fn log<T>(call: CaratCall, started: Instant, result: &Result<T, CaratError>) {
+    let call = call.as_str();
     let elapsed_ms = started.elapsed().as_millis() as u64;
     match result {
         Ok(_) => tracing::info!(call, elapsed_ms, "carat call answered"),

@@ -11,6 +11,7 @@ use serde::Serialize;
 use serde_json::Value;
 use url::Url;
 
+use super::CaratCall;
 use super::error::{CaratError, Refusal};
 use carat_domain::effectuation::BarCode;
 use carat_domain::{
@@ -78,7 +79,7 @@ pub fn transport(base_url: &Url) -> Result<Transport, String> {
 /// in the history), and what came back.
 #[derive(Debug)]
 pub struct Exchange<T> {
-    pub call: &'static str,
+    pub call: CaratCall,
     pub request: Value,
     pub result: Result<T, CaratError>,
 }
@@ -154,14 +155,14 @@ impl CaratClient {
     /// Every call's outcome passes here: counted by operation and outcome, with its latency.
     pub(super) fn observe<T>(
         &self,
-        call: &'static str,
+        call: CaratCall,
         started: Instant,
         result: &Result<T, CaratError>,
     ) {
         crate::carat_wait::carat_waited(started.elapsed());
         self.metrics.carat_call(
-            operation(call),
-            crate::metrics::call_outcome(result),
+            call.operation(),
+            crate::metrics::call_outcome(result).as_str(),
             started.elapsed(),
         );
     }
@@ -207,7 +208,7 @@ impl CaratClient {
             order_id,
             merchant_usn,
         };
-        self.send("begin", req, &body.wrap(), auth).await
+        self.send(CaratCall::Begin, req, &body.wrap(), auth).await
     }
 
     /// `GET /v3/rechargedealers`.
@@ -223,7 +224,8 @@ impl CaratClient {
         let req = self
             .request(Method::GET, "/v3/rechargedealers")
             .query(&query);
-        self.send("list_dealers", req, &query, Auth::Nit(nit)).await
+        self.send(CaratCall::ListDealers, req, &query, Auth::Nit(nit))
+            .await
     }
 
     /// `GET /v3/rechargebranches` (the `normal` recharge's branch data).
@@ -243,7 +245,7 @@ impl CaratClient {
         let req = self
             .request(Method::GET, "/v3/rechargebranches")
             .query(&query);
-        self.send("list_branches", req, &query, Auth::Nit(nit))
+        self.send(CaratCall::ListBranches, req, &query, Auth::Nit(nit))
             .await
     }
 
@@ -271,7 +273,8 @@ impl CaratClient {
                 wallet: None,
             }),
         };
-        self.put_branch_data("list_branches", nit, body).await
+        self.put_branch_data(CaratCall::ListBranches, nit, body)
+            .await
     }
 
     /// `PUT /v3/rechargebranches/{nit}` for an `invoice` recharge: the bill for `bar_code`.
@@ -291,12 +294,13 @@ impl CaratClient {
             }),
             hashes: None,
         };
-        self.put_branch_data("list_invoice", nit, body).await
+        self.put_branch_data(CaratCall::ListInvoice, nit, body)
+            .await
     }
 
     async fn put_branch_data(
         &self,
-        call: &'static str,
+        call: CaratCall,
         nit: &Nit,
         body: ListBranchDataRequest,
     ) -> Exchange<ListBranchDataResponse> {
@@ -322,7 +326,7 @@ impl CaratClient {
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());
-        self.send("effectuate", req, &body.wrap(), Auth::Nit(nit))
+        self.send(CaratCall::Effectuate, req, &body.wrap(), Auth::Nit(nit))
             .await
     }
 
@@ -342,7 +346,11 @@ impl CaratClient {
         let req = self
             .request(Method::PUT, &format!("/v3/recharge/{nit}"))
             .json(&body.wrap());
-        let call = if confirm { "confirm" } else { "undo" };
+        let call = if confirm {
+            CaratCall::Confirm
+        } else {
+            CaratCall::Undo
+        };
         self.send(call, req, &body.wrap(), Auth::Nit(nit)).await
     }
 
@@ -356,7 +364,8 @@ impl CaratClient {
         let req = self
             .request(Method::GET, &format!("/v3/recharge/{nit}/"))
             .query(&query);
-        self.send("query", req, &query, Auth::Nit(nit)).await
+        self.send(CaratCall::Query, req, &query, Auth::Nit(nit))
+            .await
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -367,7 +376,7 @@ impl CaratClient {
     /// is in signature mode, and reads the answer.
     async fn send<T: Envelope + Verdict>(
         &self,
-        call: &'static str,
+        call: CaratCall,
         req: RequestBuilder,
         sent: &impl Serialize,
         auth: Auth<'_>,
@@ -376,13 +385,13 @@ impl CaratClient {
         let req = match self.authorize(req, auth) {
             Ok(req) => req,
             Err(reason) => {
-                let error = CaratError::NotSent {
-                    call: call_noun(call),
-                    reason,
-                };
-                tracing::error!(call, %error, "carat call not sent");
-                self.metrics
-                    .carat_call(operation(call), "transport", Duration::ZERO);
+                let error = CaratError::NotSent { call, reason };
+                tracing::error!(call = call.as_str(), %error, "carat call not sent");
+                self.metrics.carat_call(
+                    call.operation(),
+                    crate::metrics::CallOutcome::Transport.as_str(),
+                    Duration::ZERO,
+                );
                 return Exchange {
                     call,
                     request,
@@ -391,17 +400,19 @@ impl CaratClient {
             }
         };
         let started = Instant::now();
-        let result = self.exchange::<T>(call_noun(call), req).await;
+        let result = self.exchange::<T>(call, req).await;
         self.observe(call, started, &result);
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(body) => tracing::info!(
-                call,
+                call = call.as_str(),
                 elapsed_ms,
                 carat_status = body.status(),
                 "carat call answered"
             ),
-            Err(error) => tracing::warn!(call, elapsed_ms, %error, "carat call failed"),
+            Err(error) => {
+                tracing::warn!(call = call.as_str(), elapsed_ms, %error, "carat call failed")
+            }
         }
         Exchange {
             call,
@@ -412,7 +423,7 @@ impl CaratClient {
 
     async fn exchange<T: Envelope + Verdict>(
         &self,
-        call: &'static str,
+        call: CaratCall,
         req: RequestBuilder,
     ) -> Result<T, CaratError> {
         let response = req
@@ -480,7 +491,7 @@ impl CaratClient {
     }
 
     /// A call that got no answer, sorted by whether it left at all.
-    pub(super) fn transport_error(&self, call: &'static str, e: reqwest::Error) -> CaratError {
+    pub(super) fn transport_error(&self, call: CaratCall, e: reqwest::Error) -> CaratError {
         // A connect that timed out never sent the request: still not sent.
         let connect = e.is_connect() || e.is_builder();
         let timed_out = e.is_timeout();
@@ -516,31 +527,6 @@ fn with_causes(error: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     words
-}
-
-/// A call's `operation` label: the names of issue 9, one per Carat resource and verb.
-fn operation(call: &'static str) -> &'static str {
-    match call {
-        "begin" => "create",
-        "list_dealers" => "dealers",
-        "list_branches" | "list_invoice" => "branches",
-        "query_card" => "card_query",
-        // effectuate, confirm, undo, query, store_card.
-        other => other,
-    }
-}
-
-/// How the storefront's error names a call: "the effectuation", not "the effectuate".
-fn call_noun(call: &'static str) -> &'static str {
-    match call {
-        "begin" => "create",
-        "effectuate" => "effectuation",
-        "confirm" => "confirmation",
-        "list_dealers" => "dealer listing",
-        "list_branches" => "branch data listing",
-        "list_invoice" => "bill listing",
-        other => other,
-    }
 }
 
 /// Reads `{KEY: {...}}`. An error may come in another envelope than the one expected, so a

@@ -5,16 +5,18 @@ use std::fmt;
 
 use carat_wire::Esitef;
 
+use super::CaratCall;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CaratError {
     /// The request never left: connecting failed. Carat cannot have acted on it.
-    #[error("could not reach Carat Portal for the {call}: {reason}")]
-    NotSent { call: &'static str, reason: String },
+    #[error("could not reach Carat Portal for the {}: {reason}", call.noun())]
+    NotSent { call: CaratCall, reason: String },
     /// Sent, but no answer came in time (or the connection broke mid-way). Carat may or may
     /// not have acted on it.
-    #[error("{}", no_answer_message(call, reason, *timeout_ms))]
+    #[error("{}", no_answer_message(call.noun(), reason, *timeout_ms))]
     NoAnswer {
-        call: &'static str,
+        call: CaratCall,
         reason: String,
         /// Set when the client's timeout ran out: how long it waited.
         timeout_ms: Option<u64>,
@@ -87,9 +89,9 @@ fn no_answer_message(call: &str, reason: &str, timeout_ms: Option<u64>) -> Strin
 
 impl CaratError {
     /// The call this error is about, when the client knows it (`effectuate`, `query`...).
-    pub fn call(&self) -> Option<&'static str> {
+    pub fn call(&self) -> Option<CaratCall> {
         match self {
-            Self::NotSent { call, .. } | Self::NoAnswer { call, .. } => Some(call),
+            Self::NotSent { call, .. } | Self::NoAnswer { call, .. } => Some(*call),
             Self::Answered(_) => None,
         }
     }
@@ -142,7 +144,7 @@ mod tests {
         assert!(!no_answer(None).certainly_not_applied());
         assert!(
             CaratError::NotSent {
-                call: "query",
+                call: CaratCall::Query,
                 reason: "refused".into()
             }
             .certainly_not_applied()
@@ -151,7 +153,7 @@ mod tests {
 
     fn no_answer(timeout_ms: Option<u64>) -> CaratError {
         CaratError::NoAnswer {
-            call: "effectuation",
+            call: CaratCall::Effectuate,
             reason: "error sending request".into(),
             timeout_ms,
         }
@@ -167,7 +169,10 @@ mod tests {
             no_answer(None).to_string(),
             "no answer from Carat Portal to the effectuation: error sending request"
         );
-        assert_eq!(no_answer(Some(5)).call(), Some("effectuation"));
+        assert_eq!(
+            no_answer(Some(5)).call().map(CaratCall::noun),
+            Some("effectuation")
+        );
         assert_eq!(no_answer(Some(5)).timeout_ms(), Some(5));
     }
 

@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use super::{CaratFailure, CaratProblem};
-use carat_domain::RechargeStatus;
-use carat_store::{Event, Recharge};
+use carat_domain::{CaratStatus, RechargeStatus};
+use carat_store::{Event, EventKind, Recharge};
 
 /// The answer to the step that was in flight in `step` (effectuating, confirming, undoing) if
 /// that step is what ended `recharge` in failure (failed or expired). `None` when the recharge
@@ -25,7 +25,7 @@ pub(super) fn of_failed_step(
     (from == step.as_str()).then(|| {
         problem(
             end,
-            recharge.carat_status.as_deref(),
+            recharge.carat_status.as_ref().map(CaratStatus::as_str),
             recharge.last_error_code.as_deref(),
             recharge.last_error_message.as_deref(),
             http_status,
@@ -38,11 +38,11 @@ pub(super) fn of_failed_step(
 fn ending(events: &[Event], end: RechargeStatus) -> Option<(String, Option<u16>)> {
     let at = events
         .iter()
-        .rposition(|e| e.kind == "state_change" && e.detail["to"] == end.as_str())?;
+        .rposition(|e| e.kind == EventKind::StateChange && e.detail["to"] == end.as_str())?;
     let from = events[at].detail["from"].as_str()?.to_owned();
     let http_status = events[..at]
         .last()
-        .filter(|e| e.kind == "outbound_call")
+        .filter(|e| e.kind == EventKind::OutboundCall)
         .and_then(|e| http_status_of(&e.detail));
     Some((from, http_status))
 }
@@ -98,11 +98,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn event(kind: &str, detail: Value) -> Event {
+    fn event(kind: EventKind, detail: Value) -> Event {
         Event {
             id: 0,
             at: chrono::Utc::now(),
-            kind: kind.to_owned(),
+            kind,
             name: String::new(),
             actor: None,
             detail,
@@ -110,11 +110,11 @@ mod tests {
     }
 
     fn change(from: &str, to: &str) -> Event {
-        event("state_change", json!({"from": from, "to": to}))
+        event(EventKind::StateChange, json!({"from": from, "to": to}))
     }
 
     fn call(detail: Value) -> Event {
-        event("outbound_call", detail)
+        event(EventKind::OutboundCall, detail)
     }
 
     #[test]

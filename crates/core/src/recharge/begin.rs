@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use super::{CaratFailure, CaratProblem, FlowError, RechargeService, detached};
+use crate::carat::CaratError;
 use carat_domain::{
     Actor, AuthMode, GeneralHash, MerchantId, MerchantUsn, Nit, OrderId, RechargeStatus,
     RechargeType,
@@ -33,39 +34,16 @@ impl RechargeService {
         let auth_mode = self.carat.auth_mode();
         let id = Uuid::new_v4();
         tracing::Span::current().record("recharge_id", tracing::field::display(id));
-        // Committed before the call: the authenticity POST looks for this row. Past the call's
-        // window, a row still without its NIT is failed by the reconciler.
-        let recharge = match store::recharges::insert_created(
-            &self.pool,
-            id,
-            &order_id,
-            recharge_type,
-            auth_mode,
-            self.timing.call_window(),
-        )
-        .await
-        {
-            Ok(recharge) => recharge,
-            Err(StoreError::Duplicate("order_id")) => {
-                let taken = store::recharges::find_by_order_id(&self.pool, &order_id).await?;
-                return Err(match taken {
-                    Some(existing) => FlowError::OrderIdTaken {
-                        id: existing.id,
-                        status: existing.status,
-                    },
-                    // Unique violation, then gone: recharges are never deleted.
-                    None => StoreError::Duplicate("order_id").into(),
-                });
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let recharge = self
+            .insert_created(id, &order_id, recharge_type, auth_mode)
+            .await?;
 
         let exchange = self
             .carat
             .for_recharge(recharge.auth_mode)
             .begin(
                 &order_id,
-                recharge.merchant_usn(),
+                recharge.merchant_usn,
                 &general_hash,
                 recharge_type,
             )
@@ -90,27 +68,58 @@ impl RechargeService {
             .as_ref()
             .ok()
             .and_then(|r| r.general_hash.as_deref());
-        self.take_general_hash(answered_hash.or(now.general_hash.as_deref()))
+        self.take_general_hash(answered_hash.or(now.general_hash.as_ref().map(|h| h.as_str())))
             .await;
-        match (exchange.result, now.status) {
+        self.create_outcome(now, exchange.result).await
+    }
+
+    /// Writes the `created` row, or names the recharge that already has `order_id`. Committed
+    /// before the call: the authenticity POST looks for this row. Past the call's window, a
+    /// row still without its NIT is failed by the reconciler.
+    async fn insert_created(
+        &self,
+        id: Uuid,
+        order_id: &OrderId,
+        recharge_type: RechargeType,
+        auth_mode: AuthMode,
+    ) -> Result<Recharge, FlowError> {
+        match store::recharges::insert_created(
+            &self.pool,
+            id,
+            order_id,
+            recharge_type,
+            auth_mode,
+            self.timing.call_window(),
+        )
+        .await
+        {
+            Ok(recharge) => Ok(recharge),
+            Err(StoreError::Duplicate(store::UniqueConstraint::OrderId)) => {
+                let taken = store::recharges::find_by_order_id(&self.pool, order_id).await?;
+                Err(match taken {
+                    Some(existing) => FlowError::OrderIdTaken {
+                        id: existing.id,
+                        status: existing.status,
+                    },
+                    // Unique violation, then gone: recharges are never deleted.
+                    None => StoreError::Duplicate(store::UniqueConstraint::OrderId).into(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What the create came to, from its answer (or failure) and the recharge as it is now,
+    /// after the authenticity POST had its chance to commit the NIT.
+    async fn create_outcome(
+        &self,
+        now: Recharge,
+        result: Result<BeginRechargeResponse, CaratError>,
+    ) -> Result<Recharge, FlowError> {
+        match (result, now.status) {
             (Ok(_), RechargeStatus::Started) => Ok(now),
             (Ok(_), RechargeStatus::Created) => {
-                let problem = CaratProblem {
-                    failure: CaratFailure::Refused,
-                    message: "Carat Portal accepted the create, but its authenticity POST never \
-                              reached this service: check the authenticity URL registered with Carat"
-                        .into(),
-                    http_status: Some(200),
-                    code: None,
-                    carat_message: None,
-                    carat_status: None,
-                    answered: true,
-                    recharge_status: None,
-                    recharge_id: None,
-                    call: None,
-                    timeout_ms: None,
-                };
-                Err(self.fail_create(&now, problem).await?)
+                Err(self.fail_create(&now, post_never_came()).await?)
             }
             (Ok(_), _) => Ok(now),
             // The NIT arrived but the create's answer did not: the NIT is Carat's, and
@@ -144,7 +153,7 @@ impl RechargeService {
             answer,
             self.carat.merchant_id(),
             &recharge.order_id,
-            recharge.merchant_usn(),
+            recharge.merchant_usn,
         );
         let (nit, general_hash) = match checked {
             Ok(fields) => fields,
@@ -161,7 +170,7 @@ impl RechargeService {
             &self.pool,
             NitPost {
                 order_id: &recharge.order_id,
-                merchant_usn: recharge.merchant_usn(),
+                merchant_usn: recharge.merchant_usn,
                 nit: &nit,
                 general_hash: &general_hash,
             },
@@ -267,6 +276,25 @@ fn unusable_answer(why: String) -> CaratProblem {
         message: format!(
             "Carat Portal accepted the signed create, but its answer cannot be used: {why}"
         ),
+        http_status: Some(200),
+        code: None,
+        carat_message: None,
+        carat_status: None,
+        answered: true,
+        recharge_status: None,
+        recharge_id: None,
+        call: None,
+        timeout_ms: None,
+    }
+}
+
+/// Carat accepted the create, yet no NIT came: its authenticity POST never reached us.
+fn post_never_came() -> CaratProblem {
+    CaratProblem {
+        failure: CaratFailure::Refused,
+        message: "Carat Portal accepted the create, but its authenticity POST never \
+                  reached this service: check the authenticity URL registered with Carat"
+            .into(),
         http_status: Some(200),
         code: None,
         carat_message: None,

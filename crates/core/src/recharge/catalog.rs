@@ -13,28 +13,29 @@ use carat_domain::{
     Actor, BranchCode, Ddd, DealerCode, Effectuation, EffectuationInput, FieldError, Nit,
     RechargeStatus, RechargeType,
 };
+use carat_store::listings::ListingKey;
 use carat_store::{self as store, Changes, Guard, Recharge, Step};
 use carat_wire::{AmountRange, BranchDataDealerRef, ListBranchDataResponse, ListDealersResponse};
 
 /// The stored listing of a recharge's dealers.
-pub(super) const DEALERS_LISTING: &str = "dealers";
+pub(super) const DEALERS_LISTING: &ListingKey = &ListingKey::Dealers;
 
 /// The stored listing of a recharge's branch data for `ddd` and `dealer` (dealer codes compare
 /// as numbers: Carat writes dealer 1 as `1` and as `001`).
-fn branches_listing(ddd: &Ddd, dealer: &DealerCode) -> String {
-    format!(
-        "branches ddd={ddd} dealer={}",
-        catalog_check::dealer_number(dealer.as_str()).unwrap_or_default()
-    )
+fn branches_listing(ddd: &Ddd, dealer: &DealerCode) -> ListingKey {
+    ListingKey::Branches {
+        ddd: ddd.clone(),
+        dealer: catalog_check::dealer_number(dealer.as_str()).unwrap_or_default(),
+    }
 }
 
 /// The stored listing of a recharge's branch data for an `others` product: `dealer`'s branch
 /// `branch`.
-fn product_listing(dealer: &DealerCode, branch: &BranchCode) -> String {
-    format!(
-        "branches dealer={} branch={branch}",
-        catalog_check::dealer_number(dealer.as_str()).unwrap_or_default()
-    )
+fn product_listing(dealer: &DealerCode, branch: &BranchCode) -> ListingKey {
+    ListingKey::Product {
+        dealer: catalog_check::dealer_number(dealer.as_str()).unwrap_or_default(),
+        branch: branch.clone(),
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -275,7 +276,7 @@ impl RechargeService {
         id: Uuid,
         dealer_code: &DealerCode,
         bar_code: &BarCode,
-        listing: &str,
+        listing: &ListingKey,
     ) -> Result<BillListing, FlowError> {
         let (recharge, nit) = self.listable(id).await?;
         if recharge.recharge_type != RechargeType::Invoice {
@@ -313,7 +314,7 @@ impl RechargeService {
     async fn keep<T: Serialize>(
         &self,
         recharge: &Recharge,
-        listing: &str,
+        listing: &ListingKey,
         view: &T,
     ) -> Result<(), FlowError> {
         let body = serde_json::to_value(view).expect("a view serializes");
@@ -324,7 +325,7 @@ impl RechargeService {
     async fn stored<T: DeserializeOwned>(
         &self,
         recharge: &Recharge,
-        listing: &str,
+        listing: &ListingKey,
     ) -> Result<Option<T>, FlowError> {
         let body = store::listings::find(&self.pool, recharge.id, listing).await?;
         Ok(body.and_then(|body| serde_json::from_value(body).ok()))

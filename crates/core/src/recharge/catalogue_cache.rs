@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use super::catalog::{BranchData, DEALERS_LISTING, Dealers};
 use super::{FlowError, RechargeService};
 use carat_domain::{GeneralHash, RechargeType};
+use carat_store::listings::ListingKey;
 use carat_store::{self as store, Recharge};
 
 /// A listing the cache can hold: what hash it came with, and whether it lists anything.
@@ -69,7 +70,7 @@ fn judge(sent: Option<&GeneralHash>, answered: Option<&str>, lists_nothing: bool
 
 /// Which listings are the same for every recharge of a type, and so may be cached: all but an
 /// `invoice` recharge's branch data, which is the customer's own bill.
-fn cacheable(recharge_type: RechargeType, listing: &str) -> bool {
+fn cacheable(recharge_type: RechargeType, listing: &ListingKey) -> bool {
     recharge_type != RechargeType::Invoice || listing == DEALERS_LISTING
 }
 
@@ -99,7 +100,7 @@ impl RechargeService {
     pub(super) async fn list_through_cache<T, F, Fut>(
         &self,
         recharge: &Recharge,
-        listing: &str,
+        listing: &ListingKey,
         call: F,
     ) -> Result<T, FlowError>
     where
@@ -188,12 +189,13 @@ mod tests {
 
     #[test]
     fn only_a_customers_bill_is_never_cached() {
-        assert!(cacheable(RechargeType::Normal, "branches ddd=11 dealer=1"));
+        let branches = ListingKey::Branches {
+            ddd: carat_domain::Ddd::parse("11").unwrap(),
+            dealer: 1,
+        };
+        assert!(cacheable(RechargeType::Normal, &branches));
         assert!(cacheable(RechargeType::Others, DEALERS_LISTING));
         assert!(cacheable(RechargeType::Invoice, DEALERS_LISTING));
-        assert!(!cacheable(
-            RechargeType::Invoice,
-            "branches ddd=11 dealer=1"
-        ));
+        assert!(!cacheable(RechargeType::Invoice, &branches));
     }
 }

@@ -12,7 +12,8 @@ use super::{
 };
 use carat_domain::payment_methods::to_wire_list;
 use carat_domain::{Actor, CaratStatus, RechargeStatus, UsedPaymentMethod};
-use carat_store::{self as store, Changes, Guard, Recharge, Step};
+use carat_store::{self as store, CallRecord, Changes, Guard, Recharge, Step};
+use carat_wire::ConfirmRechargeResponse;
 
 /// The two decisions, and the states they pass through.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +157,47 @@ impl RechargeService {
                 why_not(RechargeStatus::Created, decision.action()),
             ));
         };
+        let Some((sent, used_payment_methods)) = self
+            .start_decision(recharge, decision, used_payment_methods, guard, actor)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let exchange = self
+            .carat_for(recharge)
+            .confirm(&nit, decision.confirm, used_payment_methods)
+            .await;
+        let call = call_record(&exchange);
+        Ok(Some(match exchange.result {
+            Ok(answer) => {
+                self.decision_answered(recharge, &sent, decision, actor, call, answer)
+                    .await
+            }
+            Err(error) => Err(self
+                .call_failed(
+                    &sent,
+                    actor,
+                    &CaratStatus::Ppc,
+                    RechargeStatus::PendingConfirmation,
+                    call,
+                    error,
+                )
+                .await),
+        }))
+    }
+
+    /// Moves the recharge to the decision's in-flight state before the call goes out, with
+    /// the payment methods the call will carry. `None`: it moved first; nothing is to be sent.
+    async fn start_decision(
+        &self,
+        recharge: &Recharge,
+        decision: Decision,
+        used_payment_methods: Option<Vec<String>>,
+        guard: Guard,
+        actor: &Actor,
+    ) -> Result<Option<(Recharge, Option<Vec<String>>)>, FlowError> {
         let in_flight = decision.in_flight();
+        // The same decision sent again carries the methods kept with the first.
         let used_payment_methods = if recharge.status == in_flight {
             recharge.decision_payment_methods.clone().map(|m| m.0)
         } else {
@@ -170,48 +211,26 @@ impl RechargeService {
             detail: serde_json::json!({"confirm": decision.confirm}),
             ..self.call_step(recharge, in_flight, guard, actor)
         };
-        let Some(sent) = store::recharges::apply(&self.pool, step).await? else {
-            return Ok(None);
-        };
-        let exchange = self
-            .carat_for(recharge)
-            .confirm(&nit, decision.confirm, used_payment_methods)
-            .await;
-        let call = call_record(&exchange);
-        let answer = match exchange.result {
-            Ok(answer) => answer,
-            Err(error) => {
-                let failed = self
-                    .call_failed(
-                        &sent,
-                        actor,
-                        &CaratStatus::Ppc,
-                        RechargeStatus::PendingConfirmation,
-                        call,
-                        error,
-                    )
-                    .await;
-                return Ok(Some(Err(failed)));
-            }
-        };
+        let sent = store::recharges::apply(&self.pool, step).await?;
+        Ok(sent.map(|sent| (sent, used_payment_methods)))
+    }
+
+    /// Carat answered the decision: the recharge ends as its status says, or, when that
+    /// status ends nothing, is in doubt until a query settles it.
+    async fn decision_answered(
+        &self,
+        recharge: &Recharge,
+        sent: &Recharge,
+        decision: Decision,
+        actor: &Actor,
+        call: CallRecord,
+        answer: ConfirmRechargeResponse,
+    ) -> Result<Recharge, FlowError> {
+        let in_flight = decision.in_flight();
         let carat = answer.status.as_deref().map(CaratStatus::parse);
         let Some(end) = settled_by(in_flight, carat.as_ref()) else {
-            let esitef = answer.esitef.unwrap_or_default();
-            let shown = carat.as_ref().map_or("none", |c| c.as_str()).to_owned();
-            let problem = CaratProblem::from_answer(
-                CaratFailure::OutcomeUnknown,
-                format!(
-                    "Carat Portal answered the {} with status {shown:?}, which does not end the \
-                     recharge; its outcome is unknown until a query settles it",
-                    decision.action()
-                ),
-                Some(esitef.code),
-                esitef.message,
-                &shown,
-            );
-            return Ok(Some(Err(self
-                .mark_in_doubt(&sent, actor, call, problem)
-                .await)));
+            let problem = unsettling_answer(decision, carat.as_ref(), answer);
+            return Err(self.mark_in_doubt(sent, actor, call, problem).await);
         };
         let step = Step {
             changes: Changes {
@@ -226,14 +245,32 @@ impl RechargeService {
             },
             call: Some(call),
             detail: serde_json::json!({"confirm": decision.confirm}),
-            ..self.step(&sent, end, Guard::Attempt(sent.attempt), actor)
+            ..self.step(sent, end, Guard::Attempt(sent.attempt), actor)
         };
-        let settled = match self.record(step).await {
-            Ok(stored) => self.step_outcome(stored, in_flight).await,
-            Err(e) => Err(e),
-        };
-        Ok(Some(settled))
+        let stored = self.record(step).await?;
+        self.step_outcome(stored, in_flight).await
     }
+}
+
+/// An answer to a decision whose status does not end the recharge: its outcome is unknown.
+fn unsettling_answer(
+    decision: Decision,
+    carat: Option<&CaratStatus>,
+    answer: ConfirmRechargeResponse,
+) -> CaratProblem {
+    let esitef = answer.esitef.unwrap_or_default();
+    let shown = carat.map_or("none", |c| c.as_str()).to_owned();
+    CaratProblem::from_answer(
+        CaratFailure::OutcomeUnknown,
+        format!(
+            "Carat Portal answered the {} with status {shown:?}, which does not end the \
+             recharge; its outcome is unknown until a query settles it",
+            decision.action()
+        ),
+        Some(esitef.code),
+        esitef.message,
+        &shown,
+    )
 }
 
 #[cfg(test)]

@@ -117,81 +117,19 @@ fn to_wire(
     general_hash: &GeneralHash,
     card: Option<&CardSecrets>,
 ) -> DoRechargeRequest {
-    let dealer_ref = |code: &DealerCode, type_code: &DealerTypeCode| DealerRef {
-        code: code.to_string(),
-        type_code: type_code.to_string(),
-        branch: None,
-    };
-    let (dealer, phone, amount_key, answers, invoice) = match &effectuation.input {
-        EffectuationInput::Normal {
-            dealer,
-            phone,
-            amount_key,
-            answers,
-            ..
-        } => (
-            dealer_ref(&dealer.code, &dealer.type_code),
-            Some(WirePhone {
-                ddd: phone.ddd.to_string(),
-                number: phone.number.to_string(),
-            }),
-            amount_key.as_ref(),
-            answers.as_slice(),
-            None,
-        ),
-        EffectuationInput::Others {
-            dealer,
-            amount_key,
-            answers,
-            ..
-        } => (
-            DealerRef {
-                branch: Some(BranchRef {
-                    code: dealer.branch.code.to_string(),
-                }),
-                ..dealer_ref(&dealer.code, &dealer.type_code)
-            },
-            None,
-            amount_key.as_ref(),
-            answers.as_slice(),
-            None,
-        ),
-        EffectuationInput::Invoice {
-            dealer, invoice, ..
-        } => (
-            dealer_ref(&dealer.code, &dealer.type_code),
-            None,
-            None,
-            &[][..],
-            Some(InvoiceWire {
-                bar_code: invoice.bar_code.to_string(),
-                description: invoice.description.to_string(),
-                expiry_date: invoice.expiry_date.to_string(),
-                reference_data: invoice.reference_data.to_string(),
-                echo: invoice.echo.to_string(),
-            }),
-        ),
-    };
+    let sold = Sold::of(&effectuation.input);
     let optional = &effectuation.optional;
     DoRechargeRequest {
         hashes: Some(Hashes {
             general: Some(general_hash.to_string()),
             wallet: None,
         }),
-        dealer,
-        phone,
+        dealer: sold.dealer,
+        phone: sold.phone,
         amount: effectuation.input.amount().to_wire(),
-        amount_key: amount_key.map(ToString::to_string),
-        answers: (!answers.is_empty()).then(|| {
-            answers
-                .iter()
-                .map(|a| AnswerWire {
-                    code: a.code.to_string(),
-                    description: a.description.to_string(),
-                })
-                .collect()
-        }),
-        invoice,
+        amount_key: sold.amount_key.map(ToString::to_string),
+        answers: answers_to_wire(sold.answers),
+        invoice: sold.invoice,
         used_payment_methods: optional
             .used_payment_methods
             .as_deref()
@@ -205,6 +143,91 @@ fn to_wire(
             .as_ref()
             .map(|p| super::payment::to_wire(p, card)),
     }
+}
+
+/// The parts of the request that differ by kind: what is sold, and to whom.
+struct Sold<'a> {
+    dealer: DealerRef,
+    phone: Option<WirePhone>,
+    amount_key: Option<&'a AmountKey>,
+    answers: &'a [Answer],
+    invoice: Option<InvoiceWire>,
+}
+
+impl<'a> Sold<'a> {
+    fn of(input: &'a EffectuationInput) -> Self {
+        match input {
+            EffectuationInput::Normal {
+                dealer,
+                phone,
+                amount_key,
+                answers,
+                ..
+            } => Self {
+                dealer: dealer_ref(&dealer.code, &dealer.type_code),
+                phone: Some(WirePhone {
+                    ddd: phone.ddd.to_string(),
+                    number: phone.number.to_string(),
+                }),
+                amount_key: amount_key.as_ref(),
+                answers,
+                invoice: None,
+            },
+            EffectuationInput::Others {
+                dealer,
+                amount_key,
+                answers,
+                ..
+            } => Self {
+                dealer: DealerRef {
+                    branch: Some(BranchRef {
+                        code: dealer.branch.code.to_string(),
+                    }),
+                    ..dealer_ref(&dealer.code, &dealer.type_code)
+                },
+                phone: None,
+                amount_key: amount_key.as_ref(),
+                answers,
+                invoice: None,
+            },
+            EffectuationInput::Invoice {
+                dealer, invoice, ..
+            } => Self {
+                dealer: dealer_ref(&dealer.code, &dealer.type_code),
+                phone: None,
+                amount_key: None,
+                answers: &[],
+                invoice: Some(InvoiceWire {
+                    bar_code: invoice.bar_code.to_string(),
+                    description: invoice.description.to_string(),
+                    expiry_date: invoice.expiry_date.to_string(),
+                    reference_data: invoice.reference_data.to_string(),
+                    echo: invoice.echo.to_string(),
+                }),
+            },
+        }
+    }
+}
+
+fn dealer_ref(code: &DealerCode, type_code: &DealerTypeCode) -> DealerRef {
+    DealerRef {
+        code: code.to_string(),
+        type_code: type_code.to_string(),
+        branch: None,
+    }
+}
+
+/// The questions' answers, left out when there are none.
+fn answers_to_wire(answers: &[Answer]) -> Option<Vec<AnswerWire>> {
+    (!answers.is_empty()).then(|| {
+        answers
+            .iter()
+            .map(|a| AnswerWire {
+                code: a.code.to_string(),
+                description: a.description.to_string(),
+            })
+            .collect()
+    })
 }
 
 impl RechargeService {
@@ -373,58 +396,12 @@ impl RechargeService {
         answer: DoRechargeResponse,
     ) -> Result<Recharge, FlowError> {
         let carat = CaratStatus::parse(answer.status.as_deref().unwrap_or_default());
-        let guard = Guard::Attempt(sent.attempt);
-        let (payment_methods_max, send_payment_methods) =
-            super::payment_methods::announced_in(&answer);
         let pin_sale = sent.recharge_type == RechargeType::Others;
         let payment = super::payment::answered("effectuation", answer.payment.as_ref(), pin_sale);
         match sent.status.after_carat_reports(&carat) {
             Some(RechargeStatus::PendingConfirmation) => {
-                let mut receipts = Receipts {
-                    customer: answer.customer.and_then(|r| r.receipt),
-                    merchant: answer.merchant.and_then(|r| r.receipt),
-                };
-                if pin_sale {
-                    // The PIN may come in the payment's customer receipt: sealed with the sale's.
-                    let paid = answer
-                        .payment
-                        .as_ref()
-                        .and_then(|p| p.customer.as_ref())
-                        .and_then(|r| r.receipt.clone());
-                    receipts.customer = match (receipts.customer, paid) {
-                        (Some(sale), Some(paid)) => Some(format!("{sale}\n{paid}")),
-                        (sale, paid) => sale.or(paid),
-                    };
-                }
-                // A PIN sale's receipts are sealed here and committed with this step, before
-                // the storefront hears of the sale.
-                let changes = self.receipt_changes(sent, receipts);
-                let pin_kept = changes.sealed_receipts.is_some();
-                let mut detail = serde_json::json!({"carat_status": carat.to_string()});
-                let mut step = Step {
-                    changes: Changes {
-                        carat_status: Some(carat.to_string()),
-                        carat_answer: Some(CaratAnswer {
-                            payment_methods_max,
-                            send_payment_methods: send_payment_methods.then_some(true),
-                            ..carat_answer(answer.esitef.as_ref(), answer.authorization.as_ref())
-                        }),
-                        payment,
-                        ..changes
-                    },
-                    call: Some(call),
-                    ..self.step(sent, RechargeStatus::PendingConfirmation, guard, actor)
-                };
-                if sent.recharge_type == RechargeType::Others {
-                    // The history records that the PIN was kept, never its text.
-                    detail["pin_receipt_kept"] = pin_kept.into();
-                    if !pin_kept {
-                        // No PIN to deliver: the reconciler undoes it at once.
-                        step.next = NextAttempt::In(Duration::ZERO);
-                    }
-                }
-                step.detail = detail;
-                self.record(step).await
+                self.sold_pending_confirmation(sent, actor, call, &answer, &carat, payment)
+                    .await
             }
             // AGU: Carat offers TV packages (`resubmit.rs`).
             Some(RechargeStatus::AwaitingChoice) => {
@@ -432,24 +409,16 @@ impl RechargeService {
                     .await
             }
             Some(end @ (RechargeStatus::Failed | RechargeStatus::Expired)) => {
-                // The authorizer's words are the ones that explain a denial.
-                let words = answer
-                    .host
-                    .clone()
-                    .filter(|h| h.code.is_some())
-                    .or(answer.sitef.clone());
-                let code = words.as_ref().and_then(|w| w.code.clone());
-                let message = words.and_then(|w| w.message);
                 let step = Step {
                     changes: Changes {
                         carat_status: Some(carat.to_string()),
-                        error: Some((code.clone(), message.clone())),
+                        error: Some(denial_words(&answer)),
                         payment,
                         ..Changes::default()
                     },
                     call: Some(call),
                     detail: serde_json::json!({"carat_status": carat.to_string()}),
-                    ..self.step(sent, end, guard, actor)
+                    ..self.step(sent, end, guard_of(sent), actor)
                 };
                 let stored = self.record(step).await?;
                 self.step_outcome(stored, sent.status).await
@@ -471,4 +440,89 @@ impl RechargeService {
             }
         }
     }
+
+    /// The sale went through (PPC): its receipts and Carat's answer are recorded, and it
+    /// waits for the storefront's confirmation.
+    async fn sold_pending_confirmation(
+        &self,
+        sent: &Recharge,
+        actor: &Actor,
+        call: CallRecord,
+        answer: &DoRechargeResponse,
+        carat: &CaratStatus,
+        payment: Option<PaymentWrite>,
+    ) -> Result<Recharge, FlowError> {
+        let (payment_methods_max, send_payment_methods) =
+            super::payment_methods::announced_in(answer);
+        let pin_sale = sent.recharge_type == RechargeType::Others;
+        // A PIN sale's receipts are sealed here and committed with this step, before
+        // the storefront hears of the sale.
+        let changes = self.receipt_changes(sent, sold_receipts(answer, pin_sale));
+        let pin_kept = changes.sealed_receipts.is_some();
+        let mut detail = serde_json::json!({"carat_status": carat.to_string()});
+        let mut step = Step {
+            changes: Changes {
+                carat_status: Some(carat.to_string()),
+                carat_answer: Some(CaratAnswer {
+                    payment_methods_max,
+                    send_payment_methods: send_payment_methods.then_some(true),
+                    ..carat_answer(answer.esitef.as_ref(), answer.authorization.as_ref())
+                }),
+                payment,
+                ..changes
+            },
+            call: Some(call),
+            ..self.step(
+                sent,
+                RechargeStatus::PendingConfirmation,
+                guard_of(sent),
+                actor,
+            )
+        };
+        if pin_sale {
+            // The history records that the PIN was kept, never its text.
+            detail["pin_receipt_kept"] = pin_kept.into();
+            if !pin_kept {
+                // No PIN to deliver: the reconciler undoes it at once.
+                step.next = NextAttempt::In(Duration::ZERO);
+            }
+        }
+        step.detail = detail;
+        self.record(step).await
+    }
+}
+
+/// The effectuation's step is taken only if no other attempt came in between.
+fn guard_of(sent: &Recharge) -> Guard {
+    Guard::Attempt(sent.attempt)
+}
+
+/// The sale's receipts. A PIN sale's PIN may come in the payment's customer receipt: that
+/// one is joined to the sale's, to be sealed with it.
+fn sold_receipts(answer: &DoRechargeResponse, pin_sale: bool) -> Receipts {
+    let receipt = |r: Option<&carat_wire::Receipt>| r.and_then(|r| r.receipt.clone());
+    let mut receipts = Receipts {
+        customer: receipt(answer.customer.as_ref()),
+        merchant: receipt(answer.merchant.as_ref()),
+    };
+    if pin_sale {
+        let paid = receipt(answer.payment.as_ref().and_then(|p| p.customer.as_ref()));
+        receipts.customer = match (receipts.customer, paid) {
+            (Some(sale), Some(paid)) => Some(format!("{sale}\n{paid}")),
+            (sale, paid) => sale.or(paid),
+        };
+    }
+    receipts
+}
+
+/// The code and message of a denial: the authorizer's (`host`) when it gave a code, else
+/// SiTef's; they are the words that explain it.
+fn denial_words(answer: &DoRechargeResponse) -> (Option<String>, Option<String>) {
+    let words = answer
+        .host
+        .clone()
+        .filter(|h| h.code.is_some())
+        .or(answer.sitef.clone());
+    let code = words.as_ref().and_then(|w| w.code.clone());
+    (code, words.and_then(|w| w.message))
 }

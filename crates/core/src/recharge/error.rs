@@ -1,6 +1,6 @@
 //! Why a use case did not succeed, in the storefront's terms.
 
-use crate::carat::CaratError;
+use crate::carat::{CaratCall, CaratError};
 use carat_domain::{CaratStatus, FieldError, RechargeStatus};
 use carat_store::StoreError;
 
@@ -84,7 +84,7 @@ pub struct CaratProblem {
     /// create: its `order_id` stays bound to this recharge).
     pub recharge_id: Option<uuid::Uuid>,
     /// Which call failed, when Carat's own words do not say (it did not answer).
-    pub call: Option<&'static str>,
+    pub call: Option<CaratCall>,
     /// How long the call was waited for, when it timed out.
     pub timeout_ms: Option<u64>,
 }
@@ -187,14 +187,14 @@ mod tests {
         assert_eq!(failure(&answered(500, false)), CaratFailure::Unavailable);
         assert_eq!(failure(&answered(200, true)), CaratFailure::Unavailable);
         let timeout = CaratError::NoAnswer {
-            call: "query",
+            call: CaratCall::Query,
             reason: "timed out".into(),
             timeout_ms: Some(700),
         };
         let problem = CaratProblem::not_applied(&timeout);
         assert_eq!(problem.failure, CaratFailure::Unavailable);
         assert_eq!(
-            (problem.call, problem.timeout_ms),
+            (problem.call.map(CaratCall::noun), problem.timeout_ms),
             (Some("query"), Some(700))
         );
         assert!(!problem.answered);

@@ -122,6 +122,21 @@ impl RechargeService {
         &self.pool
     }
 
+    /// Whether a recharge with this id exists (a path names one before its body is read).
+    pub async fn exists(&self, id: Uuid) -> Result<bool, FlowError> {
+        Ok(store::recharges::find(&self.pool, id).await?.is_some())
+    }
+
+    /// The operators' listing: recharges matching `filter`, newest first, after `after`.
+    pub async fn list(
+        &self,
+        filter: &store::recharge_list::Filter,
+        after: Option<store::recharge_list::Key>,
+        limit: i64,
+    ) -> Result<Vec<Recharge>, FlowError> {
+        Ok(store::recharge_list::list(&self.pool, filter, after, limit).await?)
+    }
+
     /// The recharge and its history.
     pub async fn get(&self, id: Uuid) -> Result<(Recharge, Vec<Event>), FlowError> {
         let recharge = self.load(id).await?;
@@ -317,7 +332,7 @@ fn call_record<T: carat_wire::Verdict>(exchange: &Exchange<T>) -> store::CallRec
     };
     detail["request"] = exchange.request.clone();
     store::CallRecord {
-        name: exchange.call.to_owned(),
+        name: exchange.call.as_str().to_owned(),
         detail,
     }
 }

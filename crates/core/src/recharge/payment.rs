@@ -18,6 +18,7 @@ use carat_domain::payment::{
     AuthorizerId, CardSource, CustomerId, ExtraParam, Installment, PaymentInput, TokenTail,
 };
 use carat_domain::{AmountCents, FieldError};
+use carat_store::cards::PayingCard;
 use carat_store::payments::PaymentRow;
 use carat_store::payments::{PaymentAnswered, PaymentWrite};
 use carat_wire::{
@@ -227,13 +228,8 @@ impl RechargeService {
     /// A stored card that may pay (`cards`, status CON): its token, BIN and last four.
     async fn stored_card(&self, id: Uuid) -> Result<StoredCard, FlowError> {
         let field = "payment.card.stored_card_id";
-        let row: Option<CardRow> =
-            sqlx::query_as("SELECT status, token, bin, last4 FROM cards WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(carat_store::StoreError::from)?;
-        let Some(CardRow {
+        let row = carat_store::cards::paying_card(&self.pool, id).await?;
+        let Some(PayingCard {
             status,
             token,
             bin,
@@ -260,15 +256,6 @@ impl RechargeService {
             ))),
         }
     }
-}
-
-/// What a payment reads of a `cards` row.
-#[derive(sqlx::FromRow)]
-struct CardRow {
-    status: String,
-    token: Option<String>,
-    bin: Option<String>,
-    last4: Option<String>,
 }
 
 /// A stored card's token and what of its number the service keeps.

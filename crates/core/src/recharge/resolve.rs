@@ -333,7 +333,7 @@ mod tests {
         assert!(record_in_refusal(&http_500).is_none());
         assert!(
             record_in_refusal(&CaratError::NoAnswer {
-                call: "query",
+                call: crate::carat::CaratCall::Query,
                 reason: "timeout".into(),
                 timeout_ms: None,
             })
@@ -370,7 +370,7 @@ mod tests {
                 Effectuating,
                 &nov,
                 &CaratError::NoAnswer {
-                    call: "query",
+                    call: crate::carat::CaratCall::Query,
                     reason: "timeout".into(),
                     timeout_ms: None,
                 }

@@ -89,13 +89,11 @@ pub struct StatusNotification {
     #[serde(serialize_with = "not_kept")]
     pub merchant_receipt: Option<String>,
     pub authorizer: Option<String>,
-    /// `C` credit, `D` debit, `B` boleto.
-    pub payment_type: Option<String>,
+    pub payment_type: Option<PaymentType>,
     pub sitef_date: Option<NaiveDateTime>,
     pub effectuation_date: Option<NaiveDateTime>,
     pub installments: Option<u8>,
-    /// `3` with interest (issuer), `4` without (merchant).
-    pub financing_type: Option<String>,
+    pub financing_type: Option<FinancingType>,
     pub message: Option<String>,
     pub authorizer_response_code: Option<String>,
     pub network: Option<String>,
@@ -112,6 +110,70 @@ pub struct StatusNotification {
 impl StatusNotification {
     pub fn carat_status(&self) -> CaratStatus {
         CaratStatus::parse(&self.status)
+    }
+}
+
+/// `tipoPagamento`: how the customer paid. Serialized as Carat sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum PaymentType {
+    #[serde(rename = "C")]
+    Credit,
+    #[serde(rename = "D")]
+    Debit,
+    #[serde(rename = "B")]
+    Boleto,
+}
+
+impl PaymentType {
+    pub fn parse(value: &str) -> Result<Self, FormatError> {
+        match value {
+            "C" => Ok(Self::Credit),
+            "D" => Ok(Self::Debit),
+            "B" => Ok(Self::Boleto),
+            _ => Err(FormatError::Rule(
+                "must be C (credit), D (debit) or B (boleto)",
+            )),
+        }
+    }
+
+    /// Carat's letter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Credit => "C",
+            Self::Debit => "D",
+            Self::Boleto => "B",
+        }
+    }
+}
+
+/// `tipoFinanciamento`: who pays the installments' interest. Serialized as Carat sends it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum FinancingType {
+    /// `3`: with interest (the issuer's).
+    #[serde(rename = "3")]
+    WithInterest,
+    /// `4`: without interest (the merchant's).
+    #[serde(rename = "4")]
+    WithoutInterest,
+}
+
+impl FinancingType {
+    pub fn parse(value: &str) -> Result<Self, FormatError> {
+        match value {
+            "3" => Ok(Self::WithInterest),
+            "4" => Ok(Self::WithoutInterest),
+            _ => Err(FormatError::Rule(
+                "must be 3 (with interest) or 4 (without interest)",
+            )),
+        }
+    }
+
+    /// Carat's digit.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WithInterest => "3",
+            Self::WithoutInterest => "4",
+        }
     }
 }
 
@@ -184,152 +246,224 @@ fn receipt(value: &str) -> Result<(), FormatError> {
     Ok(())
 }
 
-fn one_of(
-    allowed: &'static [&'static str],
-    rule: &'static str,
-) -> impl Fn(&str) -> Result<(), FormatError> {
-    move |v| {
-        if allowed.contains(&v) {
-            Ok(())
-        } else {
-            Err(FormatError::Rule(rule))
-        }
+// The readers of one form parameter, each named by its parameter for the error.
+
+/// An empty optional parameter is taken as absent: Carat's forms may carry a parameter that
+/// does not apply with no value ([UNKNOWN] whether they do; tolerated either way).
+fn present(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+fn required(name: &'static str, value: Option<String>) -> Result<String, FieldError> {
+    value.ok_or_else(|| FieldError::new(name, "is missing"))
+}
+
+fn optional<T>(
+    name: &'static str,
+    value: Option<String>,
+    parse: impl FnOnce(String) -> Result<T, FormatError>,
+) -> Result<Option<T>, FieldError> {
+    present(value)
+        .map(|v| parse(v).map_err(|e| FieldError::new(name, e)))
+        .transpose()
+}
+
+fn formatted(
+    name: &'static str,
+    format: Format,
+    value: Option<String>,
+) -> Result<Option<String>, FieldError> {
+    let value = present(value);
+    if let Some(v) = &value {
+        check_field(name, format, v)?;
     }
+    Ok(value)
+}
+
+fn checked(
+    name: &'static str,
+    value: Option<String>,
+    rule: impl Fn(&str) -> Result<(), FormatError>,
+) -> Result<Option<String>, FieldError> {
+    optional(name, value, |v| rule(&v).map(|()| v))
+}
+
+/// `status`: Carat's three capital letters.
+fn status(value: Option<String>) -> Result<String, FieldError> {
+    let status = required("status", value)?;
+    check_field("status", Format::exactly(3, Charset::Alphanumeric), &status)?;
+    if !status.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(FieldError::new(
+            "status",
+            "must be 3 capital letters (digest §5.1)",
+        ));
+    }
+    Ok(status)
 }
 
 impl TryFrom<StatusForm> for StatusNotification {
     type Error = FieldError;
 
-    fn try_from(form: StatusForm) -> Result<Self, FieldError> {
-        // An empty optional parameter is taken as absent: Carat's forms may carry a parameter
-        // that does not apply with no value ([UNKNOWN] whether they do; tolerated either way).
-        fn present(value: Option<String>) -> Option<String> {
-            value.filter(|v| !v.is_empty())
-        }
-        fn required(name: &'static str, value: Option<String>) -> Result<String, FieldError> {
-            value.ok_or_else(|| FieldError::new(name, "is missing"))
-        }
-        fn optional<T>(
-            name: &'static str,
-            value: Option<String>,
-            parse: impl FnOnce(String) -> Result<T, FormatError>,
-        ) -> Result<Option<T>, FieldError> {
-            present(value)
-                .map(|v| parse(v).map_err(|e| FieldError::new(name, e)))
-                .transpose()
-        }
-        fn formatted(
-            name: &'static str,
-            format: Format,
-            value: Option<String>,
-        ) -> Result<Option<String>, FieldError> {
-            let value = present(value);
-            if let Some(v) = &value {
-                check_field(name, format, v)?;
-            }
-            Ok(value)
-        }
-        fn checked(
-            name: &'static str,
-            value: Option<String>,
-            rule: impl Fn(&str) -> Result<(), FormatError>,
-        ) -> Result<Option<String>, FieldError> {
-            optional(name, value, |v| rule(&v).map(|()| v))
-        }
-        use Charset::{Alphanumeric, Numeric, Text};
+    /// The parameters are read in §6.2's order, so a form with several wrong names the first.
+    fn try_from(mut form: StatusForm) -> Result<Self, FieldError> {
+        let nit =
+            Nit::parse(required("nit", form.nit.take())?).map_err(|e| FieldError::new("nit", e))?;
+        let mut n = Self::bare(nit, status(form.status.take())?);
+        n.read_references(&mut form)?;
+        n.customer_receipt = checked("cupom", form.cupom.take(), receipt)?;
+        n.merchant_receipt = checked(
+            "cupomEstabelecimento",
+            form.cupom_estabelecimento.take(),
+            receipt,
+        )?;
+        n.read_payment(&mut form)?;
+        n.read_authorization(&mut form)?;
+        n.read_analysis(&mut form)?;
+        // Seen only in an example [UNKNOWN]: a BIN, 6 or 8 digits. Never a card number.
+        n.card_bin = formatted(
+            "binCartao",
+            Format::between(6, 8, Charset::Numeric),
+            form.bin_cartao,
+        )?;
+        Ok(n)
+    }
+}
 
-        let nit = Nit::parse(required("nit", form.nit)?).map_err(|e| FieldError::new("nit", e))?;
-        let status = required("status", form.status)?;
-        check_field("status", Format::exactly(3, Alphanumeric), &status)?;
-        if !status.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(FieldError::new(
-                "status",
-                "must be 3 capital letters (digest §5.1)",
-            ));
-        }
-        Ok(Self {
+impl StatusNotification {
+    /// The two parameters always sent, the rest still to read.
+    fn bare(nit: Nit, status: String) -> Self {
+        Self {
             nit,
             status,
-            order_id: optional("pedido", form.pedido, OrderId::parse)?,
-            merchant_usn: optional("nsu", form.nsu, |v| MerchantUsn::parse(&v).map(|u| u.get()))?,
-            nsu_sitef: formatted(
-                "nsuSitef",
-                Format::at_most(10, Alphanumeric),
-                form.nsu_sitef,
-            )?,
-            nsu_host: formatted("nsuHost", Format::at_most(20, Alphanumeric), form.nsu_host)?,
-            nsu_esitef: formatted(
-                "nsuesitef",
-                Format::exactly(15, Alphanumeric),
-                form.nsuesitef,
-            )?,
-            customer_receipt: checked("cupom", form.cupom, receipt)?,
-            merchant_receipt: checked("cupomEstabelecimento", form.cupom_estabelecimento, receipt)?,
-            authorizer: formatted(
-                "autorizadora",
-                Format::at_most(10, Alphanumeric),
-                form.autorizadora,
-            )?,
-            payment_type: checked(
-                "tipoPagamento",
-                form.tipo_pagamento,
-                one_of(
-                    &["C", "D", "B"],
-                    "must be C (credit), D (debit) or B (boleto)",
-                ),
-            )?,
-            sitef_date: optional("dataSitef", form.data_sitef, |v| date_time(&v))?,
-            effectuation_date: optional("dataEfetivacao", form.data_efetivacao, |v| date_time(&v))?,
-            installments: optional("parcelas", form.parcelas, |v| {
-                Format::at_most(2, Numeric).check(&v)?;
-                v.parse::<u8>()
-                    .map_err(|_| FormatError::Rule("must be a number"))
-            })?,
-            financing_type: checked(
-                "tipoFinanciamento",
-                form.tipo_financiamento,
-                one_of(
-                    &["3", "4"],
-                    "must be 3 (with interest) or 4 (without interest)",
-                ),
-            )?,
-            message: formatted("mensagem", Format::at_most(1024, Text), form.mensagem)?,
-            authorizer_response_code: formatted(
-                "codigoRespostaAutorizadora",
-                Format::at_most(1024, Text),
-                form.codigo_resposta_autorizadora,
-            )?,
-            network: formatted("rede", Format::at_most(500, Text), form.rede)?,
-            authorization_number: formatted(
-                "numeroAutorizacao",
-                Format::exactly(6, Alphanumeric),
-                form.numero_autorizacao,
-            )?,
-            tid: formatted("tid", Format::exactly(40, Alphanumeric), form.tid)?,
-            // §6.2 says `= 3`, but ECI values are usually two digits ("05"): read as at most 3
-            // until homologation shows what Carat sends [UNKNOWN].
-            eci: formatted("eci", Format::at_most(3, Alphanumeric), form.eci)?,
-            card_brand: formatted("bandeira", Format::at_most(5, Numeric), form.bandeira)?,
-            // NOV, EXP, ACC, REJ, REV, INV per §5.4; other codes are kept, not refused.
-            analysis_status: formatted(
-                "analise.status",
-                Format::exactly(3, Alphanumeric),
-                form.analise_status,
-            )?,
-            // Their formats are not documented [UNKNOWN]: any short text.
-            analysis_code: formatted(
-                "analise.codigo",
-                Format::at_most(1024, Text),
-                form.analise_codigo,
-            )?,
-            analysis_message: formatted(
-                "analise.mensagem",
-                Format::at_most(1024, Text),
-                form.analise_mensagem,
-            )?,
-            // Seen only in an example [UNKNOWN]: a BIN, 6 or 8 digits. Never a card number.
-            card_bin: formatted("binCartao", Format::between(6, 8, Numeric), form.bin_cartao)?,
-        })
+            order_id: None,
+            merchant_usn: None,
+            nsu_sitef: None,
+            nsu_host: None,
+            nsu_esitef: None,
+            customer_receipt: None,
+            merchant_receipt: None,
+            authorizer: None,
+            payment_type: None,
+            sitef_date: None,
+            effectuation_date: None,
+            installments: None,
+            financing_type: None,
+            message: None,
+            authorizer_response_code: None,
+            network: None,
+            authorization_number: None,
+            tid: None,
+            eci: None,
+            card_brand: None,
+            analysis_status: None,
+            analysis_code: None,
+            analysis_message: None,
+            card_bin: None,
+        }
+    }
+
+    /// Which transaction it is, in our numbers (`pedido`, `nsu`) and SiTef's.
+    fn read_references(&mut self, form: &mut StatusForm) -> Result<(), FieldError> {
+        use Charset::Alphanumeric;
+        self.order_id = optional("pedido", form.pedido.take(), OrderId::parse)?;
+        self.merchant_usn = optional("nsu", form.nsu.take(), |v| {
+            MerchantUsn::parse(&v).map(|u| u.get())
+        })?;
+        self.nsu_sitef = formatted(
+            "nsuSitef",
+            Format::at_most(10, Alphanumeric),
+            form.nsu_sitef.take(),
+        )?;
+        self.nsu_host = formatted(
+            "nsuHost",
+            Format::at_most(20, Alphanumeric),
+            form.nsu_host.take(),
+        )?;
+        self.nsu_esitef = formatted(
+            "nsuesitef",
+            Format::exactly(15, Alphanumeric),
+            form.nsuesitef.take(),
+        )?;
+        Ok(())
+    }
+
+    /// How it was paid: authorizer, type, dates, installments.
+    fn read_payment(&mut self, form: &mut StatusForm) -> Result<(), FieldError> {
+        self.authorizer = formatted(
+            "autorizadora",
+            Format::at_most(10, Charset::Alphanumeric),
+            form.autorizadora.take(),
+        )?;
+        self.payment_type = optional("tipoPagamento", form.tipo_pagamento.take(), |v| {
+            PaymentType::parse(&v)
+        })?;
+        self.sitef_date = optional("dataSitef", form.data_sitef.take(), |v| date_time(&v))?;
+        self.effectuation_date = optional("dataEfetivacao", form.data_efetivacao.take(), |v| {
+            date_time(&v)
+        })?;
+        self.installments = optional("parcelas", form.parcelas.take(), |v| {
+            Format::at_most(2, Charset::Numeric).check(&v)?;
+            v.parse::<u8>()
+                .map_err(|_| FormatError::Rule("must be a number"))
+        })?;
+        self.financing_type = optional("tipoFinanciamento", form.tipo_financiamento.take(), |v| {
+            FinancingType::parse(&v)
+        })?;
+        Ok(())
+    }
+
+    /// The authorizer's answer, as the network gave it.
+    fn read_authorization(&mut self, form: &mut StatusForm) -> Result<(), FieldError> {
+        use Charset::{Alphanumeric, Numeric, Text};
+        self.message = formatted(
+            "mensagem",
+            Format::at_most(1024, Text),
+            form.mensagem.take(),
+        )?;
+        self.authorizer_response_code = formatted(
+            "codigoRespostaAutorizadora",
+            Format::at_most(1024, Text),
+            form.codigo_resposta_autorizadora.take(),
+        )?;
+        self.network = formatted("rede", Format::at_most(500, Text), form.rede.take())?;
+        self.authorization_number = formatted(
+            "numeroAutorizacao",
+            Format::exactly(6, Alphanumeric),
+            form.numero_autorizacao.take(),
+        )?;
+        self.tid = formatted("tid", Format::exactly(40, Alphanumeric), form.tid.take())?;
+        // §6.2 says `= 3`, but ECI values are usually two digits ("05"): read as at most 3
+        // until homologation shows what Carat sends [UNKNOWN].
+        self.eci = formatted("eci", Format::at_most(3, Alphanumeric), form.eci.take())?;
+        self.card_brand = formatted(
+            "bandeira",
+            Format::at_most(5, Numeric),
+            form.bandeira.take(),
+        )?;
+        Ok(())
+    }
+
+    /// The risk analysis (`analise.*`).
+    fn read_analysis(&mut self, form: &mut StatusForm) -> Result<(), FieldError> {
+        use Charset::{Alphanumeric, Text};
+        // NOV, EXP, ACC, REJ, REV, INV per §5.4; other codes are kept, not refused.
+        self.analysis_status = formatted(
+            "analise.status",
+            Format::exactly(3, Alphanumeric),
+            form.analise_status.take(),
+        )?;
+        // Their formats are not documented [UNKNOWN]: any short text.
+        self.analysis_code = formatted(
+            "analise.codigo",
+            Format::at_most(1024, Text),
+            form.analise_codigo.take(),
+        )?;
+        self.analysis_message = formatted(
+            "analise.mensagem",
+            Format::at_most(1024, Text),
+            form.analise_mensagem.take(),
+        )?;
+        Ok(())
     }
 }
 
@@ -373,6 +507,22 @@ mod tests {
         assert_eq!(n.authorization_number.as_deref(), Some("A1B2C3"));
         assert_eq!(n.analysis_status.as_deref(), Some("ACC"));
         assert_eq!(n.card_bin.as_deref(), Some("411111"));
+    }
+
+    #[test]
+    fn the_payment_and_financing_types_keep_carats_letters() {
+        let n = parse(body("&tipoPagamento=D&tipoFinanciamento=3").as_bytes()).unwrap();
+        assert_eq!(n.payment_type, Some(PaymentType::Debit));
+        assert_eq!(n.financing_type, Some(FinancingType::WithInterest));
+        let detail = serde_json::to_value(&n).unwrap();
+        assert_eq!(detail["payment_type"], "D");
+        assert_eq!(detail["financing_type"], "3");
+        for t in [PaymentType::Credit, PaymentType::Debit, PaymentType::Boleto] {
+            assert_eq!(PaymentType::parse(t.as_str()), Ok(t));
+        }
+        for t in [FinancingType::WithInterest, FinancingType::WithoutInterest] {
+            assert_eq!(FinancingType::parse(t.as_str()), Ok(t));
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ use carat_domain::{
     FieldError, RechargeStatus,
 };
 use carat_store as store;
+use carat_store::listings::ListingKey;
 use carat_wire::{ListBranchDataResponse, ListedInvoice};
 
 /// The storefront's effectuation body for a bill.
@@ -77,11 +78,11 @@ pub struct Bill {
 
 /// The stored listing of the bill for `bar_code` from `dealer` (dealer codes compare as
 /// numbers, as everywhere).
-fn bill_listing(dealer: &DealerCode, bar_code: &BarCode) -> String {
-    format!(
-        "invoice dealer={} bar_code={bar_code}",
-        dealer_number(dealer.as_str()).unwrap_or_default()
-    )
+fn bill_listing(dealer: &DealerCode, bar_code: &BarCode) -> ListingKey {
+    ListingKey::Bill {
+        dealer: dealer_number(dealer.as_str()).unwrap_or_default(),
+        bar_code: bar_code.clone(),
+    }
 }
 
 impl RechargeService {
