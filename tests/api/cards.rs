@@ -176,6 +176,26 @@ async fn a_stored_card_is_con_with_its_token_kept_and_never_shown() {
 }
 
 #[tokio::test]
+async fn the_listing_shows_each_card_byte_for_byte_as_its_own_answer() {
+    let app = spawn_app().await;
+    let (status, stored) = store(&app, "CUSTORDER", VISA).await;
+    assert_eq!(status, StatusCode::CREATED, "{stored}");
+    let id = stored["id"].as_str().unwrap();
+    // The HASH notification settled first: nothing changes the card between the two reads.
+    settled_notifications(&app, 1).await;
+    let text = |path: String| {
+        let request = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(crate::helpers::TOKEN);
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    let one = text(format!("/api/v1/cards/{id}")).await;
+    let listed = text("/api/v1/cards?customer_id=CUSTORDER".to_owned()).await;
+    assert_eq!(listed, format!("{{\"cards\":[{one}]}}"));
+}
+
+#[tokio::test]
 async fn a_denied_card_is_neg_and_the_same_card_again_is_dup() {
     let app = spawn_app().await;
     let (status, denied) = store(&app, "CUST2", DENIED).await;

@@ -3,12 +3,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PHONE_OK, concurrently, effectuation, event_names, spawn_app};
+use crate::helpers::{PHONE_OK, TestApp, concurrently, effectuation, event_names, spawn_app};
 
-#[tokio::test]
-async fn a_top_up_completes_to_confirmed() {
-    let app = spawn_app().await;
-
+/// A recharge created: its NIT came, Carat holds it NOV. Returns its id and NIT.
+async fn a_created_recharge(app: &TestApp) -> (String, String) {
     let created = app.create_recharge().await;
     let id = created["id"].as_str().unwrap();
     let nit = created["nit"].as_str().unwrap();
@@ -22,7 +20,11 @@ async fn a_top_up_completes_to_confirmed() {
             .is_ok()
     );
     assert_eq!(app.sandbox.transaction(nit).unwrap().status, "NOV");
+    (id.to_owned(), nit.to_owned())
+}
 
+/// The dealers (Vivo among them), then Vivo's branch data, amounts in integer cents.
+async fn list_the_catalogue(app: &TestApp, id: &str) {
     let (status, dealers) = app
         .get_json(&format!("/api/v1/recharges/{id}/dealers"))
         .await;
@@ -47,7 +49,10 @@ async fn a_top_up_completes_to_confirmed() {
         range["min_amount"], 1000,
         "amounts are integer cents: {branches}"
     );
+}
 
+/// R$ 10,00 by amount key 1: pending confirmation, Carat's PPC.
+async fn effectuate_by_amount_key(app: &TestApp, id: &str, nit: &str) {
     let (status, effectuated) = app
         .post_json(
             &format!("/api/v1/recharges/{id}/effectuate"),
@@ -68,6 +73,15 @@ async fn a_top_up_completes_to_confirmed() {
     assert!(effectuated["authorization"]["number"].is_string());
     assert_eq!(effectuated["effectuation"]["amount"], 1000);
     assert_eq!(app.sandbox.transaction(nit).unwrap().status, "PPC");
+}
+
+#[tokio::test]
+async fn a_top_up_completes_to_confirmed() {
+    let app = spawn_app().await;
+    let (id, nit) = a_created_recharge(&app).await;
+    let (id, nit) = (id.as_str(), nit.as_str());
+    list_the_catalogue(&app, id).await;
+    effectuate_by_amount_key(&app, id, nit).await;
 
     let (status, confirmed) = app.confirm(id, true).await;
     assert_eq!(status, StatusCode::OK, "{confirmed}");

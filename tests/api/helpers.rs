@@ -3,6 +3,7 @@
 //! crosses HTTP from the sandbox's listener to the service's.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Once;
 use std::time::Duration;
@@ -132,9 +133,36 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     init_process();
     let service_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let service_addr = service_listener.local_addr().unwrap();
+    let (sandbox, sandbox_addr) = spawn_sandbox(&options, service_addr).await;
+
+    // A database of its own, created by the service itself (create-when-missing).
+    let database = TestDatabase::on(&options.database_server.clone().unwrap_or_else(server_url));
+    let env = environment(&options, database.url(), sandbox_addr);
+    let config_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let settings = Settings::load_from(&config_dir, |name| env.get(name).cloned()).unwrap();
+
+    let app = Application::build_on(settings.clone(), service_listener)
+        .await
+        .unwrap();
+    let pool = app.pool().clone();
+    tokio::spawn(app.run_until(std::future::pending()));
+
+    TestApp {
+        address: format!("http://{service_addr}"),
+        client: reqwest::Client::new(),
+        sandbox,
+        pool,
+        settings,
+        env,
+        _database: database,
+    }
+}
+
+/// A sandbox of the test's own on a port of its own, calling back the service at
+/// `service_addr`.
+async fn spawn_sandbox(options: &Options, service_addr: SocketAddr) -> (Sandbox, SocketAddr) {
     let sandbox_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sandbox_addr = sandbox_listener.local_addr().unwrap();
-
     let sandbox = Sandbox::new(SandboxConfig {
         merchant_id: MerchantId::parse(options.merchant_id).unwrap(),
         merchant_key: Secret::new(MERCHANT_KEY),
@@ -155,11 +183,17 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         jwt_max_age: sandbox::signature::DEFAULT_MAX_AGE,
     });
     tokio::spawn(sandbox::serve(sandbox.clone(), sandbox_listener));
+    (sandbox, sandbox_addr)
+}
 
-    // A database of its own, created by the service itself (create-when-missing).
-    let database = TestDatabase::on(&options.database_server.clone().unwrap_or_else(server_url));
+/// The service's environment: `options` over the `local` profile, Carat being the sandbox.
+fn environment(
+    options: &Options,
+    database_url: String,
+    sandbox_addr: SocketAddr,
+) -> BTreeMap<&'static str, String> {
     let mut env = BTreeMap::new();
-    env.insert("DATABASE_URL", database.url());
+    env.insert("DATABASE_URL", database_url);
     env.insert("API_TOKENS", options.api_tokens.to_owned());
     env.insert("CARAT_BASE_URL", format!("http://{sandbox_addr}/e-sitef"));
     env.insert("CARAT_MERCHANT_ID", options.merchant_id.to_owned());
@@ -195,24 +229,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         "PENDING_CONFIRMATION_POLICY",
         options.pending_policy.to_owned(),
     );
-    let config_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
-    let settings = Settings::load_from(&config_dir, |name| env.get(name).cloned()).unwrap();
-
-    let app = Application::build_on(settings.clone(), service_listener)
-        .await
-        .unwrap();
-    let pool = app.pool().clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-
-    TestApp {
-        address: format!("http://{service_addr}"),
-        client: reqwest::Client::new(),
-        sandbox,
-        pool,
-        settings,
-        env,
-        _database: database,
-    }
+    env
 }
 
 impl TestApp {

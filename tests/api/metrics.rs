@@ -99,10 +99,10 @@ async fn on_the_main_listener_metrics_ask_for_an_api_token() {
     );
 }
 
-#[tokio::test]
-async fn the_series_move_by_what_the_service_did() {
-    let app = spawn_app().await;
-
+/// What the service is made to do: a top-up confirmed (its NIT through the authenticity
+/// callback), a second one in doubt after Carat's 500, a callback refused and a path no route
+/// matches.
+async fn do_what_the_series_count(app: &TestApp) {
     // A top-up, confirmed: create, dealers, branches, effectuate, confirm; its NIT arrives
     // through the authenticity callback.
     let created = app.create_recharge().await;
@@ -133,12 +133,13 @@ async fn the_series_move_by_what_the_service_did() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
 
-    let text = scrape_at(&app.client, app.url("/metrics"), Some(TOKEN)).await;
-    let samples = parse(&text);
+/// Carat's calls by operation and outcome, and the callbacks by outcome.
+fn assert_the_calls_and_callbacks(samples: &BTreeMap<String, f64>) {
     let calls = |operation, outcome| {
         value(
-            &samples,
+            samples,
             "carat_calls_total",
             &[("operation", operation), ("outcome", outcome)],
         )
@@ -152,7 +153,7 @@ async fn the_series_move_by_what_the_service_did() {
     assert_eq!(calls("undo", "ok"), 0.0);
     assert_eq!(
         value(
-            &samples,
+            samples,
             "carat_call_duration_seconds_count",
             &[("operation", "effectuate"), ("outcome", "http_5xx")]
         ),
@@ -161,7 +162,7 @@ async fn the_series_move_by_what_the_service_did() {
 
     let callbacks = |outcome| {
         value(
-            &samples,
+            samples,
             "callbacks_total",
             &[("kind", "authenticity"), ("outcome", outcome)],
         )
@@ -169,10 +170,14 @@ async fn the_series_move_by_what_the_service_did() {
     assert_eq!(callbacks("accepted"), 2.0);
     assert_eq!(callbacks("refused"), 1.0);
     assert_eq!(callbacks("unavailable"), 0.0);
+}
 
+/// The HTTP requests by route (a template, or `unmatched`: the path itself is never a label
+/// value in `text`) and status.
+fn assert_the_requests(samples: &BTreeMap<String, f64>, text: &str) {
     let requests = |route, status| {
         value(
-            &samples,
+            samples,
             "http_requests_total",
             &[("route", route), ("status", status)],
         )
@@ -186,7 +191,7 @@ async fn the_series_move_by_what_the_service_did() {
     assert_eq!(requests("unmatched", "404"), 1.0);
     assert_eq!(
         value(
-            &samples,
+            samples,
             "http_request_duration_seconds_count",
             &[("route", "/api/v1/recharges")]
         ),
@@ -194,25 +199,40 @@ async fn the_series_move_by_what_the_service_did() {
     );
     // The path itself is never a label value.
     assert!(!text.contains("4711"), "{text}");
+}
 
-    // Read from the database at scrape time.
-    let recharges = |status| value(&samples, "recharges", &[("status", status)]);
+/// The series read from the database at scrape time, and the pools'.
+fn assert_the_database_series(samples: &BTreeMap<String, f64>) {
+    let recharges = |status| value(samples, "recharges", &[("status", status)]);
     assert_eq!(recharges("confirmed"), 1.0);
     assert_eq!(recharges("effectuating"), 1.0);
     assert_eq!(recharges("started"), 0.0);
-    assert_eq!(value(&samples, "recharges_in_doubt", &[]), 1.0);
-    assert_eq!(value(&samples, "database_up", &[]), 1.0);
-    assert_eq!(value(&samples, "db_pool_max_connections", &[]), 5.0);
+    assert_eq!(value(samples, "recharges_in_doubt", &[]), 1.0);
+    assert_eq!(value(samples, "database_up", &[]), 1.0);
+    assert_eq!(value(samples, "db_pool_max_connections", &[]), 5.0);
     assert!(samples.contains_key(&series("db_pool_connections", &[("state", "in_use")])));
     assert!(samples.contains_key(&series("db_pool_connections", &[("state", "idle")])));
     assert!(samples.contains_key(&series("db_pool_acquire_seconds", &[])));
     // The authenticity POSTs' own connections: each create's POST used one and gave it back.
-    assert_eq!(value(&samples, "db_lane_max_connections", &[]), 8.0);
+    assert_eq!(value(samples, "db_lane_max_connections", &[]), 8.0);
     assert_eq!(
-        value(&samples, "db_lane_connections", &[("state", "in_use")]),
+        value(samples, "db_lane_connections", &[("state", "in_use")]),
         0.0
     );
-    assert!(value(&samples, "db_lane_connections", &[("state", "idle")]) >= 1.0);
+    assert!(value(samples, "db_lane_connections", &[("state", "idle")]) >= 1.0);
+}
+
+#[tokio::test]
+async fn the_series_move_by_what_the_service_did() {
+    let app = spawn_app().await;
+    do_what_the_series_count(&app).await;
+
+    let text = scrape_at(&app.client, app.url("/metrics"), Some(TOKEN)).await;
+    let samples = parse(&text);
+    assert_the_calls_and_callbacks(&samples);
+    assert_the_requests(&samples, &text);
+    // Read from the database at scrape time.
+    assert_the_database_series(&samples);
 }
 
 #[tokio::test]

@@ -59,11 +59,8 @@ impl Flow<'_> {
     }
 }
 
-#[tokio::test]
-async fn the_documents_schemas_hold_the_apis_real_answers() {
-    let app = spawn_app().await;
-
-    // Public: a client generator fetches it without a token.
+/// The document, public: a client generator fetches it without a token.
+async fn the_document(app: &TestApp) -> Value {
     let response = app
         .client
         .get(app.url("/api/openapi.json"))
@@ -73,11 +70,11 @@ async fn the_documents_schemas_hold_the_apis_real_answers() {
     assert_eq!(response.status(), StatusCode::OK);
     let document: Value = response.json().await.unwrap();
     assert_eq!(document["openapi"], "3.1.0");
+    document
+}
 
-    let mut flow = Flow {
-        app: &app,
-        answers: Vec::new(),
-    };
+/// A recharge created, listed, paid, confirmed and shown; then the listings.
+async fn a_paid_recharge(flow: &mut Flow<'_>) {
     let recharges = "/api/v1/recharges";
     let created = flow
         .post(recharges, recharges, json!({"recharge_type": "normal"}))
@@ -114,8 +111,13 @@ async fn the_documents_schemas_hold_the_apis_real_answers() {
     assert!(shown["events"].is_array(), "{shown}");
     flow.get(recharges, recharges).await;
     flow.get("/api/v1/callbacks", "/api/v1/callbacks").await;
+}
 
-    // The denied test card: 422 carat_denied, Carat's part of the envelope.
+/// The denied test card (422 carat_denied, Carat's part of the envelope), then a 422 naming
+/// the field, a 404, a 409, a 401.
+async fn the_errors(flow: &mut Flow<'_>) {
+    let app = flow.app;
+    let recharges = "/api/v1/recharges";
     let denied = app.create_recharge().await;
     let denied = denied["id"].as_str().unwrap();
     app.list_catalogue(denied, "001", "11").await;
@@ -128,7 +130,6 @@ async fn the_documents_schemas_hold_the_apis_real_answers() {
         .await;
     assert_eq!(answer["error"]["code"], "carat_denied", "{answer}");
 
-    // Errors: a 422 naming the field, a 404, a 409, a 401.
     let answer = flow
         .post(recharges, recharges, json!({"recharge_type": "tv"}))
         .await;
@@ -148,8 +149,11 @@ async fn the_documents_schemas_hold_the_apis_real_answers() {
     let (status, body) = crate::helpers::read(unauthorized).await;
     flow.keep("get", recharges, status, body);
     assert_eq!(flow.last_status(), StatusCode::UNAUTHORIZED);
+}
 
-    // The card routes.
+/// The card routes: stored, listed (and a listing without its customer refused), shown and
+/// refreshed.
+async fn the_card_routes(flow: &mut Flow<'_>) {
     let cards = "/api/v1/cards";
     let card = flow
         .post(
@@ -167,7 +171,7 @@ async fn the_documents_schemas_hold_the_apis_real_answers() {
     // The HASH notification settles the card (CON) before it can be refreshed.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, card) = app.get_json(&format!("/api/v1/cards/{card_id}")).await;
+        let (_, card) = flow.app.get_json(&format!("/api/v1/cards/{card_id}")).await;
         if card["status"] == "CON" {
             break;
         }
@@ -183,16 +187,31 @@ async fn the_documents_schemas_hold_the_apis_real_answers() {
     )
     .await;
     assert_eq!(flow.last_status(), StatusCode::ACCEPTED);
+}
 
+/// With `OPENAPI_DUMP` set, the flow's answers are written to that file.
+fn dump_if_asked(answers: &[Answer]) {
     if let Ok(path) = std::env::var("OPENAPI_DUMP") {
-        let dump: Vec<Value> = flow
-            .answers
+        let dump: Vec<Value> = answers
             .iter()
             .map(|a| json!({"method": a.method, "route": a.route, "status": a.status.as_u16(), "body": a.body}))
             .collect();
         std::fs::write(path, serde_json::to_string_pretty(&dump).unwrap()).unwrap();
     }
+}
 
+#[tokio::test]
+async fn the_documents_schemas_hold_the_apis_real_answers() {
+    let app = spawn_app().await;
+    let document = the_document(&app).await;
+    let mut flow = Flow {
+        app: &app,
+        answers: Vec::new(),
+    };
+    a_paid_recharge(&mut flow).await;
+    the_errors(&mut flow).await;
+    the_card_routes(&mut flow).await;
+    dump_if_asked(&flow.answers);
     check(&document, &flow.answers);
 }
 
@@ -317,65 +336,14 @@ fn validate(document: &Value, schema: &Value, value: &Value, at: &str, errors: &
     };
     for (keyword, rule) in keywords {
         match keyword.as_str() {
-            "type" => {
-                let actual = type_of(value);
-                let allowed: Vec<&str> = match rule {
-                    Value::String(t) => vec![t.as_str()],
-                    Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
-                    _ => vec![],
-                };
-                let fits = allowed
-                    .iter()
-                    .any(|t| *t == actual || (*t == "number" && actual == "integer"));
-                if !fits {
-                    errors.push(format!("{at}: {actual}, the schema says {rule}"));
-                }
-            }
-            "properties" => {
-                if let Some(object) = value.as_object() {
-                    for (name, property) in rule.as_object().unwrap() {
-                        if let Some(v) = object.get(name) {
-                            validate(document, property, v, &format!("{at}.{name}"), errors);
-                        }
-                    }
-                }
-            }
-            "required" => {
-                if let Some(object) = value.as_object() {
-                    for name in rule.as_array().unwrap() {
-                        let name = name.as_str().unwrap();
-                        if !object.contains_key(name) {
-                            errors.push(format!("{at}: `{name}` is required and absent"));
-                        }
-                    }
-                }
-            }
-            "additionalProperties" => {
-                assert_eq!(rule, &Value::Bool(false), "{at}: only `false` is used");
-                if let Some(object) = value.as_object() {
-                    let known = schema.get("properties").and_then(Value::as_object);
-                    for name in object.keys() {
-                        if !known.is_some_and(|k| k.contains_key(name)) {
-                            errors.push(format!("{at}: `{name}` is not in the schema"));
-                        }
-                    }
-                }
+            "properties" | "required" | "additionalProperties" => {
+                check_object(document, schema, keyword, rule, value, at, errors);
             }
             "items" => {
                 if let Some(items) = value.as_array() {
                     for (i, item) in items.iter().enumerate() {
                         validate(document, rule, item, &format!("{at}[{i}]"), errors);
                     }
-                }
-            }
-            "enum" => {
-                if !rule.as_array().unwrap().contains(value) {
-                    errors.push(format!("{at}: {value} is not one of {rule}"));
-                }
-            }
-            "const" => {
-                if rule != value {
-                    errors.push(format!("{at}: {value} is not {rule}"));
                 }
             }
             "oneOf" => {
@@ -393,35 +361,92 @@ fn validate(document: &Value, schema: &Value, value: &Value, at: &str, errors: &
                     errors.push(format!("{at}: fits {fitting} of oneOf's schemas, not one"));
                 }
             }
-            "minLength" | "maxLength" => {
-                if let Some(s) = value.as_str() {
-                    let n = s.chars().count() as u64;
-                    let bound = rule.as_u64().unwrap();
-                    if (keyword == "minLength" && n < bound)
-                        || (keyword == "maxLength" && n > bound)
-                    {
-                        errors.push(format!("{at}: {n} characters, {keyword} {bound}"));
-                    }
-                }
-            }
-            "minimum" => {
-                if let Some(n) = value.as_f64()
-                    && n < rule.as_f64().unwrap()
-                {
-                    errors.push(format!("{at}: {n} is below {rule}"));
-                }
-            }
-            "pattern" => {
-                if let Some(s) = value.as_str()
-                    && !matches_pattern(rule.as_str().unwrap(), s)
-                {
-                    errors.push(format!("{at}: {value} does not match {rule}"));
-                }
-            }
             // Annotations: they constrain nothing this test checks.
             "description" | "format" | "example" | "examples" | "title" | "maximum" => {}
-            other => errors.push(format!("{at}: the validator does not know `{other}`")),
+            _ => errors.extend(check_value(keyword, rule, value, at)),
         }
+    }
+}
+
+/// The keywords about an object's members: they hold only on an object.
+fn check_object(
+    document: &Value,
+    schema: &Value,
+    keyword: &str,
+    rule: &Value,
+    value: &Value,
+    at: &str,
+    errors: &mut Vec<String>,
+) {
+    if keyword == "additionalProperties" {
+        assert_eq!(rule, &Value::Bool(false), "{at}: only `false` is used");
+    }
+    let Some(object) = value.as_object() else {
+        return;
+    };
+    match keyword {
+        "properties" => {
+            for (name, property) in rule.as_object().unwrap() {
+                if let Some(v) = object.get(name) {
+                    validate(document, property, v, &format!("{at}.{name}"), errors);
+                }
+            }
+        }
+        "required" => {
+            for name in rule.as_array().unwrap() {
+                let name = name.as_str().unwrap();
+                if !object.contains_key(name) {
+                    errors.push(format!("{at}: `{name}` is required and absent"));
+                }
+            }
+        }
+        _ => {
+            let known = schema.get("properties").and_then(Value::as_object);
+            for name in object.keys() {
+                if !known.is_some_and(|k| k.contains_key(name)) {
+                    errors.push(format!("{at}: `{name}` is not in the schema"));
+                }
+            }
+        }
+    }
+}
+
+/// The keywords that hold the value itself (its type, its set, its bounds): where it breaks
+/// `rule`, why; an unknown keyword is an error too.
+fn check_value(keyword: &str, rule: &Value, value: &Value, at: &str) -> Option<String> {
+    match keyword {
+        "type" => {
+            let actual = type_of(value);
+            let allowed: Vec<&str> = match rule {
+                Value::String(t) => vec![t.as_str()],
+                Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            let fits = allowed
+                .iter()
+                .any(|t| *t == actual || (*t == "number" && actual == "integer"));
+            (!fits).then(|| format!("{at}: {actual}, the schema says {rule}"))
+        }
+        "enum" => (!rule.as_array().unwrap().contains(value))
+            .then(|| format!("{at}: {value} is not one of {rule}")),
+        "const" => (rule != value).then(|| format!("{at}: {value} is not {rule}")),
+        "minLength" | "maxLength" => {
+            let s = value.as_str()?;
+            let n = s.chars().count() as u64;
+            let bound = rule.as_u64().unwrap();
+            ((keyword == "minLength" && n < bound) || (keyword == "maxLength" && n > bound))
+                .then(|| format!("{at}: {n} characters, {keyword} {bound}"))
+        }
+        "minimum" => {
+            let n = value.as_f64()?;
+            (n < rule.as_f64().unwrap()).then(|| format!("{at}: {n} is below {rule}"))
+        }
+        "pattern" => {
+            let s = value.as_str()?;
+            (!matches_pattern(rule.as_str().unwrap(), s))
+                .then(|| format!("{at}: {value} does not match {rule}"))
+        }
+        other => Some(format!("{at}: the validator does not know `{other}`")),
     }
 }
 

@@ -211,7 +211,7 @@ async fn a_listing_fails_then_works(operation: Operation, path: &str) {
     app.sandbox.inject(operation, Fault::Error500, 1);
     app.sandbox.inject(operation, Fault::Slow, 1);
 
-    // README's error table: a 5xx on a read-only call is Carat being unavailable, not a refusal.
+    // docs/api-guide.md's error table: a 5xx on a read-only call is Carat being unavailable, not a refusal.
     let (status, body) = app.get_json(&path).await;
     assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
     assert_eq!(body["error"]["code"], "carat_unavailable", "{body}");

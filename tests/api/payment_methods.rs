@@ -78,16 +78,18 @@ async fn given_on_the_effectuation_and_the_confirmation_they_reach_carat() {
     assert_eq!(seen.confirmation_payment_methods, [strings(&["99:1000"])]);
 }
 
-#[tokio::test]
-async fn each_bad_list_is_a_422_naming_the_field_before_carat_is_called() {
-    let app = spawn_app().await;
-    // Before any answer announced a max, the service checks none: three entries reach Carat
-    // (which holds them to its max of 2 itself).
-    let (first, first_nit) = started(&app).await;
-    let three = json!([
+/// Three cash entries summing to 1000 cents: one more than the sandbox's max of 2.
+fn three_entries() -> Value {
+    json!([
         {"type": "00", "amount": 300}, {"type": "00", "amount": 300}, {"type": "00", "amount": 400}
-    ]);
-    let (_, body) = effectuate(&app, &first, paid_with(1000, three.clone())).await;
+    ])
+}
+
+/// Before any answer announced a max, the service checks none: three entries reach Carat
+/// (which holds them to its max of 2 itself). That recharge's next answer announces max 2.
+async fn before_a_max_three_entries_reach_carat(app: &TestApp) {
+    let (first, first_nit) = started(app).await;
+    let (_, body) = effectuate(app, &first, paid_with(1000, three_entries())).await;
     assert_eq!(body["error"]["code"], "carat_refused", "{body}");
     assert_eq!(
         app.sandbox
@@ -96,13 +98,15 @@ async fn each_bad_list_is_a_422_naming_the_field_before_carat_is_called() {
             .effectuation_requests,
         1
     );
-    let (status, body) = effectuate(&app, &first, effectuation(PHONE_OK, 1000)).await;
+    let (status, body) = effectuate(app, &first, effectuation(PHONE_OK, 1000)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // That answer announced max 2 (the sandbox's), now held against every list.
+}
 
-    let (id, nit) = started(&app).await;
-    let cases = [
-        (three, "sale.used_payment_methods", "at most 2"),
+/// A bad effectuation list of a 1000-cent top-up, the field its 422 names and words of its
+/// message.
+fn bad_effectuation_lists() -> [(Value, &'static str, &'static str); 7] {
+    [
+        (three_entries(), "sale.used_payment_methods", "at most 2"),
         (
             json!([{"type": "00", "amount": 999}]),
             "sale.used_payment_methods",
@@ -129,26 +133,13 @@ async fn each_bad_list_is_a_422_naming_the_field_before_carat_is_called() {
             "must not contain ':' or '-'",
         ),
         (json!([]), "sale.used_payment_methods", "at least one"),
-    ];
-    for (methods, field, words) in cases {
-        let error = app
-            .refused_effectuation(&id, &paid_with(1000, methods.clone()))
-            .await;
-        assert_eq!(error["field"], field, "{methods} -> {error}");
-        assert!(
-            error["message"].as_str().unwrap().contains(words),
-            "{methods} -> {error}"
-        );
-    }
-    assert_eq!(
-        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
-        0
-    );
+    ]
+}
 
-    // The confirmation: held to its own effectuation's max and amount.
-    let (status, body) = effectuate(&app, &id, effectuation(PHONE_OK, 1000)).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let cases = [
+/// A bad confirmation of a 1000-cent top-up (held to its own effectuation's max and amount),
+/// the field its 422 names and words of its message.
+fn bad_confirmation_lists() -> [(Value, &'static str, &'static str); 5] {
+    [
         (
             json!({"confirm": true, "used_payment_methods": [
                 {"type": "00", "amount": 300}, {"type": "00", "amount": 300}, {"type": "00", "amount": 400}]}),
@@ -176,8 +167,35 @@ async fn each_bad_list_is_a_422_naming_the_field_before_carat_is_called() {
             "used_payment_methods",
             "goes only with",
         ),
-    ];
-    for (body, field, words) in cases {
+    ]
+}
+
+#[tokio::test]
+async fn each_bad_list_is_a_422_naming_the_field_before_carat_is_called() {
+    let app = spawn_app().await;
+    before_a_max_three_entries_reach_carat(&app).await;
+    // That answer announced max 2 (the sandbox's), now held against every list.
+
+    let (id, nit) = started(&app).await;
+    for (methods, field, words) in bad_effectuation_lists() {
+        let error = app
+            .refused_effectuation(&id, &paid_with(1000, methods.clone()))
+            .await;
+        assert_eq!(error["field"], field, "{methods} -> {error}");
+        assert!(
+            error["message"].as_str().unwrap().contains(words),
+            "{methods} -> {error}"
+        );
+    }
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        0
+    );
+
+    // The confirmation: held to its own effectuation's max and amount.
+    let (status, body) = effectuate(&app, &id, effectuation(PHONE_OK, 1000)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (body, field, words) in bad_confirmation_lists() {
         let (status, answer) = confirm(&app, &id, body.clone()).await;
         assert_eq!(
             status,

@@ -39,11 +39,17 @@ async fn effectuated(app: &TestApp) -> (String, String) {
     (id, created["nit"].as_str().unwrap().to_owned())
 }
 
-#[tokio::test]
-async fn every_state_a_crash_leaves_ends_after_one_reconcile_pass() {
-    let app = spawn_app().await;
+/// A seeded recharge and how one pass must end it: its id, its NIT, its status, and Carat's
+/// (status, effectuations, confirmations) for the NIT.
+type Ending = (
+    String,
+    Option<String>,
+    &'static str,
+    Option<(&'static str, u32, u32)>,
+);
 
-    // created, without a NIT, its create's window over.
+/// created, without a NIT, its create's window over.
+async fn an_abandoned_create(app: &TestApp) -> uuid::Uuid {
     let abandoned_create = uuid::Uuid::new_v4();
     sqlx::query(
         "INSERT INTO recharges (id, recharge_type, order_id, status, call_deadline, next_attempt_at) \
@@ -54,27 +60,31 @@ async fn every_state_a_crash_leaves_ends_after_one_reconcile_pass() {
     .execute(&app.pool)
     .await
     .unwrap();
+    abandoned_create
+}
 
+/// Every state a crash leaves after an effectuation reached Carat (PPC).
+async fn crashed_after_effectuating(app: &TestApp) -> [Ending; 5] {
     // effectuating: the effectuation reached Carat (PPC), its answer was never recorded.
-    let (effectuating, effectuating_nit) = effectuated(&app).await;
-    as_a_crash_left_it(&app, &effectuating, "effectuating").await;
+    let (effectuating, effectuating_nit) = effectuated(app).await;
+    as_a_crash_left_it(app, &effectuating, "effectuating").await;
 
     // confirming: the confirmation never reached Carat (still PPC).
-    let (confirming_lost, confirming_lost_nit) = effectuated(&app).await;
-    as_a_crash_left_it(&app, &confirming_lost, "confirming").await;
+    let (confirming_lost, confirming_lost_nit) = effectuated(app).await;
+    as_a_crash_left_it(app, &confirming_lost, "confirming").await;
 
     // confirming: Carat confirmed, the answer was never recorded.
-    let (confirming_done, confirming_done_nit) = effectuated(&app).await;
+    let (confirming_done, confirming_done_nit) = effectuated(app).await;
     let (status, body) = app.confirm(&confirming_done, true).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    as_a_crash_left_it(&app, &confirming_done, "confirming").await;
+    as_a_crash_left_it(app, &confirming_done, "confirming").await;
 
     // undoing: the undo never reached Carat.
-    let (undoing, undoing_nit) = effectuated(&app).await;
-    as_a_crash_left_it(&app, &undoing, "undoing").await;
+    let (undoing, undoing_nit) = effectuated(app).await;
+    as_a_crash_left_it(app, &undoing, "undoing").await;
 
     // pending_confirmation past its timeout: the storefront never decided.
-    let (pending, pending_nit) = effectuated(&app).await;
+    let (pending, pending_nit) = effectuated(app).await;
     sqlx::query(
         "UPDATE recharges SET effectuated_at = now() - interval '1 hour', \
             next_attempt_at = now() - interval '1 second' WHERE id = $1::uuid",
@@ -84,27 +94,7 @@ async fn every_state_a_crash_leaves_ends_after_one_reconcile_pass() {
     .await
     .unwrap();
 
-    // started, older than the NIT's lifetime, which Carat agrees has passed.
-    let started = app.create_recharge().await;
-    let started_id = started["id"].as_str().unwrap().to_owned();
-    let started_nit = started["nit"].as_str().unwrap().to_owned();
-    app.sandbox
-        .backdate(&started_nit, Duration::from_secs(3600));
-    sqlx::query(
-        "UPDATE recharges SET started_at = now() - interval '1 hour', \
-            next_attempt_at = now() - interval '1 second' WHERE id = $1::uuid",
-    )
-    .bind(&started_id)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-
-    let report = reconcile_once(app.env_with(&[])).await;
-    assert_eq!(report["claimed"], 7, "{report}");
-    assert_eq!(report["ended"], 7, "{report}");
-
-    let expect = [
-        (abandoned_create.to_string(), None, "failed", None),
+    [
         (
             effectuating,
             Some(effectuating_nit),
@@ -125,13 +115,34 @@ async fn every_state_a_crash_leaves_ends_after_one_reconcile_pass() {
         ),
         (undoing, Some(undoing_nit), "undone", Some(("PPN", 1, 1))),
         (pending, Some(pending_nit), "undone", Some(("PPN", 1, 1))),
-        (
-            started_id,
-            Some(started_nit),
-            "expired",
-            Some(("EXP", 0, 0)),
-        ),
-    ];
+    ]
+}
+
+/// started, older than the NIT's lifetime, which Carat agrees has passed.
+async fn started_past_its_lifetime(app: &TestApp) -> Ending {
+    let started = app.create_recharge().await;
+    let started_id = started["id"].as_str().unwrap().to_owned();
+    let started_nit = started["nit"].as_str().unwrap().to_owned();
+    app.sandbox
+        .backdate(&started_nit, Duration::from_secs(3600));
+    sqlx::query(
+        "UPDATE recharges SET started_at = now() - interval '1 hour', \
+            next_attempt_at = now() - interval '1 second' WHERE id = $1::uuid",
+    )
+    .bind(&started_id)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    (
+        started_id,
+        Some(started_nit),
+        "expired",
+        Some(("EXP", 0, 0)),
+    )
+}
+
+/// Each recharge ended as `expect` says, by the reconciler, and Carat agrees.
+async fn assert_each_ended(app: &TestApp, expect: Vec<Ending>) {
     for (id, nit, status, carat) in expect {
         let recharge = app.recharge(&id).await;
         assert_eq!(recharge["status"], status, "{recharge}");
@@ -159,6 +170,20 @@ async fn every_state_a_crash_leaves_ends_after_one_reconcile_pass() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn every_state_a_crash_leaves_ends_after_one_reconcile_pass() {
+    let app = spawn_app().await;
+    let abandoned_create = an_abandoned_create(&app).await;
+    let mut expect = vec![(abandoned_create.to_string(), None, "failed", None)];
+    expect.extend(crashed_after_effectuating(&app).await);
+    expect.push(started_past_its_lifetime(&app).await);
+
+    let report = reconcile_once(app.env_with(&[])).await;
+    assert_eq!(report["claimed"], 7, "{report}");
+    assert_eq!(report["ended"], 7, "{report}");
+    assert_each_ended(&app, expect).await;
 
     // A late authenticity POST for the abandoned create is refused: Carat then aborts it.
     let (status, _) = app

@@ -211,14 +211,9 @@ async fn the_embedded_sandbox_posts_under_the_path_secret() {
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
-/// A whole flow, failures included, logged at trace level: no secret in any line or answer.
-#[tokio::test]
-async fn secrets_never_reach_logs_or_answers() {
-    let app = spawn_app_with(Options {
-        slow_answer_delay: Duration::from_secs(2),
-        ..Options::default()
-    })
-    .await;
+/// The binary with every secret set (a database password, two API tokens, the path secret),
+/// a short Carat timeout, the reconciler on, and everything logged.
+async fn start_with_every_secret(app: &TestApp) -> ServiceProcess {
     let database_url = app.env_with(&[])["DATABASE_URL"].replacen(
         "postgres://postgres@",
         &format!("postgres://postgres:{DB_PASSWORD}@"),
@@ -226,8 +221,8 @@ async fn secrets_never_reach_logs_or_answers() {
     );
     assert!(database_url.contains(DB_PASSWORD), "{database_url}");
     let tokens = format!("{CURRENT_TOKEN},{NEXT_TOKEN}");
-    let service = start(
-        &app,
+    start(
+        app,
         &[
             ("DATABASE_URL", &database_url),
             ("API_TOKENS", &tokens),
@@ -239,15 +234,22 @@ async fn secrets_never_reach_logs_or_answers() {
         ],
         &format!("/callbacks/{PATH_SECRET}/authenticity"),
     )
-    .await;
-    let mut answers = Vec::new();
-    let mut step = |(status, body): (StatusCode, Value)| {
-        answers.push(body.to_string());
-        (status, body)
-    };
+    .await
+}
 
-    // create → effectuate → confirm, with the rotated token for the last step.
-    let (status, body) = step(create(&app, &service, CURRENT_TOKEN).await);
+/// `reply`, its body kept in `answers` for the search.
+fn kept(answers: &mut Vec<String>, (status, body): (StatusCode, Value)) -> (StatusCode, Value) {
+    answers.push(body.to_string());
+    (status, body)
+}
+
+/// create → effectuate → confirm, with the rotated token for the last step.
+async fn a_top_up_with_a_rotated_token(
+    app: &TestApp,
+    service: &ServiceProcess,
+    answers: &mut Vec<String>,
+) {
+    let (status, body) = kept(answers, create(app, service, CURRENT_TOKEN).await);
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let id = body["id"].as_str().unwrap().to_owned();
     let post = |path: String, token: &str, body: Value| {
@@ -256,7 +258,8 @@ async fn secrets_never_reach_logs_or_answers() {
             .bearer_auth(token)
             .json(&body)
     };
-    let (status, body) = step(
+    let (status, body) = kept(
+        answers,
         send(post(
             "effectuate".into(),
             CURRENT_TOKEN,
@@ -265,17 +268,28 @@ async fn secrets_never_reach_logs_or_answers() {
         .await,
     );
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, body) =
-        step(send(post("confirm".into(), NEXT_TOKEN, json!({"confirm": true}))).await);
+    let (status, body) = kept(
+        answers,
+        send(post("confirm".into(), NEXT_TOKEN, json!({"confirm": true}))).await,
+    );
     assert_eq!(status, StatusCode::OK, "{body}");
+}
 
-    // A bad token: a near miss of a real one.
-    let (status, body) = step(create(&app, &service, "tok-Rv7Kd2Wq9Ls4-curren").await);
+/// A bad token (a near miss of a real one), then a Carat refusal.
+async fn a_bad_token_and_a_refusal(
+    app: &TestApp,
+    service: &ServiceProcess,
+    answers: &mut Vec<String>,
+) {
+    let (status, body) = kept(
+        answers,
+        create(app, service, "tok-Rv7Kd2Wq9Ls4-curren").await,
+    );
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
-    // A Carat refusal.
-    let (_, body) = step(create(&app, &service, CURRENT_TOKEN).await);
+    let (_, body) = kept(answers, create(app, service, CURRENT_TOKEN).await);
     let refused = body["id"].as_str().unwrap().to_owned();
-    let (status, body) = step(
+    let (status, body) = kept(
+        answers,
         send(
             app.client
                 .post(service.url(&format!("/api/v1/recharges/{refused}/effectuate")))
@@ -288,10 +302,18 @@ async fn secrets_never_reach_logs_or_answers() {
         status.is_client_error() || status.is_server_error(),
         "{body}"
     );
-    // A timeout, then the reconciler's query (the merchant key travels in its query string).
-    let (_, body) = step(create(&app, &service, CURRENT_TOKEN).await);
+}
+
+/// A timeout, then the reconciler's query (the merchant key travels in its query string).
+async fn a_timeout_then_the_reconcilers_query(
+    app: &TestApp,
+    service: &ServiceProcess,
+    answers: &mut Vec<String>,
+) {
+    let (_, body) = kept(answers, create(app, service, CURRENT_TOKEN).await);
     let slow = body["id"].as_str().unwrap().to_owned();
-    let (status, body) = step(
+    let (status, body) = kept(
+        answers,
         send(
             app.client
                 .post(service.url(&format!("/api/v1/recharges/{slow}/effectuate")))
@@ -322,6 +344,21 @@ async fn secrets_never_reach_logs_or_answers() {
     answers.push(body.to_string());
     let nit = body["nit"].as_str().unwrap().to_owned();
     assert!(app.sandbox.transaction(&nit).unwrap().query_requests > 0);
+}
+
+/// A whole flow, failures included, logged at trace level: no secret in any line or answer.
+#[tokio::test]
+async fn secrets_never_reach_logs_or_answers() {
+    let app = spawn_app_with(Options {
+        slow_answer_delay: Duration::from_secs(2),
+        ..Options::default()
+    })
+    .await;
+    let service = start_with_every_secret(&app).await;
+    let mut answers = Vec::new();
+    a_top_up_with_a_rotated_token(&app, &service, &mut answers).await;
+    a_bad_token_and_a_refusal(&app, &service, &mut answers).await;
+    a_timeout_then_the_reconcilers_query(&app, &service, &mut answers).await;
 
     let lines = service.log_lines();
     // The filter let the dependencies speak: the check below reads something.

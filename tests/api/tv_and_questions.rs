@@ -70,14 +70,10 @@ async fn choose(app: &TestApp, id: &str, package: &str) -> (StatusCode, Value) {
     .await
 }
 
-#[tokio::test]
-async fn a_tv_recharge_waits_for_a_package_then_is_resent_with_answer_126_and_confirmed() {
-    let app = spawn_app().await;
-    let (id, nit) = awaiting_choice(&app).await;
-
-    // A package Carat did not offer: 422 naming it, nothing sent, still waiting.
+/// A package Carat did not offer: 422 naming it, nothing sent, still waiting.
+async fn assert_an_unoffered_package_refused(app: &TestApp, id: &str, nit: &str) {
     let error = app
-        .refused_effectuation(&id, &json!({"tv_package": "SKYPRE99"}))
+        .refused_effectuation(id, &json!({"tv_package": "SKYPRE99"}))
         .await;
     assert_eq!(error["field"], "tv_package", "{error}");
     assert!(
@@ -88,22 +84,26 @@ async fn a_tv_recharge_waits_for_a_package_then_is_resent_with_answer_126_and_co
         "{error}"
     );
     let error = app
-        .refused_effectuation(&id, &json!({"tv_package": "SKYPRE60", "extra": 1}))
+        .refused_effectuation(id, &json!({"tv_package": "SKYPRE60", "extra": 1}))
         .await;
     assert_eq!(error["field"], "extra", "{error}");
     assert_eq!(
-        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        app.sandbox.transaction(nit).unwrap().effectuation_requests,
         1
     );
-    assert_eq!(app.recharge(&id).await["status"], "awaiting_choice");
+    assert_eq!(app.recharge(id).await["status"], "awaiting_choice");
+}
 
-    let (status, body) = choose(&app, &id, "SKYPRE60").await;
+/// SKYPRE60 chosen: resent with answer 126, pending confirmation; the same choice again
+/// answers alike without a call, another is out of order.
+async fn choose_and_resend_with_answer_126(app: &TestApp, id: &str, nit: &str) {
+    let (status, body) = choose(app, id, "SKYPRE60").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "pending_confirmation", "{body}");
     assert_eq!(body["carat_status"], "PPC");
     assert_eq!(body["attempt"], 2, "the resend is a call of its own");
     assert!(body["receipts"]["customer"].is_string(), "{body}");
-    let tx = app.sandbox.transaction(&nit).unwrap();
+    let tx = app.sandbox.transaction(nit).unwrap();
     assert_eq!(tx.effectuation_requests, 2);
     let mut sent = answers(&[]);
     sent.extend(answers(&[("126", "SKYPRE60")]));
@@ -113,23 +113,21 @@ async fn a_tv_recharge_waits_for_a_package_then_is_resent_with_answer_126_and_co
     );
 
     // The same choice again answers as the first did, without another call.
-    let (status, again) = choose(&app, &id, "SKYPRE60").await;
+    let (status, again) = choose(app, id, "SKYPRE60").await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["status"], "pending_confirmation");
     // Another choice once effectuated is out of order.
-    let (status, other) = choose(&app, &id, "SKYPRE30").await;
+    let (status, other) = choose(app, id, "SKYPRE30").await;
     assert_eq!(status, StatusCode::CONFLICT, "{other}");
     assert_eq!(
-        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        app.sandbox.transaction(nit).unwrap().effectuation_requests,
         2
     );
+}
 
-    let (status, body) = app.confirm(&id, true).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "confirmed", "{body}");
-
-    let recharge = app.recharge(&id).await;
-    let history = event_names(&recharge);
+/// The history's wait for a choice and resend, the resend carrying the choice as answer 126.
+fn assert_the_history_keeps_the_resend(recharge: &Value) {
+    let history = event_names(recharge);
     let expected = [
         "state_change:started -> effectuating",
         "outbound_call:effectuate",
@@ -156,6 +154,20 @@ async fn a_tv_recharge_waits_for_a_package_then_is_resent_with_answer_126_and_co
         json!([{"code": "126", "description": "SKYPRE60"}]),
         "{resend}"
     );
+}
+
+#[tokio::test]
+async fn a_tv_recharge_waits_for_a_package_then_is_resent_with_answer_126_and_confirmed() {
+    let app = spawn_app().await;
+    let (id, nit) = awaiting_choice(&app).await;
+    assert_an_unoffered_package_refused(&app, &id, &nit).await;
+    choose_and_resend_with_answer_126(&app, &id, &nit).await;
+
+    let (status, body) = app.confirm(&id, true).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "confirmed", "{body}");
+
+    assert_the_history_keeps_the_resend(&app.recharge(&id).await);
 }
 
 #[tokio::test]

@@ -304,10 +304,8 @@ fn is_digits(value: &Value, len: usize) -> bool {
 // ---------------------------------------------------------------------------------------------
 // The flow
 
-#[tokio::test]
-async fn a_normal_recharge_goes_from_create_to_confirmation() {
-    let h = Harness::start().await;
-
+/// ORDER1 created: the merchant received its NIT by a form POST, and the sandbox keeps it NOV.
+async fn create_and_receive_the_nit(h: &Harness) -> String {
     let created = h.create("ORDER1").await;
     assert_ok(&created);
     assert_eq!(
@@ -339,8 +337,11 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
     assert_eq!((tx.nit.as_str(), tx.status.as_str()), (nit.as_str(), "NOV"));
     assert_eq!(tx.merchant_usn.as_deref(), Some("000123"));
     assert_eq!(tx.recharge_type, "normal");
+    nit
+}
 
-    let (http, dealers) = h.dealers(&nit).await;
+async fn assert_the_dealers_listed(h: &Harness, nit: &str) {
+    let (http, dealers) = h.dealers(nit).await;
     assert_eq!(http, 200);
     assert_eq!(dealers["status"], "NOV");
     assert_eq!(dealers["authorizer"], json!({"code": "000", "message": ""}));
@@ -368,7 +369,10 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
             .iter()
             .all(|d| { d["type_code"] == "03" && d["type_name"] == "RECARGA CELULAR" })
     );
+}
 
+/// Vivo's branch data (its amount ranges), then Tim's question.
+async fn assert_the_branch_data_listed(h: &Harness, nit: &str) {
     let (http, branch) = h
         .branches(&format!(
             "nit={nit}&ddd=11&dealercode=1&generalhash=0000000000000000"
@@ -402,13 +406,17 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
         json!([{"id": "5", "display": "Qual o nome do seu pai?", "rule": "3",
                 "min": "5", "max": "30", "type": "i"}])
     );
+}
 
+/// R$ 30,00 effectuated by amount key 3 (an unknown field tolerated): PPC, with its
+/// authorization and receipts. Returns the answer.
+async fn effectuate_by_amount_key(h: &Harness, nit: &str) -> Value {
     let mut request = top_up("987654321", "3000");
     request["amount_key"] = json!("3");
     request["brand_new_field"] = json!({"tolerated": true});
-    let effectuated = h.effectuate(&nit, request).await;
+    let effectuated = h.effectuate(nit, request).await;
     assert_ok(&effectuated);
-    let done = &effectuated.1;
+    let done = effectuated.1;
     assert_eq!(done["status"], "PPC");
     assert_eq!(done["order_id"], "ORDER1");
     assert_eq!(done["merchant_usn"], "000123");
@@ -441,9 +449,13 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
         done["payment_methods"]["available"],
         json!([{"name": "Dinheiro"}, {"name": "Cartao de Debito"}])
     );
-    assert_eq!(h.tx(&nit).status, "PPC");
+    assert_eq!(h.tx(nit).status, "PPC");
+    done
+}
 
-    let (http, pending) = h.query(&nit, KEY).await;
+/// The pending transaction's query repeats what the effectuation `done` answered.
+async fn assert_the_query_shows_it_pending(h: &Harness, nit: &str, done: &Value) {
+    let (http, pending) = h.query(nit, KEY).await;
     assert_eq!(http, 200, "{pending}");
     assert_eq!(pending["status"], "PPC");
     assert_eq!(pending["order_id"], "ORDER1");
@@ -455,6 +467,16 @@ async fn a_normal_recharge_goes_from_create_to_confirmation() {
     assert_eq!(pending["authorization"], done["authorization"]);
     assert_eq!(pending["customer"], done["customer"]);
     assert_eq!(pending["merchant"], done["merchant"]);
+}
+
+#[tokio::test]
+async fn a_normal_recharge_goes_from_create_to_confirmation() {
+    let h = Harness::start().await;
+    let nit = create_and_receive_the_nit(&h).await;
+    assert_the_dealers_listed(&h, &nit).await;
+    assert_the_branch_data_listed(&h, &nit).await;
+    let done = effectuate_by_amount_key(&h, &nit).await;
+    assert_the_query_shows_it_pending(&h, &nit, &done).await;
 
     let confirmed = h.confirm(&nit, "true").await;
     assert_ok(&confirmed);
@@ -556,32 +578,19 @@ async fn an_others_recharge_sells_pin_products_by_branch() {
     assert_eq!(h.tx(&nit).effectuation_requests, 3);
 }
 
-#[tokio::test]
-async fn others_branch_data_is_listed_by_put_and_checked_as_carat_would() {
-    let h = Harness::start().await;
-    let nit = h.begin_typed("PIN2", "others").await;
-    let list = |content: Value, nit: String| {
-        let request = h
-            .http
-            .put(format!("{}/rechargebranches/{nit}", h.base))
-            .json(&json!({ "list_branch_data_request": content }));
-        h.call(request, "list_branch_data_response")
-    };
-    let good = json!({
-        "merchant_key": KEY,
-        "recharge_type": "others",
-        "dealer": {"code": "905", "type_code": "02", "branch": {"code": "97200000000"}},
-        "hashes": {"general": "0000000000000000"},
-    });
-    let listed = list(good.clone(), nit.clone()).await;
-    assert_ok(&listed);
-    assert_eq!(listed.1["status"], "NOV");
-    assert_eq!(
-        listed.1["categories"][0]["amount_ranges"][0]["amount_key"],
-        "1"
-    );
+/// Branch data listed by `PUT /rechargebranches/{nit}`, as an others recharge asks for it.
+async fn list_by_put(h: &Harness, content: Value, nit: &str) -> Reply {
+    let request = h
+        .http
+        .put(format!("{}/rechargebranches/{nit}", h.base))
+        .json(&json!({ "list_branch_data_request": content }));
+    h.call(request, "list_branch_data_response").await
+}
 
-    for (pointer, value, http, code, needle) in [
+/// Each listing field wrong in turn: where (a JSON pointer), the value (`None`: removed), the
+/// HTTP status, the esitef code and a word the message must hold.
+fn bad_listings() -> [(&'static str, Option<Value>, u16, &'static str, &'static str); 8] {
+    [
         (
             "/merchant_key",
             Some(json!("WRONGKEY")),
@@ -626,18 +635,11 @@ async fn others_branch_data_is_listed_by_put_and_checked_as_carat_would() {
             "2",
             "hashes.general",
         ),
-    ] {
-        let reply = list(edit(good.clone(), pointer, value), nit.clone()).await;
-        assert_error(&reply, http, code, needle);
-    }
+    ]
+}
 
-    // A normal transaction's branch data is listed by GET, not PUT.
-    let top_up_nit = h.begin("TOPUPPUT").await;
-    let mut normal = good.clone();
-    normal["recharge_type"] = json!("normal");
-    assert_error(&list(normal, top_up_nit).await, 400, "6", "normal");
-
-    // Each sale's customer receipt carries a new PIN; the merchant's none.
+/// Each sale's customer receipt carries a new PIN; the merchant's none.
+async fn assert_each_sale_has_its_own_pin(h: &Harness) {
     let mut pins = Vec::new();
     for order in ["PIN3", "PIN4"] {
         let nit = h.begin_typed(order, "others").await;
@@ -661,6 +663,43 @@ async fn others_branch_data_is_listed_by_put_and_checked_as_carat_would() {
         assert_eq!(queried["customer"]["receipt"], customer.as_str());
     }
     assert_ne!(pins[0], pins[1]);
+}
+
+#[tokio::test]
+async fn others_branch_data_is_listed_by_put_and_checked_as_carat_would() {
+    let h = Harness::start().await;
+    let nit = h.begin_typed("PIN2", "others").await;
+    let good = json!({
+        "merchant_key": KEY,
+        "recharge_type": "others",
+        "dealer": {"code": "905", "type_code": "02", "branch": {"code": "97200000000"}},
+        "hashes": {"general": "0000000000000000"},
+    });
+    let listed = list_by_put(&h, good.clone(), &nit).await;
+    assert_ok(&listed);
+    assert_eq!(listed.1["status"], "NOV");
+    assert_eq!(
+        listed.1["categories"][0]["amount_ranges"][0]["amount_key"],
+        "1"
+    );
+
+    for (pointer, value, http, code, needle) in bad_listings() {
+        let reply = list_by_put(&h, edit(good.clone(), pointer, value), &nit).await;
+        assert_error(&reply, http, code, needle);
+    }
+
+    // A normal transaction's branch data is listed by GET, not PUT.
+    let top_up_nit = h.begin("TOPUPPUT").await;
+    let mut normal = good.clone();
+    normal["recharge_type"] = json!("normal");
+    assert_error(
+        &list_by_put(&h, normal, &top_up_nit).await,
+        400,
+        "6",
+        "normal",
+    );
+
+    assert_each_sale_has_its_own_pin(&h).await;
 }
 
 #[tokio::test]
@@ -1646,12 +1685,10 @@ fn param<'a>(form: &'a [(String, String)], name: &str) -> &'a str {
         .map_or("", |(_, v)| v.as_str())
 }
 
-#[tokio::test]
-async fn a_payment_is_checked_field_by_field() {
-    let h = Harness::start().await;
-    let nit = h.begin("PAYCHECK").await;
-    let good = paid_top_up(card_number("4111111111111111"));
-    let cases = [
+/// Each payment field wrong in turn: where (a JSON pointer), the value (`None`: removed), the
+/// esitef code and a word the message must hold.
+fn bad_payments() -> [(&'static str, Option<Value>, &'static str, &'static str); 11] {
+    [
         (
             "/payment/authorizer_id",
             Some(json!("123456")),
@@ -1708,8 +1745,15 @@ async fn a_payment_is_checked_field_by_field() {
             "payment.merchant_key",
         ),
         ("/payment/amount", Some(json!("999")), "8", "payment.amount"),
-    ];
-    for (pointer, value, code, needle) in cases {
+    ]
+}
+
+#[tokio::test]
+async fn a_payment_is_checked_field_by_field() {
+    let h = Harness::start().await;
+    let nit = h.begin("PAYCHECK").await;
+    let good = paid_top_up(card_number("4111111111111111"));
+    for (pointer, value, code, needle) in bad_payments() {
         let reply = h.effectuate(&nit, edit(good.clone(), pointer, value)).await;
         assert_eq!(reply.1["esitef"]["code"], code, "{pointer}: {}", reply.1);
         let message = reply.1["esitef"]["message"].as_str().unwrap_or_default();
@@ -1840,15 +1884,10 @@ impl Harness {
     }
 }
 
-#[tokio::test]
-async fn card_storage_checks_headers_and_formats_then_stores_and_notifies() {
-    let h = Harness::start().await;
-    let good = card_storage("4111111111111111", "CUST1", "77");
-    let (http, body) = h.store_card(&good, MERCHANT_ID, "WRONGKEY").await;
-    assert_eq!((http, body["code"].as_str()), (401, Some("4")), "{body}");
-    let (http, body) = h.store_card(&good, "OTHERSTORE", KEY).await;
-    assert_eq!((http, body["code"].as_str()), (401, Some("4")), "{body}");
-    let bad = [
+/// Each storage field wrong in turn: where (a JSON pointer), the value, the field the message
+/// starts with and the esitef code.
+fn bad_storages() -> [(&'static str, Value, &'static str, &'static str); 8] {
+    [
         (
             "/card/number",
             json!("4111111111111112"),
@@ -1867,8 +1906,16 @@ async fn card_storage_checks_headers_and_formats_then_stores_and_notifies() {
         ("/merchant_usn", json!("1234567890123"), "merchant_usn", "2"),
         ("/customer_id", json!("C".repeat(21)), "customer_id", "2"),
         ("/customer_id", json!(12), "customer_id", "2"),
-    ];
-    for (pointer, value, field, code) in bad {
+    ]
+}
+
+/// Wrong headers are a 401, each bad field a 400 naming it; nothing is stored or notified.
+async fn assert_bad_storages_refused(h: &Harness, good: &Value) {
+    let (http, body) = h.store_card(good, MERCHANT_ID, "WRONGKEY").await;
+    assert_eq!((http, body["code"].as_str()), (401, Some("4")), "{body}");
+    let (http, body) = h.store_card(good, "OTHERSTORE", KEY).await;
+    assert_eq!((http, body["code"].as_str()), (401, Some("4")), "{body}");
+    for (pointer, value, field, code) in bad_storages() {
         let body = edit(good.clone(), pointer, Some(value));
         let (http, answer) = h.store_card(&body, MERCHANT_ID, KEY).await;
         assert_eq!(
@@ -1885,8 +1932,11 @@ async fn card_storage_checks_headers_and_formats_then_stores_and_notifies() {
         h.hash_forms().is_empty(),
         "nothing stored, nothing notified"
     );
+}
 
-    let (http, stored) = h.store_card(&good, MERCHANT_ID, KEY).await;
+/// `good` stored: its NITA, NSUA and token answered, and the HASH notification sent with them.
+async fn assert_stored_and_notified(h: &Harness, good: &Value) {
+    let (http, stored) = h.store_card(good, MERCHANT_ID, KEY).await;
     assert_eq!(
         (http, stored["code"].as_str()),
         (200, Some("0")),
@@ -1910,6 +1960,14 @@ async fn card_storage_checks_headers_and_formats_then_stores_and_notifies() {
         (param(&forms[0], "bin"), param(&forms[0], "final")),
         ("411111", "1111")
     );
+}
+
+#[tokio::test]
+async fn card_storage_checks_headers_and_formats_then_stores_and_notifies() {
+    let h = Harness::start().await;
+    let good = card_storage("4111111111111111", "CUST1", "77");
+    assert_bad_storages_refused(&h, &good).await;
+    assert_stored_and_notified(&h, &good).await;
 
     // The same card for the same customer is a duplicate; for another, stored.
     let (_, dup) = h.store_card(&good, MERCHANT_ID, KEY).await;
