@@ -60,8 +60,13 @@ impl CallbackService {
             http_status,
             reason: Some(reason),
         };
+        // A replay is answered with what the first was (the same refusal, kept once).
         let stored = inbox::keep_refused_as(&self.pool, receipt, &verdict, stored_body).await?;
-        Ok(replayed(&stored))
+        Ok(Verdict {
+            outcome: Outcome::Refused,
+            http_status: stored.http_status as u16,
+            reason: stored.reason,
+        })
     }
 }
 
