@@ -149,7 +149,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if let Some(cert) = app.tls() {
         reload_on_sighup(cert);
     }
-    app.run_until(shutdown_signal()).await?;
+    app.run_until(async {
+        sandbox::shutdown_signal().await;
+        tracing::info!("shutting down");
+    })
+    .await?;
     Ok(())
 }
 
@@ -198,7 +202,7 @@ async fn run_sandbox(settings: Settings) -> anyhow::Result<()> {
     );
     tokio::select! {
         result = sandbox::serve(sandbox, listener) => result?,
-        () = shutdown_signal() => {}
+        () = sandbox::shutdown_signal() => tracing::info!("shutting down"),
     }
     Ok(())
 }
@@ -222,26 +226,4 @@ fn reload_on_sighup(cert: std::sync::Arc<carat_merchant::tls::ReloadingCert>) {
     });
     #[cfg(not(unix))]
     let _ = cert;
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
 }

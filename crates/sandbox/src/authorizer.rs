@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, FixedOffset, Utc};
 use rand::RngExt;
 
-use super::validate::Purchase;
+use super::requests::Purchase;
 use carat_domain::RechargeType;
 use carat_wire::{Acquirer, Authorization};
 

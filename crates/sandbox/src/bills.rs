@@ -1,6 +1,6 @@
 //! The sandbox's bills (`invoice`), found by their 48-digit bar code: one payable, one
 //! expired. Any other well-formed bar code is unknown. The biller is dealer 910, the only
-//! `invoice` dealer.
+//! `invoice` dealer (listed in `catalog`).
 //!
 //! Carat, as the sandbox reads it, says whether a bill can be paid when it is looked up: an
 //! unknown bar code and an expired bill are refused by the listing (codes 20 and 21), and an
@@ -9,24 +9,12 @@
 
 use chrono::{Days, NaiveDate, Utc};
 
-use super::catalog::DealerSpec;
 use super::errors::CaratError;
 use carat_domain::effectuation::{
     BarCode, InvoiceDescription, InvoiceEcho, InvoiceExpiryDate, InvoiceReferenceData,
 };
 use carat_domain::format::check_field;
 use carat_wire::{InvoiceWire, ListedInvoice};
-
-/// The billers that `invoice` recharges list.
-pub(crate) const DEALERS: [DealerSpec; 1] = [DealerSpec {
-    code: "910",
-    name: "ENERGIA SP",
-    type_code: "04",
-    type_name: "CONTA DE CONSUMO",
-    branches: &[],
-    questions: &[],
-    tv_packages: &[],
-}];
 
 /// A payable bill of R$ 159,90, due 30 days after the day it is looked up.
 pub const PAYABLE_BAR_CODE: &str = "836900000015990001380000000000000000000000202611";

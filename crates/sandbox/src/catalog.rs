@@ -166,6 +166,17 @@ const PIN_DEALERS: [DealerSpec; 2] = [
     },
 ];
 
+/// The billers that `invoice` recharges list; their bills are in `bills`.
+const BILLERS: [DealerSpec; 1] = [DealerSpec {
+    code: "910",
+    name: "ENERGIA SP",
+    type_code: "04",
+    type_name: "CONTA DE CONSUMO",
+    branches: &[],
+    questions: &[],
+    tv_packages: &[],
+}];
+
 /// Every dealer sells the same ranges. Key "4" exists so that the confirmation test amounts
 /// (13,13 and 14,14, see `faults`) are sellable.
 const RANGES: [RangeSpec; 4] = [
@@ -214,7 +225,7 @@ pub(crate) fn dealers(recharge_type: RechargeType) -> &'static [DealerSpec] {
     match recharge_type {
         RechargeType::Normal => &PHONE_DEALERS,
         RechargeType::Others => &PIN_DEALERS,
-        RechargeType::Invoice => &super::bills::DEALERS,
+        RechargeType::Invoice => &BILLERS,
     }
 }
 

@@ -16,8 +16,8 @@ use super::errors::{CaratError, Reply};
 use super::faults::{self, ConfirmationFault, EffectuationFault, Fault, Operation};
 use super::notifier::Channel;
 use super::payments::{self, CardPayment, PaymentRecord};
-use super::state::{Decision, Touch, Transaction};
-use super::validate::Purchase;
+use super::requests::{Confirmation, Decision, Purchase};
+use super::state::{Touch, Transaction};
 use super::{Shared, authorizer, bills, decode, responses, validate};
 use carat_domain::{CaratStatus, RechargeType};
 use carat_wire::{
@@ -425,7 +425,7 @@ fn confirm(
     sandbox.ledger.with_live(nit, Touch::Confirmation, |tx| {
         signed(sandbox, headers, tx)?;
         let request: ConfirmRechargeRequest = decode::content_of(content)?;
-        let validate::Confirmation {
+        let Confirmation {
             decision,
             used_payment_methods,
         } = validate::confirmation(&request, &sandbox.merchant_key)?;

@@ -143,7 +143,9 @@ pub mod faults;
 mod handlers;
 pub mod notifier;
 pub mod payments;
+mod requests;
 mod responses;
+mod shutdown;
 pub mod signature;
 mod state;
 pub mod test_values;
@@ -165,6 +167,7 @@ use faults::Injector;
 pub use faults::{Fault, Operation};
 pub use notifier::{Channel, Notification};
 use notifier::{Notifier, NotifierConfig};
+pub use shutdown::shutdown_signal;
 use state::Ledger;
 use vault::Vault;
 

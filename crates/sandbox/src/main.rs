@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use url::Url;
 
 use carat_domain::{MerchantId, Secret};
-use carat_sandbox::{Sandbox, SandboxConfig, signature, test_values};
+use carat_sandbox::{Sandbox, SandboxConfig, shutdown_signal, signature, test_values};
 use carat_wire::signature::JwtPublicKey;
 
 #[derive(Parser)]
@@ -136,25 +136,4 @@ async fn run(args: Args) -> anyhow::Result<()> {
         () = shutdown_signal() => tracing::info!("shutting down"),
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
 }

@@ -3,7 +3,8 @@
 use super::authorizer::Approval;
 use super::catalog::{self, DealerSpec, Listed};
 use super::faults;
-use super::state::{Order, Transaction};
+use super::requests::Order;
+use super::state::Transaction;
 use super::validate::PAYMENT_METHODS_MAX;
 use carat_wire::{
     BeginRechargeResponse, CodeMessage, ConfirmRechargeResponse, DoRechargeResponse, Esitef,

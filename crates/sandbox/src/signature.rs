@@ -13,7 +13,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode, header};
 
 use super::errors::CaratError;
-use super::state::Order;
+use super::requests::Order;
 use carat_domain::{MerchantId, Secret};
 use carat_wire::signature::{self, CreateClaims, JwtPublicKey, NitClaims};
 

@@ -11,43 +11,8 @@ use rand::RngExt;
 use super::SandboxTransaction;
 use super::authorizer::Approval;
 use super::errors::CaratError;
-use carat_domain::{CaratStatus, RechargeType};
-
-/// What a create asked for, once validated.
-#[derive(Clone, Debug)]
-pub(crate) struct Order {
-    pub order_id: Option<String>,
-    pub merchant_usn: Option<String>,
-    pub recharge_type: RechargeType,
-    /// The `general_hash` it carried, if any.
-    pub general_hash: Option<String>,
-    /// Created with a valid signature: signature mode, every later call must be signed.
-    pub signed: bool,
-}
-
-/// The merchant's verdict on a pending recharge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Decision {
-    Confirm,
-    Undo,
-}
-
-impl Decision {
-    /// The status this decision leads to.
-    fn outcome(self) -> CaratStatus {
-        match self {
-            Self::Confirm => CaratStatus::Con,
-            Self::Undo => CaratStatus::Ppn,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Confirm => "confirmation",
-            Self::Undo => "undo",
-        }
-    }
-}
+use super::requests::{Decision, Order};
+use carat_domain::CaratStatus;
 
 /// Which kind of request touches a transaction, for the counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -344,6 +309,7 @@ fn new_nit() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use carat_domain::RechargeType;
 
     fn ledger(lifetime: Duration) -> (Ledger, String) {
         let ledger = Ledger::new(lifetime);

@@ -6,7 +6,7 @@
 use super::bills;
 use super::catalog::{self, DealerSpec};
 use super::errors::CaratError;
-use super::state::{Decision, Order};
+use super::requests::{Confirmation, Decision, Order, Purchase};
 use carat_domain::format::check_field;
 use carat_domain::payment_methods::{UsedPaymentMethod, WireError};
 use carat_domain::recharge::{AmountCents, AnswerCode, AnswerText};
@@ -29,29 +29,6 @@ const TERMINAL_TYPE: Format = Format::exactly(2, Charset::Numeric);
 const TERMINAL_TYPES: [&str; 5] = ["01", "02", "03", "04", "05"];
 /// `payment_methods.max` as the sandbox announces it: at most that many entries.
 pub(crate) const PAYMENT_METHODS_MAX: usize = 2;
-
-/// A validated `do_recharge_request`: what is sold, to whom, for how much.
-#[derive(Debug)]
-pub(crate) struct Purchase {
-    pub recharge_type: RechargeType,
-    pub dealer: &'static DealerSpec,
-    pub phone: Option<Phone>,
-    pub amount_cents: u64,
-    /// The answers, as sent.
-    pub answers: Vec<(String, String)>,
-    /// A TV dealer's package chosen by answer 126 (one it offers); `None` before the choice.
-    pub tv_package: Option<String>,
-    /// `used_payment_methods` as sent, if any.
-    pub used_payment_methods: Option<Vec<String>>,
-}
-
-/// A validated `confirm_recharge_request`.
-#[derive(Debug)]
-pub(crate) struct Confirmation {
-    pub decision: Decision,
-    /// `used_payment_methods` as sent and their amounts' sum, if any.
-    pub used_payment_methods: Option<(Vec<String>, u64)>,
-}
 
 /// A NIT in a path or query: absent or empty is code 1, otherwise `= 64 AN`.
 pub(crate) fn nit(value: &str) -> Result<(), CaratError> {
