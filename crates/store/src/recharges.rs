@@ -700,7 +700,7 @@ pub enum Guard {
 /// What a step writes besides the status. `None` keeps the stored value.
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
-    pub carat_status: Option<String>,
+    pub carat_status: Option<CaratStatus>,
     pub outcome_unknown: bool,
     /// The effectuation's input, stored as the call goes out.
     pub effectuation: Option<Effectuation>,
@@ -837,7 +837,7 @@ async fn write_step(
         step.id,
         step.from.as_str(),
         step.to.as_str(),
-        changes.carat_status,
+        changes.carat_status.as_ref().map(CaratStatus::as_str),
         changes.outcome_unknown,
         step.call_window.is_some(),
         step.call_window.map(millis).unwrap_or(0),

@@ -4,7 +4,7 @@
 
 use uuid::Uuid;
 
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, detached};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService};
 use crate::carat::CaratError;
 use carat_domain::{
     Actor, AuthMode, GeneralHash, MerchantId, MerchantUsn, Nit, OrderId, RechargeStatus,
@@ -14,16 +14,7 @@ use carat_store::{self as store, Changes, Guard, NitFinding, NitPost, Recharge, 
 use carat_wire::BeginRechargeResponse;
 
 impl RechargeService {
-    pub async fn begin(
-        &self,
-        order_id: Option<OrderId>,
-        recharge_type: RechargeType,
-    ) -> Result<Recharge, FlowError> {
-        let this = self.clone();
-        detached(async move { this.begin_now(order_id, recharge_type).await }).await
-    }
-
-    async fn begin_now(
+    pub(super) async fn begin_now(
         &self,
         order_id: Option<OrderId>,
         recharge_type: RechargeType,

@@ -2,11 +2,14 @@
 //! in a clean shape (amounts as integer cents), and kept with the recharge
 //! (`store::listings`) so that its effectuation is checked against them before Carat is called.
 
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use uuid::Uuid;
 
-use super::kinds::invoice::{self, BillListing};
-use super::{CaratProblem, FlowError, RechargeService, catalog_check, why_not};
+use super::views::{
+    AmountRangeView, BillListing, BranchData, BranchView, CategoryView, DealerView, Dealers,
+    QuestionView,
+};
+use super::{CaratProblem, FlowError, RechargeService, bills, catalog_check, why_not};
 use crate::carat::Exchange;
 use carat_domain::effectuation::BarCode;
 use carat_domain::{
@@ -38,89 +41,11 @@ fn product_listing(dealer: &DealerCode, branch: &BranchCode) -> ListingKey {
     }
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Dealers {
-    pub general_hash: Option<String>,
-    pub dealers: Vec<DealerView>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DealerView {
-    pub code: String,
-    pub name: String,
-    pub type_code: Option<String>,
-    pub type_name: Option<String>,
-    pub branches: Vec<BranchView>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BranchView {
-    pub code: String,
-    pub name: String,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct BranchData {
-    pub general_hash: Option<String>,
-    pub questions: Vec<QuestionView>,
-    pub messages: Vec<String>,
-    pub categories: Vec<CategoryView>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct QuestionView {
-    pub id: String,
-    pub display: String,
-    pub rule: Option<String>,
-    pub min_length: Option<u32>,
-    pub max_length: Option<u32>,
-    /// Carat's `type` (e.g. `i`); its meaning is not documented.
-    pub input_type: Option<String>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct CategoryView {
-    pub code: String,
-    pub description: String,
-    pub amount_ranges: Vec<AmountRangeView>,
-}
-
-/// Amounts in integer cents. `expiry_date` and `bonus_expiry_date` are passed on as Carat
-/// sends them: their unit (days, probably) is not documented.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AmountRangeView {
-    pub amount_key: Option<String>,
-    pub message: Option<String>,
-    pub min_amount: Option<u64>,
-    pub max_amount: Option<u64>,
-    pub payment_amount: Option<u64>,
-    pub bonus: Option<u64>,
-    pub bonus_in_percentage: Option<String>,
-    pub bonus_category: Option<String>,
-    pub expiry_date: Option<String>,
-    pub bonus_expiry_date: Option<String>,
-}
-
 impl RechargeService {
-    pub async fn dealers(&self, id: Uuid) -> Result<Dealers, FlowError> {
-        let (recharge, nit) = self.listable(id).await?;
-        self.list_dealers(&recharge, &nit).await
-    }
-
-    pub async fn branches(
-        &self,
-        id: Uuid,
-        ddd: &Ddd,
-        dealer_code: &DealerCode,
-    ) -> Result<BranchData, FlowError> {
-        let (recharge, nit) = self.listable(id).await?;
-        self.list_branches(&recharge, &nit, ddd, dealer_code).await
-    }
-
     /// Branch data of an `others` product: `dealer_code`'s branch `branch_code`, as Carat
     /// listed them (the dealers are listed first if the storefront has not). The route asks
     /// only for an `others` recharge's.
-    pub async fn product_branches(
+    pub(super) async fn checked_product_branches(
         &self,
         id: Uuid,
         dealer_code: &DealerCode,
@@ -233,7 +158,11 @@ impl RechargeService {
         Ok(view)
     }
 
-    async fn list_dealers(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {
+    pub(super) async fn list_dealers(
+        &self,
+        recharge: &Recharge,
+        nit: &Nit,
+    ) -> Result<Dealers, FlowError> {
         let view = self
             .list_through_cache(recharge, DEALERS_LISTING, |hash| async move {
                 let exchange = self.carat_for(recharge).list_dealers(nit, &hash).await;
@@ -246,7 +175,7 @@ impl RechargeService {
         Ok(view)
     }
 
-    async fn list_branches(
+    pub(super) async fn list_branches(
         &self,
         recharge: &Recharge,
         nit: &Nit,
@@ -305,8 +234,8 @@ impl RechargeService {
             .await;
         let answer = self.record_list_call(&recharge, exchange).await?;
         let carat_status = answer.status.clone().unwrap_or_default();
-        let bill = invoice::bill_view(answer, dealer, bar_code)
-            .map_err(|why| invoice::unusable_bill(why, &carat_status, recharge.status))?;
+        let bill = bills::bill_view(answer, dealer, bar_code)
+            .map_err(|why| bills::unusable_bill(why, &carat_status, recharge.status))?;
         self.keep(&recharge, listing, &bill).await?;
         Ok(bill)
     }
@@ -332,7 +261,7 @@ impl RechargeService {
     }
 
     /// Listing belongs between create and effectuation (Carat status NOV).
-    async fn listable(&self, id: Uuid) -> Result<(Recharge, Nit), FlowError> {
+    pub(super) async fn listable(&self, id: Uuid) -> Result<(Recharge, Nit), FlowError> {
         let recharge = self.load(id).await?;
         match (&recharge.nit, recharge.status) {
             (Some(nit), RechargeStatus::Started) => {
@@ -359,7 +288,10 @@ impl RechargeService {
             Some(next) => {
                 let step = Step {
                     changes: Changes {
-                        carat_status: problem.carat_status.clone(),
+                        carat_status: problem
+                            .carat_status
+                            .as_deref()
+                            .map(carat_domain::CaratStatus::parse),
                         error: Some(problem.as_last_error()),
                         ..Changes::default()
                     },

@@ -7,7 +7,7 @@
 //! Only what the listing says is held against the request: a range whose bounds Carat did not
 //! give as whole cents, or a listing without ranges, leaves the amount for Carat to judge.
 
-use super::catalog::{AmountRangeView, BranchData, DealerView, Dealers};
+use super::views::{AmountRangeView, BranchData, DealerView, Dealers};
 use carat_domain::{
     AmountCents, AmountKey, Answer, BranchCode, DealerCode, DealerTypeCode, Effectuation,
     EffectuationInput, FieldError,
@@ -265,7 +265,7 @@ fn answers(req: &Choice<'_>, listed: &BranchData) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recharge::catalog::{BranchView, CategoryView, DealerView, QuestionView};
+    use crate::recharge::views::{BranchView, CategoryView, DealerView, QuestionView};
 
     /// An effectuation as stored: `body` is its kind's part.
     fn request(kind: &str, mut body: serde_json::Value) -> Effectuation {

@@ -13,7 +13,8 @@ use std::future::Future;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::catalog::{BranchData, DEALERS_LISTING, Dealers};
+use super::catalog::DEALERS_LISTING;
+use super::views::{BranchData, Dealers};
 use super::{FlowError, RechargeService};
 use carat_domain::{GeneralHash, RechargeType};
 use carat_store::listings::ListingKey;

@@ -7,9 +7,8 @@
 use uuid::Uuid;
 
 use super::payment_methods;
-use super::{
-    CaratFailure, CaratProblem, FlowError, Race, RechargeService, call_record, detached, why_not,
-};
+use super::steps::{Race, call_record};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService, why_not};
 use carat_domain::payment_methods::to_wire_list;
 use carat_domain::{Actor, CaratStatus, RechargeStatus, UsedPaymentMethod};
 use carat_store::{self as store, CallRecord, Changes, Guard, Recharge, Step};
@@ -53,31 +52,7 @@ fn settled_by(in_flight: RechargeStatus, carat: Option<&CaratStatus>) -> Option<
 }
 
 impl RechargeService {
-    /// `used_payment_methods`: how the sale was paid, sent with a confirmation.
-    pub async fn confirm(
-        &self,
-        id: Uuid,
-        confirm: bool,
-        used_payment_methods: Option<Vec<UsedPaymentMethod>>,
-    ) -> Result<Recharge, FlowError> {
-        if !confirm && used_payment_methods.is_some() {
-            return Err(payment_methods::only_on_confirmation());
-        }
-        let this = self.clone();
-        let decision = Decision { confirm };
-        detached(async move {
-            this.decide(
-                id,
-                decision,
-                used_payment_methods.as_deref(),
-                &Actor::Storefront,
-            )
-            .await
-        })
-        .await
-    }
-
-    async fn decide(
+    pub(super) async fn decide(
         &self,
         id: Uuid,
         decision: Decision,
@@ -234,7 +209,7 @@ impl RechargeService {
         };
         let step = Step {
             changes: Changes {
-                carat_status: carat.map(|c| c.to_string()),
+                carat_status: carat,
                 // Seed 003: the decision acts on the linked payment too; its status is kept.
                 payment: super::payment::answered(
                     "confirmation",

@@ -3,20 +3,17 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
 use uuid::Uuid;
 
-use super::kinds::Chosen;
 use super::payment::CardSecrets;
+use super::requests::Chosen;
+use super::steps::{Race, call_record};
 use super::{
-    CaratFailure, CaratProblem, FlowError, Race, Receipts, RechargeService, call_record,
-    carat_answer, detached, why_not,
+    CaratFailure, CaratProblem, FlowError, Receipts, RechargeService, carat_answer, why_not,
 };
-use carat_domain::effectuation::{Dealer, Phone};
 use carat_domain::{
-    Actor, AmountCents, AmountKey, Answer, CaratAnswer, CaratStatus, Cnpj, Cpf, Ddd, DealerCode,
-    DealerTypeCode, Effectuation, EffectuationInput, GeneralHash, Nit, OptionalFields, PhoneNumber,
-    RechargeStatus, RechargeType, TerminalType, UsedPaymentMethod, ZipCode, payment_methods,
+    Actor, AmountKey, Answer, CaratAnswer, CaratStatus, DealerCode, DealerTypeCode, Effectuation,
+    EffectuationInput, GeneralHash, Nit, RechargeStatus, RechargeType, payment_methods,
 };
 use carat_store::payments::PaymentWrite;
 use carat_store::{self as store, CallRecord, Changes, Guard, NextAttempt, Recharge, Step};
@@ -24,91 +21,6 @@ use carat_wire::{
     AnswerWire, BranchRef, DealerRef, DoRechargeRequest, DoRechargeResponse, Hashes, InvoiceWire,
     Phone as WirePhone,
 };
-
-/// What the storefront chose. Each field validates its Carat format on deserialisation.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EffectuateRequest {
-    pub dealer: DealerChoice,
-    pub phone: PhoneChoice,
-    pub amount: AmountCents,
-    #[serde(default)]
-    pub amount_key: Option<AmountKey>,
-    #[serde(default)]
-    pub answers: Vec<Answer>,
-    #[serde(default)]
-    pub sale: SaleChoice,
-    /// A card payment linked to the recharge (`payment.rs`).
-    #[serde(default)]
-    pub payment: Option<super::payment::PaymentChoice>,
-}
-
-/// `sale`, in every kind's body: the optional facts Carat may record about the sale (where it
-/// was made, the customer's CPF or CNPJ and CEP), each checked before Carat is called.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SaleChoice {
-    #[serde(default)]
-    pub terminal_type: Option<TerminalType>,
-    #[serde(default)]
-    pub cpf: Option<Cpf>,
-    #[serde(default)]
-    pub cnpj: Option<Cnpj>,
-    #[serde(default)]
-    pub zip_code: Option<ZipCode>,
-    /// How the sale was paid (`recharge/payment_methods.rs` checks the list).
-    #[serde(default)]
-    pub used_payment_methods: Option<Vec<UsedPaymentMethod>>,
-}
-
-impl SaleChoice {
-    pub(super) fn optional(&self) -> OptionalFields {
-        OptionalFields {
-            terminal_type: self.terminal_type.clone(),
-            cpf: self.cpf.clone(),
-            cnpj: self.cnpj.clone(),
-            zip_code: self.zip_code.clone(),
-            used_payment_methods: self.used_payment_methods.clone(),
-        }
-    }
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DealerChoice {
-    pub code: DealerCode,
-    pub type_code: DealerTypeCode,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhoneChoice {
-    pub ddd: Ddd,
-    pub number: PhoneNumber,
-}
-
-impl EffectuateRequest {
-    /// The effectuation this body asks for: the storefront's body for a `normal` recharge.
-    pub(super) fn input(&self) -> Effectuation {
-        Effectuation {
-            input: EffectuationInput::Normal {
-                dealer: Dealer {
-                    code: self.dealer.code.clone(),
-                    type_code: self.dealer.type_code.clone(),
-                },
-                phone: Phone {
-                    ddd: self.phone.ddd.clone(),
-                    number: self.phone.number.clone(),
-                },
-                amount: self.amount,
-                amount_key: self.amount_key.clone(),
-                answers: self.answers.clone(),
-            },
-            optional: self.sale.optional(),
-            payment: None,
-        }
-    }
-}
 
 /// Carat's `do_recharge_request` for an effectuation of any kind; `card` is the payment's card
 /// data, which the stored effectuation never holds.
@@ -231,12 +143,7 @@ fn answers_to_wire(answers: &[Answer]) -> Option<Vec<AnswerWire>> {
 }
 
 impl RechargeService {
-    pub async fn effectuate(&self, id: Uuid, chosen: Chosen) -> Result<Recharge, FlowError> {
-        let this = self.clone();
-        detached(async move { this.effectuate_now(id, chosen, &Actor::Storefront).await }).await
-    }
-
-    async fn effectuate_now(
+    pub(super) async fn effectuate_now(
         &self,
         id: Uuid,
         chosen: Chosen,
@@ -411,7 +318,7 @@ impl RechargeService {
             Some(end @ (RechargeStatus::Failed | RechargeStatus::Expired)) => {
                 let step = Step {
                     changes: Changes {
-                        carat_status: Some(carat.to_string()),
+                        carat_status: Some(carat.clone()),
                         error: Some(denial_words(&answer)),
                         payment,
                         ..Changes::default()
@@ -462,7 +369,7 @@ impl RechargeService {
         let mut detail = serde_json::json!({"carat_status": carat.to_string()});
         let mut step = Step {
             changes: Changes {
-                carat_status: Some(carat.to_string()),
+                carat_status: Some(carat.clone()),
                 carat_answer: Some(CaratAnswer {
                     payment_methods_max,
                     send_payment_methods: send_payment_methods.then_some(true),

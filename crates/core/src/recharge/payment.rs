@@ -7,81 +7,20 @@
 //! request redacted (`carat/redact.rs`); `recharge_payments` keeps Carat's answer, which carries
 //! no card data (an `others` sale's payment receipt, which may carry the PIN, is sealed).
 
-use serde::Deserialize;
 use uuid::Uuid;
 
+use super::requests::{CardChoice, PaymentChoice};
 use super::{FlowError, RechargeService};
+use carat_domain::FieldError;
 use carat_domain::card::{
     CardBin, CardExpiry, CardLast4, CardNumber, CardToken, SecurityCode, StorageStatus,
 };
-use carat_domain::payment::{
-    AuthorizerId, CardSource, CustomerId, ExtraParam, Installment, PaymentInput, TokenTail,
-};
-use carat_domain::{AmountCents, FieldError};
+use carat_domain::payment::{CardSource, PaymentInput, TokenTail};
 use carat_store::cards::PayingCard;
-use carat_store::payments::PaymentRow;
 use carat_store::payments::{PaymentAnswered, PaymentWrite};
 use carat_wire::{
     CardWire, ExtraParam as WireExtraParam, InstallmentWire, PaymentAnswer, PaymentRequest,
 };
-
-/// `payment` of the storefront's effectuation body, any kind.
-///
-/// [UNKNOWN] whether Carat requires `payment.amount` to equal the recharge's `amount` (seed 001
-/// does not say; a fee could make them differ): not checked here, Carat's answer decides. The
-/// sandbox requires equality (its convention).
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentChoice {
-    pub amount: AmountCents,
-    pub authorizer_id: AuthorizerId,
-    #[serde(default)]
-    pub customer_id: Option<CustomerId>,
-    pub installment: Installment,
-    pub card: CardChoice,
-    #[serde(default)]
-    pub extra_param: Vec<ExtraParam>,
-}
-
-/// `payment.card`: exactly one of `number` (with `expiry_date`), `token`, `stored_card_id`.
-/// Each value is checked on deserialisation; the types print nothing secret.
-#[derive(Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CardChoice {
-    #[serde(default)]
-    pub number: Option<CardNumber>,
-    #[serde(default, deserialize_with = "token")]
-    pub token: Option<CardToken>,
-    #[serde(default)]
-    pub stored_card_id: Option<Uuid>,
-    #[serde(default)]
-    pub security_code: Option<SecurityCode>,
-    #[serde(default)]
-    pub expiry_date: Option<CardExpiry>,
-}
-
-/// A token checked as it is read (`CardToken` has no `Deserialize` of its own; kept here to
-/// leave card.rs to card storage). The error never quotes the value.
-fn token<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<CardToken>, D::Error> {
-    Option::<String>::deserialize(d)?
-        .map(|t| CardToken::parse(t).map_err(serde::de::Error::custom))
-        .transpose()
-}
-
-impl std::fmt::Debug for CardChoice {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CardChoice")
-            .field("number", &self.number)
-            .field("token", &self.token)
-            .field("stored_card_id", &self.stored_card_id)
-            .field("security_code", &self.security_code)
-            .field(
-                "expiry_date",
-                &self.expiry_date.as_ref().map(|_| "[redacted]"),
-            )
-            .finish()
-    }
-}
 
 /// What of the card goes to Carat and nowhere else. No `Serialize`; `Debug` redacts.
 #[derive(Clone)]
@@ -154,11 +93,6 @@ pub struct Payment {
 }
 
 impl RechargeService {
-    /// A recharge's payment as kept, if it has one (each door shows it its own way).
-    pub async fn payment(&self, id: Uuid) -> Result<Option<PaymentRow>, FlowError> {
-        Ok(carat_store::payments::load(&self.pool, id).await?)
-    }
-
     /// Checks `choice` (a stored card must exist and be usable) and splits it into what may be
     /// kept and what goes to Carat once. A 422 naming the field before anything is written.
     pub(super) async fn payment_of(&self, choice: &PaymentChoice) -> Result<Payment, FlowError> {

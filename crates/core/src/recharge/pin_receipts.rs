@@ -71,7 +71,10 @@ impl RechargeService {
 
     /// The receipts to show the storefront's `GET`: a PIN sale's opened, the others' as
     /// stored. A sealed receipt no key opens is logged (by key id) and shown as unreadable.
-    pub fn receipts(&self, recharge: &Recharge) -> (Option<Receipts>, Option<PinReceipt>) {
+    pub(super) fn opened_receipts(
+        &self,
+        recharge: &Recharge,
+    ) -> (Option<Receipts>, Option<PinReceipt>) {
         if recharge.recharge_type != RechargeType::Others {
             let clear = Receipts {
                 customer: recharge.customer_receipt.clone(),

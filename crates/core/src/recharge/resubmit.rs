@@ -9,11 +9,12 @@
 //! the card that paid the first effectuation: a resubmission never changes the payer. A stored
 //! card (`stored_card_id`) is read again by its kept id, so there the field may be left out.
 
-use serde::Deserialize;
 use uuid::Uuid;
 
-use super::payment::{CardChoice, CardSecrets};
-use super::{FlowError, Race, RechargeService, detached, why_not};
+use super::payment::CardSecrets;
+use super::requests::{CardChoice, TvChoice};
+use super::steps::Race;
+use super::{FlowError, RechargeService, why_not};
 use carat_domain::payment::{CardSource, PaymentInput};
 use carat_domain::recharge::{AnswerCode, AnswerText};
 use carat_domain::{
@@ -25,17 +26,6 @@ use carat_wire::DoRechargeResponse;
 
 /// The question code under which the chosen TV package goes back to Carat.
 const TV_PACKAGE_QUESTION: &str = "126";
-
-/// The storefront's choice among the TV packages Carat offered.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TvChoice {
-    /// Sent as answer 126's description: `< 200 AN`.
-    pub tv_package: AnswerText,
-    /// The paying card again, when the effectuation carried a payment (`payment.card`'s body).
-    #[serde(default)]
-    pub payment_card: Option<CardChoice>,
-}
 
 /// The field under which the choice gives the card (`payment.card` in an effectuation).
 const PAYMENT_CARD: &str = "payment_card";
@@ -129,15 +119,6 @@ fn same_card(kept: &CardSource, given: &CardSource) -> Result<(), FieldError> {
     }
 }
 
-impl TvChoice {
-    /// Whether an effectuation body is a TV package choice: an object with `tv_package`. Any
-    /// other body, unreadable ones included, is read (and refused) as an effectuation.
-    pub fn is_named_in(body: &[u8]) -> bool {
-        serde_json::from_slice::<serde_json::Value>(body)
-            .is_ok_and(|v| v.get("tv_package").is_some())
-    }
-}
-
 /// `effectuation` with `package` as the answer to question 126, replacing an earlier choice
 /// and keeping the other answers. `None` for a kind that carries no answers.
 fn with_choice(effectuation: &Effectuation, package: &AnswerText) -> Option<Effectuation> {
@@ -187,26 +168,9 @@ fn offered(package: &AnswerText, offer: &[String]) -> Result<(), FieldError> {
 }
 
 impl RechargeService {
-    pub async fn choose_tv_package(
-        &self,
-        id: Uuid,
-        choice: TvChoice,
-    ) -> Result<Recharge, FlowError> {
-        let this = self.clone();
-        detached(async move {
-            let actor = Actor::Storefront;
-            let choice = &choice;
-            this.at_most_twice(id, "choose a TV package", |recharge| {
-                Box::pin(this.try_choose(recharge, choice, &actor))
-            })
-            .await
-        })
-        .await
-    }
-
     /// One attempt, as `try_effectuate`: a repeat of the same choice answers as the first did;
     /// a choice while the resend is out waits for it.
-    async fn try_choose(
+    pub(super) async fn try_choose(
         &self,
         mut recharge: Recharge,
         choice: &TvChoice,
@@ -323,7 +287,7 @@ impl RechargeService {
     ) -> Result<Recharge, FlowError> {
         let step = Step {
             changes: Changes {
-                carat_status: Some(carat.to_string()),
+                carat_status: Some(carat.clone()),
                 carat_answer: Some(CaratAnswer {
                     esitef_usn: answer.esitef.as_ref().and_then(|e| e.usn.clone()),
                     tv_package_subscription_codes: Some(answer.tv_package_subscription_codes),

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use crate::recharge::effectuate::SaleChoice;
+use super::{PaymentChoice, SaleChoice};
 use carat_domain::effectuation::{Branch, BranchDealer};
 use carat_domain::{
     AmountCents, AmountKey, Answer, BranchCode, DealerCode, DealerTypeCode, Effectuation,
@@ -22,9 +22,9 @@ pub struct OthersEffectuateRequest {
     pub answers: Vec<Answer>,
     #[serde(default)]
     pub sale: SaleChoice,
-    /// A card payment linked to the sale (`payment.rs`).
+    /// A card payment linked to the sale (`requests/payment.rs`).
     #[serde(default)]
-    pub payment: Option<crate::recharge::payment::PaymentChoice>,
+    pub payment: Option<PaymentChoice>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

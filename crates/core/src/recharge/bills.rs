@@ -8,13 +8,12 @@
 //! bill is still payable is Carat's (the biller's) to say when it lists it, so the service
 //! checks the due date's format and that it is a real day, not whether it has passed.
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::super::catalog_check::dealer_number;
-use super::super::effectuate::{DealerChoice, SaleChoice};
-use super::super::{CaratFailure, CaratProblem, FlowError, RechargeService};
-use crate::recharge::catalog::DealerView;
+use super::catalog_check::dealer_number;
+use super::requests::InvoiceRequest;
+use super::views::{Bill, BillListing, DealerView, ListedDealer};
+use super::{CaratFailure, CaratProblem, FlowError, RechargeService};
 use carat_domain::effectuation::{
     BarCode, Dealer, Invoice, InvoiceDescription, InvoiceEcho, InvoiceExpiryDate,
     InvoiceReferenceData,
@@ -27,58 +26,9 @@ use carat_store as store;
 use carat_store::listings::ListingKey;
 use carat_wire::{ListBranchDataResponse, ListedInvoice};
 
-/// The storefront's effectuation body for a bill.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InvoiceRequest {
-    pub dealer: DealerChoice,
-    pub invoice: BarCodeChoice,
-    pub amount: AmountCents,
-    #[serde(default)]
-    pub sale: SaleChoice,
-    /// A card payment linked to the bill payment (`payment.rs`).
-    #[serde(default)]
-    pub payment: Option<crate::recharge::payment::PaymentChoice>,
-}
-
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BarCodeChoice {
-    pub bar_code: BarCode,
-}
-
-/// What the storefront is shown for a bar code, and what is kept with the recharge: the
-/// dealer asked, and the bill as Carat listed it (every field in its Carat format).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BillListing {
-    pub general_hash: Option<String>,
-    pub messages: Vec<String>,
-    pub dealer: ListedDealer,
-    pub invoice: Bill,
-}
-
-/// The dealer the bill was asked of, as Carat listed it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ListedDealer {
-    pub code: DealerCode,
-    /// Absent when Carat's dealer list gave none; the storefront's is sent then.
-    pub type_code: Option<DealerTypeCode>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Bill {
-    pub bar_code: BarCode,
-    pub description: InvoiceDescription,
-    pub expiry_date: InvoiceExpiryDate,
-    pub reference_data: InvoiceReferenceData,
-    pub echo: InvoiceEcho,
-    /// Cents.
-    pub amount: AmountCents,
-}
-
 /// The stored listing of the bill for `bar_code` from `dealer` (dealer codes compare as
 /// numbers, as everywhere).
-fn bill_listing(dealer: &DealerCode, bar_code: &BarCode) -> ListingKey {
+pub(super) fn bill_listing(dealer: &DealerCode, bar_code: &BarCode) -> ListingKey {
     ListingKey::Bill {
         dealer: dealer_number(dealer.as_str()).unwrap_or_default(),
         bar_code: bar_code.clone(),
@@ -86,18 +36,6 @@ fn bill_listing(dealer: &DealerCode, bar_code: &BarCode) -> ListingKey {
 }
 
 impl RechargeService {
-    /// `GET .../branches?dealer_code=..&bar_code=..` of an `invoice` recharge: the bill Carat
-    /// finds for the bar code, kept with the recharge.
-    pub async fn bill(
-        &self,
-        id: Uuid,
-        dealer_code: &DealerCode,
-        bar_code: &BarCode,
-    ) -> Result<BillListing, FlowError> {
-        let listing = bill_listing(dealer_code, bar_code);
-        self.list_invoice(id, dealer_code, bar_code, &listing).await
-    }
-
     /// The effectuation of `req`: the bill kept for its dealer and bar code, for its amount.
     pub(in crate::recharge) async fn invoice_effectuation(
         &self,

@@ -1,44 +1,15 @@
-//! What differs per kind of recharge (`recharge_type`): the storefront's effectuation body,
-//! how it becomes the effectuation sent, and what it is checked against. One file per kind;
-//! the dispatch on the kind is here.
-
-pub mod invoice;
-pub mod others;
+//! What differs per kind of recharge (`recharge_type`): how the storefront's body
+//! (`requests`) becomes the effectuation sent, and what it is checked against. A bill's
+//! effectuation is built from its kept listing (`bills.rs`).
 
 use uuid::Uuid;
 
-use super::effectuate::EffectuateRequest;
+use super::requests::Chosen;
 use super::{FlowError, RechargeService};
-use carat_domain::{Effectuation, Nit, RechargeType};
+use carat_domain::{Effectuation, Nit};
 use carat_store::Recharge;
-use invoice::InvoiceRequest;
-use others::OthersEffectuateRequest;
-
-/// The storefront's effectuation body, read as the recharge's kind has it.
-#[derive(Clone, Debug)]
-pub enum Chosen {
-    Normal(EffectuateRequest),
-    Others(OthersEffectuateRequest),
-    Invoice(InvoiceRequest),
-}
-
-impl Chosen {
-    /// The card payment the body links to the recharge, if any.
-    pub(super) fn payment(&self) -> Option<&super::payment::PaymentChoice> {
-        match self {
-            Self::Normal(req) => req.payment.as_ref(),
-            Self::Others(req) => req.payment.as_ref(),
-            Self::Invoice(req) => req.payment.as_ref(),
-        }
-    }
-}
 
 impl RechargeService {
-    /// The kind of a recharge, to read a storefront body by.
-    pub async fn recharge_type(&self, id: Uuid) -> Result<RechargeType, FlowError> {
-        Ok(self.load(id).await?.recharge_type)
-    }
-
     /// The effectuation `chosen` asks for.
     pub(super) async fn effectuation_of(
         &self,

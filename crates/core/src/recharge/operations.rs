@@ -1,0 +1,154 @@
+//! Every operation a recharge supports, in one place. Each door (the storefront API, Carat's
+//! callbacks, the reconciler, the console) calls these and nothing below them, so every door
+//! gets the same guards. The steps that call Carat run detached (`steps.rs`): a caller that
+//! hangs up never stops one half way between the call and the record of its outcome.
+
+use uuid::Uuid;
+
+use super::bills::bill_listing;
+use super::confirm::Decision;
+use super::requests::{Chosen, TvChoice};
+use super::steps::detached;
+use super::views::{BillListing, BranchData, Dealers};
+use super::{FlowError, PinReceipt, Receipts, RechargeService, payment_methods};
+use carat_domain::effectuation::BarCode;
+use carat_domain::{Actor, BranchCode, Ddd, DealerCode, OrderId, RechargeType, UsedPaymentMethod};
+use carat_store::payments::PaymentRow;
+use carat_store::{self as store, Event, Recharge};
+
+impl RechargeService {
+    /// Creates a recharge at Carat (its NIT comes with the answer, or by the authenticity
+    /// POST). Without `order_id`, one is generated.
+    pub async fn begin(
+        &self,
+        order_id: Option<OrderId>,
+        recharge_type: RechargeType,
+    ) -> Result<Recharge, FlowError> {
+        let this = self.clone();
+        detached(async move { this.begin_now(order_id, recharge_type).await }).await
+    }
+
+    /// The dealers Carat lists for the recharge, kept with it.
+    pub async fn dealers(&self, id: Uuid) -> Result<Dealers, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        self.list_dealers(&recharge, &nit).await
+    }
+
+    /// The amount ranges and questions of a `normal` recharge's dealer in `ddd`, kept with it.
+    pub async fn branches(
+        &self,
+        id: Uuid,
+        ddd: &Ddd,
+        dealer_code: &DealerCode,
+    ) -> Result<BranchData, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        self.list_branches(&recharge, &nit, ddd, dealer_code).await
+    }
+
+    /// Branch data of an `others` product: `dealer_code`'s branch `branch_code`, as Carat
+    /// listed them (the dealers are listed first if the storefront has not). The route asks
+    /// only for an `others` recharge's.
+    pub async fn product_branches(
+        &self,
+        id: Uuid,
+        dealer_code: &DealerCode,
+        branch_code: &BranchCode,
+    ) -> Result<BranchData, FlowError> {
+        self.checked_product_branches(id, dealer_code, branch_code)
+            .await
+    }
+
+    /// `GET .../branches?dealer_code=..&bar_code=..` of an `invoice` recharge: the bill Carat
+    /// finds for the bar code, kept with the recharge.
+    pub async fn bill(
+        &self,
+        id: Uuid,
+        dealer_code: &DealerCode,
+        bar_code: &BarCode,
+    ) -> Result<BillListing, FlowError> {
+        let listing = bill_listing(dealer_code, bar_code);
+        self.list_invoice(id, dealer_code, bar_code, &listing).await
+    }
+
+    /// Sells: checked against what Carat listed, sent at most once per attempt.
+    pub async fn effectuate(&self, id: Uuid, chosen: Chosen) -> Result<Recharge, FlowError> {
+        let this = self.clone();
+        detached(async move { this.effectuate_now(id, chosen, &Actor::Storefront).await }).await
+    }
+
+    /// The TV package Carat asked for: the effectuation is sent again with it.
+    pub async fn choose_tv_package(
+        &self,
+        id: Uuid,
+        choice: TvChoice,
+    ) -> Result<Recharge, FlowError> {
+        let this = self.clone();
+        detached(async move {
+            let actor = Actor::Storefront;
+            let choice = &choice;
+            this.at_most_twice(id, "choose a TV package", |recharge| {
+                Box::pin(this.try_choose(recharge, choice, &actor))
+            })
+            .await
+        })
+        .await
+    }
+
+    /// Confirms (`confirm`) or undoes a recharge pending confirmation.
+    /// `used_payment_methods`: how the sale was paid, sent with a confirmation.
+    pub async fn confirm(
+        &self,
+        id: Uuid,
+        confirm: bool,
+        used_payment_methods: Option<Vec<UsedPaymentMethod>>,
+    ) -> Result<Recharge, FlowError> {
+        if !confirm && used_payment_methods.is_some() {
+            return Err(payment_methods::only_on_confirmation());
+        }
+        let this = self.clone();
+        let decision = Decision { confirm };
+        detached(async move {
+            let methods = used_payment_methods.as_deref();
+            this.decide(id, decision, methods, &Actor::Storefront).await
+        })
+        .await
+    }
+
+    /// The recharge and its history.
+    pub async fn get(&self, id: Uuid) -> Result<(Recharge, Vec<Event>), FlowError> {
+        let recharge = self.load(id).await?;
+        let events = store::recharges::events(&self.pool, id).await?;
+        Ok((recharge, events))
+    }
+
+    /// The operators' listing: recharges matching `filter`, newest first, after `after`.
+    pub async fn list(
+        &self,
+        filter: &store::recharge_list::Filter,
+        after: Option<store::recharge_list::Key>,
+        limit: i64,
+    ) -> Result<Vec<Recharge>, FlowError> {
+        Ok(store::recharge_list::list(&self.pool, filter, after, limit).await?)
+    }
+
+    /// Whether a recharge with this id exists (a path names one before its body is read).
+    pub async fn exists(&self, id: Uuid) -> Result<bool, FlowError> {
+        Ok(store::recharges::find(&self.pool, id).await?.is_some())
+    }
+
+    /// The kind of a recharge, to read a storefront body by.
+    pub async fn recharge_type(&self, id: Uuid) -> Result<RechargeType, FlowError> {
+        Ok(self.load(id).await?.recharge_type)
+    }
+
+    /// A recharge's payment as kept, if it has one (each door shows it its own way).
+    pub async fn payment(&self, id: Uuid) -> Result<Option<PaymentRow>, FlowError> {
+        Ok(store::payments::load(&self.pool, id).await?)
+    }
+
+    /// The receipts to show: a PIN sale's opened, the others' as stored. A sealed receipt no
+    /// key opens is logged (by key id) and shown as unreadable.
+    pub fn receipts(&self, recharge: &Recharge) -> (Option<Receipts>, Option<PinReceipt>) {
+        self.opened_receipts(recharge)
+    }
+}
