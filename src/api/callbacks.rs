@@ -8,12 +8,10 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use super::error::ApiError;
 use carat_domain::payment_status::FollowUp;
-use carat_store::callbacks::{self, CallbackRow, Outcome};
+use carat_store::callbacks::{self, CallbackKind, CallbackRow, Outcome};
 
 const DEFAULT_LIMIT: i64 = 100;
 const MAX_LIMIT: i64 = 1000;
-/// The kinds of callback the inbox keeps.
-const KINDS: &[&str] = &["authenticity", "status", "hash"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,16 +55,7 @@ pub async fn list(
         .transpose()?;
     let kind = query
         .kind
-        .map(|k| {
-            if KINDS.contains(&k.as_str()) {
-                Ok(k)
-            } else {
-                Err(ApiError::invalid(
-                    "kind",
-                    format!("must be one of {}", KINDS.join(", ")),
-                ))
-            }
-        })
+        .map(|k| CallbackKind::parse(&k).ok_or_else(unknown_kind))
         .transpose()?;
     let follow_up = query
         .follow_up
@@ -91,7 +80,7 @@ pub async fn list(
         .inbox(
             callbacks::Filter {
                 outcome,
-                kind: kind.as_deref(),
+                kind,
                 follow_up,
             },
             before,
@@ -112,4 +101,10 @@ pub async fn list(
         callbacks,
         next_before,
     }))
+}
+
+/// Names every kind the inbox keeps, in [`CallbackKind::ALL`]'s order.
+fn unknown_kind() -> ApiError {
+    let kinds = CallbackKind::ALL.map(CallbackKind::as_str).join(", ");
+    ApiError::invalid("kind", format!("must be one of {kinds}"))
 }

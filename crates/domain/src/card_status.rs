@@ -14,7 +14,7 @@
 
 use crate::StorageStatus;
 
-/// A card's status as stored: not known yet, or Carat's.
+/// A card's status as stored (the `cards.status` column): not known yet, or Carat's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CardStatus {
     Pending,
@@ -38,6 +38,26 @@ impl CardStatus {
             other => StorageStatus::parse(other).map(Self::Carat),
         }
     }
+
+    /// Only a stored card (CON) can pay.
+    pub fn can_pay(self) -> bool {
+        matches!(self, Self::Carat(s) if s.can_pay())
+    }
+}
+
+impl TryFrom<String> for CardStatus {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("unknown card status {text:?}"))
+    }
+}
+
+/// As its text: answers show a card's status as it is stored.
+impl serde::Serialize for CardStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// What a reported status does to a card.
@@ -49,6 +69,17 @@ pub enum Move {
     Same,
     /// Older than what is stored (or out of a final status): ignored.
     Backward,
+}
+
+/// What a report did to its card: how a HASH notification is answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Changed,
+    Unchanged,
+    /// An older status than the stored one: ignored.
+    Stale,
+    /// The report's NITA is another than the card's: at odds, nothing applied.
+    Conflict,
 }
 
 pub fn judge(current: CardStatus, reported: StorageStatus) -> Move {
@@ -122,5 +153,22 @@ mod tests {
             assert_eq!(CardStatus::parse(s).unwrap().as_str(), s);
         }
         assert_eq!(CardStatus::parse("XYZ"), None);
+        assert!(CardStatus::try_from("XYZ".to_owned()).is_err());
+        assert_eq!(
+            serde_json::to_string(&CardStatus::Carat(Blocked)).unwrap(),
+            "\"BLQ\""
+        );
+    }
+
+    #[test]
+    fn only_con_pays() {
+        assert!(CardStatus::Carat(Stored).can_pay());
+        for s in [
+            CardStatus::Pending,
+            CardStatus::Unknown,
+            CardStatus::Carat(Blocked),
+        ] {
+            assert!(!s.can_pay(), "{s:?}");
+        }
     }
 }

@@ -193,9 +193,9 @@ pub struct CallbackRow {
 
 /// Which callbacks a listing shows; `None` means any.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct Filter<'a> {
+pub struct Filter {
     pub outcome: Option<Outcome>,
-    pub kind: Option<&'a str>,
+    pub kind: Option<CallbackKind>,
     /// Status notifications whose follow-up this is (`payment_notifications`).
     pub follow_up: Option<FollowUp>,
 }
@@ -204,7 +204,7 @@ pub struct Filter<'a> {
 /// statement: every filter is a parameter, NULL when unused.
 pub async fn list(
     pool: &PgPool,
-    filter: Filter<'_>,
+    filter: Filter,
     before: Option<i64>,
     limit: i64,
 ) -> Result<Vec<CallbackRow>, StoreError> {
@@ -221,7 +221,7 @@ pub async fn list(
         filter.outcome.map(Outcome::as_str),
         before,
         limit,
-        filter.kind,
+        filter.kind.map(CallbackKind::as_str),
         filter.follow_up.map(FollowUp::as_str),
     )
     .fetch_all(pool)

@@ -1,14 +1,15 @@
-//! Stored cards (`cards`, migration 11): never the number nor the security code. Every status
-//! change goes through [`carat_domain::card_status::judge`], in a transaction holding the card's row.
+//! Stored cards (`cards`, migration 11): never the number nor the security code. What a report
+//! does to a card is carat-core's to decide (`carat_core::cards::report`): here a card is
+//! locked in the caller's transaction and written as told.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::StoreError;
-use super::callbacks::{self, Receipt, StoredCallback, Verdict};
-use carat_domain::StorageStatus;
-use carat_domain::card_status::{CardStatus, Move, judge};
+use super::callbacks::StoredCallback;
+use super::codec::parse;
+use carat_domain::card_status::{Applied, CardStatus};
 
 #[derive(Clone, Debug)]
 pub struct CardRow {
@@ -18,7 +19,7 @@ pub struct CardRow {
     pub merchant_usn: i64,
     pub nita: Option<String>,
     pub nsua: Option<String>,
-    pub status: String,
+    pub status: CardStatus,
     /// Only the service reads it; the API shows it only with `CARD_TOKEN_VISIBLE`.
     pub token: Option<String>,
     pub bin: Option<String>,
@@ -30,12 +31,60 @@ pub struct CardRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A compile-checked statement answering whole [`CardRow`]s: `$head`, the columns, `$tail`
+/// A `cards` row as PostgreSQL types, before [`CardRow`] parses its status.
+struct CardRecord {
+    id: Uuid,
+    customer_id: String,
+    authorizer_id: String,
+    merchant_usn: i64,
+    nita: Option<String>,
+    nsua: Option<String>,
+    status: String,
+    token: Option<String>,
+    bin: Option<String>,
+    last4: Option<String>,
+    expiry: Option<String>,
+    last_error_code: Option<String>,
+    last_error_message: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A status outside the column's CHECK is a decode error naming `status`, never a panic.
+impl TryFrom<CardRecord> for CardRow {
+    type Error = sqlx::Error;
+
+    fn try_from(row: CardRecord) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.id,
+            customer_id: row.customer_id,
+            authorizer_id: row.authorizer_id,
+            merchant_usn: row.merchant_usn,
+            nita: row.nita,
+            nsua: row.nsua,
+            status: parse("status", row.status)?,
+            token: row.token,
+            bin: row.bin,
+            last4: row.last4,
+            expiry: row.expiry,
+            last_error_code: row.last_error_code,
+            last_error_message: row.last_error_message,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+fn read_one(row: Option<CardRecord>) -> Result<Option<CardRow>, StoreError> {
+    Ok(row.map(CardRow::try_from).transpose()?)
+}
+
+/// A compile-checked statement answering whole [`CardRecord`]s: `$head`, the columns, `$tail`
 /// (sqlx's macros take string literals only: the column list is spliced here, once).
 macro_rules! card_rows {
     ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
-            CardRow,
+            CardRecord,
             $head
                 + " id, customer_id, authorizer_id, merchant_usn, nita, nsua, status, token, bin, \
                    last4, expiry, last_error_code, last_error_message, created_at, updated_at "
@@ -56,7 +105,7 @@ pub struct NewCard<'a> {
 }
 
 pub async fn insert(pool: &PgPool, card: NewCard<'_>) -> Result<CardRow, StoreError> {
-    Ok(card_rows!(
+    let row = card_rows!(
         "INSERT INTO cards (id, customer_id, authorizer_id, status, bin, last4, expiry) \
          VALUES ($1, $2, $3, 'pending', $4, $5, $6) RETURNING",
         "",
@@ -68,152 +117,37 @@ pub async fn insert(pool: &PgPool, card: NewCard<'_>) -> Result<CardRow, StoreEr
         card.expiry,
     )
     .fetch_one(pool)
-    .await?)
+    .await?;
+    Ok(row.try_into()?)
 }
 
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<CardRow>, StoreError> {
-    Ok(card_rows!("SELECT", "FROM cards WHERE id = $1", id)
+    let row = card_rows!("SELECT", "FROM cards WHERE id = $1", id)
         .fetch_optional(pool)
-        .await?)
+        .await?;
+    read_one(row)
 }
 
 /// A customer's cards, newest first.
 pub async fn list(pool: &PgPool, customer_id: &str) -> Result<Vec<CardRow>, StoreError> {
-    Ok(card_rows!(
+    let rows = card_rows!(
         "SELECT",
         "FROM cards WHERE customer_id = $1 \
           ORDER BY created_at DESC, merchant_usn DESC LIMIT 1000",
         customer_id
     )
     .fetch_all(pool)
-    .await?)
-}
-
-/// What Carat reported of a storage, by its answer or a HASH notification.
-#[derive(Clone, Debug, Default)]
-pub struct Report {
-    pub status: Option<StorageStatus>,
-    pub nita: Option<String>,
-    pub nsua: Option<String>,
-    pub token: Option<String>,
-    pub bin: Option<String>,
-    pub last4: Option<String>,
-}
-
-/// What a report did to its card.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Applied {
-    Changed,
-    Unchanged,
-    /// An older status than the stored one: ignored.
-    Stale,
-    /// The report's NITA is another than the card's: at odds, nothing applied.
-    Conflict,
-}
-
-/// Applies `report` to the card locked in `conn`'s transaction. Identifiers fill in when
-/// missing; the status moves only forward ([`judge`]). A `CON` without a token (the constraint
-/// `stored_means_token`) waits for the notification that carries it.
-async fn apply(
-    conn: &mut PgConnection,
-    card: &CardRow,
-    report: &Report,
-) -> Result<Applied, StoreError> {
-    if let (Some(ours), Some(theirs)) = (&card.nita, &report.nita)
-        && ours != theirs
-    {
-        return Ok(Applied::Conflict);
-    }
-    let current = CardStatus::parse(&card.status).unwrap_or(CardStatus::Unknown);
-    let mut status = None;
-    let mut stale = false;
-    if let Some(reported) = report.status {
-        match judge(current, reported) {
-            Move::Forward => {
-                let has_token = report.token.is_some() || card.token.is_some();
-                if reported != StorageStatus::Stored || has_token {
-                    status = Some(reported.code());
-                }
-            }
-            Move::Same => {}
-            Move::Backward => stale = true,
-        }
-    }
-    // Identifiers and card data fill in only while absent: once known they do not change.
-    // A token is kept only on a card that is (or becomes) CON: a NEG or DUP pays with nothing.
-    let stored = StorageStatus::Stored.code();
-    let token = match (status, current) {
-        (Some(s), _) if s == stored => report.token.as_deref(),
-        (None, CardStatus::Carat(StorageStatus::Stored)) => report.token.as_deref(),
-        _ => None,
-    };
-    let row = sqlx::query!(
-        "UPDATE cards SET status = COALESCE($2, status), nita = COALESCE(nita, $3), \
-                nsua = COALESCE(nsua, $4), token = COALESCE(token, $5), \
-                bin = COALESCE($6, bin), last4 = COALESCE($7, last4), \
-                last_error_code = CASE WHEN $2 IS NULL THEN last_error_code END, \
-                last_error_message = CASE WHEN $2 IS NULL THEN last_error_message END, \
-                updated_at = now() \
-          WHERE id = $1 \
-            AND ($2::text IS NOT NULL OR (nita IS NULL AND $3::text IS NOT NULL) \
-                 OR (nsua IS NULL AND $4::text IS NOT NULL) \
-                 OR (token IS NULL AND $5::text IS NOT NULL))",
-        card.id,
-        status,
-        report.nita.as_deref(),
-        report.nsua.as_deref(),
-        token,
-        report.bin.as_deref().filter(|_| status.is_some()),
-        report.last4.as_deref().filter(|_| status.is_some()),
-    )
-    .execute(&mut *conn)
     .await?;
-    Ok(match (row.rows_affected(), stale) {
-        (_, true) => Applied::Stale,
-        (0, false) => Applied::Unchanged,
-        _ => Applied::Changed,
-    })
+    let rows = rows.into_iter().map(CardRow::try_from);
+    Ok(rows.collect::<Result<_, sqlx::Error>>()?)
 }
 
-/// The storage call's answer, applied to the card it was for.
-pub async fn record_answer(
+/// Sets `status` and the error of a card whose storage answer is still awaited (`pending`):
+/// a HASH notification that came first keeps what it said. Answers the card as it is then.
+pub async fn settle_pending(
     pool: &PgPool,
     id: Uuid,
-    report: &Report,
-) -> Result<(Applied, CardRow), StoreError> {
-    let mut tx = pool.begin().await?;
-    let card = lock(&mut tx, By::Id(id)).await?;
-    let card = card.ok_or_else(|| StoreError::Other(sqlx::Error::RowNotFound))?;
-    let applied = apply(&mut tx, &card, report).await?;
-    let card = reread(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok((applied, card))
-}
-
-/// The storage call's outcome is not known: `unknown`, unless a notification already said.
-pub async fn mark_unknown(
-    pool: &PgPool,
-    id: Uuid,
-    code: Option<&str>,
-    message: &str,
-) -> Result<Option<CardRow>, StoreError> {
-    set_error(pool, id, "unknown", code, message).await
-}
-
-/// Carat refused the storage for sure: `INV` (the §5.2 "invalid request"), with its words.
-pub async fn mark_refused(
-    pool: &PgPool,
-    id: Uuid,
-    code: Option<&str>,
-    message: &str,
-) -> Result<Option<CardRow>, StoreError> {
-    set_error(pool, id, "INV", code, message).await
-}
-
-async fn set_error(
-    pool: &PgPool,
-    id: Uuid,
-    status: &str,
+    status: CardStatus,
     code: Option<&str>,
     message: &str,
 ) -> Result<Option<CardRow>, StoreError> {
@@ -221,7 +155,7 @@ async fn set_error(
         "UPDATE cards SET status = $2, last_error_code = $3, last_error_message = $4, \
                 updated_at = now() WHERE id = $1 AND status = 'pending'",
         id,
-        status,
+        status.as_str(),
         code,
         message,
     )
@@ -238,84 +172,18 @@ pub async fn forget_unsent(pool: &PgPool, id: Uuid) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// How a HASH notification was applied.
-#[derive(Clone, Debug)]
-pub enum HashFinding {
-    Applied {
-        card: Uuid,
-        applied: Applied,
-    },
-    /// No card has its NITA nor its `nsu`.
-    NoCard,
-    /// The same POST was kept before: answered as then, nothing applied.
-    Replay(StoredCallback),
-}
-
-/// One transaction: finds the card by NITA, else by `nsu` (= its merchant_usn: the storage's
-/// answer, which brings the NITA, may have been lost), applies the notification, keeps the
-/// POST in the inbox with `stored_body` (the raw body with the token blanked; the dedupe key
-/// is still over the real bytes) and the verdict `verdict` gives, then commits.
-pub async fn apply_notification(
-    pool: &PgPool,
-    receipt: &Receipt,
-    stored_body: &[u8],
-    merchant_usn: i64,
-    report: &Report,
-    verdict: impl Fn(&HashFinding) -> Verdict,
-) -> Result<HashFinding, StoreError> {
-    let mut tx = pool.begin().await?;
-    let mut card = None;
-    if let Some(nita) = &report.nita {
-        card = lock(&mut tx, By::Nita(nita)).await?;
-    }
-    if card.is_none() {
-        card = lock(&mut tx, By::MerchantUsn(merchant_usn)).await?;
-    }
-    let Some(card) = card else {
-        let finding = HashFinding::NoCard;
-        let kept =
-            callbacks::keep_as(&mut tx, receipt, &verdict(&finding), None, stored_body).await?;
-        tx.commit().await?;
-        return Ok(if kept.first_receipt {
-            finding
-        } else {
-            HashFinding::Replay(kept)
-        });
-    };
-    // Judged before it is kept, so the inbox row says what it did; applied only if new.
-    sqlx::query!("SAVEPOINT hash_apply")
-        .execute(&mut *tx)
-        .await?;
-    let applied = apply(&mut tx, &card, report).await?;
-    let finding = HashFinding::Applied {
-        card: card.id,
-        applied,
-    };
-    let kept = callbacks::keep_as(&mut tx, receipt, &verdict(&finding), None, stored_body).await?;
-    if kept.first_receipt {
-        tx.commit().await?;
-        Ok(finding)
-    } else {
-        // A replay: undo the application, keep only the receipt count.
-        sqlx::query!("ROLLBACK TO SAVEPOINT hash_apply")
-            .execute(&mut *tx)
-            .await?;
-        let kept =
-            callbacks::keep_as(&mut tx, receipt, &verdict(&finding), None, stored_body).await?;
-        tx.commit().await?;
-        Ok(HashFinding::Replay(kept))
-    }
-}
-
 /// Which card to lock.
-enum By<'a> {
+#[derive(Clone, Copy, Debug)]
+pub enum By<'a> {
     Id(Uuid),
     Nita(&'a str),
     MerchantUsn(i64),
 }
 
-async fn lock(conn: &mut PgConnection, by: By<'_>) -> Result<Option<CardRow>, StoreError> {
-    let card = match by {
+/// The card, locked (`FOR UPDATE`) until `conn`'s transaction ends: what is decided from it
+/// holds when it is written.
+pub async fn lock(conn: &mut PgConnection, by: By<'_>) -> Result<Option<CardRow>, StoreError> {
+    let row = match by {
         By::Id(id) => {
             card_rows!("SELECT", "FROM cards WHERE id = $1 FOR UPDATE", id)
                 .fetch_optional(conn)
@@ -336,13 +204,63 @@ async fn lock(conn: &mut PgConnection, by: By<'_>) -> Result<Option<CardRow>, St
             .await?
         }
     };
-    Ok(card)
+    read_one(row)
 }
 
-async fn reread(conn: &mut PgConnection, id: Uuid) -> Result<CardRow, StoreError> {
-    Ok(card_rows!("SELECT", "FROM cards WHERE id = $1", id)
-        .fetch_one(conn)
-        .await?)
+/// What to write to a card: each `None` leaves its column as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CardWrite<'a> {
+    pub status: Option<CardStatus>,
+    pub nita: Option<&'a str>,
+    pub nsua: Option<&'a str>,
+    pub token: Option<&'a str>,
+    pub bin: Option<&'a str>,
+    pub last4: Option<&'a str>,
+    /// Empties `last_error_code` and `last_error_message`.
+    pub clear_last_error: bool,
+}
+
+/// Writes `write` to card `id` (locked by the caller: see [`lock`]); answers it as written.
+pub async fn write(
+    conn: &mut PgConnection,
+    id: Uuid,
+    write: &CardWrite<'_>,
+) -> Result<CardRow, StoreError> {
+    let row = card_rows!(
+        "UPDATE cards SET status = COALESCE($2, status), nita = COALESCE($3, nita), \
+                nsua = COALESCE($4, nsua), token = COALESCE($5, token), \
+                bin = COALESCE($6, bin), last4 = COALESCE($7, last4), \
+                last_error_code = CASE WHEN $8 THEN NULL ELSE last_error_code END, \
+                last_error_message = CASE WHEN $8 THEN NULL ELSE last_error_message END, \
+                updated_at = now() \
+          WHERE id = $1 RETURNING",
+        "",
+        id,
+        write.status.map(CardStatus::as_str),
+        write.nita,
+        write.nsua,
+        write.token,
+        write.bin,
+        write.last4,
+        write.clear_last_error,
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(row.try_into()?)
+}
+
+/// How a HASH notification was applied. carat-core finds it; it is named here, beside the
+/// inbox row it can carry, because the HTTP door logs it by this path.
+#[derive(Clone, Debug)]
+pub enum HashFinding {
+    Applied {
+        card: Uuid,
+        applied: Applied,
+    },
+    /// No card has its NITA nor its `nsu`.
+    NoCard,
+    /// The same POST was kept before: answered as then, nothing applied.
+    Replay(StoredCallback),
 }
 
 /// What a payment needs of a stored card: its status and what it pays with.

@@ -4,12 +4,14 @@
 //! transaction; the same POST again changes nothing but the inbox's receipt count. A POST
 //! naming no card is kept as `unmatched` and answered 200, so Carat stops retrying.
 
+use carat_domain::card_status::Applied;
 use carat_store::StoreError;
 use carat_store::callbacks::{Outcome, Receipt, Verdict};
-use carat_store::cards::{self as rows, Applied, HashFinding, Report};
+use carat_store::cards::HashFinding;
 use carat_wire::callbacks::hash::HashNotification;
 
 use super::{CallbackService, replayed};
+use crate::cards::{Report, apply};
 
 /// How each finding is answered (a replay is answered as the first POST was).
 pub fn verdict(finding: &HashFinding) -> Verdict {
@@ -64,6 +66,6 @@ impl CallbackService {
             last4: post.last4.as_ref().map(|l| l.as_str().to_owned()),
         };
         let usn = i64::try_from(post.nsu.get()).unwrap_or(i64::MAX);
-        rows::apply_notification(&self.pool, receipt, stored_body, usn, &report, verdict).await
+        apply::notification(&self.pool, receipt, stored_body, usn, &report, verdict).await
     }
 }

@@ -74,7 +74,7 @@ impl CallbackService {
     /// The callback inbox, newest first, for operators.
     pub async fn inbox(
         &self,
-        filter: inbox::Filter<'_>,
+        filter: inbox::Filter,
         before: Option<i64>,
         limit: i64,
     ) -> Result<Vec<inbox::CallbackRow>, StoreError> {
