@@ -8,6 +8,7 @@ pub mod callbacks;
 pub mod carat;
 pub mod carat_wait;
 pub mod cards;
+pub mod console;
 pub mod idempotency;
 pub mod metrics;
 pub mod recharge;

@@ -81,7 +81,15 @@ struct Inner {
     callbacks: Family<CallbackLabels, Counter>,
     reconcile_passes: Family<PassLabels, Counter>,
     reconcile_actions: Family<ActionLabels, Counter>,
+    console: ConsoleCounters,
     scrape: ScrapeGauges,
+}
+
+/// The operator console's refusals: sign-ins with an unknown token, and actions posted by a
+/// support (read-only) session.
+struct ConsoleCounters {
+    sign_in_failures: Counter,
+    forbidden_actions: Counter,
 }
 
 /// The gauges set at scrape time from what the database and the pools hold: apart, because
@@ -128,6 +136,7 @@ impl Metrics {
         let (http_requests, http_duration) = register_http(&mut registry);
         let (carat_calls, carat_duration, callbacks) = register_calls(&mut registry);
         let (reconcile_passes, reconcile_actions) = register_reconciler(&mut registry);
+        let console = ConsoleCounters::register(&mut registry);
         let scrape = ScrapeGauges::register(&mut registry);
         Self(Arc::new(Inner {
             registry,
@@ -138,8 +147,19 @@ impl Metrics {
             callbacks,
             reconcile_passes,
             reconcile_actions,
+            console,
             scrape,
         }))
+    }
+
+    /// A console sign-in refused: the token is none of the API's.
+    pub fn console_sign_in_failed(&self) {
+        self.0.console.sign_in_failures.inc();
+    }
+
+    /// A console action posted by a session that may not act (support staff).
+    pub fn console_action_forbidden(&self) {
+        self.0.console.forbidden_actions.inc();
     }
 
     /// One outbound call to Carat, its outcome as [`CallOutcome::as_str`] names it.
@@ -329,6 +349,25 @@ fn register_reconciler(
         Family::default(),
     );
     (passes, actions)
+}
+
+impl ConsoleCounters {
+    fn register(registry: &mut Registry) -> Self {
+        Self {
+            sign_in_failures: register(
+                registry,
+                "console_sign_in_failures",
+                "Operator console sign-ins refused (a token that is none of the API's)",
+                Counter::default(),
+            ),
+            forbidden_actions: register(
+                registry,
+                "console_forbidden_actions",
+                "Operator console actions posted by a support (read-only) session, refused",
+                Counter::default(),
+            ),
+        }
+    }
 }
 
 impl ScrapeGauges {

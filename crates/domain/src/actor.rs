@@ -10,6 +10,9 @@ pub enum Actor {
     Carat,
     /// The reconciler of the named instance, ending a recharge nobody else ended.
     Reconciler(String),
+    /// An operator in the console, named by the id of the token they signed in with
+    /// ([`crate::token_id`]), never by the token.
+    Operator(String),
 }
 
 impl fmt::Display for Actor {
@@ -18,6 +21,7 @@ impl fmt::Display for Actor {
             Self::Storefront => f.write_str("storefront"),
             Self::Carat => f.write_str("carat"),
             Self::Reconciler(instance) => write!(f, "reconciler:{instance}"),
+            Self::Operator(token_id) => write!(f, "operator:{token_id}"),
         }
     }
 }
@@ -28,9 +32,14 @@ impl Actor {
         match text {
             "storefront" => Some(Self::Storefront),
             "carat" => Some(Self::Carat),
-            _ => text
-                .strip_prefix("reconciler:")
-                .map(|instance| Self::Reconciler(instance.to_owned())),
+            _ => {
+                if let Some(instance) = text.strip_prefix("reconciler:") {
+                    Some(Self::Reconciler(instance.to_owned()))
+                } else {
+                    text.strip_prefix("operator:")
+                        .map(|token_id| Self::Operator(token_id.to_owned()))
+                }
+            }
         }
     }
 }
@@ -61,11 +70,16 @@ mod tests {
             Actor::Carat,
             Actor::Reconciler("host-1:42".to_owned()),
             Actor::Reconciler(String::new()),
+            Actor::Operator("0123456789abcdef".to_owned()),
         ] {
             assert_eq!(Actor::parse(&actor.to_string()), Some(actor.clone()));
             assert_eq!(serde_json::to_value(&actor).unwrap(), actor.to_string());
         }
-        for other in ["", "Storefront", "reconciler", "someone"] {
+        assert_eq!(
+            Actor::Operator("0123456789abcdef".to_owned()).to_string(),
+            "operator:0123456789abcdef"
+        );
+        for other in ["", "Storefront", "reconciler", "operator", "someone"] {
             assert_eq!(Actor::parse(other), None, "{other}");
         }
     }

@@ -6,6 +6,7 @@ pub mod actor;
 pub mod auth_mode;
 pub mod card;
 pub mod card_status;
+pub mod console;
 pub mod customer;
 pub mod effectuation;
 pub mod format;
@@ -25,6 +26,7 @@ pub use auth_mode::AuthMode;
 pub use card::{
     CardBin, CardExpiry, CardLast4, CardNumber, CardToken, Nita, Nsua, SecurityCode, StorageStatus,
 };
+pub use console::{ConsoleRole, OperatorReason, token_id};
 pub use customer::{Cnpj, Cpf, TerminalType, ZipCode};
 pub use effectuation::{CaratAnswer, Effectuation, EffectuationInput, OptionalFields};
 pub use format::{Charset, FieldError, Format, FormatError};

@@ -245,3 +245,44 @@ pub async fn list(
     });
     Ok(rows.collect::<Result<_, sqlx::Error>>()?)
 }
+
+/// The newest inbox rows that ended with any of `outcomes`, below `before` (an id) for paging;
+/// bodies as kept (a secret in one is blanked before it is kept).
+pub async fn list_outcomes(
+    pool: &PgPool,
+    outcomes: &[Outcome],
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<CallbackRow>, StoreError> {
+    let outcomes: Vec<String> = outcomes.iter().map(|o| o.as_str().to_owned()).collect();
+    let rows = sqlx::query!(
+        "SELECT id, kind, outcome, reason, http_status, recharge_id, raw_body, content_type, \
+                source_addr, forwarded_for, received_at, last_received_at, receipt_count \
+           FROM callbacks \
+          WHERE outcome = ANY($1) AND ($2::bigint IS NULL OR id < $2) \
+          ORDER BY id DESC LIMIT $3",
+        &outcomes,
+        before,
+        limit,
+    )
+    .fetch_all(pool)
+    .await?;
+    let rows = rows.into_iter().map(|row| {
+        Ok(CallbackRow {
+            id: row.id,
+            kind: parse("kind", row.kind)?,
+            outcome: parse("outcome", row.outcome)?,
+            reason: row.reason,
+            http_status: row.http_status,
+            recharge_id: row.recharge_id,
+            raw_body: row.raw_body,
+            content_type: row.content_type,
+            source_addr: row.source_addr,
+            forwarded_for: row.forwarded_for,
+            received_at: row.received_at,
+            last_received_at: row.last_received_at,
+            receipt_count: row.receipt_count,
+        })
+    });
+    Ok(rows.collect::<Result<_, sqlx::Error>>()?)
+}

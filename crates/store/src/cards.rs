@@ -266,18 +266,52 @@ pub enum HashFinding {
 /// What a payment needs of a stored card: its status and what it pays with.
 #[derive(Clone, Debug)]
 pub struct PayingCard {
-    pub status: String,
+    pub status: CardStatus,
     pub token: Option<String>,
     pub bin: Option<String>,
     pub last4: Option<String>,
 }
 
 pub async fn paying_card(pool: &PgPool, id: Uuid) -> Result<Option<PayingCard>, StoreError> {
-    Ok(sqlx::query_as!(
-        PayingCard,
+    let row = sqlx::query!(
         "SELECT status, token, bin, last4 FROM cards WHERE id = $1",
         id
     )
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(PayingCard {
+        status: parse("status", row.status)?,
+        token: row.token,
+        bin: row.bin,
+        last4: row.last4,
+    }))
+}
+
+/// Cards in any of `statuses` and unchanged since `unchanged_since` (the console's queue of
+/// cards whose storage outcome is not known): newest first by `(created_at, id)`, after `after`.
+pub async fn list_unchanged(
+    pool: &PgPool,
+    statuses: &[CardStatus],
+    unchanged_since: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<CardRow>, StoreError> {
+    let statuses: Vec<String> = statuses.iter().map(|s| s.as_str().to_owned()).collect();
+    let rows = card_rows!(
+        "SELECT",
+        "FROM cards WHERE status = ANY($1) AND updated_at <= $2 \
+           AND (created_at, id) < (COALESCE($3::timestamptz, 'infinity'), \
+                                   COALESCE($4::uuid, 'ffffffff-ffff-ffff-ffff-ffffffffffff')) \
+         ORDER BY created_at DESC, id DESC LIMIT $5",
+        &statuses,
+        unchanged_since,
+        after.map(|(at, _)| at),
+        after.map(|(_, id)| id),
+        limit,
+    )
+    .fetch_all(pool)
+    .await?;
+    let rows = rows.into_iter().map(CardRow::try_from);
+    Ok(rows.collect::<Result<_, sqlx::Error>>()?)
 }

@@ -219,7 +219,7 @@ pub struct Event {
     pub at: DateTime<Utc>,
     pub kind: EventKind,
     pub name: String,
-    /// Who decided it: `storefront`, `carat`, `reconciler:<instance>`.
+    /// Who decided it: `storefront`, `carat`, `reconciler:<instance>`, `operator:<token id>`.
     pub actor: Option<Actor>,
     pub detail: Value,
 }
@@ -231,16 +231,24 @@ pub enum EventKind {
     OutboundCall,
     Callback,
     StateChange,
+    /// An operator's action in the console, with the reason they gave (before its effects).
+    OperatorAction,
 }
 
 impl EventKind {
-    const ALL: [Self; 3] = [Self::OutboundCall, Self::Callback, Self::StateChange];
+    const ALL: [Self; 4] = [
+        Self::OutboundCall,
+        Self::Callback,
+        Self::StateChange,
+        Self::OperatorAction,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OutboundCall => "outbound_call",
             Self::Callback => "callback",
             Self::StateChange => "state_change",
+            Self::OperatorAction => "operator_action",
         }
     }
 }
@@ -283,6 +291,19 @@ pub async fn append_event(
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// Appends one history entry on its own (an operator's action, before what it does).
+pub async fn record_event(
+    pool: &PgPool,
+    recharge_id: Uuid,
+    kind: EventKind,
+    name: &str,
+    actor: &Actor,
+    detail: Value,
+) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await?;
+    append_event(&mut conn, recharge_id, kind, name, actor, detail).await
 }
 
 /// Records an outbound call whose outcome changes nothing else (a listing, a query).
@@ -934,6 +955,30 @@ pub async fn renew_lease(
         recharge: Recharge::try_from(row)?,
         due,
     }))
+}
+
+/// Takes the lease on one recharge for `owner` (an operator's action) if nobody holds it, and
+/// reads the recharge afresh: while it is held, no reconciler claims the recharge. `None`:
+/// someone holds it now.
+pub async fn take_lease(
+    pool: &PgPool,
+    id: Uuid,
+    owner: &str,
+    lease: Duration,
+) -> Result<Option<Recharge>, StoreError> {
+    let row = recharge_rows!(
+        "UPDATE recharges SET lease_owner = $2, \
+                lease_until = now() + $3::bigint * interval '1 millisecond' \
+         WHERE id = $1 AND (lease_until IS NULL OR lease_until <= now()) \
+         RETURNING",
+        "",
+        id,
+        owner,
+        millis(lease),
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(read_one(row)?)
 }
 
 pub async fn release_lease(pool: &PgPool, id: Uuid, owner: &str) -> Result<(), StoreError> {

@@ -22,7 +22,8 @@
 //! * `requests/`: the storefront's bodies; `views.rs`: what it is shown of Carat's listings;
 //! * one file per step (`begin`, `catalog`, `bills`, `effectuate`, `resubmit`, `confirm`) and
 //!   per concern (`payment`, `payment_methods`, `pin_receipts`, `catalogue_cache`);
-//! * `reconcile.rs`: the reconciler, which ends what nobody else ends.
+//! * `reconcile.rs`: the reconciler, which ends what nobody else ends;
+//! * `operator.rs`: the console's operator actions (ask Carat, undo, confirm, reveal a PIN).
 
 mod answer;
 mod begin;
@@ -35,6 +36,7 @@ mod effectuate;
 mod error;
 mod kinds;
 mod operations;
+mod operator;
 mod payment;
 mod payment_methods;
 mod pin_receipts;
@@ -52,6 +54,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use error::{CaratFailure, CaratProblem, FlowError};
+pub use operator::OperatorAction;
 pub use pin_receipts::{PinReceipt, Receipts, pin_receipt_state};
 pub use reconcile::{Heartbeat, PassReport, Reconciler, ReconcilerConfig};
 pub use requests::*;

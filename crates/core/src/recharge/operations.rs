@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::bills::bill_listing;
 use super::confirm::Decision;
+use super::operator::operator_reason;
 use super::requests::{Chosen, TvChoice};
 use super::steps::detached;
 use super::views::{BillListing, BranchData, Dealers};
@@ -150,5 +151,66 @@ impl RechargeService {
     /// key opens is logged (by key id) and shown as unreadable.
     pub fn receipts(&self, recharge: &Recharge) -> (Option<Receipts>, Option<PinReceipt>) {
         self.opened_receipts(recharge)
+    }
+
+    // Operator actions: the console's, each by an operator (`Actor::Operator`) with a reason
+    // (trimmed, not empty, at most 500 characters, else `FlowError::Invalid` naming `reason`)
+    // that is kept in the history (`operator_action`) before anything else happens. Each then
+    // takes the same guarded steps as the storefront and the reconciler: a click racing them
+    // never makes a second call to Carat, and answers with what actually happened.
+
+    /// Queries Carat and settles the recharge by its answer at once, as the reconciler would:
+    /// a recharge in doubt or pending moves to what Carat records; a confirmation or undo
+    /// Carat never received (it still holds PPC) is sent again; an answer that moves nothing
+    /// leaves it as it is (the query is in the history).
+    pub async fn ask_carat_now(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Recharge, FlowError> {
+        let reason = operator_reason(actor, reason).map_err(FlowError::Invalid)?;
+        let (this, actor) = (self.clone(), actor.clone());
+        detached(async move { this.ask_as_operator(id, &actor, &reason).await }).await
+    }
+
+    /// Undoes a recharge pending confirmation, or one in doubt that Carat holds PPC (settled
+    /// by a query first), as the storefront's undo does.
+    pub async fn undo_now(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Recharge, FlowError> {
+        let reason = operator_reason(actor, reason).map_err(FlowError::Invalid)?;
+        let (this, actor) = (self.clone(), actor.clone());
+        let decision = Decision { confirm: false };
+        detached(async move { this.decide_as_operator(id, decision, &actor, &reason).await }).await
+    }
+
+    /// Confirms as the storefront's confirmation does, and is refused where it is (a PIN sale
+    /// whose receipt was not kept is never confirmed).
+    pub async fn confirm_now(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Recharge, FlowError> {
+        let reason = operator_reason(actor, reason).map_err(FlowError::Invalid)?;
+        let (this, actor) = (self.clone(), actor.clone());
+        let decision = Decision { confirm: true };
+        detached(async move { this.decide_as_operator(id, decision, &actor, &reason).await }).await
+    }
+
+    /// A PIN sale's receipts, opened, for an operator; the reveal is kept in the history
+    /// first. Refused for a sale that has no PIN kept.
+    pub async fn reveal_pin(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Receipts, FlowError> {
+        let reason = operator_reason(actor, reason).map_err(FlowError::Invalid)?;
+        self.reveal_as_operator(id, actor, &reason).await
     }
 }

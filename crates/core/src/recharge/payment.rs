@@ -12,9 +12,7 @@ use uuid::Uuid;
 use super::requests::{CardChoice, PaymentChoice};
 use super::{FlowError, RechargeService};
 use carat_domain::FieldError;
-use carat_domain::card::{
-    CardBin, CardExpiry, CardLast4, CardNumber, CardToken, SecurityCode, StorageStatus,
-};
+use carat_domain::card::{CardBin, CardExpiry, CardLast4, CardNumber, CardToken, SecurityCode};
 use carat_domain::payment::{CardSource, PaymentInput, TokenTail};
 use carat_store::cards::PayingCard;
 use carat_store::payments::{PaymentAnswered, PaymentWrite};
@@ -175,7 +173,7 @@ impl RechargeService {
                 "is not a stored card of this service",
             )));
         };
-        let usable = StorageStatus::parse(&status).is_some_and(StorageStatus::can_pay);
+        let usable = status.can_pay();
         match token.map(CardToken::parse) {
             Some(Ok(token)) if usable => Ok(StoredCard {
                 token,
@@ -186,7 +184,10 @@ impl RechargeService {
             }),
             _ => Err(FlowError::Invalid(FieldError::new(
                 field,
-                format!("cannot pay: the stored card's status is {status} (it must be CON)"),
+                format!(
+                    "cannot pay: the stored card's status is {} (it must be CON)",
+                    status.as_str()
+                ),
             ))),
         }
     }
