@@ -127,6 +127,12 @@ pub const SETTINGS: &[Setting] = &[
         SECRET,
     ),
     setting(
+        "console_session_idle",
+        "`30m`",
+        "how long an operator console session (`/console`) may go unused before the server ends it: a whole number with its unit, `s`, `m` or `h` (`45m`, `2h`)",
+        VALUE,
+    ),
+    setting(
         "idempotency_ttl_hours",
         "`24`",
         "how long an `Idempotency-Key` and its stored answer are kept",
@@ -488,6 +494,8 @@ pub struct Settings {
     pub api_tokens: Vec<Secret>,
     /// Bearer tokens that may only read what is stored (support staff).
     pub api_readonly_tokens: Vec<Secret>,
+    /// How long an operator console session may go unused (`CONSOLE_SESSION_IDLE`).
+    pub console_session_idle: Duration,
     /// How long an `Idempotency-Key` and its stored answer are kept.
     pub idempotency_ttl: Duration,
     pub callbacks: CallbackSettings,
@@ -619,6 +627,7 @@ impl Settings {
                 shutdown_grace: server.shutdown_grace,
                 api_tokens: api.tokens,
                 api_readonly_tokens: api.readonly_tokens,
+                console_session_idle: api.console_session_idle,
                 idempotency_ttl: api.idempotency_ttl,
                 callbacks: callbacks?,
                 carat: carat?,
@@ -657,8 +666,13 @@ struct ServerSettings {
 struct ApiSettings {
     tokens: Vec<Secret>,
     readonly_tokens: Vec<Secret>,
+    /// The operator console signs in with the same tokens.
+    console_session_idle: Duration,
     idempotency_ttl: Duration,
 }
+
+/// `CONSOLE_SESSION_IDLE` when unset.
+pub const DEFAULT_CONSOLE_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// Each group reads all its settings (recording every error) before it gives up on one.
 impl Values {
@@ -782,12 +796,14 @@ impl Values {
                 reason: "a token is also in API_TOKENS: a token is either full or read-only".into(),
             });
         }
+        let console_session_idle = self.optional("console_session_idle", parse_duration);
         let idempotency_ttl = self.required("idempotency_ttl_hours", |s| {
             parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
         });
         Some(ApiSettings {
             tokens: tokens?,
             readonly_tokens: readonly_tokens?.unwrap_or_default(),
+            console_session_idle: console_session_idle?.unwrap_or(DEFAULT_CONSOLE_SESSION_IDLE),
             idempotency_ttl: idempotency_ttl?,
         })
     }
@@ -1170,6 +1186,26 @@ fn parse_millis(s: &str) -> Result<Duration, String> {
 
 fn parse_secs(s: &str) -> Result<Duration, String> {
     parse_positive(s).map(Duration::from_secs)
+}
+
+/// A positive whole number with its unit: `90s`, `30m`, `2h`.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    const WANTED: &str =
+        "must be a positive whole number with its unit, `s`, `m` or `h` (e.g. `30m`)";
+    let (number, unit) = s.split_at(s.len().saturating_sub(1));
+    let seconds_per: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(WANTED.into()),
+    };
+    match number.parse::<u64>() {
+        Ok(n) if n > 0 && number.bytes().all(|b| b.is_ascii_digit()) => n
+            .checked_mul(seconds_per)
+            .map(Duration::from_secs)
+            .ok_or_else(|| WANTED.into()),
+        _ => Err(WANTED.into()),
+    }
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {
@@ -1600,5 +1636,30 @@ mod tests {
         .to_string();
         assert!(err.contains("API_READONLY_TOKENS"), "{err}");
         assert!(!err.contains("shared-token"), "{err}");
+    }
+
+    #[test]
+    fn console_sessions_idle_thirty_minutes_unless_told() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.console_session_idle, Duration::from_secs(1800));
+        for (value, secs) in [("45m", 2700), ("90s", 90), ("2h", 7200)] {
+            let s = load(&[("CONSOLE_SESSION_IDLE", value)]).unwrap();
+            assert_eq!(s.console_session_idle, Duration::from_secs(secs), "{value}");
+        }
+        for bad in [
+            "30",
+            "0m",
+            "-5m",
+            "1.5h",
+            "m",
+            "30 m",
+            "3d",
+            "99999999999999999999h",
+        ] {
+            let err = load(&[("CONSOLE_SESSION_IDLE", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("CONSOLE_SESSION_IDLE"), "{bad}: {err}");
+        }
     }
 }

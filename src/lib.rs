@@ -5,6 +5,7 @@
 pub mod api;
 pub mod callbacks;
 pub mod config;
+pub mod console;
 pub mod fallback;
 pub mod health;
 mod layers;

@@ -17,6 +17,7 @@ use url::Url;
 use crate::api::{self, AppState};
 use crate::callbacks::{self, CallbackGuard, CallbackState, PathSecret, SourcePolicy};
 use crate::config::Settings;
+use crate::console::{self, ConsoleState};
 use crate::health::{self, HealthState};
 use crate::request_id::{self, X_REQUEST_ID};
 use crate::tls::{self, ReloadingCert, TlsListener};
@@ -24,6 +25,7 @@ use crate::{fallback, metrics};
 use carat_core::callbacks::CallbackService;
 use carat_core::carat::{CaratClient, CaratClientConfig};
 use carat_core::cards::CardService;
+use carat_core::console::{Desk, Sessions};
 use carat_core::idempotency::Idempotency;
 use carat_core::metrics::Metrics;
 use carat_core::recharge::{RechargeService, Reconciler, ReconcilerConfig, Timing};
@@ -87,7 +89,9 @@ impl Application {
             settings.carat.nit_lifetime,
         );
         let idempotency = Idempotency::new(pool.clone(), settings.idempotency_ttl);
+        let console = console_router(&settings, &pool, &recharges, &metrics, &reconciler, &tls);
         let mut router = Router::new()
+            .merge(console)
             .merge(api::router(AppState {
                 recharges,
                 cards,
@@ -195,6 +199,30 @@ impl Application {
         )
         .await
     }
+}
+
+/// The operator console under `/console`: its sessions and reads on the pool, its actions
+/// through the same recharge use cases as the API.
+fn console_router(
+    settings: &Settings,
+    pool: &PgPool,
+    recharges: &RechargeService,
+    metrics: &Metrics,
+    reconciler: &Option<Reconciler>,
+    tls: &Option<Arc<ReloadingCert>>,
+) -> Router {
+    console::router(ConsoleState {
+        sessions: Sessions::new(pool.clone(), settings.console_session_idle),
+        desk: Desk::new(pool.clone(), settings.reconcile.pending_timeout),
+        recharges: recharges.clone(),
+        api_tokens: settings.api_tokens.clone(),
+        api_readonly_tokens: settings.api_readonly_tokens.clone(),
+        metrics: metrics.clone(),
+        secure_cookies: tls.is_some(),
+        reconciler: reconciler
+            .as_ref()
+            .map(|r| (r.heartbeat(), r.stale_after())),
+    })
 }
 
 /// The pool, and the authenticity POST's own lane of connections beside it.

@@ -390,9 +390,9 @@ fn schemas() -> Value {
         "Event": object(&["id", "at", "kind", "name", "actor", "detail"], json!({
             "id": {"type": "integer"},
             "at": timestamp(),
-            "kind": {"type": "string", "enum": ["outbound_call", "callback", "state_change"]},
+            "kind": {"type": "string", "enum": ["outbound_call", "callback", "state_change", "operator_action"]},
             "name": {"type": "string"},
-            "actor": {"type": ["string", "null"], "description": "`storefront`, `carat`, `reconciler:<instance>`."},
+            "actor": {"type": ["string", "null"], "description": "`storefront`, `carat`, `reconciler:<instance>`, `operator:<token id>` (an operator console action; the token id is a fingerprint, never the token)."},
             "detail": {"description": "What happened, with any secret replaced by `[redacted]`."},
         })),
         "RechargeList": object(&["recharges", "next_cursor"], json!({

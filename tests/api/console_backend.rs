@@ -195,46 +195,8 @@ async fn search_finds_a_recharge_by_any_of_its_names() {
 async fn the_queues_and_the_overview_count_what_needs_a_look() {
     let app = spawn_app().await;
     let desk = Desk::new(app.pool.clone(), Duration::from_secs(300));
-
-    let (in_doubt, _) = effectuated(&app).await;
-    as_if_its_answer_was_lost(&app, in_doubt, "effectuating").await;
-    let (overdue, _) = effectuated(&app).await;
-    sqlx::query("UPDATE recharges SET effectuated_at = now() - interval '1 hour' WHERE id = $1")
-        .bind(overdue)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let (choosing, _) = effectuated(&app).await;
-    sqlx::query("UPDATE recharges SET status = 'awaiting_choice' WHERE id = $1")
-        .bind(choosing)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let (fresh, _) = effectuated(&app).await;
-    let (status, _) = app.confirm(&fresh.to_string(), true).await;
-    assert_eq!(status, StatusCode::OK);
-
-    // A callback refused, and cards whose storage outcome is not known for minutes.
-    let (status, _) = app.post_authenticity("not=a&valid=post").await;
-    assert!(status.is_client_error(), "{status}");
-    for (status, age) in [
-        ("unknown", 10),
-        ("pending", 10),
-        ("pending", 0),
-        ("unknown", 0),
-    ] {
-        sqlx::query(
-            "INSERT INTO cards (id, customer_id, authorizer_id, status, created_at, updated_at) \
-             VALUES ($1, 'CUSTOMER1', '2', $2, now() - $3 * interval '1 minute', \
-                     now() - $3 * interval '1 minute')",
-        )
-        .bind(Uuid::new_v4())
-        .bind(status)
-        .bind(f64::from(age))
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    }
+    let held = one_recharge_in_each_queue(&app).await;
+    refused_callback_and_cards_of_unknown_storage(&app).await;
 
     let overview = desk.overview(Utc::now()).await.unwrap();
     assert_eq!(
@@ -262,14 +224,10 @@ async fn the_queues_and_the_overview_count_what_needs_a_look() {
         .fold((0, 0), |(c, o), b| (c + b.confirmed, o + b.open));
     assert_eq!((confirmed, open), (1, 3));
 
-    for (queue, expected) in [
-        (Queue::InDoubt, in_doubt),
-        (Queue::OverdueConfirmation, overdue),
-        (Queue::AwaitingChoice, choosing),
-    ] {
-        let held = desk.queue(queue, None, 50).await.unwrap();
-        let held: Vec<Uuid> = held.into_iter().map(|r| r.id).collect();
-        assert_eq!(held, [expected], "{queue:?}");
+    for (queue, expected) in held {
+        let listed = desk.queue(queue, None, 50).await.unwrap();
+        let listed: Vec<Uuid> = listed.into_iter().map(|r| r.id).collect();
+        assert_eq!(listed, [expected], "{queue:?}");
     }
     let callbacks = desk.refused_callbacks(None, 50).await.unwrap();
     assert_eq!(callbacks.len(), 1);
@@ -284,4 +242,56 @@ async fn the_queues_and_the_overview_count_what_needs_a_look() {
     let health = desk.health().await;
     assert!(health.reachable);
     assert!(health.latency_ms.is_some());
+}
+
+/// A recharge in doubt, one pending confirmation past its deadline, one awaiting a TV
+/// package, and one confirmed (in no queue): each queue with the recharge it must hold.
+async fn one_recharge_in_each_queue(app: &TestApp) -> [(Queue, Uuid); 3] {
+    let (in_doubt, _) = effectuated(app).await;
+    as_if_its_answer_was_lost(app, in_doubt, "effectuating").await;
+    let (overdue, _) = effectuated(app).await;
+    sqlx::query("UPDATE recharges SET effectuated_at = now() - interval '1 hour' WHERE id = $1")
+        .bind(overdue)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (choosing, _) = effectuated(app).await;
+    sqlx::query("UPDATE recharges SET status = 'awaiting_choice' WHERE id = $1")
+        .bind(choosing)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (fresh, _) = effectuated(app).await;
+    let (status, _) = app.confirm(&fresh.to_string(), true).await;
+    assert_eq!(status, StatusCode::OK);
+    [
+        (Queue::InDoubt, in_doubt),
+        (Queue::OverdueConfirmation, overdue),
+        (Queue::AwaitingChoice, choosing),
+    ]
+}
+
+/// A callback refused, and cards whose storage outcome is not known: two for ten minutes
+/// (in the queue), two just now (not yet).
+async fn refused_callback_and_cards_of_unknown_storage(app: &TestApp) {
+    let (status, _) = app.post_authenticity("not=a&valid=post").await;
+    assert!(status.is_client_error(), "{status}");
+    for (status, age) in [
+        ("unknown", 10),
+        ("pending", 10),
+        ("pending", 0),
+        ("unknown", 0),
+    ] {
+        sqlx::query(
+            "INSERT INTO cards (id, customer_id, authorizer_id, status, created_at, updated_at) \
+             VALUES ($1, 'CUSTOMER1', '2', $2, now() - $3 * interval '1 minute', \
+                     now() - $3 * interval '1 minute')",
+        )
+        .bind(Uuid::new_v4())
+        .bind(status)
+        .bind(f64::from(age))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
 }

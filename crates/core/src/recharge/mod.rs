@@ -54,7 +54,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 pub use error::{CaratFailure, CaratProblem, FlowError};
-pub use operator::OperatorAction;
+pub use operator::{OperatorAction, took_effect};
 pub use pin_receipts::{PinReceipt, Receipts, pin_receipt_state};
 pub use reconcile::{Heartbeat, PassReport, Reconciler, ReconcilerConfig};
 pub use requests::*;

@@ -52,6 +52,24 @@ impl OperatorAction {
     }
 }
 
+/// Whether an operator's latest action took effect itself: the history holds, after that
+/// action's entry, a call or a state change by the same operator. When it did not, someone
+/// else (the reconciler, another instance, the storefront) had taken the step first, and the
+/// console says so instead of claiming the operator's click did it.
+pub fn took_effect(events: &[store::Event], operator: &Actor) -> bool {
+    let mine = |e: &&store::Event| e.actor.as_ref() == Some(operator);
+    let Some(asked) = events
+        .iter()
+        .rposition(|e| e.kind == EventKind::OperatorAction && mine(&e))
+    else {
+        return false;
+    };
+    events[asked + 1..]
+        .iter()
+        .filter(mine)
+        .any(|e| matches!(e.kind, EventKind::OutboundCall | EventKind::StateChange))
+}
+
 /// Who acts and why, checked before anything is read or written: only an operator acts, and
 /// always with a reason. The error becomes a `FlowError::Invalid`.
 pub(super) fn operator_reason(actor: &Actor, reason: &str) -> Result<OperatorReason, FieldError> {
@@ -249,6 +267,32 @@ impl RechargeService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(kind: EventKind, actor: &Actor) -> store::Event {
+        store::Event {
+            id: 0,
+            at: chrono::Utc::now(),
+            kind,
+            name: String::new(),
+            actor: Some(actor.clone()),
+            detail: serde_json::json!({}),
+        }
+    }
+
+    #[test]
+    fn a_click_took_effect_only_if_its_operator_called_or_moved_after_it() {
+        let me = Actor::Operator("0123456789abcdef".to_owned());
+        let reconciler = Actor::Reconciler("host-1".to_owned());
+        let asked = event(EventKind::OperatorAction, &me);
+        let mine = event(EventKind::StateChange, &me);
+        let theirs = event(EventKind::StateChange, &reconciler);
+        assert!(took_effect(&[asked.clone(), mine.clone()], &me));
+        assert!(!took_effect(&[theirs.clone(), asked.clone()], &me));
+        assert!(!took_effect(&[asked.clone(), theirs], &me));
+        // An earlier click's effect is not this one's.
+        assert!(!took_effect(&[asked.clone(), mine, asked], &me));
+        assert!(!took_effect(&[], &me));
+    }
 
     #[test]
     fn actions_round_trip_and_serialize_as_named() {
