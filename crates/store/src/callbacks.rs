@@ -200,32 +200,26 @@ pub struct Filter {
     pub follow_up: Option<FollowUp>,
 }
 
-/// The newest callbacks first, filtered, below `before` (an id) for paging. One static
-/// statement: every filter is a parameter, NULL when unused.
-pub async fn list(
-    pool: &PgPool,
-    filter: Filter,
-    before: Option<i64>,
-    limit: i64,
-) -> Result<Vec<CallbackRow>, StoreError> {
-    let rows = sqlx::query!(
-        "SELECT id, kind, outcome, reason, http_status, recharge_id, raw_body, content_type, \
-                source_addr, forwarded_for, received_at, last_received_at, receipt_count \
-           FROM callbacks \
-          WHERE ($1::text IS NULL OR outcome = $1) AND ($2::bigint IS NULL OR id < $2) \
-            AND ($4::text IS NULL OR kind = $4) \
-            AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM payment_notifications p \
-                                              WHERE p.callback_id = callbacks.id \
-                                                AND p.follow_up = $5)) \
-          ORDER BY id DESC LIMIT $3",
-        filter.outcome.map(Outcome::as_str),
-        before,
-        limit,
-        filter.kind.map(CallbackKind::as_str),
-        filter.follow_up.map(FollowUp::as_str),
-    )
-    .fetch_all(pool)
-    .await?;
+/// An inbox row as PostgreSQL's types: [`read`] parses its closed sets.
+struct RawCallbackRow {
+    id: i64,
+    kind: String,
+    outcome: String,
+    reason: Option<String>,
+    http_status: i16,
+    recharge_id: Option<Uuid>,
+    raw_body: Vec<u8>,
+    content_type: Option<String>,
+    source_addr: Option<String>,
+    forwarded_for: Option<String>,
+    received_at: DateTime<Utc>,
+    last_received_at: DateTime<Utc>,
+    receipt_count: i32,
+}
+
+/// Inbox rows with their kind and outcome parsed: a stored value outside the set is a decode
+/// error naming its column.
+fn read(rows: Vec<RawCallbackRow>) -> Result<Vec<CallbackRow>, StoreError> {
     let rows = rows.into_iter().map(|row| {
         Ok(CallbackRow {
             id: row.id,
@@ -246,6 +240,36 @@ pub async fn list(
     Ok(rows.collect::<Result<_, sqlx::Error>>()?)
 }
 
+/// The newest callbacks first, filtered, below `before` (an id) for paging. One static
+/// statement: every filter is a parameter, NULL when unused.
+pub async fn list(
+    pool: &PgPool,
+    filter: Filter,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<CallbackRow>, StoreError> {
+    let rows = sqlx::query_as!(
+        RawCallbackRow,
+        "SELECT id, kind, outcome, reason, http_status, recharge_id, raw_body, content_type, \
+                source_addr, forwarded_for, received_at, last_received_at, receipt_count \
+           FROM callbacks \
+          WHERE ($1::text IS NULL OR outcome = $1) AND ($2::bigint IS NULL OR id < $2) \
+            AND ($4::text IS NULL OR kind = $4) \
+            AND ($5::text IS NULL OR EXISTS (SELECT 1 FROM payment_notifications p \
+                                              WHERE p.callback_id = callbacks.id \
+                                                AND p.follow_up = $5)) \
+          ORDER BY id DESC LIMIT $3",
+        filter.outcome.map(Outcome::as_str),
+        before,
+        limit,
+        filter.kind.map(CallbackKind::as_str),
+        filter.follow_up.map(FollowUp::as_str),
+    )
+    .fetch_all(pool)
+    .await?;
+    read(rows)
+}
+
 /// The newest inbox rows that ended with any of `outcomes`, below `before` (an id) for paging;
 /// bodies as kept (a secret in one is blanked before it is kept).
 pub async fn list_outcomes(
@@ -255,7 +279,8 @@ pub async fn list_outcomes(
     limit: i64,
 ) -> Result<Vec<CallbackRow>, StoreError> {
     let outcomes: Vec<String> = outcomes.iter().map(|o| o.as_str().to_owned()).collect();
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        RawCallbackRow,
         "SELECT id, kind, outcome, reason, http_status, recharge_id, raw_body, content_type, \
                 source_addr, forwarded_for, received_at, last_received_at, receipt_count \
            FROM callbacks \
@@ -267,22 +292,5 @@ pub async fn list_outcomes(
     )
     .fetch_all(pool)
     .await?;
-    let rows = rows.into_iter().map(|row| {
-        Ok(CallbackRow {
-            id: row.id,
-            kind: parse("kind", row.kind)?,
-            outcome: parse("outcome", row.outcome)?,
-            reason: row.reason,
-            http_status: row.http_status,
-            recharge_id: row.recharge_id,
-            raw_body: row.raw_body,
-            content_type: row.content_type,
-            source_addr: row.source_addr,
-            forwarded_for: row.forwarded_for,
-            received_at: row.received_at,
-            last_received_at: row.last_received_at,
-            receipt_count: row.receipt_count,
-        })
-    });
-    Ok(rows.collect::<Result<_, sqlx::Error>>()?)
+    read(rows)
 }

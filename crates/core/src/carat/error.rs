@@ -122,6 +122,21 @@ impl CaratError {
 }
 
 #[cfg(test)]
+impl CaratError {
+    /// A readable HTTP 400 refusal (esitef code 6) stating Carat's `status`, if any: how the
+    /// recharge tests meet a definite refusal.
+    pub(crate) fn refused_for_tests(status: Option<&str>) -> Self {
+        Self::Answered(Refusal {
+            http_status: 400,
+            code: Some("6".into()),
+            message: None,
+            carat_status: status.map(str::to_owned),
+            unreadable: false,
+        })
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -163,13 +163,7 @@ mod tests {
     use crate::carat::Refusal;
 
     fn refused(status: Option<&str>) -> CaratError {
-        CaratError::Answered(Refusal {
-            http_status: 400,
-            code: Some("6".into()),
-            message: None,
-            carat_status: status.map(str::to_owned),
-            unreadable: false,
-        })
+        CaratError::refused_for_tests(status)
     }
 
     #[test]

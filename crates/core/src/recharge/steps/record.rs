@@ -231,16 +231,9 @@ pub(in crate::recharge) async fn record_when_the_database_returns(pool: sqlx::Pg
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::carat::Refusal;
 
     fn refused(status: Option<&str>) -> CaratError {
-        CaratError::Answered(Refusal {
-            http_status: 400,
-            code: Some("6".into()),
-            message: None,
-            carat_status: status.map(str::to_owned),
-            unreadable: false,
-        })
+        CaratError::refused_for_tests(status)
     }
 
     #[test]
