@@ -63,4 +63,6 @@ async fn sale_details_are_checked_then_sent_to_carat() {
     assert_eq!(request["cpf"], "52998224725", "{call}");
     assert_eq!(request["cnpj"], "12ABC34501DE35", "{call}");
     assert_eq!(request["zip_code"], "01310100", "{call}");
+    // And how long Carat took to answer it, for the operators' timeline.
+    assert!(call["detail"]["elapsed_ms"].is_u64(), "{call}");
 }

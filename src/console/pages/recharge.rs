@@ -411,9 +411,8 @@ fn event_line(lang: Lang, e: &Event) -> Markup {
             }
         }
         EventKind::OutboundCall | EventKind::Callback => {
-            let took = ["elapsed_ms", "took_ms", "duration_ms"]
-                .iter()
-                .find_map(|k| e.detail.get(*k).and_then(|v| v.as_u64()));
+            // How long Carat took, as the call's record keeps it (`steps/record.rs`).
+            let took = e.detail.get("elapsed_ms").and_then(|v| v.as_u64());
             let carat = text("carat_status").map(|c| lang.carat_status(&CaratStatus::parse(c)));
             html! {
                 code { (e.name) }

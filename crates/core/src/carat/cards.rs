@@ -143,6 +143,7 @@ impl CaratClient {
             call: CaratCall::StoreCard,
             request,
             result,
+            elapsed: Some(started.elapsed()),
         }
     }
 
@@ -184,6 +185,7 @@ impl CaratClient {
             call: CaratCall::QueryCard,
             request: serde_json::json!({ "nita": nita.as_str(), "path": path }),
             result,
+            elapsed: Some(started.elapsed()),
         }
     }
 

@@ -82,6 +82,9 @@ pub struct Exchange<T> {
     pub call: CaratCall,
     pub request: Value,
     pub result: Result<T, CaratError>,
+    /// From sending to the answer (or the failure); `None` when nothing was sent. Kept in the
+    /// history, so an operator sees how long Carat took.
+    pub elapsed: Option<Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -396,6 +399,7 @@ impl CaratClient {
                     call,
                     request,
                     result: Err(error),
+                    elapsed: None,
                 };
             }
         };
@@ -418,6 +422,7 @@ impl CaratClient {
             call,
             request,
             result,
+            elapsed: Some(started.elapsed()),
         }
     }
 

@@ -201,6 +201,9 @@ pub(in crate::recharge) fn call_record<T: carat_wire::Verdict>(
         }
     };
     detail["request"] = exchange.request.clone();
+    if let Some(elapsed) = exchange.elapsed {
+        detail["elapsed_ms"] = serde_json::json!(elapsed.as_millis() as u64);
+    }
     store::CallRecord {
         name: exchange.call.as_str().to_owned(),
         detail,
