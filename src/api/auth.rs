@@ -2,8 +2,8 @@
 //! `API_READONLY_TOKENS` on the routes that only read what is stored.
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::Method;
 use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -43,11 +43,10 @@ pub async fn require_bearer(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let presented = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_token);
+    let presented = match authorization(req.headers()) {
+        Ok(value) => value.and_then(|v| v.to_str().ok()).and_then(bearer_token),
+        Err(e) => return e.into_response(),
+    };
     let Some(token) = presented else {
         return ApiError::Unauthorized.into_response();
     };
@@ -80,6 +79,20 @@ pub async fn require_bearer(
     next.run(req).await
 }
 
+/// The one `Authorization` value, if any. Sent twice it is a 400: which of the two would be the
+/// caller's is a guess (proxies and frameworks pick differently), so neither is used.
+fn authorization(headers: &HeaderMap) -> Result<Option<&HeaderValue>, ApiError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ApiError::MalformedHeader {
+            header: "Authorization",
+            reason: "must be sent once",
+        });
+    }
+    Ok(first)
+}
+
 /// The token of an `Authorization` value whose scheme is `Bearer`, in any case (RFC 9110:
 /// auth schemes are case-insensitive).
 pub(crate) fn bearer_token(value: &str) -> Option<&str> {
@@ -101,6 +114,23 @@ mod tests {
         assert!(super::constant_time_eq(b"abc", b"abc"));
         assert!(!super::constant_time_eq(b"abc", b"abd"));
         assert!(!super::constant_time_eq(b"abc", b"abcd"));
+    }
+
+    #[test]
+    fn authorization_is_one_header() {
+        use axum::http::header::AUTHORIZATION;
+        use axum::http::{HeaderMap, HeaderValue};
+        let mut headers = HeaderMap::new();
+        assert_eq!(super::authorization(&headers).unwrap(), None);
+        headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
+        assert_eq!(super::authorization(&headers).unwrap().unwrap(), "Bearer a");
+        headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
+        match super::authorization(&headers) {
+            Err(super::ApiError::MalformedHeader { header, .. }) => {
+                assert_eq!(header, "Authorization")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //! Carat's own code and message when they apply. Internal details are logged, never sent.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -43,6 +44,12 @@ pub enum ApiError {
     Internal,
     /// The `Idempotency-Key` header is not 1–255 visible ASCII characters.
     InvalidIdempotencyKey(&'static str),
+    /// A request header that cannot be read as one value (e.g. `Authorization` sent twice):
+    /// the header's name and what is wrong with it.
+    MalformedHeader {
+        header: &'static str,
+        reason: &'static str,
+    },
     /// The key's first request is still running.
     IdempotencyKeyInUse,
     /// The key came with another request before.
@@ -108,7 +115,14 @@ impl IntoResponse for ApiError {
         if let (Some(error), Value::Object(extra)) = (error.as_object_mut(), self.details()) {
             error.extend(extra.into_iter().filter(|(_, v)| !v.is_null()));
         }
-        (status, Json(json!({ "error": error }))).into_response()
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        // RFC 6750 §3: a 401 says which scheme would be accepted.
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -134,6 +148,7 @@ impl ApiError {
             Self::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             Self::InvalidIdempotencyKey(_) => (StatusCode::BAD_REQUEST, "invalid_idempotency_key"),
+            Self::MalformedHeader { .. } => (StatusCode::BAD_REQUEST, "malformed_header"),
             Self::IdempotencyKeyInUse => (StatusCode::CONFLICT, "idempotency_key_in_use"),
             Self::IdempotencyKeyReused => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
@@ -168,6 +183,7 @@ impl ApiError {
             }
             Self::Internal => "internal error".to_owned(),
             Self::InvalidIdempotencyKey(reason) => format!("Idempotency-Key {reason}"),
+            Self::MalformedHeader { header, reason } => format!("{header} {reason}"),
             Self::IdempotencyKeyInUse => {
                 "a request with this Idempotency-Key is still being processed; retry shortly"
                     .to_owned()
@@ -192,6 +208,7 @@ impl ApiError {
             Self::Carat(p) => carat_details(p),
             Self::OutcomeUnrecorded { status, .. } => json!({"recharge_status": status}),
             Self::InvalidIdempotencyKey(_) => json!({"header": "Idempotency-Key"}),
+            Self::MalformedHeader { header, .. } => json!({"header": header}),
             _ => json!({}),
         }
     }
@@ -259,6 +276,14 @@ mod tests {
                 400,
                 "invalid_idempotency_key",
             ),
+            (
+                ApiError::MalformedHeader {
+                    header: "Authorization",
+                    reason: "must be sent once",
+                },
+                400,
+                "malformed_header",
+            ),
             (ApiError::IdempotencyKeyInUse, 409, "idempotency_key_in_use"),
             (
                 ApiError::IdempotencyKeyReused,
@@ -315,5 +340,24 @@ mod tests {
             ApiError::invalid("amount", "bad").details(),
             json!({"field": "amount"})
         );
+    }
+
+    #[test]
+    fn a_malformed_header_is_named() {
+        let error = ApiError::MalformedHeader {
+            header: "Authorization",
+            reason: "must be sent once",
+        };
+        assert_eq!(error.message(), "Authorization must be sent once");
+        assert_eq!(error.details(), json!({"header": "Authorization"}));
+    }
+
+    /// Only a 401 says which scheme to authenticate with (RFC 6750 §3).
+    #[test]
+    fn only_a_401_names_the_bearer_scheme() {
+        let answer = ApiError::Unauthorized.into_response();
+        assert_eq!(answer.headers()[WWW_AUTHENTICATE], "Bearer");
+        let answer = ApiError::ReadOnlyToken.into_response();
+        assert!(!answer.headers().contains_key(WWW_AUTHENTICATE));
     }
 }

@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{RawQuery, State};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -176,15 +176,26 @@ pub fn encode_cursor(key: Key) -> String {
     ))
 }
 
+/// The key a cursor holds; `None` for anything [`encode_cursor`] could not have written.
 pub fn decode_cursor(cursor: &str) -> Option<Key> {
     let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
     let text = std::str::from_utf8(&bytes).ok()?;
     let (micros, id) = text.split_once('.')?;
+    let created_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    // A cursor holds a row's `created_at`, which the database set to its own `now()`: never
+    // outside years 1..=9999. Anything else was forged or damaged, and could even fall outside
+    // PostgreSQL's timestamptz range (4713 BC to 294276 AD), which fails the query (a 500).
+    if !CURSOR_YEARS.contains(&created_at.year()) {
+        return None;
+    }
     Some(Key {
-        created_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        created_at,
         id: Uuid::try_parse(id).ok()?,
     })
 }
+
+/// The years a cursor's instant may fall in (see [`decode_cursor`]).
+const CURSOR_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 #[cfg(test)]
 mod tests {
@@ -217,6 +228,30 @@ mod tests {
             b64(&format!("{}.{}", i64::MAX, Uuid::nil().simple())),
         ] {
             assert_eq!(decode_cursor(&bad), None, "{bad:?}");
+        }
+    }
+
+    /// An instant chrono holds and PostgreSQL does not (before 4713 BC) is not a cursor, nor is
+    /// one outside years 1..=9999; the first and last instants of that range are.
+    #[test]
+    fn cursors_hold_instants_of_years_1_to_9999() {
+        let at = |rfc3339: &str| DateTime::parse_from_rfc3339(rfc3339).unwrap().to_utc();
+        let cursor_of =
+            |micros: i64| URL_SAFE_NO_PAD.encode(format!("{micros}.{}", Uuid::nil().simple()));
+        let first = at("0001-01-01T00:00:00Z").timestamp_micros();
+        let last = at("9999-12-31T23:59:59.999999Z").timestamp_micros();
+        let before_postgres = chrono::NaiveDate::from_ymd_opt(-5000, 1, 1)
+            .unwrap()
+            .and_hms_opt(0, 0, 0)
+            .unwrap()
+            .and_utc()
+            .timestamp_micros();
+        for micros in [before_postgres, first - 1, last + 1] {
+            assert_eq!(decode_cursor(&cursor_of(micros)), None, "{micros}");
+        }
+        for micros in [first, last] {
+            let key = decode_cursor(&cursor_of(micros)).unwrap();
+            assert_eq!(key.created_at.timestamp_micros(), micros);
         }
     }
 

@@ -43,9 +43,14 @@ pub const ERRORS: &[(u16, &str, &str)] = &[
         "`Idempotency-Key` is not 1–255 visible ASCII characters",
     ),
     (
+        400,
+        "malformed_header",
+        "a header cannot be read as one value: `Authorization` sent more than once (`header` names it)",
+    ),
+    (
         401,
         "unauthorized",
-        "no valid `Authorization: Bearer <API_TOKEN>`",
+        "no valid `Authorization: Bearer <API_TOKEN>` (the answer carries `WWW-Authenticate: Bearer`)",
     ),
     (
         403,
@@ -247,7 +252,7 @@ fn schemas() -> Value {
                      "description": "What went wrong; each code's HTTP status is in the API's description."},
             "message": {"type": "string"},
             "field": {"type": "string", "description": "`invalid_field`: the field, e.g. `payment.card.number`."},
-            "header": {"type": "string", "description": "`invalid_idempotency_key`: `Idempotency-Key`."},
+            "header": {"type": "string", "description": "`invalid_idempotency_key`: `Idempotency-Key`; `malformed_header`: the header, e.g. `Authorization`."},
             "recharge_status": {"type": "string", "enum": statuses.clone()},
             "recharge_id": uuid(),
             "carat": object(&[], json!({
@@ -642,19 +647,23 @@ fn errors(statuses: &[u16]) -> Map<String, Value> {
                 .filter(|(s, _, _)| s == status)
                 .map(|(_, code, when)| format!("`{code}`: {when}"))
                 .collect();
-            (
-                status.to_string(),
-                json!({
-                    "description": codes.join("; "),
-                    "content": {"application/json": {"schema": schema_ref("Error")}},
-                }),
-            )
+            let mut response = json!({
+                "description": codes.join("; "),
+                "content": {"application/json": {"schema": schema_ref("Error")}},
+            });
+            if *status == 401 {
+                response["headers"] = json!({"WWW-Authenticate": {
+                    "schema": {"type": "string", "const": "Bearer"},
+                    "description": "The scheme to authenticate with (RFC 6750).",
+                }});
+            }
+            (status.to_string(), response)
         })
         .collect()
 }
 
-/// Every route answers these: no token, no database, a bug.
-const ALWAYS: &[u16] = &[401, 500, 503];
+/// Every route answers these: a repeated `Authorization`, no token, no database, a bug.
+const ALWAYS: &[u16] = &[400, 401, 500, 503];
 /// A route with a JSON body: not JSON, too long, not `application/json`, a field.
 const BODY: &[u16] = &[400, 413, 415, 422];
 /// A route that changes something: a read-only token, a conflict.
@@ -1057,6 +1066,10 @@ mod tests {
             ApiError::Unavailable,
             ApiError::Internal,
             ApiError::InvalidIdempotencyKey("is empty"),
+            ApiError::MalformedHeader {
+                header: "Authorization",
+                reason: "must be sent once",
+            },
             ApiError::IdempotencyKeyInUse,
             ApiError::IdempotencyKeyReused,
         ];

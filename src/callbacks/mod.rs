@@ -95,9 +95,10 @@ pub fn router(state: CallbackState, guard: CallbackGuard) -> Router {
 }
 
 /// Refuses a wrong path secret as an unknown route (404), then a source outside the allowed
-/// networks with 403. Neither reaches the handler, so neither is kept in the callback inbox:
-/// the inbox holds what Carat may have sent, not what anyone on the internet can flood it
-/// with; the log line records each refusal with its source.
+/// networks, or one a trusted proxy's `X-Forwarded-For` does not tell, with 403. None reaches
+/// the handler, so none is kept in the callback inbox: the inbox holds what Carat may have
+/// sent, not what anyone on the internet can flood it with; the log line records each refusal
+/// with its source.
 async fn admit(State(guard): State<CallbackGuard>, request: Request, next: Next) -> Response {
     if let Some(secret) = &guard.path_secret {
         let segment = request.uri().path().split('/').nth(2).unwrap_or_default();
@@ -114,35 +115,53 @@ async fn admit(State(guard): State<CallbackGuard>, request: Request, next: Next)
     let Some(peer) = peer else {
         return next.run(request).await;
     };
-    let source = guard.sources.source(peer, forwarded_for.as_deref());
+    let logged_chain = forwarded_for.as_deref().map(String::from_utf8_lossy);
+    let source = match guard.sources.source(peer, forwarded_for.as_deref()) {
+        Ok(source) => source,
+        // Same status as an unknown source: it is one. Never the proxy's address instead, or
+        // a sender's garbage would pass it off as the (maybe allowed) proxy.
+        Err(source::UnreadableForwardedFor) => {
+            tracing::warn!(
+                %peer,
+                forwarded_for = logged_chain.as_deref(),
+                "callback refused: a trusted proxy's X-Forwarded-For holds an entry that is not an address"
+            );
+            return refused(
+                "source address unknown: X-Forwarded-For holds an entry that is not an address",
+            );
+        }
+    };
     if !guard.sources.admits(source) {
         tracing::warn!(
             %source,
             %peer,
-            forwarded_for = forwarded_for.as_deref(),
+            forwarded_for = logged_chain.as_deref(),
             "callback refused: its source is not in CALLBACK_ALLOWED_NETWORKS"
         );
-        return answer::with_outcome(
-            (
-                StatusCode::FORBIDDEN,
-                "source address not allowed to post callbacks",
-            )
-                .into_response(),
-            carat_core::metrics::CallbackOutcome::Refused,
-        );
+        return refused("source address not allowed to post callbacks");
     }
     next.run(request).await
 }
 
-/// Every `X-Forwarded-For` header, joined in order (proxies may add a header each).
-fn forwarded_for(request: &Request) -> Option<String> {
-    let values: Vec<&str> = request
+/// A 403 in plain text, counted as a refused callback.
+fn refused(reason: &'static str) -> Response {
+    answer::with_outcome(
+        (StatusCode::FORBIDDEN, reason).into_response(),
+        carat_core::metrics::CallbackOutcome::Refused,
+    )
+}
+
+/// Every `X-Forwarded-For` header, joined in order with commas (proxies may add a header
+/// each). As bytes: a header that is not text is not dropped, or the proxy would become the
+/// source (see [`SourcePolicy::source`]).
+fn forwarded_for(request: &Request) -> Option<Vec<u8>> {
+    let values: Vec<&[u8]> = request
         .headers()
         .get_all(HeaderName::from_static("x-forwarded-for"))
         .iter()
-        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.as_bytes())
         .collect();
-    (!values.is_empty()).then(|| values.join(","))
+    (!values.is_empty()).then(|| values.join(&b','))
 }
 
 #[cfg(test)]

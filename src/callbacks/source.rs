@@ -1,5 +1,5 @@
 //! Who really sent a callback, and whether that source may post callbacks at all. Pure: the
-//! peer address and the `X-Forwarded-For` text come in, a decision goes out.
+//! peer address and the `X-Forwarded-For` bytes come in, a decision goes out.
 
 use std::net::IpAddr;
 
@@ -14,27 +14,35 @@ pub struct SourcePolicy {
     pub trusted_proxies: Vec<IpNet>,
 }
 
+/// A trusted proxy passed on an `X-Forwarded-For` entry that is not an address (or not text):
+/// who sent the callback cannot be told, so it is not admitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UnreadableForwardedFor;
+
 impl SourcePolicy {
     /// The address the callback came from. `X-Forwarded-For` is read only when the peer is a
     /// trusted proxy, and then from the right: each hop appended by a trusted proxy is skipped,
     /// and the first address a trusted proxy did not send is the source. Anything left of it
-    /// could have been written by the sender itself, so it is never believed. An entry that
-    /// is not an address stops the walk at the proxy that passed it on.
-    pub fn source(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+    /// could have been written by the sender itself, so it is never read, let alone believed.
+    /// An entry the walk reaches that is not an address is an error, never the proxy's own
+    /// address: a sender could otherwise write garbage to be taken for the proxy.
+    pub fn source(
+        &self,
+        peer: IpAddr,
+        forwarded_for: Option<&[u8]>,
+    ) -> Result<IpAddr, UnreadableForwardedFor> {
         let mut source = peer.to_canonical();
         let Some(chain) = forwarded_for else {
-            return source;
+            return Ok(source);
         };
-        for hop in chain.rsplit(',') {
+        // Bytes, not text: a non-ASCII byte left of the source is the sender's and is not read.
+        for hop in chain.rsplit(|&b| b == b',') {
             if !self.is_trusted_proxy(source) {
                 break;
             }
-            match parse_hop(hop) {
-                Some(ip) => source = ip,
-                None => break,
-            }
+            source = parse_hop(hop).ok_or(UnreadableForwardedFor)?;
         }
-        source
+        Ok(source)
     }
 
     pub fn admits(&self, source: IpAddr) -> bool {
@@ -50,8 +58,8 @@ impl SourcePolicy {
 
 /// One `X-Forwarded-For` entry: an address, possibly with a port (`192.0.2.1:443`,
 /// `[2001:db8::1]:443`), as some proxies write it.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    let hop = hop.trim();
+fn parse_hop(hop: &[u8]) -> Option<IpAddr> {
+    let hop = std::str::from_utf8(hop).ok()?.trim();
     let ip = hop
         .parse::<IpAddr>()
         .ok()
@@ -99,7 +107,7 @@ mod tests {
     #[test]
     fn forwarded_for_from_an_untrusted_peer_is_ignored() {
         let p = policy(&["203.0.113.0/24"], &["10.0.0.0/8"]);
-        let source = p.source(ip("198.51.100.7"), Some("203.0.113.5"));
+        let source = p.source(ip("198.51.100.7"), Some(b"203.0.113.5")).unwrap();
         assert_eq!(source, ip("198.51.100.7"));
         assert!(!p.admits(source));
     }
@@ -108,7 +116,7 @@ mod tests {
     fn without_trusted_proxies_the_peer_is_the_source() {
         let p = policy(&["203.0.113.0/24"], &[]);
         assert_eq!(
-            p.source(ip("10.0.0.1"), Some("203.0.113.5")),
+            p.source(ip("10.0.0.1"), Some(b"203.0.113.5")).unwrap(),
             ip("10.0.0.1")
         );
     }
@@ -116,7 +124,7 @@ mod tests {
     #[test]
     fn a_trusted_proxy_names_the_source() {
         let p = policy(&["203.0.113.0/24"], &["10.0.0.0/8"]);
-        let source = p.source(ip("10.1.2.3"), Some("203.0.113.5"));
+        let source = p.source(ip("10.1.2.3"), Some(b"203.0.113.5")).unwrap();
         assert_eq!(source, ip("203.0.113.5"));
         assert!(p.admits(source));
     }
@@ -125,13 +133,19 @@ mod tests {
     fn the_chain_is_walked_from_the_right_past_trusted_proxies_only() {
         let p = policy(&["203.0.113.0/24"], &["10.0.0.0/8", "fd00::/8"]);
         // The sender wrote an allowed address itself; the first proxy appended the real one.
-        let source = p.source(ip("10.0.0.2"), Some("203.0.113.5, 198.51.100.7, 10.0.0.1"));
+        let source = p
+            .source(ip("10.0.0.2"), Some(b"203.0.113.5, 198.51.100.7, 10.0.0.1"))
+            .unwrap();
         assert_eq!(source, ip("198.51.100.7"));
         // Two trusted proxies in a row.
-        let source = p.source(ip("fd00::2"), Some("203.0.113.5,fd00::1"));
+        let source = p
+            .source(ip("fd00::2"), Some(b"203.0.113.5,fd00::1"))
+            .unwrap();
         assert_eq!(source, ip("203.0.113.5"));
         // Several headers arrive joined with commas, in order.
-        let source = p.source(ip("10.0.0.2"), Some("1.1.1.1, 203.0.113.9,10.9.9.9"));
+        let source = p
+            .source(ip("10.0.0.2"), Some(b"1.1.1.1, 203.0.113.9,10.9.9.9"))
+            .unwrap();
         assert_eq!(source, ip("203.0.113.9"));
     }
 
@@ -139,21 +153,54 @@ mod tests {
     fn ports_and_mapped_addresses_in_the_chain() {
         let p = policy(&[], &["10.0.0.0/8"]);
         assert_eq!(
-            p.source(ip("::ffff:10.0.0.2"), Some("203.0.113.5:4711")),
+            p.source(ip("::ffff:10.0.0.2"), Some(b"203.0.113.5:4711"))
+                .unwrap(),
             ip("203.0.113.5")
         );
         assert_eq!(
-            p.source(ip("10.0.0.2"), Some("[2001:db8::7]:443")),
+            p.source(ip("10.0.0.2"), Some(b"[2001:db8::7]:443"))
+                .unwrap(),
             ip("2001:db8::7")
         );
     }
 
+    /// What a trusted proxy passed on must be an address: garbage, an empty entry or a byte
+    /// that is not text is an error, not the proxy's address (which may be allowed itself).
     #[test]
-    fn garbage_in_the_chain_stops_at_the_proxy() {
+    fn garbage_a_trusted_proxy_passed_on_is_an_error() {
+        let p = policy(&["10.0.0.0/8"], &["10.0.0.0/8"]);
+        for chain in [
+            &b"203.0.113.5, unknown"[..],
+            b"unknown, 10.0.0.1",
+            b"",
+            b"203.0.113.5,",
+            b"198.51.100.9\xff",
+            b"\xff, 10.0.0.1",
+            b"203.0.113.5 10.0.0.1",
+        ] {
+            assert_eq!(
+                p.source(ip("10.0.0.2"), Some(chain)),
+                Err(UnreadableForwardedFor),
+                "{:?}",
+                String::from_utf8_lossy(chain)
+            );
+        }
+    }
+
+    /// Left of the source is the sender's own writing: never read, garbage or not.
+    #[test]
+    fn garbage_left_of_the_source_is_not_read() {
         let p = policy(&["203.0.113.0/24"], &["10.0.0.0/8"]);
-        let source = p.source(ip("10.0.0.2"), Some("203.0.113.5, unknown"));
-        assert_eq!(source, ip("10.0.0.2"));
-        assert!(!p.admits(source));
-        assert_eq!(p.source(ip("10.0.0.2"), Some("")), ip("10.0.0.2"));
+        for chain in [
+            &b"unknown, 203.0.113.5"[..],
+            b"\xff\xfe,203.0.113.5, 10.0.0.1",
+        ] {
+            assert_eq!(p.source(ip("10.0.0.2"), Some(chain)), Ok(ip("203.0.113.5")));
+        }
+        // From a peer that is not a trusted proxy, the header is not read at all.
+        assert_eq!(
+            p.source(ip("198.51.100.7"), Some(b"\xff")),
+            Ok(ip("198.51.100.7"))
+        );
     }
 }

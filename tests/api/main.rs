@@ -27,6 +27,7 @@ mod outage;
 mod outbound_faults;
 mod payment_methods;
 mod payments;
+mod probe_defects;
 mod process;
 mod readonly_tokens;
 mod recharge_listing;
