@@ -77,16 +77,11 @@ pub fn router(
 
 async fn scrape(State(s): State<Scrape>, headers: axum::http::HeaderMap) -> Response {
     if let Some(tokens) = &s.tokens {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(crate::api::auth::bearer_token);
-        let known = presented.is_some_and(|token| {
-            tokens.iter().fold(false, |found, known| {
-                crate::api::auth::constant_time_eq(token.as_bytes(), known.expose().as_bytes())
-                    | found
-            })
-        });
+        let presented = match crate::api::auth::presented_token(&headers) {
+            Ok(presented) => presented,
+            Err(e) => return e.into_response(),
+        };
+        let known = presented.is_some_and(|token| crate::api::auth::is_one_of(token, tokens));
         if !known {
             return crate::api::error::ApiError::Unauthorized.into_response();
         }

@@ -43,21 +43,15 @@ pub async fn require_bearer(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let presented = match authorization(req.headers()) {
-        Ok(value) => value.and_then(|v| v.to_str().ok()).and_then(bearer_token),
+    let presented = match presented_token(req.headers()) {
+        Ok(presented) => presented,
         Err(e) => return e.into_response(),
     };
     let Some(token) = presented else {
         return ApiError::Unauthorized.into_response();
     };
-    // Every configured token is compared, matching or not, so timing says nothing.
-    let matches = |tokens: &[carat_domain::Secret]| {
-        tokens.iter().fold(false, |found, known| {
-            constant_time_eq(token.as_bytes(), known.expose().as_bytes()) | found
-        })
-    };
-    let full = matches(&state.api_tokens);
-    let read_only = matches(&state.api_readonly_tokens);
+    let full = is_one_of(token, &state.api_tokens);
+    let read_only = is_one_of(token, &state.api_readonly_tokens);
     if !full && !read_only {
         return ApiError::Unauthorized.into_response();
     }
@@ -77,6 +71,22 @@ pub async fn require_bearer(
     };
     req.extensions_mut().insert(caller);
     next.run(req).await
+}
+
+/// The bearer token of the request's one `Authorization` header, if any: what the API and
+/// `GET /metrics` both ask for. A repeated header is a 400.
+pub(crate) fn presented_token(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+    Ok(authorization(headers)?
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer_token))
+}
+
+/// Whether `token` is one of `tokens`. Every configured token is compared, matching or not,
+/// so timing says nothing.
+pub(crate) fn is_one_of(token: &str, tokens: &[carat_domain::Secret]) -> bool {
+    tokens.iter().fold(false, |found, known| {
+        constant_time_eq(token.as_bytes(), known.expose().as_bytes()) | found
+    })
 }
 
 /// The one `Authorization` value, if any. Sent twice it is a 400: which of the two would be the

@@ -85,13 +85,8 @@ pub fn csrf_matches(expected: &str, presented: Option<&str>) -> bool {
 /// `API_READONLY_TOKENS` support. Every configured token is compared, whatever matched, as
 /// the API's bearer check does, so the time taken says nothing about which or how close.
 pub fn role_of(token: &str, full: &[Secret], read_only: &[Secret]) -> Option<ConsoleRole> {
-    let matches = |tokens: &[Secret]| {
-        tokens.iter().fold(false, |found, known| {
-            constant_time_eq(token.as_bytes(), known.expose().as_bytes()) | found
-        })
-    };
-    let operator = matches(full);
-    let support = matches(read_only);
+    let operator = crate::api::auth::is_one_of(token, full);
+    let support = crate::api::auth::is_one_of(token, read_only);
     // Configuration refuses a token in both lists; were it there, it is support (read only).
     match (operator, support) {
         (_, true) => Some(ConsoleRole::Support),

@@ -134,6 +134,8 @@ async fn a_repeated_authorization_header_is_a_400_naming_it() {
             app.client
                 .post(app.url("/api/v1/recharges"))
                 .json(&json!({"recharge_type": "normal"})),
+            // `GET /metrics` on the main listener reads the same header the same way.
+            app.client.get(app.url("/metrics")),
         ];
         for request in requests {
             let response = request
