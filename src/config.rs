@@ -710,6 +710,15 @@ impl Values {
                 v.values.insert(s.key, value);
             }
         }
+        // The former name: ignoring it would leave the local profile on its dev token.
+        if env("API_TOKEN").is_some() {
+            v.errors.push(ConfigError::Invalid {
+                env: "API_TOKEN".into(),
+                reason: "is no longer read: it is now API_TOKENS (a comma-separated list); \
+                         move the value to API_TOKENS and unset API_TOKEN"
+                    .into(),
+            });
+        }
         if profile != LOCAL_PROFILE {
             v.refuse_local_values(profile);
         }
@@ -1267,6 +1276,22 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("CARAT_TIMEOUT_MS"), "{err}");
+    }
+
+    #[test]
+    fn the_former_api_token_setting_is_an_error_naming_api_tokens() {
+        let err = load(&[("API_TOKEN", "a-token")]).unwrap_err().to_string();
+        assert!(err.contains("API_TOKEN is invalid"), "{err}");
+        assert!(err.contains("API_TOKENS"), "{err}");
+        // Listed with the other errors.
+        let err = load(&[("API_TOKEN", "a-token"), ("CARAT_TIMEOUT_MS", "soon")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("API_TOKENS"), "{err}");
+        assert!(err.contains("CARAT_TIMEOUT_MS"), "{err}");
+        // Set alongside API_TOKENS, it is still refused.
+        let err = load(&[("API_TOKEN", "a-token"), ("API_TOKENS", "a-token")]).unwrap_err();
+        assert!(err.to_string().contains("API_TOKEN is invalid"), "{err}");
     }
 
     #[test]

@@ -168,6 +168,7 @@ async fn reconcile(settings: Settings) -> anyhow::Result<()> {
     let pool =
         store::connect_and_migrate(&settings.database_url, 2, settings.database_acquire_timeout)
             .await?;
+    carat_core::carat::client::warn_if_plain_loopback(&base_url);
     let service = startup::recharge_service(&settings, pool, base_url)?;
     let report = startup::reconciler(&settings, service).run_pass().await?;
     println!("{}", serde_json::to_string(&report)?);

@@ -70,6 +70,8 @@ impl Application {
         let guard = callback_guard(&settings)?;
         let (carat_base_url, sandbox) =
             carat_or_sandbox(&settings, &guard, local_addr, tls.is_some())?;
+        // Once here: both services below build a client on this URL.
+        carat_core::carat::client::warn_if_plain_loopback(&carat_base_url);
         let metrics = Metrics::new();
         let recharges =
             recharge_service_with(&settings, pool.clone(), carat_base_url.clone(), &metrics)?;
@@ -589,4 +591,60 @@ pub fn reachable(addr: SocketAddr) -> SocketAddr {
         ip => ip,
     };
     SocketAddr::new(ip, addr.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    /// Counts the WARN events logged while `f` runs, on this thread.
+    struct WarnCount(Arc<AtomicUsize>);
+
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for WarnCount {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
+
+    fn warnings(f: impl FnOnce()) -> usize {
+        let count = Arc::new(AtomicUsize::new(0));
+        let subscriber = tracing_subscriber::registry().with(WarnCount(count.clone()));
+        tracing::subscriber::with_default(subscriber, f);
+        count.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn the_plain_loopback_warning_is_logged_once_not_per_client() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let settings = Settings::load_from(&dir, |_| None).unwrap();
+        let metrics = Metrics::default();
+        let loopback = Url::parse("http://127.0.0.1:1/e-sitef").unwrap();
+        // What `build_on` does: one warning, then a client for the cards and one for the
+        // recharges, which warn no more.
+        let n = warnings(|| {
+            carat_core::carat::client::warn_if_plain_loopback(&loopback);
+            carat_client(&settings, loopback.clone(), None, &metrics).unwrap();
+            let jwt_key = settings.carat.jwt_key.clone();
+            carat_client(&settings, loopback.clone(), jwt_key, &metrics).unwrap();
+        });
+        assert_eq!(n, 1);
+        let https = Url::parse("https://example.test/e-sitef").unwrap();
+        assert_eq!(
+            warnings(|| carat_core::carat::client::warn_if_plain_loopback(&https)),
+            0
+        );
+    }
 }

@@ -75,6 +75,22 @@ pub fn transport(base_url: &Url) -> Result<Transport, String> {
     }
 }
 
+/// Warns when `base_url` is plain http on loopback; call once per process, not per client.
+pub fn warn_if_plain_loopback(base_url: &Url) {
+    if transport(base_url) == Ok(Transport::PlainLoopback) {
+        tracing::warn!(
+            carat = %base_url,
+            "CARAT_BASE_URL is plain http on loopback: fine for the sandbox, never for Carat"
+        );
+    }
+}
+
+/// A readable non-5xx refusal ([`Refusal::is_definite`]), logged at WARN; a failure to reach
+/// Carat, an unreadable answer or a 5xx is logged at ERROR.
+fn is_business_refusal(error: &CaratError) -> bool {
+    matches!(error, CaratError::Answered(refusal) if refusal.is_definite())
+}
+
 /// One call to Carat: which, what was sent (secrets and card data redacted, so it may be kept
 /// in the history), and what came back.
 #[derive(Debug)]
@@ -118,16 +134,12 @@ enum Auth<'a> {
 impl CaratClient {
     /// Refuses a plain `http://` base URL off loopback: every call carries the merchant key.
     /// TLS is rustls (ring) verifying Carat's certificate against the platform's roots
-    /// (reqwest's default; nothing here turns verification off).
+    /// (reqwest's default; nothing here turns verification off). A process builds several
+    /// clients on one base URL, so the warning about plain http is its caller's
+    /// ([`warn_if_plain_loopback`]), once.
     pub fn new(config: CaratClientConfig) -> anyhow::Result<Self> {
         let transport = transport(&config.base_url)
             .map_err(|reason| anyhow::anyhow!("setting CARAT_BASE_URL is invalid: {reason}"))?;
-        if transport == Transport::PlainLoopback {
-            tracing::warn!(
-                carat = %config.base_url,
-                "CARAT_BASE_URL is plain http on loopback: fine for the sandbox, never for Carat"
-            );
-        }
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
@@ -414,8 +426,13 @@ impl CaratClient {
                 carat_status = body.status(),
                 "carat call answered"
             ),
+            // A definite refusal is Carat's answer for the storefront, not a fault of ours or
+            // Carat's: no ERROR for it.
+            Err(error) if is_business_refusal(error) => {
+                tracing::warn!(call = call.as_str(), elapsed_ms, %error, "carat call refused")
+            }
             Err(error) => {
-                tracing::warn!(call = call.as_str(), elapsed_ms, %error, "carat call failed")
+                tracing::error!(call = call.as_str(), elapsed_ms, %error, "carat call failed")
             }
         }
         Exchange {
@@ -629,6 +646,34 @@ mod tests {
             excerpt(receipt),
             "a JSON body of 60 bytes in no known envelope, not shown"
         );
+    }
+
+    #[test]
+    fn only_a_definite_refusal_is_logged_below_error() {
+        let refusal = |http_status, unreadable| {
+            CaratError::Answered(Refusal {
+                http_status,
+                code: Some("7".into()),
+                message: Some("x".into()),
+                carat_status: None,
+                unreadable,
+            })
+        };
+        assert!(is_business_refusal(&refusal(200, false)));
+        assert!(is_business_refusal(&refusal(400, false)));
+        assert!(!is_business_refusal(&refusal(500, false)), "a 5xx");
+        assert!(!is_business_refusal(&refusal(502, false)), "a 5xx");
+        assert!(!is_business_refusal(&refusal(200, true)), "unreadable");
+        let call = CaratCall::Begin;
+        assert!(!is_business_refusal(&CaratError::NotSent {
+            call,
+            reason: "refused".into(),
+        }));
+        assert!(!is_business_refusal(&CaratError::NoAnswer {
+            call,
+            reason: "timed out".into(),
+            timeout_ms: Some(1000),
+        }));
     }
 
     #[test]
