@@ -37,10 +37,19 @@ pub struct Fields(Vec<(String, String)>);
 
 impl Fields {
     /// `what` names the whole when it cannot be read at all (`query`, `form`).
+    /// A value holding a control character (a NUL above all, which PostgreSQL refuses in text
+    /// and in JSON) is refused here, naming its field, so that no page turns it into a 5xx.
     pub fn parse(raw: &[u8], what: &str) -> Result<Self, FieldProblem> {
-        serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
-            .map(Self)
-            .map_err(|_| FieldProblem::new(what, "is not form-encoded text"))
+        let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(raw)
+            .map_err(|_| FieldProblem::new(what, "is not form-encoded text"))?;
+        let control = |c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+        if let Some((name, _)) = pairs.iter().find(|(_, v)| v.contains(control)) {
+            return Err(FieldProblem::new(
+                name.as_str(),
+                "holds a control character",
+            ));
+        }
+        Ok(Self(pairs))
     }
 
     pub fn query(raw: Option<&str>) -> Result<Self, FieldProblem> {
@@ -92,6 +101,19 @@ mod tests {
         assert_eq!(f.required("empty").unwrap_err().field, "empty");
         assert_eq!(f.required("q").unwrap(), "x y");
         assert!(Fields::query(None).unwrap().one("q").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_control_character_is_refused_naming_its_field() {
+        for raw in ["q=a%00b", "reason=x%07", "q=ok&reason=%1B%5B31m"] {
+            let problem = Fields::query(Some(raw)).unwrap_err();
+            assert_eq!(
+                problem.field,
+                raw.rsplit('&').next().unwrap().split('=').next().unwrap()
+            );
+        }
+        let f = Fields::parse(b"reason=line+one%0D%0Aline%09two", "form").unwrap();
+        assert_eq!(f.one("reason").unwrap(), Some("line one\r\nline\ttwo"));
     }
 
     #[test]

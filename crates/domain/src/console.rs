@@ -90,6 +90,14 @@ impl OperatorReason {
                 "must not hold a card number (the history keeps it for ever)",
             ));
         }
+        // The history is JSON in PostgreSQL, which refuses a NUL; the others have no place in
+        // an audit line. Line breaks and tabs are text.
+        if text.contains(|c: char| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            return Err(FieldError::new(
+                "reason",
+                "must not hold a control character",
+            ));
+        }
         Ok(Self(text.to_owned()))
     }
 
@@ -161,6 +169,10 @@ mod tests {
         for empty in ["", "   ", "\n\t"] {
             assert_eq!(OperatorReason::parse(empty).unwrap_err().field, "reason");
         }
+        for control in ["a\0b", "bell\u{7}", "esc\u{1b}[31m"] {
+            assert_eq!(OperatorReason::parse(control).unwrap_err().field, "reason");
+        }
+        assert!(OperatorReason::parse("line one\nline two").is_ok());
         let longest = "é".repeat(REASON_MAX_CHARS);
         assert!(OperatorReason::parse(&longest).is_ok());
         let error = OperatorReason::parse(&format!("{longest}x")).unwrap_err();
