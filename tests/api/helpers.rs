@@ -380,7 +380,7 @@ impl TestApp {
         let (status, answer) = self
             .post_json(
                 &format!("/api/v1/recharges/{id}/effectuate"),
-                crate::payments::paid(crate::payments::by_number(number)),
+                paid(crate::payments::by_number(number)),
             )
             .await;
         Paid::new(created, status, answer)
@@ -408,8 +408,7 @@ impl TestApp {
             "amount": 1000,
             "amount_key": "1",
         });
-        body["payment"] =
-            crate::payments::paid(crate::payments::by_number(number))["payment"].clone();
+        body["payment"] = paid(crate::payments::by_number(number))["payment"].clone();
         let (status, answer) = self
             .post_json(&format!("{recharge}/effectuate"), body)
             .await;
@@ -647,4 +646,19 @@ pub fn actors_of(recharge: &Value, name: &str) -> Vec<String> {
         .filter(|e| e["kind"] == "state_change" && e["name"] == name)
         .map(|e| e["actor"].as_str().unwrap_or_default().to_owned())
         .collect()
+}
+
+/// The storefront's `normal` effectuation body paying 1000 cents with `card`.
+pub fn paid(card: Value) -> Value {
+    json!({
+        "dealer": {"code": "001", "type_code": "03"},
+        "phone": {"ddd": "11", "number": PHONE_OK},
+        "amount": 1000,
+        "payment": {
+            "amount": 1000,
+            "authorizer_id": "1",
+            "installment": {"number": 1, "type": "4"},
+            "card": card,
+        },
+    })
 }

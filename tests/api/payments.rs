@@ -10,25 +10,12 @@ use carat_sandbox::vault::TEST_TOKEN;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Options, PHONE_OK, TestApp, poll_recharge, spawn_app, spawn_app_with};
+use crate::helpers::{Options, TestApp, poll_recharge, spawn_app, spawn_app_with};
 use crate::stored_card_payments::{carat_sets_status, store_card};
 
 pub const CARD_OK: &str = "4111111111111111";
 
-/// The storefront's `normal` effectuation body paying 1000 cents with `card`.
-pub fn paid(card: Value) -> Value {
-    json!({
-        "dealer": {"code": "001", "type_code": "03"},
-        "phone": {"ddd": "11", "number": PHONE_OK},
-        "amount": 1000,
-        "payment": {
-            "amount": 1000,
-            "authorizer_id": "1",
-            "installment": {"number": 1, "type": "4"},
-            "card": card,
-        },
-    })
-}
+pub use crate::helpers::paid;
 
 pub fn by_number(number: &str) -> Value {
     json!({"number": number, "expiry_date": "1230", "security_code": "123"})
