@@ -182,10 +182,8 @@ impl RechargeService {
         actor: &Actor,
         reason: &str,
     ) -> Result<Recharge, FlowError> {
-        let reason = operator_reason(actor, reason).map_err(FlowError::Invalid)?;
-        let (this, actor) = (self.clone(), actor.clone());
-        let decision = Decision { confirm: false };
-        detached(async move { this.decide_as_operator(id, decision, &actor, &reason).await }).await
+        self.decide_now(id, Decision { confirm: false }, actor, reason)
+            .await
     }
 
     /// Confirms as the storefront's confirmation does, and is refused where it is (a PIN sale
@@ -196,9 +194,20 @@ impl RechargeService {
         actor: &Actor,
         reason: &str,
     ) -> Result<Recharge, FlowError> {
+        self.decide_now(id, Decision { confirm: true }, actor, reason)
+            .await
+    }
+
+    /// An operator's confirmation or undo, detached like the storefront's.
+    async fn decide_now(
+        &self,
+        id: Uuid,
+        decision: Decision,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<Recharge, FlowError> {
         let reason = operator_reason(actor, reason).map_err(FlowError::Invalid)?;
         let (this, actor) = (self.clone(), actor.clone());
-        let decision = Decision { confirm: true };
         detached(async move { this.decide_as_operator(id, decision, &actor, &reason).await }).await
     }
 
