@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -269,4 +271,165 @@ fn start_up_refuses_signature_mode_without_a_key_or_with_an_unusable_one() {
     let (code, stderr) = serve(&[("CARAT_AUTH_MODE", "jwt")]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("CARAT_AUTH_MODE"), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// From outside: openssl, not our code, checks the tokens the service sends and signs tokens the
+// sandbox's verifier must accept.
+
+/// A scratch folder of the test's own, removed when dropped.
+struct Scratch(std::path::PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("carat-jwt-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `openssl dgst -sha256 -verify <public PEM>` over a token's `header.payload`, with its
+/// signature: whether openssl finds the RS256 signature good.
+fn openssl_verifies(token: &str, public: &str) -> bool {
+    let (message, signature) = token.rsplit_once('.').expect("header.payload.signature");
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .expect("a base64url signature");
+    let scratch = Scratch::new();
+    let (message_path, signature_path) = (scratch.0.join("message"), scratch.0.join("signature"));
+    std::fs::write(&message_path, message).unwrap();
+    std::fs::write(&signature_path, signature).unwrap();
+    let output = Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify", public, "-signature"])
+        .arg(&signature_path)
+        .arg(&message_path)
+        .output()
+        .expect("the openssl command (Debian's openssl package) runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    output.status.success() && stdout.contains("Verified OK")
+}
+
+/// A stand-in for Carat that keeps each request's `Authorization` header and answers 503.
+async fn spawn_token_catcher() -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use axum::http::{HeaderMap, header};
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let router = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let sender = sender.clone();
+        async move {
+            if let Some(value) = headers.get(header::AUTHORIZATION) {
+                let _ = sender.send(value.to_str().unwrap_or_default().to_owned());
+            }
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/e-sitef"), receiver)
+}
+
+#[tokio::test]
+async fn the_token_the_service_sends_is_rs256_that_openssl_verifies() {
+    let app = spawn_app_with(signing()).await;
+    let (carat, mut tokens) = spawn_token_catcher().await;
+    let instance = app.spawn_instance_with(&[("CARAT_BASE_URL", &carat)]).await;
+    let url = format!("{instance}/api/v1/recharges");
+    let body = json!({"recharge_type": "normal", "order_id": "OPENSSL1"});
+    let (status, body) = post_to(&app.client, url, &body).await;
+    assert!(
+        status.is_server_error(),
+        "the catcher answers 503: {status} {body}"
+    );
+    let header = tokens
+        .try_recv()
+        .expect("the create carried an Authorization header");
+    let token = header.strip_prefix("Bearer ").expect("Bearer <jwt>");
+
+    let parts: Vec<&str> = token.split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let decode = |part: &str| -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+    };
+    assert_eq!(decode(parts[0]), json!({"alg": "RS256", "typ": "JWT"}));
+    let claims = decode(parts[1]);
+    assert_eq!(claims["order_id"], "OPENSSL1", "{claims}");
+    assert_eq!(
+        claims["merchant_id"],
+        crate::helpers::MERCHANT_ID,
+        "{claims}"
+    );
+
+    let public = fixture("jwt-test.pub");
+    assert!(openssl_verifies(token, &public), "openssl: {token}");
+    // The check can fail: one changed claim and openssl refuses the same signature.
+    let forged = claims.to_string().replace("OPENSSL1", "OPENSSL2");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(forged),
+        parts[2]
+    );
+    assert!(!openssl_verifies(&tampered, &public));
+    // And a key that is not the signer's.
+    let scratch = Scratch::new();
+    let other_public = scratch.0.join("other.pub");
+    let status = Command::new("openssl")
+        .args([
+            "pkey",
+            "-pubout",
+            "-in",
+            &fixture("jwt-test-other.key"),
+            "-out",
+        ])
+        .arg(&other_public)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(!openssl_verifies(token, other_public.to_str().unwrap()));
+}
+
+#[test]
+fn a_pkcs1_key_signs_what_openssl_verifies_and_openssl_signs_what_the_sandbox_accepts() {
+    use carat_wire::signature::{JwtKey, JwtPublicKey, NitClaims, verify};
+    let claims = json!({
+        "merchant_id": "LOJATESTE",
+        "merchant_key": "K",
+        "nit": "a".repeat(64),
+        "timestamp": "1605303580931",
+    });
+    // The PKCS#1 form of the test key, read by pki-types, signed by ring: openssl agrees.
+    let key = JwtKey::load(&fixture("jwt-test-pkcs1.key")).unwrap();
+    let token = key.sign(&claims).unwrap();
+    assert!(openssl_verifies(&token, &fixture("jwt-test.pub")));
+
+    // openssl signs `header.payload` with the PKCS#8 key; the sandbox's verifier accepts it.
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"RS256","typ":"JWT"}"#),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let scratch = Scratch::new();
+    let (message_path, signature_path) = (scratch.0.join("message"), scratch.0.join("signature"));
+    std::fs::write(&message_path, &message).unwrap();
+    let status = Command::new("openssl")
+        .args(["dgst", "-sha256", "-sign", &fixture("jwt-test.key"), "-out"])
+        .arg(&signature_path)
+        .arg(&message_path)
+        .status()
+        .expect("the openssl command runs");
+    assert!(status.success());
+    let signature = std::fs::read(&signature_path).unwrap();
+    let token = format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature));
+    let public = JwtPublicKey::load(&fixture("jwt-test.pub")).unwrap();
+    let back: NitClaims = verify(&token, &public).unwrap();
+    assert_eq!(back.nit, "a".repeat(64));
+    let other = JwtKey::load(&fixture("jwt-test-other.key")).unwrap();
+    let err = verify::<NitClaims>(&token, &other.public_key()).unwrap_err();
+    assert!(err.contains("does not verify"), "{err}");
 }

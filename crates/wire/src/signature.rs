@@ -2,18 +2,28 @@
 //! is registered with Carat. A token is a standard RS256 JWT with the fixed header
 //! `{"alg":"RS256","typ":"JWT"}`, sent as `Authorization: Bearer <jwt>` (`< 2000 AN`).
 //!
-//! Pure: key parsing (PEM, PKCS#8 or PKCS#1; a public key as SPKI or PKCS#1), claims, signing and
-//! verifying. ring does the cryptography (through `jsonwebtoken` 9, built on ring 0.17); the few
-//! DER envelopes are unwrapped here rather than pulling an ASN.1 crate in.
+//! Pure: key loading (PEM, PKCS#8 or PKCS#1; a public key as SPKI or PKCS#1), claims, signing and
+//! verifying. No ASN.1 or PEM is parsed here: `rustls-pki-types` reads PEM, `ring` signs RS256
+//! (`RSA_PKCS1_SHA256`), and `rustls-webpki` parses a public key's SPKI and verifies with ring.
+//! The compact JWT around them is three base64url parts.
+//!
+//! Not `jsonwebtoken`: version 9 (what this replaced) is three majors behind, and its current
+//! majors (10 to 12) ship two crypto backends, `aws-lc-rs` (a second crypto stack) and RustCrypto
+//! (the `rsa` crate, whose timing advisory RUSTSEC-2023-0071 has no fix). The third way, a
+//! `CryptoProvider` of our own around ring, is these same ring calls behind its traits.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use rustls_pki_types::pem::{self, PemObject};
+use rustls_pki_types::{PrivateKeyDer, SubjectPublicKeyInfoDer, alg_id};
 use serde::{Deserialize, Serialize};
+use webpki::RawPublicKeyEntity;
 
 use carat_domain::{MerchantId, MerchantUsn, Nit, OrderId, Secret};
 
@@ -89,8 +99,8 @@ pub fn now_millis() -> u64 {
 /// The merchant's private key. Its `Debug` says nothing of it.
 #[derive(Clone)]
 pub struct JwtKey {
-    encoding: Arc<EncodingKey>,
-    /// The public half, PKCS#1 `RSAPublicKey` DER (what the embedded sandbox verifies with).
+    pair: Arc<RsaKeyPair>,
+    /// The public half (what the embedded sandbox verifies with).
     public: JwtPublicKey,
 }
 
@@ -115,30 +125,19 @@ impl JwtKey {
     /// An RSA private key in PEM: PKCS#8 (`PRIVATE KEY`, what `openssl genpkey` writes) or
     /// PKCS#1 (`RSA PRIVATE KEY`). ring refuses keys under 2048 bits.
     pub fn from_pem(text: &str) -> Result<Self, String> {
-        let (label, der) = pem_block(text)?;
-        let (pair, pkcs1) = match label.as_str() {
-            "PRIVATE KEY" => {
-                let pair = ring::signature::RsaKeyPair::from_pkcs8(&der)
-                    .map_err(|e| format!("not a usable RSA private key ({e})"))?;
-                (pair, pkcs8_private_key(&der)?.to_vec())
-            }
-            "RSA PRIVATE KEY" => {
-                let pair = ring::signature::RsaKeyPair::from_der(&der)
-                    .map_err(|e| format!("not a usable RSA private key ({e})"))?;
-                (pair, der)
-            }
-            other => {
-                return Err(format!(
-                    "a PEM `{other}` block, not an RSA private key (`PRIVATE KEY` or `RSA PRIVATE KEY`)"
-                ));
-            }
-        };
-        let public = JwtPublicKey {
-            pkcs1: Arc::new(pair.public().as_ref().to_vec()),
-        };
+        const WANTED: &str = "RSA private key (`PRIVATE KEY` or `RSA PRIVATE KEY`)";
+        let der =
+            PrivateKeyDer::from_pem_slice(text.as_bytes()).map_err(|e| pem_error(&e, WANTED))?;
+        let pair = match &der {
+            PrivateKeyDer::Pkcs8(key) => RsaKeyPair::from_pkcs8(key.secret_pkcs8_der()),
+            PrivateKeyDer::Pkcs1(key) => RsaKeyPair::from_der(key.secret_pkcs1_der()),
+            _ => return Err(format!("an EC key, not an {WANTED}")),
+        }
+        .map_err(|e| format!("not a usable RSA private key ({e})"))?;
+        let spki = rustls::sign::public_key_to_spki(&alg_id::RSA_ENCRYPTION, pair.public());
         Ok(Self {
-            encoding: Arc::new(EncodingKey::from_rsa_der(&pkcs1)),
-            public,
+            public: JwtPublicKey::from_spki(spki)?,
+            pair: Arc::new(pair),
         })
     }
 
@@ -154,10 +153,16 @@ impl JwtKey {
             URL_SAFE_NO_PAD.encode(HEADER_JSON),
             URL_SAFE_NO_PAD.encode(payload)
         );
-        let signature =
-            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)
-                .map_err(|e| format!("signing failed ({e})"))?;
-        let token = format!("{message}.{signature}");
+        let mut signature = vec![0; self.pair.public().modulus_len()];
+        self.pair
+            .sign(
+                &RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                message.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| "signing failed".to_owned())?;
+        let token = format!("{message}.{}", URL_SAFE_NO_PAD.encode(signature));
         if token.len() >= MAX_TOKEN_LEN {
             return Err(format!(
                 "the token is {} characters, over Carat's limit of {MAX_TOKEN_LEN} (use a 2048-bit key)",
@@ -168,131 +173,74 @@ impl JwtKey {
     }
 }
 
-/// An RSA public key a token is verified with.
+/// An RSA public key a token is verified with, as a DER SubjectPublicKeyInfo.
 #[derive(Clone, PartialEq, Eq)]
 pub struct JwtPublicKey {
-    pkcs1: Arc<Vec<u8>>,
+    spki: Arc<SubjectPublicKeyInfoDer<'static>>,
 }
 
 impl fmt::Debug for JwtPublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "JwtPublicKey({} bytes)", self.pkcs1.len())
+        write!(f, "JwtPublicKey({} bytes)", self.spki.len())
     }
 }
 
 impl JwtPublicKey {
     /// The PEM itself or a path to it: `PUBLIC KEY` (SPKI, what `openssl rsa -pubout` writes)
-    /// or `RSA PUBLIC KEY` (PKCS#1).
+    /// or `RSA PUBLIC KEY` (PKCS#1, `openssl rsa -RSAPublicKey_out`).
     pub fn load(value: &str) -> Result<Self, String> {
+        const WANTED: &str = "RSA public key (`PUBLIC KEY` or `RSA PUBLIC KEY`)";
         let text = if value.contains("-----BEGIN") {
             value.to_owned()
         } else {
             std::fs::read_to_string(value.trim())
                 .map_err(|e| format!("the key file could not be read ({e})"))?
         };
-        let (label, der) = pem_block(&text)?;
-        let pkcs1 = match label.as_str() {
-            "PUBLIC KEY" => spki_rsa_public_key(&der)?.to_vec(),
-            "RSA PUBLIC KEY" => der,
-            other => {
-                return Err(format!(
-                    "a PEM `{other}` block, not an RSA public key (`PUBLIC KEY` or `RSA PUBLIC KEY`)"
-                ));
-            }
+        let spki = if text.contains("-----BEGIN RSA PUBLIC KEY-----") {
+            // RFC 7468 defines no `RSA PUBLIC KEY` label, so pki-types skips such a block: it is
+            // read under the SPKI label, and the PKCS#1 key it holds is then wrapped in an SPKI.
+            let relabelled = text
+                .replace(
+                    "-----BEGIN RSA PUBLIC KEY-----",
+                    "-----BEGIN PUBLIC KEY-----",
+                )
+                .replace("-----END RSA PUBLIC KEY-----", "-----END PUBLIC KEY-----");
+            let pkcs1 = SubjectPublicKeyInfoDer::from_pem_slice(relabelled.as_bytes())
+                .map_err(|e| pem_error(&e, WANTED))?;
+            rustls::sign::public_key_to_spki(&alg_id::RSA_ENCRYPTION, pkcs1)
+        } else {
+            SubjectPublicKeyInfoDer::from_pem_slice(text.as_bytes())
+                .map_err(|e| pem_error(&e, WANTED))?
         };
-        // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
-        let (seq, rest) = tlv(&pkcs1, SEQUENCE)?;
-        let (_, after_n) = tlv(seq, INTEGER)?;
-        let (_, after_e) = tlv(after_n, INTEGER)?;
-        if !rest.is_empty() || !after_e.is_empty() {
-            return Err("not an RSA public key (trailing data)".into());
+        Self::from_spki(spki)
+    }
+
+    /// Checks that `spki` is well formed and an RSA key's. An RSA key whose numbers ring cannot
+    /// use (under 2048 bits, say) is only found when a signature is verified with it.
+    fn from_spki(spki: SubjectPublicKeyInfoDer<'static>) -> Result<Self, String> {
+        let entity = RawPublicKeyEntity::try_from(&spki)
+            .map_err(|_| "not a DER-encoded public key (SubjectPublicKeyInfo)".to_owned())?;
+        // webpki compares the key's algorithm with the verifier's before any arithmetic, so an
+        // empty signature tells an RSA key from another kind.
+        match entity.verify_signature(webpki::ring::RSA_PKCS1_2048_8192_SHA256, b"", b"") {
+            Err(webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_)) => {
+                Err("not an RSA public key (another algorithm)".into())
+            }
+            _ => Ok(Self {
+                spki: Arc::new(spki),
+            }),
         }
-        Ok(Self {
-            pkcs1: Arc::new(pkcs1),
-        })
-    }
-
-    pub fn decoding_key(&self) -> DecodingKey {
-        DecodingKey::from_rsa_der(&self.pkcs1)
     }
 }
 
-/// The first PEM block of `text` (text around it, such as a comment line, is ignored): its label
-/// and DER bytes.
-fn pem_block(text: &str) -> Result<(String, Vec<u8>), String> {
-    let not_pem = || "not a PEM key (no -----BEGIN ...----- line)".to_owned();
-    let start = text.find("-----BEGIN ").ok_or_else(not_pem)?;
-    let rest = &text[start + "-----BEGIN ".len()..];
-    let (label, rest) = rest.split_once("-----").ok_or_else(not_pem)?;
-    let end_line = format!("-----END {label}-----");
-    let body = rest
-        .split_once(&end_line)
-        .map(|(body, _)| body)
-        .ok_or_else(|| format!("the PEM `{label}` block has no END line"))?;
-    let base64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-    let der = STANDARD
-        .decode(base64)
-        .map_err(|_| format!("the PEM `{label}` block is not valid base64"))?;
-    Ok((label.to_owned(), der))
-}
-
-const INTEGER: u8 = 0x02;
-const BIT_STRING: u8 = 0x03;
-const OCTET_STRING: u8 = 0x04;
-const SEQUENCE: u8 = 0x30;
-/// rsaEncryption, 1.2.840.113549.1.1.1, as a DER OBJECT IDENTIFIER.
-const RSA_ENCRYPTION_OID: &[u8] = &[
-    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-];
-
-/// One DER element of tag `tag` at the start of `der`: its content and what follows it.
-fn tlv(der: &[u8], tag: u8) -> Result<(&[u8], &[u8]), String> {
-    let bad = || "not a DER-encoded key".to_owned();
-    let (&found, rest) = der.split_first().ok_or_else(bad)?;
-    if found != tag {
-        return Err(bad());
-    }
-    let (&first, rest) = rest.split_first().ok_or_else(bad)?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return Err(bad());
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return Err(bad());
-    }
-    Ok(rest.split_at(len))
-}
-
-/// PrivateKeyInfo ::= SEQUENCE { version INTEGER, algorithm AlgorithmIdentifier,
-/// privateKey OCTET STRING (the PKCS#1 RSAPrivateKey), ... }. ring checked the algorithm.
-fn pkcs8_private_key(der: &[u8]) -> Result<&[u8], String> {
-    let (info, _) = tlv(der, SEQUENCE)?;
-    let (_, rest) = tlv(info, INTEGER)?;
-    let (_, rest) = tlv(rest, SEQUENCE)?;
-    let (key, _) = tlv(rest, OCTET_STRING)?;
-    Ok(key)
-}
-
-/// SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT
-/// STRING (the PKCS#1 RSAPublicKey, after its unused-bits byte) }.
-fn spki_rsa_public_key(der: &[u8]) -> Result<&[u8], String> {
-    let (info, _) = tlv(der, SEQUENCE)?;
-    let (algorithm, rest) = tlv(info, SEQUENCE)?;
-    if !algorithm.starts_with(RSA_ENCRYPTION_OID) {
-        return Err("not an RSA public key (another algorithm)".into());
-    }
-    let (bits, _) = tlv(rest, BIT_STRING)?;
-    match bits.split_first() {
-        Some((0, key)) => Ok(key),
-        _ => Err("not a DER-encoded key".into()),
+/// A PEM error in words that never quote the text (it may be a private key): `wanted` names
+/// the block looked for.
+fn pem_error(error: &pem::Error, wanted: &str) -> String {
+    match error {
+        pem::Error::NoItemsFound => format!("not an {wanted} in PEM"),
+        pem::Error::MissingSectionEnd { .. } => "the PEM block has no END line".into(),
+        pem::Error::Base64Decode(_) => "the PEM block is not valid base64".into(),
+        _ => "not a readable PEM key".into(),
     }
 }
 
@@ -329,16 +277,18 @@ pub fn verify<C: serde::de::DeserializeOwned>(
         return Err("the header's typ must be JWT".into());
     }
     let message = &token[..header_len(token, payload)];
-    let valid = jsonwebtoken::crypto::verify(
-        signature,
-        message.as_bytes(),
-        &key.decoding_key(),
-        Algorithm::RS256,
-    )
-    .map_err(|_| "the signature is not valid base64url".to_owned())?;
-    if !valid {
-        return Err("the signature does not verify with the registered public key".into());
-    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| "the signature is not valid base64url".to_owned())?;
+    RawPublicKeyEntity::try_from(&*key.spki)
+        .and_then(|entity| {
+            entity.verify_signature(
+                webpki::ring::RSA_PKCS1_2048_8192_SHA256,
+                message.as_bytes(),
+                &signature,
+            )
+        })
+        .map_err(|_| "the signature does not verify with the registered public key".to_owned())?;
     let payload = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| "the payload is not base64url".to_owned())?;
@@ -466,6 +416,66 @@ mod tests {
             format!("{:?}", JwtKey::from_pem(KEY).unwrap()),
             "JwtKey([redacted])"
         );
+    }
+
+    /// `openssl rsa -in jwt-test.key -RSAPublicKey_out`: the test key's public half in PKCS#1.
+    const PUB_PKCS1: &str = "-----BEGIN RSA PUBLIC KEY-----
+MIIBCgKCAQEApGCKa5y7WoVyZOzzo63Pv7b37uSsowRTrkATdZOp92sdsYxmTJHI
+MRsGtb2KrKQQmR51kyEnbMu98pSbLk+eKcUtG5Zsdp9alc8igz4yf0fa2ID15Dig
+v6e6+gWDi8s7m0cKFLgoZxQ6quUHT1/XyGhAsaubS4vrFIicPK2CSwzuye8T2x5O
+Z0JFP07hGyXX2gGo6yewTWgxJ9dstO7afPsBLdmQCg2oTZW9hqMf0qYmMfPJJsSs
+0h+0t8hRztwzZ3rZ5P9daBM4yk4Lvi9AbyII9guRKctwqYMx25sypub34QWvErRi
+34c9xnQeNWv7YVwCRCEd6oUl8oma6f72iwIDAQAB
+-----END RSA PUBLIC KEY-----
+";
+
+    /// A throwaway P-256 key (`openssl ecparam -genkey`), as SEC1, PKCS#8 and its SPKI.
+    const EC_SEC1: &str = "-----BEGIN EC PRIVATE KEY-----
+MHcCAQEEIGqoodGoSJVJ+fqMk0+alex6SOV7uizui7u4zLTzuJNVoAoGCCqGSM49
+AwEHoUQDQgAEzGBazCNErgxV2AHbyym9cMfoD3YcP82Qjt1jGJoKZHE02xOVSFBW
+Azl2CWK0Qp4s+IWylHS+1MUY1XSVfZ74mA==
+-----END EC PRIVATE KEY-----
+";
+    const EC_PKCS8: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgaqih0ahIlUn5+oyT
+T5qV7HpI5Xu6LO6Lu7jMtPO4k1WhRANCAATMYFrMI0SuDFXYAdvLKb1wx+gPdhw/
+zZCO3WMYmgpkcTTbE5VIUFYDOXYJYrRCniz4hbKUdL7UxRjVdJV9nviY
+-----END PRIVATE KEY-----
+";
+    const EC_SPKI: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEzGBazCNErgxV2AHbyym9cMfoD3Yc
+P82Qjt1jGJoKZHE02xOVSFBWAzl2CWK0Qp4s+IWylHS+1MUY1XSVfZ74mA==
+-----END PUBLIC KEY-----
+";
+
+    #[test]
+    fn a_pkcs1_public_pem_is_the_same_key_as_the_spki_one() {
+        let spki = JwtPublicKey::load(PUB).unwrap();
+        // The SPKI built around the PKCS#1 key is byte for byte openssl's.
+        assert_eq!(JwtPublicKey::load(PUB_PKCS1).unwrap(), spki);
+        let token = JwtKey::from_pem(KEY).unwrap().sign(&claims()).unwrap();
+        assert!(verify::<NitClaims>(&token, &JwtPublicKey::load(PUB_PKCS1).unwrap()).is_ok());
+        // A comment line before the block, as some tools write, is ignored.
+        let commented = format!("the test key\n{PUB}");
+        assert_eq!(JwtPublicKey::load(&commented).unwrap(), spki);
+    }
+
+    #[test]
+    fn keys_of_another_algorithm_are_refused_by_name() {
+        let err = JwtKey::from_pem(EC_SEC1).unwrap_err();
+        assert!(err.contains("an EC key, not an RSA private key"), "{err}");
+        let err = JwtKey::from_pem(EC_PKCS8).unwrap_err();
+        assert!(err.contains("not a usable RSA private key"), "{err}");
+        let err = JwtPublicKey::load(EC_SPKI).unwrap_err();
+        assert!(err.contains("not an RSA public key"), "{err}");
+        let err = JwtPublicKey::load(KEY).unwrap_err();
+        assert!(err.contains("not an RSA public key"), "{err}");
+        let broken = PUB.replace("MIIB", "MIIC");
+        let err = JwtPublicKey::load(&broken).unwrap_err();
+        assert!(err.contains("not a DER-encoded public key"), "{err}");
+        let unended = PUB.replace("-----END PUBLIC KEY-----", "");
+        let err = JwtPublicKey::load(&unended).unwrap_err();
+        assert!(err.contains("no END line"), "{err}");
     }
 
     #[test]
