@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use carat_core::metrics::{CallbackOutcome, Metrics};
+use carat_core::metrics::{CallbackOutcome, Exposition, Metrics};
 use carat_domain::Secret;
 use carat_store::lane::Lane;
 use sqlx::PgPool;
@@ -75,7 +75,7 @@ pub fn router(
         })
 }
 
-async fn scrape(State(s): State<Scrape>, headers: axum::http::HeaderMap) -> Response {
+async fn scrape(State(s): State<Scrape>, headers: HeaderMap) -> Response {
     if let Some(tokens) = &s.tokens {
         let presented = match crate::api::auth::presented_token(&headers) {
             Ok(presented) => presented,
@@ -86,21 +86,93 @@ async fn scrape(State(s): State<Scrape>, headers: axum::http::HeaderMap) -> Resp
             return crate::api::error::ApiError::Unauthorized.into_response();
         }
     }
-    let body = s.metrics.render(&s.pool, &s.lane).await;
+    let format = negotiate(&headers);
+    let body = s.metrics.render(&s.pool, &s.lane, format).await;
     (
         StatusCode::OK,
         [(
             header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            HeaderValue::from_static(format.content_type()),
         )],
         body,
     )
         .into_response()
 }
 
+/// OpenMetrics when `Accept` lists `application/openmetrics-text` (version 1.0.0, or none
+/// named) at a quality no lower than any range the classic format fits (`text/plain`,
+/// `text/*`, `*/*`); otherwise the classic format, which every scraper reads, also when
+/// `Accept` is absent or names neither. Prometheus asks for OpenMetrics first by default.
+fn negotiate(headers: &HeaderMap) -> Exposition {
+    let (mut openmetrics, mut classic) = (0.0_f32, 0.0_f32);
+    let ranges = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','));
+    for range in ranges {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let (mut quality, mut version) = (1.0_f32, None);
+        for param in parts {
+            match param.split_once('=').map(|(k, v)| (k.trim(), v.trim())) {
+                // An unreadable quality counts as 0: that range is ignored.
+                Some((k, v)) if k.eq_ignore_ascii_case("q") => quality = v.parse().unwrap_or(0.0),
+                Some((k, v)) if k.eq_ignore_ascii_case("version") => version = Some(v),
+                _ => {}
+            }
+        }
+        match media.as_str() {
+            "application/openmetrics-text" if version.is_none_or(|v| v == "1.0.0") => {
+                openmetrics = openmetrics.max(quality);
+            }
+            "text/plain" | "text/*" | "*/*" => classic = classic.max(quality),
+            _ => {}
+        }
+    }
+    if openmetrics > 0.0 && openmetrics >= classic {
+        Exposition::OpenMetrics
+    } else {
+        Exposition::Classic
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn negotiated(accept: &[&str]) -> Exposition {
+        let mut headers = HeaderMap::new();
+        for value in accept {
+            headers.append(header::ACCEPT, HeaderValue::from_str(value).unwrap());
+        }
+        negotiate(&headers)
+    }
+
+    #[test]
+    fn openmetrics_only_when_the_scraper_prefers_it() {
+        use Exposition::{Classic, OpenMetrics};
+        assert_eq!(negotiated(&[]), Classic);
+        assert_eq!(negotiated(&["*/*"]), Classic);
+        assert_eq!(negotiated(&["application/json"]), Classic);
+        assert_eq!(negotiated(&["Application/OpenMetrics-Text"]), OpenMetrics);
+        assert_eq!(
+            negotiated(&["text/plain", "application/openmetrics-text"]),
+            OpenMetrics
+        );
+        assert_eq!(
+            negotiated(&["application/openmetrics-text; version=1.0.0; q=0.4, text/*;q=0.5"]),
+            Classic
+        );
+        assert_eq!(
+            negotiated(&["application/openmetrics-text;version=0.0.1,*/*;q=0.1"]),
+            Classic
+        );
+        assert_eq!(
+            negotiated(&["application/openmetrics-text;q=nonsense"]),
+            Classic
+        );
+    }
 
     #[test]
     fn callback_kind_is_the_last_segment_of_the_template() {

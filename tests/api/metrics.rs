@@ -1,9 +1,13 @@
 //! `GET /metrics`: the series move by exactly what the service did (a top-up, a refused
-//! callback, a Carat 500, an unknown path), read from the Prometheus text format line by line.
+//! callback, a Carat 500, an unknown path), read from the Prometheus text format line by line;
+//! each format served is the one its content type names, as Prometheus's parsers and
+//! `promtool check metrics` read it; and the process's own series.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use carat_merchant::config::Settings;
 use carat_merchant::startup::Application;
@@ -55,11 +59,24 @@ async fn scrape_at(client: &reqwest::Client, url: String, token: Option<&str>) -
         .to_str()
         .unwrap()
         .to_owned();
-    assert!(
-        content_type.starts_with("text/plain; version=0.0.4"),
-        "{content_type}"
-    );
+    assert_eq!(content_type, CLASSIC);
     response.text().await.unwrap()
+}
+
+/// The classic text format's content type, served unless the scraper prefers OpenMetrics.
+const CLASSIC: &str = "text/plain; version=0.0.4; charset=utf-8";
+const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `GET /metrics` with `accept` (none: reqwest's `*/*`): its content type and body.
+async fn scrape_accepting(app: &TestApp, accept: Option<&str>) -> (String, String) {
+    let mut req = app.client.get(app.url("/metrics")).bearer_auth(TOKEN);
+    if let Some(accept) = accept {
+        req = req.header("Accept", accept);
+    }
+    let response = req.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let content_type = response.headers()["content-type"].to_str().unwrap();
+    (content_type.to_owned(), response.text().await.unwrap())
 }
 
 async fn scrape(app: &TestApp) -> BTreeMap<String, f64> {
@@ -379,4 +396,210 @@ async fn the_callback_path_secret_is_never_a_label() {
         ),
         0.0
     );
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Classic,
+    OpenMetrics,
+}
+
+/// The names a sample of a family of type `kind` may have, after the family's name, as the
+/// format's parser reads them (in the classic format a counter's family is `x_total` itself).
+fn sample_suffixes(format: Format, kind: &str) -> &'static [&'static str] {
+    match (format, kind) {
+        (Format::Classic, "histogram") => &["_bucket", "_sum", "_count"],
+        (Format::OpenMetrics, "histogram") => &["_bucket", "_sum", "_count", "_created"],
+        (Format::OpenMetrics, "counter") => &["_total", "_created"],
+        (_, "counter" | "gauge") => &[""],
+        _ => panic!("a family of an unexpected type: {kind}"),
+    }
+}
+
+/// Reads an exposition the way Prometheus's parser for `format` does, strictly: every sample
+/// belongs to the family the last `# TYPE` declared (else the parser would take it as
+/// untyped), every family has its HELP and at least one sample, the classic format's counters
+/// end in `_total` and only OpenMetrics ends with `# EOF`. Each family's type, by name.
+fn families(text: &str, format: Format) -> BTreeMap<String, String> {
+    let body = match format {
+        Format::OpenMetrics => text.strip_suffix("# EOF\n").expect("no final # EOF"),
+        Format::Classic => text,
+    };
+    let mut types = BTreeMap::new();
+    let mut helped = BTreeSet::new();
+    let mut current: Option<(String, String, usize)> = None;
+    let close = |current: &Option<(String, String, usize)>| {
+        if let Some((name, _, samples)) = current {
+            assert!(*samples > 0, "{name} has no sample\n{text}");
+        }
+    };
+    for line in body.lines() {
+        if let Some(help) = line.strip_prefix("# HELP ") {
+            helped.insert(help.split(' ').next().unwrap().to_owned());
+        } else if let Some(declared) = line.strip_prefix("# TYPE ") {
+            close(&current);
+            let (name, kind) = declared.split_once(' ').unwrap();
+            assert!(helped.contains(name), "{name} has no HELP");
+            if format == Format::Classic && kind == "counter" {
+                assert!(name.ends_with("_total"), "counter {name} without _total");
+            }
+            let again = types.insert(name.to_owned(), kind.to_owned());
+            assert!(again.is_none(), "{name} declared twice");
+            current = Some((name.to_owned(), kind.to_owned(), 0));
+        } else {
+            assert!(!line.starts_with('#'), "an unexpected comment: {line}");
+            let sample = line.split(['{', ' ']).next().unwrap();
+            let (family, kind, samples) = current
+                .as_mut()
+                .unwrap_or_else(|| panic!("{sample} before any TYPE: untyped"));
+            let of_family = sample_suffixes(format, kind)
+                .iter()
+                .any(|suffix| sample.strip_suffix(suffix) == Some(family.as_str()));
+            assert!(of_family, "{sample} is not a sample of {kind} {family}");
+            *samples += 1;
+        }
+    }
+    close(&current);
+    types
+}
+
+/// `promtool check metrics` on `text`: its exit code and what it printed. No promtool fails
+/// the test: CI installs it (Debian's `prometheus` package, see .ci/run).
+fn promtool_check(text: &str) -> (Option<i32>, String) {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("promtool could not be run ({e}): install Debian's prometheus package (.ci/run does)")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), printed.into_owned())
+}
+
+/// The counter families every scrape after [`do_what_the_series_count`] holds, by their name
+/// in OpenMetrics (the classic format's is the same with `_total`).
+const COUNTERS: [&str; 6] = [
+    "carat_merchant_http_requests",
+    "carat_merchant_carat_calls",
+    "carat_merchant_callbacks",
+    "carat_merchant_console_sign_in_failures",
+    "carat_merchant_console_forbidden_actions",
+    "process_cpu_seconds",
+];
+
+/// Prometheus 2's Accept (it prefers OpenMetrics) and Prometheus 3's default one.
+const PROMETHEUS_2: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+const PROMETHEUS_3: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+
+#[tokio::test]
+async fn the_classic_format_is_what_promtool_and_the_classic_parser_read() {
+    let app = spawn_app().await;
+    do_what_the_series_count(&app).await;
+    for accept in [None, Some("text/plain;version=0.0.4"), Some("*/*")] {
+        let (content_type, text) = scrape_accepting(&app, accept).await;
+        assert_eq!(content_type, CLASSIC, "{accept:?}");
+        let types = families(&text, Format::Classic);
+        for counter in COUNTERS {
+            let name = format!("{counter}_total");
+            assert_eq!(
+                types.get(&name).map(String::as_str),
+                Some("counter"),
+                "{name}"
+            );
+        }
+        let (code, printed) = promtool_check(&text);
+        assert_eq!((code, printed.as_str()), (Some(0), ""), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn openmetrics_is_served_to_a_scraper_that_prefers_it() {
+    let app = spawn_app().await;
+    do_what_the_series_count(&app).await;
+    for accept in [
+        PROMETHEUS_2,
+        PROMETHEUS_3,
+        "application/openmetrics-text",
+        "application/openmetrics-text; version=1.0.0, text/plain; q=0.9",
+    ] {
+        let (content_type, text) = scrape_accepting(&app, Some(accept)).await;
+        assert_eq!(content_type, OPENMETRICS, "{accept}");
+        let types = families(&text, Format::OpenMetrics);
+        for name in COUNTERS {
+            assert_eq!(
+                types.get(name).map(String::as_str),
+                Some("counter"),
+                "{name}"
+            );
+        }
+    }
+    // Preferred less than the classic format, or in a version not served: the classic one.
+    for accept in [
+        "application/openmetrics-text;version=1.0.0;q=0.2,text/plain;version=0.0.4;q=0.5",
+        "application/openmetrics-text;version=0.0.1,text/plain;q=0.5",
+        "application/openmetrics-text;q=0",
+    ] {
+        let (content_type, text) = scrape_accepting(&app, Some(accept)).await;
+        assert_eq!(content_type, CLASSIC, "{accept}");
+        families(&text, Format::Classic);
+    }
+}
+
+/// Burns some CPU time on this thread, so the process's CPU seconds (counted in hundredths)
+/// cannot read 0.
+fn spin(how_long: Duration) {
+    let started = Instant::now();
+    let mut x = 0u64;
+    while started.elapsed() < how_long {
+        x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+    }
+}
+
+#[tokio::test]
+async fn the_process_series_are_read_at_scrape_time() {
+    let app = spawn_app().await;
+    spin(Duration::from_millis(50));
+    let samples = scrape(&app).await;
+    let process: BTreeMap<&str, f64> = samples
+        .iter()
+        .filter_map(|(series, v)| series.strip_prefix("process_").map(|name| (name, *v)))
+        .collect();
+    if !cfg!(target_os = "linux") {
+        // Read from /proc: elsewhere they are not served.
+        assert!(process.is_empty(), "{process:?}");
+        return;
+    }
+    let get = |name: &str| {
+        *process
+            .get(name)
+            .unwrap_or_else(|| panic!("no process_{name}"))
+    };
+    assert!(get("cpu_seconds_total") >= 0.01);
+    assert!(get("resident_memory_bytes") > 1_048_576.0);
+    assert!(get("virtual_memory_bytes") >= get("resident_memory_bytes"));
+    assert!(get("open_fds") > 0.0);
+    assert!(get("max_fds") >= get("open_fds"));
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = get("start_time_seconds");
+    assert!(
+        started <= now + 1.0 && started > now - 86_400.0,
+        "{started} at {now}"
+    );
+    // The scrape reads them again: the CPU time moves.
+    spin(Duration::from_millis(50));
+    let again = scrape(&app).await;
+    assert!(again["process_cpu_seconds_total"] > get("cpu_seconds_total"));
 }

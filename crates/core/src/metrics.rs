@@ -1,5 +1,7 @@
 //! Prometheus metrics: one registry per [`Metrics`] (no global state, so each test's
-//! application counts only its own work), rendered as the text format (served by the service's `GET /metrics`).
+//! application counts only its own work), rendered in the [`Exposition`] format the scraper
+//! asked for (served by the service's `GET /metrics`), with the process's own series
+//! ([`process`], Linux only).
 //!
 //! Counters and histograms are moved where the event is known (the HTTP layer, the Carat
 //! client's one `send`, the callbacks' answers, the reconciler's loop). What the database holds
@@ -21,6 +23,29 @@ use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 
 use carat_store::lane::Lane;
+
+mod process;
+
+/// The two text formats `/metrics` can answer. Each body goes out under its own content
+/// type: an OpenMetrics body labelled as the classic format is misread by Prometheus's
+/// classic parser (a counter `x` whose samples are `x_total` loses its type or its samples).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exposition {
+    /// Prometheus's classic text format 0.0.4: what `promtool check metrics` and every
+    /// scraper read.
+    Classic,
+    /// OpenMetrics 1.0.0, for the scrapers that ask for it (Prometheus does, by default).
+    OpenMetrics,
+}
+
+impl Exposition {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Classic => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
@@ -131,13 +156,18 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("carat_merchant");
+        // The process's series keep their standard names, without the service's prefix: the
+        // root holds them, a sub-registry the service's own.
+        let mut registry = Registry::default();
+        #[cfg(target_os = "linux")]
+        registry.register_collector(Box::new(process::ProcessCollector));
+        let ours = registry.sub_registry_with_prefix("carat_merchant");
         // Registration order is the order `/metrics` lists the series in.
-        let (http_requests, http_duration) = register_http(&mut registry);
-        let (carat_calls, carat_duration, callbacks) = register_calls(&mut registry);
-        let (reconcile_passes, reconcile_actions) = register_reconciler(&mut registry);
-        let console = ConsoleCounters::register(&mut registry);
-        let scrape = ScrapeGauges::register(&mut registry);
+        let (http_requests, http_duration) = register_http(ours);
+        let (carat_calls, carat_duration, callbacks) = register_calls(ours);
+        let (reconcile_passes, reconcile_actions) = register_reconciler(ours);
+        let console = ConsoleCounters::register(ours);
+        let scrape = ScrapeGauges::register(ours);
         Self(Arc::new(Inner {
             registry,
             http_requests,
@@ -211,8 +241,8 @@ impl Metrics {
             .inc();
     }
 
-    /// Reads what the database holds into the gauges, then renders everything.
-    pub async fn render(&self, pool: &PgPool, lane: &Lane) -> String {
+    /// Reads what the database holds into the gauges, then renders everything in `format`.
+    pub async fn render(&self, pool: &PgPool, lane: &Lane, format: Exposition) -> String {
         let (in_use, idle, size) = lane.counts();
         for (state, count) in [("in_use", in_use), ("idle", idle)] {
             self.0
@@ -225,7 +255,14 @@ impl Metrics {
         self.collect(pool).await;
         let mut out = String::new();
         // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.0.registry);
+        let _ = match format {
+            Exposition::Classic => {
+                prometheus_client::encoding::prometheus_text::encode(&mut out, &self.0.registry)
+            }
+            Exposition::OpenMetrics => {
+                prometheus_client::encoding::text::encode(&mut out, &self.0.registry)
+            }
+        };
         out
     }
 
