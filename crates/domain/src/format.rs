@@ -22,7 +22,11 @@ pub enum Charset {
     Numeric,
     /// `A` / `AN` on identifiers: ASCII letters and digits only.
     Alphanumeric,
-    /// `AN` on free text: anything printable (no control characters).
+    /// `AN` on free text: anything but a control character (Unicode category Cc: C0
+    /// U+0000–U+001F, DEL U+007F and C1 U+0080–U+009F; tab and line breaks too, since every
+    /// such field is one line at Carat). C1 goes with C0: it is never text, and a terminal
+    /// reading a log may take U+009B for an escape sequence. A NUL, which PostgreSQL refuses
+    /// in text and JSONB, thus never reaches the database. Every free-text type uses this.
     Text,
 }
 
@@ -208,6 +212,19 @@ mod tests {
         assert_eq!(f.check("São Paulo"), Ok(()));
         assert!(f.check("a\nb").is_err());
         assert!(f.check("çççççççççççç").is_err(), "length counts characters");
+    }
+
+    #[test]
+    fn text_refuses_exactly_the_control_characters() {
+        let f = Format::at_most(3, Charset::Text);
+        let controls = (0u32..=0x1f).chain(0x7f..=0x9f);
+        for c in controls.filter_map(char::from_u32) {
+            assert!(f.check(&format!("a{c}")).is_err(), "U+{:04X}", c as u32);
+        }
+        // Printable neighbours: space, tilde, NBSP, accents, a zero-width space, an emoji.
+        for ok in [" ", "~", "\u{a0}", "é", "\u{200b}", "🙂"] {
+            assert_eq!(f.check(&format!("a{ok}")), Ok(()), "{ok:?}");
+        }
     }
 
     #[test]

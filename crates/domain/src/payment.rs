@@ -172,10 +172,59 @@ impl CardSource {
     }
 }
 
+carat_string!(
+    /// `payment.extra_param[].key`: Carat gives it no format ("N/A", seed 001; its one example
+    /// is `CRIPTO`). Bounded here: free text of 1 to 64 characters, no control character.
+    ExtraParamKey,
+    Format::between(1, 64, Charset::Text)
+);
+
+carat_string!(
+    /// `payment.extra_param[].value`: no format at Carat either (the example's is `1`). Free
+    /// text of 1 to 256 characters, no control character (a NUL could not even be stored).
+    ExtraParamValue,
+    Format::between(1, 256, Charset::Text)
+);
+
+/// One of `payment.extra_param`, passed to Carat as given. Each part is read as its bounded
+/// type (so an error names `key` or `value`) and kept as the text it is. At most
+/// [`ExtraParam::MAX_COUNT`] of them: read a list with [`extra_params`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ExtraParam {
+    #[serde(deserialize_with = "bounded::<_, ExtraParamKey>")]
     pub key: String,
+    #[serde(deserialize_with = "bounded::<_, ExtraParamValue>")]
     pub value: String,
+}
+
+/// A string read as `T` (which checks it) and kept as the string.
+fn bounded<'de, D, T>(d: D) -> Result<String, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Into<String>,
+{
+    T::deserialize(d).map(Into::into)
+}
+
+impl ExtraParam {
+    /// The most a payment carries: Carat sets no number; 20 leaves room for any parameter a
+    /// gateway defines while bounding what is forwarded (20 × 320 characters at most).
+    pub const MAX_COUNT: usize = 20;
+}
+
+/// Reads `payment.extra_param` (a list of at most [`ExtraParam::MAX_COUNT`]): for
+/// `#[serde(deserialize_with)]`, so that a longer list is refused naming the list itself.
+pub fn extra_params<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<ExtraParam>, D::Error> {
+    let params = <Vec<ExtraParam> as serde::Deserialize>::deserialize(d)?;
+    if params.len() > ExtraParam::MAX_COUNT {
+        return Err(serde::de::Error::custom(format!(
+            "must hold at most {} parameters (found {})",
+            ExtraParam::MAX_COUNT,
+            params.len()
+        )));
+    }
+    Ok(params)
 }
 
 /// The non-secret part of a payment, kept with the effectuation.
@@ -187,7 +236,11 @@ pub struct PaymentInput {
     pub customer_id: Option<CustomerId>,
     pub installment: Installment,
     pub card: CardSource,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "extra_params"
+    )]
     pub extra_params: Vec<ExtraParam>,
 }
 
@@ -208,6 +261,36 @@ mod tests {
         for bad in ["1", "5", "8", "34", "", "a"] {
             assert!(InstallmentType::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn extra_params_are_bounded_text() {
+        let read = |v: serde_json::Value| serde_json::from_value::<ExtraParam>(v);
+        assert!(read(serde_json::json!({"key": "CRIPTO", "value": "1"})).is_ok());
+        assert!(read(serde_json::json!({"key": "ç".repeat(64), "value": "é".repeat(256)})).is_ok());
+        for (key, value) in [
+            ("K".repeat(65), "1".to_owned()),
+            ("K".to_owned(), "v".repeat(257)),
+            (String::new(), "1".to_owned()),
+            ("K".to_owned(), String::new()),
+            ("a\u{0}b".to_owned(), "1".to_owned()),
+            ("K".to_owned(), "a\u{85}b".to_owned()),
+            ("K".to_owned(), "a\u{7f}".to_owned()),
+        ] {
+            assert!(read(serde_json::json!({"key": key, "value": value})).is_err());
+        }
+        let list = |n: usize| {
+            let params: Vec<_> = (0..n)
+                .map(|i| serde_json::json!({"key": format!("K{i}"), "value": "1"}))
+                .collect();
+            let text = serde_json::to_string(&params).unwrap();
+            extra_params(&mut serde_json::Deserializer::from_str(&text)).map(|v| v.len())
+        };
+        assert_eq!(list(20).unwrap(), 20);
+        assert_eq!(
+            list(21).unwrap_err().to_string(),
+            "must hold at most 20 parameters (found 21)"
+        );
     }
 
     #[test]

@@ -67,6 +67,21 @@ impl RechargeService {
             .await
     }
 
+    /// Branch data of a `normal` recharge's dealer in `ddd`. The dealer must be one the
+    /// recharge's dealers listing holds (listed first if the storefront has not): another is
+    /// the storefront's mistake, a 422 naming `dealer_code` before Carat is asked.
+    pub(super) async fn checked_branches(
+        &self,
+        id: Uuid,
+        ddd: &Ddd,
+        dealer_code: &DealerCode,
+    ) -> Result<BranchData, FlowError> {
+        let (recharge, nit) = self.listable(id).await?;
+        let dealers = self.dealers_of(&recharge, &nit).await?;
+        catalog_check::listed_dealer(dealer_code, &dealers).map_err(as_dealer_code)?;
+        self.list_branches(&recharge, &nit, ddd, dealer_code).await
+    }
+
     /// Checks `req` against what Carat listed for this recharge: a dealer, product, amount,
     /// amount key or answer it did not offer is the storefront's mistake, a 422 before
     /// anything is written or sent. What the storefront did not list yet is listed first, as
@@ -218,11 +233,7 @@ impl RechargeService {
             )));
         }
         let dealers = self.dealers_of(&recharge, &nit).await?;
-        let dealer = catalog_check::listed_dealer(dealer_code, &dealers).map_err(|mut e| {
-            // Named as in the query string.
-            e.field = "dealer_code".into();
-            FlowError::Invalid(e)
-        })?;
+        let dealer = catalog_check::listed_dealer(dealer_code, &dealers).map_err(as_dealer_code)?;
         let sent = BranchDataDealerRef {
             code: dealer.code.clone(),
             type_code: dealer.type_code.clone(),
@@ -307,6 +318,12 @@ impl RechargeService {
         };
         Err(FlowError::Carat(problem.with_status(status)))
     }
+}
+
+/// A listing's refusal of the dealer, named as in the query string.
+fn as_dealer_code(mut e: FieldError) -> FlowError {
+    e.field = "dealer_code".into();
+    FlowError::Invalid(e)
 }
 
 fn dealers_view(r: ListDealersResponse) -> Dealers {

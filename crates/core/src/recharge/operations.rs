@@ -36,14 +36,14 @@ impl RechargeService {
     }
 
     /// The amount ranges and questions of a `normal` recharge's dealer in `ddd`, kept with it.
+    /// A dealer its dealers listing does not hold is refused (422 `dealer_code`) unasked.
     pub async fn branches(
         &self,
         id: Uuid,
         ddd: &Ddd,
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
-        let (recharge, nit) = self.listable(id).await?;
-        self.list_branches(&recharge, &nit, ddd, dealer_code).await
+        self.checked_branches(id, ddd, dealer_code).await
     }
 
     /// Branch data of an `others` product: `dealer_code`'s branch `branch_code`, as Carat

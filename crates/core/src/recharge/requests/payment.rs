@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use carat_domain::AmountCents;
 use carat_domain::card::{CardExpiry, CardNumber, CardToken, SecurityCode};
-use carat_domain::payment::{AuthorizerId, CustomerId, ExtraParam, Installment};
+use carat_domain::payment::{AuthorizerId, CustomerId, ExtraParam, Installment, extra_params};
 
 /// `payment` of the storefront's effectuation body, any kind.
 ///
@@ -22,7 +22,8 @@ pub struct PaymentChoice {
     pub customer_id: Option<CustomerId>,
     pub installment: Installment,
     pub card: CardChoice,
-    #[serde(default)]
+    /// At most 20, each key and value bounded text (`domain::payment::ExtraParam`).
+    #[serde(default, deserialize_with = "extra_params")]
     pub extra_param: Vec<ExtraParam>,
 }
 
