@@ -1,4 +1,4 @@
-//! `carat-merchant serve | sandbox | migrate | reconcile | health`.
+//! `carat-merchant serve | sandbox | migrate | reconcile | health | openapi`.
 
 use std::process::ExitCode;
 
@@ -6,6 +6,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use carat_merchant::config::{self, Settings};
+use carat_merchant::health;
 use carat_merchant::startup::{self, Application};
 use carat_merchant::telemetry;
 use carat_sandbox::{self as sandbox, Sandbox, SandboxConfig};
@@ -36,7 +37,8 @@ enum Command {
     Reconcile,
     /// GET this host's /health/ready (or /health/live) and exit 0 when it answers 200, else 1:
     /// the container's HEALTHCHECK (the image has no curl). Reads only LISTEN_ADDR (default
-    /// 127.0.0.1:8080; a wildcard address is reached on loopback), not the rest of the
+    /// 127.0.0.1:8080; a wildcard address is reached on loopback) and TLS_CERT_PATH (when set,
+    /// HTTPS, accepting exactly the certificate that file holds), not the rest of the
     /// configuration.
     Health {
         /// Probe /health/live instead of /health/ready.
@@ -46,6 +48,9 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Print the storefront API's OpenAPI document (what GET /api/openapi.json serves) and
+    /// exit, for linters and client generators; needs no configuration.
+    Openapi,
 }
 
 #[tokio::main]
@@ -68,6 +73,11 @@ async fn main() -> ExitCode {
     if let Some(Command::Health { live, url }) = &cli.command {
         return probe(*live, url.clone()).await;
     }
+    if let Some(Command::Openapi) = &cli.command {
+        let document = carat_merchant::api::openapi::document();
+        println!("{document:#}");
+        return ExitCode::SUCCESS;
+    }
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(errors) => {
@@ -83,7 +93,9 @@ async fn main() -> ExitCode {
         Command::Serve => serve(settings).await,
         Command::Sandbox => run_sandbox(settings).await,
         Command::Reconcile => reconcile(settings).await,
-        Command::Health { .. } => unreachable!("answered before the configuration is loaded"),
+        Command::Health { .. } | Command::Openapi => {
+            unreachable!("answered before the configuration is loaded")
+        }
         Command::Migrate => {
             store::connect_and_migrate(&settings.database_url, 1, settings.database_acquire_timeout)
                 .await
@@ -102,23 +114,13 @@ async fn main() -> ExitCode {
 }
 
 async fn probe(live: bool, url: Option<String>) -> ExitCode {
+    // When the service serves TLS itself, so does the probe, pinning that certificate.
+    let cert = std::env::var_os("TLS_CERT_PATH").filter(|p| !p.is_empty());
     let url = url.unwrap_or_else(|| {
         let listen = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:8080".into());
-        let addr = listen
-            .parse::<std::net::SocketAddr>()
-            .map(startup::reachable)
-            .map_or(listen, |a| a.to_string());
-        let path = if live {
-            "/health/live"
-        } else {
-            "/health/ready"
-        };
-        format!("http://{addr}{path}")
+        health::probe::url(&listen, cert.is_some(), live)
     });
-    let client = match reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(3))
-        .build()
-    {
+    let client = match health::probe::client(cert.as_deref().map(std::path::Path::new)) {
         Ok(client) => client,
         Err(e) => {
             eprintln!("carat-merchant health: {e}");

@@ -13,12 +13,14 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use serde_json::{Map, Value, json};
 
-use carat_domain::card::{CardNumber, SecurityCode};
+use carat_domain::card::{CardExpiry, CardNumber, CardToken, SecurityCode};
 use carat_domain::effectuation::{
     BarCode, InvoiceDescription, InvoiceEcho, InvoiceExpiryDate, InvoiceReferenceData,
 };
 use carat_domain::format::{Charset, Format, Length};
-use carat_domain::payment::{AuthorizerId, CustomerId, InstallmentType};
+use carat_domain::payment::{
+    AuthorizerId, CustomerId, ExtraParam, ExtraParamKey, ExtraParamValue, InstallmentType,
+};
 use carat_domain::payment_methods::{CollectedData, CollectedId, MethodType};
 use carat_domain::recharge::{AnswerCode, AnswerText};
 use carat_domain::{
@@ -50,7 +52,7 @@ pub const ERRORS: &[(u16, &str, &str)] = &[
     (
         401,
         "unauthorized",
-        "no valid `Authorization: Bearer <API_TOKEN>` (the answer carries `WWW-Authenticate: Bearer`)",
+        "no valid `Authorization: Bearer <token>` (the answer carries `WWW-Authenticate: Bearer`)",
     ),
     (
         403,
@@ -109,6 +111,11 @@ pub const ERRORS: &[(u16, &str, &str)] = &[
     (503, "unavailable", "the database cannot be reached"),
     (
         503,
+        crate::admission::CODE,
+        "the service is answering as many storefront requests as it takes at once (`API_MAX_CONCURRENCY`): retry after `Retry-After` seconds",
+    ),
+    (
+        503,
         "carat_outcome_unknown",
         "a money-moving call went out and its answer could not be recorded",
     ),
@@ -133,6 +140,9 @@ pub async fn serve() -> impl IntoResponse {
     )
 }
 
+/// Free text: no control character (Unicode `Cc`, what `char::is_control` refuses).
+pub const NO_CONTROL: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// A string schema from a validated newtype's `FORMAT`.
 fn text(format: Format, description: &str) -> Value {
     let mut schema = Map::new();
@@ -151,8 +161,9 @@ fn text(format: Format, description: &str) -> Value {
         Charset::Alphanumeric => {
             schema.insert("pattern".into(), "^[A-Za-z0-9]*$".into());
         }
-        // Printable: no control characters (JSON Schema's regex dialect has no class for it).
-        Charset::Text => {}
+        Charset::Text => {
+            schema.insert("pattern".into(), NO_CONTROL.into());
+        }
     }
     if !description.is_empty() {
         schema.insert("description".into(), description.into());
@@ -189,6 +200,61 @@ fn object(required: &[&str], properties: Value) -> Value {
 fn cents(description: &str) -> Value {
     json!({"type": "integer", "minimum": 1, "maximum": AmountCents::MAX,
            "description": format!("Integer cents. {description}")})
+}
+
+/// A string of `format` restricted to the values `valid` accepts (a closed set the code checks).
+fn one_of(format: Format, valid: impl Fn(&str) -> bool, description: &str) -> Value {
+    let Length::Exactly(len) = format.length else {
+        unreachable!("a closed set of codes has one length")
+    };
+    let values: Vec<String> = (0..10u32.pow(len as u32))
+        .map(|n| format!("{n:0len$}"))
+        .filter(|v| valid(v))
+        .collect();
+    json!({"type": "string", "enum": values, "description": description})
+}
+
+fn ddd(description: &str) -> Value {
+    one_of(Ddd::FORMAT, |v| Ddd::parse(v).is_ok(), description)
+}
+
+fn installment_type() -> Value {
+    one_of(
+        InstallmentType::FORMAT,
+        |v| InstallmentType::parse(v).is_ok(),
+        "`3` with interest, `4` without, `6`/`7` IATA.",
+    )
+}
+
+/// `schema` with a stricter `pattern` than its format's charset.
+fn with_pattern(mut schema: Value, pattern: &str) -> Value {
+    schema["pattern"] = pattern.into();
+    schema
+}
+
+fn card_expiry() -> Value {
+    with_pattern(
+        text(CardExpiry::FORMAT, "MMYY, a month from 01 to 12."),
+        "^(0[1-9]|1[0-2])[0-9]{2}$",
+    )
+}
+
+fn invoice_expiry() -> Value {
+    with_pattern(
+        text(
+            InvoiceExpiryDate::FORMAT,
+            "DDMMYYYY, a day the calendar has.",
+        ),
+        "^(0[1-9]|[12][0-9]|3[01])(0[1-9]|1[0-2])[0-9]{4}$",
+    )
+}
+
+/// `payment.extra_param`: passed on to Carat, bounded in count and length.
+fn extra_params() -> Value {
+    json!({"type": "array", "maxItems": ExtraParam::MAX_COUNT, "items": object(&["key", "value"], json!({
+        "key": text(ExtraParamKey::FORMAT, ""),
+        "value": text(ExtraParamValue::FORMAT, ""),
+    }))})
 }
 
 fn timestamp() -> Value {
@@ -234,7 +300,8 @@ fn schemas() -> Value {
             "amount": cents("How much of the sale it paid."),
             "collected": {"type": "array", "items": object(&["id", "data"], json!({
                 "id": text(CollectedId::FORMAT, ""),
-                "data": text(CollectedData::FORMAT, ""),
+                "data": with_pattern(text(CollectedData::FORMAT, "No `:` or `-` (the list's separators)."),
+                    "^[^\\u0000-\\u001F\\u007F-\\u009F:-]*$"),
             }))},
         }),
     );
@@ -277,8 +344,8 @@ fn schemas() -> Value {
         "RechargeType": {"type": "string", "enum": kinds},
         "Dealer": dealer,
         "Phone": object(&["ddd", "number"], json!({
-            "ddd": text(Ddd::FORMAT, "Area code."),
-            "number": text(PhoneNumber::FORMAT, ""),
+            "ddd": ddd("Area code, one Anatel assigned."),
+            "number": text(PhoneNumber::FORMAT, "8 digits (landline) or 9 (mobile)."),
         })),
         "BranchDealer": object(&["code", "type_code", "branch"], json!({
             "code": text(DealerCode::FORMAT, ""),
@@ -288,7 +355,7 @@ fn schemas() -> Value {
         "Invoice": object(&["bar_code", "description", "expiry_date", "reference_data", "echo"], json!({
             "bar_code": text(BarCode::FORMAT, ""),
             "description": text(InvoiceDescription::FORMAT, ""),
-            "expiry_date": text(InvoiceExpiryDate::FORMAT, ""),
+            "expiry_date": invoice_expiry(),
             "reference_data": text(InvoiceReferenceData::FORMAT, ""),
             "echo": text(InvoiceEcho::FORMAT, ""),
         })),
@@ -305,7 +372,7 @@ fn schemas() -> Value {
                 "id": uuid(),
                 "recharge_type": schema_ref("RechargeType"),
                 "order_id": text(OrderId::FORMAT, "The merchant's order id (generated when the create did not give one)."),
-                "merchant_usn": {"type": "string", "pattern": "^[0-9]+$", "description": "An identifier, as on Carat's wire."},
+                "merchant_usn": {"type": "string", "pattern": "^[0-9]{1,12}$", "description": "The merchant's sequential number, as on Carat's wire (`< 12 N`)."},
                 "nit": nullable(text(Nit::FORMAT, "Carat's transaction id, once its authenticity POST came.")),
                 "status": schema_ref("RechargeStatus"),
                 "carat_status": {"type": ["string", "null"], "description": "Carat's last 3-letter status (NOV, PPC, CON...)."},
@@ -371,7 +438,7 @@ fn schemas() -> Value {
                 "customer_id": nullable(text(CustomerId::FORMAT, "")),
                 "installment": object(&["number", "type"], json!({
                     "number": {"type": "integer", "minimum": 1, "maximum": 99},
-                    "type": text(InstallmentType::FORMAT, "`3` with interest, `4` without, `6`/`7` IATA."),
+                    "type": installment_type(),
                 })),
                 "card": object(&["source", "bin", "last4", "stored_card_id"], json!({
                     "source": {"type": "string", "enum": ["number", "token", "stored_card"]},
@@ -385,9 +452,7 @@ fn schemas() -> Value {
                 "acquirer": {"description": "Carat's `acquirer`, as it sent it."},
                 "type": {"description": "Carat's payment `type`, as it sent it."},
                 "receipts": nullable(schema_ref("Receipts")),
-                "extra_param": {"type": "array", "items": object(&["key", "value"], json!({
-                    "key": {"type": "string"}, "value": {"type": "string"},
-                }))},
+                "extra_param": extra_params(),
             }),
         ),
     }));
@@ -476,7 +541,7 @@ fn schemas() -> Value {
             "invoice": object(&["bar_code", "description", "expiry_date", "reference_data", "echo", "amount"], json!({
                 "bar_code": text(BarCode::FORMAT, ""),
                 "description": text(InvoiceDescription::FORMAT, ""),
-                "expiry_date": text(InvoiceExpiryDate::FORMAT, ""),
+                "expiry_date": invoice_expiry(),
                 "reference_data": text(InvoiceReferenceData::FORMAT, ""),
                 "echo": text(InvoiceEcho::FORMAT, ""),
                 "amount": cents(""),
@@ -544,9 +609,11 @@ fn schemas() -> Value {
             "order_id": text(OrderId::FORMAT, "Generated when absent; a second recharge with the same one is 409."),
         })),
         "Sale": object(&[], json!({
-            "terminal_type": text(TerminalType::FORMAT, ""),
-            "cpf": text(Cpf::FORMAT, ""),
-            "cnpj": text(Cnpj::FORMAT, ""),
+            "terminal_type": one_of(TerminalType::FORMAT, |v| TerminalType::parse(v).is_ok(),
+                "`01` POS, `02` TU, `03` TAS, `04` Internet, `05` POS-Sitef."),
+            "cpf": text(Cpf::FORMAT, "11 digits whose last two are the CPF's check digits."),
+            "cnpj": with_pattern(text(Cnpj::FORMAT, "12 upper-case letters or digits, then the CNPJ's 2 check digits."),
+                "^[0-9A-Z]{12}[0-9]{2}$"),
             "zip_code": text(ZipCode::FORMAT, ""),
             "used_payment_methods": {"type": "array", "items": schema_ref("UsedPaymentMethod"),
                 "description": "How the sale was paid; required when the previous answer said `send_payment_methods`."},
@@ -561,12 +628,14 @@ fn schemas() -> Value {
             "description": "The card, exactly one way: a number with its expiry, a stored card's token, or a card this service stored. Never stored, never logged.",
             "oneOf": [
                 object(&["number", "expiry_date"], json!({
-                    "number": text(CardNumber::FORMAT, "Luhn-valid."),
-                    "expiry_date": {"type": "string", "pattern": "^[0-9]{4}$", "description": "MMYY."},
+                    "number": text(CardNumber::FORMAT, "Luhn-valid (its check digit holds)."),
+                    "expiry_date": card_expiry(),
                     "security_code": text(SecurityCode::FORMAT, ""),
                 })),
                 object(&["token"], json!({
-                    "token": {"type": "string", "minLength": 88, "maxLength": 88},
+                    "token": {"type": "string", "minLength": CardToken::LEN, "maxLength": CardToken::LEN,
+                        "pattern": format!("^[!-~]{{{}}}$", CardToken::LEN),
+                        "description": "A stored card's token: printable ASCII without spaces."},
                     "security_code": text(SecurityCode::FORMAT, ""),
                 })),
                 object(&["stored_card_id"], json!({
@@ -581,12 +650,10 @@ fn schemas() -> Value {
             "customer_id": text(CustomerId::FORMAT, ""),
             "installment": object(&["number", "type"], json!({
                 "number": {"type": "integer", "minimum": 1, "maximum": 99},
-                "type": text(InstallmentType::FORMAT, "`3` with interest, `4` without, `6`/`7` IATA."),
+                "type": installment_type(),
             })),
             "card": schema_ref("PaymentCard"),
-            "extra_param": {"type": "array", "items": object(&["key", "value"], json!({
-                "key": {"type": "string"}, "value": {"type": "string"},
-            }))},
+            "extra_param": extra_params(),
         })),
     }));
     add(json!({
@@ -630,7 +697,7 @@ fn schemas() -> Value {
             "authorizer_id": text(AuthorizerId::FORMAT, ""),
             "card": object(&["number", "expiry_date"], json!({
                 "number": text(CardNumber::FORMAT, "Luhn-valid; sent to Carat, never stored."),
-                "expiry_date": {"type": "string", "pattern": "^[0-9]{4}$", "description": "MMYY."},
+                "expiry_date": card_expiry(),
             })),
         })),
     }));
@@ -652,10 +719,10 @@ fn errors(statuses: &[u16]) -> Map<String, Value> {
                 "content": {"application/json": {"schema": schema_ref("Error")}},
             });
             if *status == 401 {
-                response["headers"] = json!({"WWW-Authenticate": {
-                    "schema": {"type": "string", "const": "Bearer"},
-                    "description": "The scheme to authenticate with (RFC 6750).",
-                }});
+                response["headers"] = json!({"WWW-Authenticate": header_ref("WWW-Authenticate")});
+            }
+            if *status == 503 {
+                response["headers"] = json!({"Retry-After": header_ref("Retry-After")});
             }
             (status.to_string(), response)
         })
@@ -672,7 +739,7 @@ const WRITE: &[u16] = &[403, 409];
 const CARAT: &[u16] = &[502, 504];
 
 fn operation(
-    tag: &str,
+    (operation_id, tag): (&str, &str),
     summary: &str,
     description: &str,
     parameters: Value,
@@ -698,6 +765,7 @@ fn operation(
     statuses.dedup();
     responses.extend(errors(&statuses));
     let mut op = json!({
+        "operationId": operation_id,
         "tags": [tag],
         "summary": summary,
         "description": description,
@@ -720,7 +788,7 @@ fn id_parameter(what: &str) -> Value {
 
 fn idempotency_key() -> Value {
     json!({"name": "Idempotency-Key", "in": "header", "required": false,
-           "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+           "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
            "description": "Optional: a repeat with the same key and body gets the first answer again, without a second call (kept for `IDEMPOTENCY_TTL_HOURS`)."})
 }
 
@@ -783,33 +851,39 @@ fn paths() -> Value {
     json!({
         PATH: {
             "get": {
+                "operationId": "getOpenApiDocument",
                 "tags": ["operations"],
                 "summary": "This document",
                 "description": "The storefront API in OpenAPI 3.1, for client generators. No token needed.",
                 "security": [],
-                "responses": {"200": {
-                    "description": "The document.",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                }},
+                "responses": {
+                    "200": {
+                        "description": "The document.",
+                        "content": {"application/json": {"schema": {"type": "object"}}},
+                    },
+                    "503": errors(&[503])["503"],
+                },
             },
         },
         "/api/v1/recharges": {
-            "post": operation("recharges", "Create a recharge",
+            "post": operation(("createRecharge", "recharges"), "Create a recharge",
                 "Writes the recharge and calls Carat's create; Carat's authenticity POST brings the NIT, so the answer carries it (status `started`).",
                 json!([idempotency_key()]),
                 Some((schema_ref("CreateRecharge"), json!({"recharge_type": "normal"}))),
                 (201, "Created (its URL in `Location`).", recharge(), recharge_example()),
                 &[BODY, WRITE, CARAT]),
-            "get": operation("recharges", "List recharges",
+            "get": operation(("listRecharges", "recharges"), "List recharges",
                 "Newest first, filtered, paged by an opaque cursor. Each recharge without its `events`, payment and PIN receipts.",
                 json!([
-                    query("status", false, json!({"type": "string"}), "One or several statuses, comma-separated."),
+                    json!({"name": "status", "in": "query", "required": false, "style": "form", "explode": false,
+                           "schema": {"type": "array", "minItems": 1, "items": schema_ref("RechargeStatus")},
+                           "description": "One or several statuses, comma-separated."}),
                     query("in_doubt", false, json!({"type": "string", "enum": ["true", "false"]}), ""),
                     query("created_from", false, timestamp(), "RFC 3339."),
                     query("created_to", false, timestamp(), "RFC 3339."),
                     query("order_id", false, text(OrderId::FORMAT, ""), ""),
                     query("nit", false, text(Nit::FORMAT, ""), ""),
-                    query("cursor", false, json!({"type": "string"}), "`next_cursor` of the previous page."),
+                    query("cursor", false, json!({"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"}), "`next_cursor` of the previous page."),
                     query("limit", false, json!({"type": "integer", "minimum": 1, "maximum": super::listing::MAX_LIMIT}),
                           &format!("Default {}.", super::listing::DEFAULT_LIMIT)),
                 ]),
@@ -819,7 +893,7 @@ fn paths() -> Value {
                 &[&[400, 422]]),
         },
         "/api/v1/recharges/{id}": {
-            "get": operation("recharges", "Show a recharge",
+            "get": operation(("getRecharge", "recharges"), "Show a recharge",
                 "With its `events` (the history), its card payment, and a PIN sale's receipts (the only answer that opens them).",
                 json!([id_parameter("recharge")]),
                 None,
@@ -827,7 +901,7 @@ fn paths() -> Value {
                 &[&[404]]),
         },
         "/api/v1/recharges/{id}/dealers": {
-            "get": operation("catalogue", "List the dealers",
+            "get": operation(("listDealers", "catalogue"), "List the dealers",
                 "Carat's dealers for this recharge's kind (cached by `general_hash`).",
                 json!([id_parameter("recharge")]),
                 None,
@@ -837,7 +911,7 @@ fn paths() -> Value {
                 &[&[403, 404, 409], CARAT]),
         },
         "/api/v1/recharges/{id}/branches": {
-            "get": operation("catalogue", "A dealer's branch data, a product's, or a bill",
+            "get": operation(("getBranchData", "catalogue"), "A dealer's branch data, a product's, or a bill",
                 "`normal`: `dealer_code` and `ddd` give the amount ranges; `others`: `dealer_code` and `branch_code`; `invoice`: `dealer_code` and `bar_code` give the bill (`BillListing`).",
                 json!([
                     id_parameter("recharge"),
@@ -857,7 +931,7 @@ fn paths() -> Value {
                 &[&[400, 403, 404, 409, 422], CARAT]),
         },
         "/api/v1/recharges/{id}/effectuate": {
-            "post": operation("recharges", "Effectuate (optionally paid by card), or choose a TV package",
+            "post": operation(("effectuateRecharge", "recharges"), "Effectuate (optionally paid by card), or choose a TV package",
                 "The body is read as the recharge's kind has it (`EffectuateNormal`, `EffectuateOthers`, `EffectuateInvoice`); a body naming `tv_package` chooses among the packages Carat offered (`awaiting_choice`). Carat leaves the sale pending confirmation (PPC). An unknown outcome (504 `carat_outcome_unknown`) is resolved by repeating the request, which queries Carat and never charges twice.",
                 json!([id_parameter("recharge"), idempotency_key()]),
                 Some((json!({"oneOf": [schema_ref("EffectuateNormal"), schema_ref("EffectuateOthers"),
@@ -866,7 +940,7 @@ fn paths() -> Value {
                 &[BODY, WRITE, CARAT, &[404]]),
         },
         "/api/v1/recharges/{id}/confirm": {
-            "post": operation("recharges", "Confirm or undo",
+            "post": operation(("confirmRecharge", "recharges"), "Confirm or undo",
                 "`{\"confirm\": true}` confirms the sale and its payment; `false` undoes both.",
                 json!([id_parameter("recharge"), idempotency_key()]),
                 Some((schema_ref("ConfirmRecharge"), json!({"confirm": true}))),
@@ -874,14 +948,14 @@ fn paths() -> Value {
                 &[BODY, WRITE, CARAT, &[404]]),
         },
         "/api/v1/callbacks": {
-            "get": operation("operations", "The callback inbox",
+            "get": operation(("listCallbacks", "operations"), "The callback inbox",
                 "What Carat sent, what it was answered, how often it came; newest first.",
                 json!([
                     query("outcome", false, json!({"type": "string", "enum": ["accepted", "refused", "unmatched"]}), ""),
                     query("kind", false, json!({"type": "string", "enum": ["authenticity", "status", "hash"]}), ""),
                     query("follow_up", false, json!({"type": "string", "enum": ["query", "discrepancy"]}),
                           "Status notifications that contradicted their recharge."),
-                    query("before", false, json!({"type": "integer"}), "`next_before` of the previous page."),
+                    query("before", false, json!({"type": "integer", "format": "int64"}), "`next_before` of the previous page."),
                     query("limit", false, json!({"type": "integer", "minimum": 1, "maximum": 1000}), "Default 100."),
                 ]),
                 None,
@@ -895,7 +969,7 @@ fn paths() -> Value {
                 &[&[400, 422]]),
         },
         "/api/v1/cards": {
-            "post": operation("cards", "Store a card",
+            "post": operation(("storeCard", "cards"), "Store a card",
                 "Carat stores it and answers; its HASH notification settles the card. 202 when Carat's answer was lost (`unknown`).",
                 json!([idempotency_key()]),
                 Some((schema_ref("StoreCard"), json!({"customer_id": "CLIENTE1", "authorizer_id": "1",
@@ -903,21 +977,21 @@ fn paths() -> Value {
                 (201, "Stored, whatever Carat judged (its URL in `Location`); 202 has the same body.",
                  schema_ref("Card"), card_example()),
                 &[BODY, WRITE, CARAT]),
-            "get": operation("cards", "A customer's cards", "",
+            "get": operation(("listCards", "cards"), "A customer's cards", "",
                 json!([query("customer_id", true, text(carat_core::cards::CustomerId::FORMAT, ""), "")]),
                 None,
                 (200, "The cards.", schema_ref("CardList"), json!({"cards": [card_example()]})),
                 &[&[400, 422]]),
         },
         "/api/v1/cards/{id}": {
-            "get": operation("cards", "Show a card", "",
+            "get": operation(("getCard", "cards"), "Show a card", "",
                 json!([id_parameter("card")]),
                 None,
                 (200, "The card.", schema_ref("Card"), card_example()),
                 &[&[404]]),
         },
         "/api/v1/cards/{id}/refresh": {
-            "post": operation("cards", "Ask Carat for the card's notification again",
+            "post": operation(("refreshCard", "cards"), "Ask Carat for the card's notification again",
                 "Carat answers `OK` and sends the HASH notification again; the card as it is now.",
                 json!([id_parameter("card")]),
                 None,
@@ -925,6 +999,113 @@ fn paths() -> Value {
                 &[WRITE, CARAT, &[404]]),
         },
     })
+}
+
+fn header_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/headers/{name}") })
+}
+
+/// The response headers the service sets (`request_id.rs`, `server_timing.rs`,
+/// `idempotency.rs`, the routes' `Location`, `error.rs`).
+fn headers() -> Value {
+    json!({
+        "X-Request-Id": {"required": true, "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+            "description": "The request's id: the client's own `X-Request-Id` when it is 1–128 visible ASCII characters, else a new UUID. Logged with the request."},
+        "Server-Timing": {"required": true, "schema": {"type": "string"},
+            "description": "W3C Server Timing, milliseconds: `carat;dur=12.345, total;dur=15.678` (the wait on Carat Portal, and the whole request)."},
+        "Location": {"required": true, "schema": {"type": "string", "format": "uri-reference"},
+            "description": "The created resource's path, e.g. `/api/v1/recharges/{id}`."},
+        "Idempotent-Replayed": {"schema": {"type": "string", "const": "true"},
+            "description": "Present when the answer is the one kept for this `Idempotency-Key`, replayed without running the request again."},
+        "Retry-After": {"schema": {"type": "integer", "minimum": 0},
+            "description": "Seconds to wait before trying again, when the service can tell."},
+        "WWW-Authenticate": {"required": true, "schema": {"type": "string", "const": "Bearer"},
+            "description": "The scheme to authenticate with (RFC 6750)."},
+    })
+}
+
+/// Where an answer's ids lead (client generators and stateful fuzzers follow them).
+fn links() -> Value {
+    let by_id = |operation: &str, what: &str| {
+        json!({"operationId": operation, "parameters": {"id": "$response.body#/id"},
+               "description": format!("{what} of the recharge or card just answered.")})
+    };
+    json!({
+        "GetRecharge": by_id("getRecharge", "Show"),
+        "ListDealers": by_id("listDealers", "The dealers"),
+        "GetBranchData": by_id("getBranchData", "A dealer's branch data (or bill)"),
+        "GetListedDealersBranchData": {"operationId": "getBranchData",
+            "parameters": {"id": "$request.path.id", "dealer_code": "$response.body#/dealers/0/code"},
+            "description": "The branch data (or bill) of the first dealer listed."},
+        "EffectuateRecharge": by_id("effectuateRecharge", "Effectuate"),
+        "ConfirmRecharge": by_id("confirmRecharge", "Confirm or undo"),
+        "GetCard": by_id("getCard", "Show"),
+        "RefreshCard": by_id("refreshCard", "Refresh"),
+    })
+}
+
+/// Adds to every response the headers every answer carries, and to each operation's the
+/// headers of its own (`Location`, `Idempotent-Replayed`), and the links that follow it.
+fn describe_headers(paths: &mut Value) {
+    let links: &[(&str, &[&str])] = &[
+        (
+            "createRecharge",
+            &[
+                "GetRecharge",
+                "ListDealers",
+                "GetBranchData",
+                "EffectuateRecharge",
+                "ConfirmRecharge",
+            ],
+        ),
+        ("listDealers", &["GetListedDealersBranchData"]),
+        ("effectuateRecharge", &["GetRecharge", "ConfirmRecharge"]),
+        ("confirmRecharge", &["GetRecharge"]),
+        ("storeCard", &["GetCard", "RefreshCard"]),
+    ];
+    for (path, item) in paths.as_object_mut().expect("paths").iter_mut() {
+        let storefront = path.starts_with("/api/v1/");
+        for operation in item.as_object_mut().expect("a path item").values_mut() {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let idempotent = operation["parameters"]
+                .as_array()
+                .is_some_and(|ps| ps.iter().any(|p| p["name"] == "Idempotency-Key"));
+            let own_links = links.iter().find(|(op, _)| *op == id).map(|(_, l)| *l);
+            for (status, response) in operation["responses"].as_object_mut().expect("responses") {
+                let headers = response
+                    .as_object_mut()
+                    .expect("a response")
+                    .entry("headers")
+                    .or_insert_with(|| json!({}));
+                headers["X-Request-Id"] = header_ref("X-Request-Id");
+                if storefront {
+                    headers["Server-Timing"] = header_ref("Server-Timing");
+                }
+                if idempotent {
+                    headers["Idempotent-Replayed"] = header_ref("Idempotent-Replayed");
+                }
+                let created = status == "201" || (id == "storeCard" && status == "202");
+                if created {
+                    headers["Location"] = header_ref("Location");
+                }
+                if let (Some(own), true) = (own_links, status.starts_with('2')) {
+                    let named: Map<String, Value> = own
+                        .iter()
+                        .map(|l| {
+                            (
+                                (*l).to_owned(),
+                                json!({"$ref": format!("#/components/links/{l}")}),
+                            )
+                        })
+                        .collect();
+                    response["links"] = Value::Object(named);
+                }
+            }
+        }
+    }
 }
 
 /// The whole document.
@@ -940,19 +1121,26 @@ pub fn document() -> Value {
         .iter()
         .map(|(status, code, when)| format!("| {status} | `{code}` | {when} |"))
         .collect();
+    describe_headers(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "carat-merchant storefront API",
             "version": env!("CARGO_PKG_VERSION"),
+            "license": {"name": "Proprietary: the merchant's own service (UNLICENSED)", "identifier": "LicenseRef-Proprietary"},
+            "contact": {"name": "The merchant's integration team (operators: see the service's docs/operations.md)"},
             "description": format!(
                 "Recharges (phone top-ups, PINs, bills), optionally paid by card, through Carat Portal; stored cards; the callback inbox. Money is integer cents. Every error answers `{{\"error\":{{\"code\",\"message\",...}}}}`:\n\n| status | code | when |\n|---|---|---|\n{}",
                 codes.join("\n")
             ),
         },
+        "servers": [{"url": "/", "description": "The host that serves this document (the storefront API and the document share it)."}],
         "security": [{"bearer": []}],
         "tags": [
-            {"name": "recharges"}, {"name": "catalogue"}, {"name": "cards"}, {"name": "operations"},
+            {"name": "recharges", "description": "A sale's life: create, effectuate (optionally paid by card), confirm or undo, show, list."},
+            {"name": "catalogue", "description": "What Carat Portal sells for a recharge: its dealers, a dealer's branch data (amount ranges, products) or a bill."},
+            {"name": "cards", "description": "Cards stored with Carat Portal for a customer, to pay later without the number."},
+            {"name": "operations", "description": "For operators and tools: the callback inbox and this document."},
         ],
         "paths": paths,
         "components": {
@@ -961,6 +1149,8 @@ pub fn document() -> Value {
                            "description": "One of `API_TOKENS` (or `API_READONLY_TOKENS`: GET only)."},
             },
             "schemas": schemas(),
+            "headers": headers(),
+            "links": links(),
         },
     })
 }
@@ -1074,8 +1264,12 @@ mod tests {
             ApiError::IdempotencyKeyReused,
         ];
         let mut answered = Vec::new();
-        for error in every {
-            let response = axum::response::IntoResponse::into_response(error);
+        // And the refusal of admission control, which answers before any handler.
+        let responses = every
+            .into_iter()
+            .map(axum::response::IntoResponse::into_response)
+            .chain([crate::admission::overloaded()]);
+        for response in responses {
             let status = response.status().as_u16();
             let body = axum::body::to_bytes(response.into_body(), 1 << 16)
                 .await
@@ -1108,6 +1302,43 @@ mod tests {
                 "{target} names nothing"
             );
         }
+    }
+
+    /// Generators name their functions after `operationId`: each operation has one, camelCase
+    /// and unique, and every link names one.
+    #[test]
+    fn every_operation_has_a_unique_camel_case_id() {
+        let document = document();
+        let mut ids = Vec::new();
+        for item in document["paths"].as_object().unwrap().values() {
+            for operation in item.as_object().unwrap().values() {
+                let id = operation["operationId"].as_str().expect("an operationId");
+                assert!(
+                    id.starts_with(|c: char| c.is_ascii_lowercase())
+                        && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                    "{id} is not camelCase"
+                );
+                assert!(!ids.contains(&id.to_owned()), "{id} twice");
+                ids.push(id.to_owned());
+            }
+        }
+        for link in document["components"]["links"]
+            .as_object()
+            .unwrap()
+            .values()
+        {
+            let target = link["operationId"].as_str().unwrap();
+            assert!(ids.iter().any(|id| id == target), "a link names {target}");
+        }
+    }
+
+    #[test]
+    fn free_text_refuses_control_characters_and_closed_sets_are_enums() {
+        assert_eq!(text(AnswerText::FORMAT, "")["pattern"], NO_CONTROL);
+        assert_eq!(installment_type()["enum"], json!(["3", "4", "6", "7"]));
+        let ddds = ddd("");
+        let ddds = ddds["enum"].as_array().unwrap();
+        assert!(ddds.contains(&json!("11")) && !ddds.contains(&json!("20")));
     }
 
     #[test]
