@@ -16,8 +16,8 @@ use crate::helpers::{
 const GENERAL_HASH: &str = "85E791AD85E791AD";
 
 /// A create of ours waiting for its NIT (as the create flow leaves it before Carat's POST).
-struct Pending {
-    id: uuid::Uuid,
+pub(crate) struct Pending {
+    pub(crate) id: uuid::Uuid,
     order_id: String,
     merchant_usn: u64,
     nit: String,
@@ -25,7 +25,7 @@ struct Pending {
 
 impl Pending {
     /// Carat's authenticity POST for this create.
-    fn post(&self) -> String {
+    pub(crate) fn post(&self) -> String {
         format!(
             "merchantUSN={}&merchantId={MERCHANT_ID}&orderId={}&nit={}&generalHash={GENERAL_HASH}",
             self.merchant_usn, self.order_id, self.nit
@@ -33,7 +33,7 @@ impl Pending {
     }
 }
 
-async fn pending_creates(app: &TestApp, count: u64) -> Vec<Pending> {
+pub(crate) async fn pending_creates(app: &TestApp, count: u64) -> Vec<Pending> {
     let mut pending = Vec::new();
     for i in 0..count {
         let create = Pending {
@@ -63,7 +63,7 @@ async fn pending_creates(app: &TestApp, count: u64) -> Vec<Pending> {
     pending
 }
 
-async fn stored_nit(app: &TestApp, id: uuid::Uuid) -> Option<String> {
+pub(crate) async fn stored_nit(app: &TestApp, id: uuid::Uuid) -> Option<String> {
     sqlx::query_scalar("SELECT nit FROM recharges WHERE id = $1")
         .bind(id)
         .fetch_one(&app.pool)
@@ -73,7 +73,12 @@ async fn stored_nit(app: &TestApp, id: uuid::Uuid) -> Option<String> {
 
 /// Asks until `done` says the answer is the awaited one, at most `tries` times `every` apart;
 /// returns the last answer either way, for the caller's assertion to show.
-async fn poll<T, F, Fut>(tries: u32, every: Duration, mut ask: F, done: impl Fn(&T) -> bool) -> T
+pub(crate) async fn poll<T, F, Fut>(
+    tries: u32,
+    every: Duration,
+    mut ask: F,
+    done: impl Fn(&T) -> bool,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = T>,
@@ -92,7 +97,7 @@ where
 /// With the database back, Carat's repeat of `create`'s authenticity POST is answered `OK`
 /// (within 2 s: the pool reconnects by itself), its NIT is committed, the recharge is
 /// `started`, and the health check is green again.
-async fn the_nit_commits_once_the_database_is_back(app: &TestApp, create: &Pending) {
+pub(crate) async fn the_nit_commits_once_the_database_is_back(app: &TestApp, create: &Pending) {
     let post = create.post();
     let (status, text) = poll(
         20,

@@ -14,13 +14,31 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        let e = match e {
+            sqlx::Error::Io(io) => match super::db::down_error(&io) {
+                Some(down) => sqlx::Error::Io(down),
+                None => sqlx::Error::Io(io),
+            },
+            e => e,
+        };
         let error = Self::sort(e);
-        if matches!(error, Self::Unavailable(_)) {
-            super::db::database_lost();
+        match &error {
+            // The server is up, and refuses writes: its connections are recycled.
+            Self::Unavailable(sqlx::Error::Database(db))
+                if db.code().as_deref() == Some(READ_ONLY) =>
+            {
+                super::db::read_only_found();
+            }
+            Self::Unavailable(_) => super::db::database_lost(),
+            _ => {}
         }
         error
     }
 }
+
+/// `read_only_sql_transaction`: a write on a standby, a demoted primary, or a database with
+/// `default_transaction_read_only`.
+pub(crate) const READ_ONLY: &str = "25006";
 
 impl StoreError {
     fn sort(e: sqlx::Error) -> Self {

@@ -8,7 +8,7 @@
 //! ran to the end; one whose request was cancelled, or that failed for want of the database,
 //! is closed. Connections open on first use, up to `DATABASE_CALLBACK_CONNECTIONS`.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -16,7 +16,7 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
 use super::StoreError;
-use super::db;
+use super::db::{self, Circuit};
 
 #[derive(Debug)]
 pub struct Lane {
@@ -24,6 +24,8 @@ pub struct Lane {
     /// lane is closed too.
     pool: PgPool,
     options: PgConnectOptions,
+    /// The pool's: while the server is down, a lend fails at once.
+    circuit: Arc<Circuit>,
     permits: Semaphore,
     idle: Mutex<Vec<Idle>>,
     size: usize,
@@ -45,10 +47,12 @@ pub struct Lent<'a> {
 }
 
 impl Lane {
-    pub fn new(pool: &PgPool, size: u32, acquire_timeout: Duration) -> Self {
+    /// Beside `pool`, sharing its `circuit` (from [`db::open`]).
+    pub fn new(pool: &PgPool, circuit: Arc<Circuit>, size: u32, acquire_timeout: Duration) -> Self {
         Self {
             pool: pool.clone(),
             options: (*pool.connect_options()).clone(),
+            circuit,
             permits: Semaphore::new(size as usize),
             idle: Mutex::new(Vec::with_capacity(size as usize)),
             size: size as usize,
@@ -58,10 +62,14 @@ impl Lane {
 
     /// A connection within `DATABASE_ACQUIRE_TIMEOUT_MS`, or `Unavailable`: an idle one
     /// (tested first when it sat idle a while or the database was lately away, as the pool's
-    /// are), else a new one.
+    /// are), else a new one. While the server is down, `Unavailable` at once (after one short
+    /// look whether it is back: see [`Circuit`]).
     pub async fn lend(&self) -> Result<Lent<'_>, StoreError> {
         if self.pool.is_closed() {
             return Err(StoreError::from(sqlx::Error::PoolClosed));
+        }
+        if self.circuit.is_down() && !self.circuit.back_now(&self.pool).await {
+            return Err(StoreError::Unavailable(db::down()));
         }
         let deadline = tokio::time::Instant::now() + self.acquire_timeout;
         let permit = tokio::time::timeout_at(deadline, self.permits.acquire())
@@ -73,12 +81,17 @@ impl Lane {
             since,
         }) = self.pop_idle()
         {
+            // Idle since the database turned read-only: closed, not used.
+            if db::idle_since_read_only(since.elapsed()) {
+                continue;
+            }
             if since.elapsed() <= db::TEST_WHEN_IDLE_FOR && !db::lately_lost() {
                 return Ok(self.lent(connection, permit));
             }
             if connection.ping().await.is_ok() {
                 return Ok(self.lent(connection, permit));
             }
+            self.circuit.suspect();
         }
         let connection = tokio::time::timeout_at(deadline, self.options.connect())
             .await
@@ -115,9 +128,14 @@ impl Lent<'_> {
 
     /// Back to the lane after a statement that ran to its end: `outcome` is its result. After
     /// an error PostgreSQL answered (a constraint, say) the connection is sound; after any
-    /// other (the socket, a timeout) it is closed.
+    /// other (the socket, a timeout) it is closed, and so it is while the database refuses
+    /// writes as read-only (a demoted primary's connections are not kept).
     pub fn give_back<T>(mut self, outcome: &Result<T, sqlx::Error>) {
-        let sound = matches!(outcome, Ok(_) | Err(sqlx::Error::Database(_)));
+        let sound = match outcome {
+            Ok(_) => true,
+            Err(sqlx::Error::Database(e)) => e.code().as_deref() != Some(super::error::READ_ONLY),
+            Err(_) => false,
+        } && !db::lately_read_only();
         if let (true, Some(connection)) = (sound, self.connection.take()) {
             self.lane
                 .idle

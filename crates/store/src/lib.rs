@@ -17,7 +17,7 @@ pub mod payments;
 pub mod recharge_list;
 pub mod recharges;
 
-pub use db::{MIGRATOR, connect_and_migrate};
+pub use db::{Circuit, MIGRATOR, connect_and_migrate};
 pub use error::{StoreError, UniqueConstraint};
 pub use recharges::{
     CallRecord, Changes, Event, EventKind, Guard, NextAttempt, NitCommit, NitFinding, NitPost,

@@ -1,13 +1,33 @@
-//! The connection pool: the database is created when missing and migrated at start-up.
+//! The connection pool: the database is created when missing and migrated at start-up
+//! ([`open`]), waited for when it is not up yet ([`open_waiting`], in `startup_wait`), and
+//! watched while the service runs (the [`Circuit`], in `circuit`, which answers the pool's
+//! connects at a refusing socket of its own while the server is down, in `gate`, and learns
+//! of a stop at once through a connection of its own, in `sentinel`). The pool tests a
+//! connection before use only when it sat idle or the database was lately found away.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+mod circuit;
+mod gate;
+mod sentinel;
+mod startup_wait;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::{Connection, PgPool, Postgres};
 
 use carat_domain::Secret;
+
+pub use circuit::Circuit;
+pub(crate) use circuit::{
+    database_lost, down, down_error, idle_since_read_only, lately_lost, lately_read_only,
+    read_only_found,
+};
+pub use startup_wait::open_waiting;
+
+use circuit::watch;
+use gate::{Gate, NOWHERE};
 
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
@@ -25,37 +45,22 @@ pub enum DbSetupError {
     },
     #[error("could not connect to the database server at {server} (DATABASE_URL): {error}")]
     Connect { server: String, error: sqlx::Error },
+    #[error(
+        "the database server at {server} (DATABASE_URL) did not answer within \
+         DATABASE_STARTUP_WAIT_SECS ({waited_secs} s, {attempts} attempts); the last error: {error}"
+    )]
+    StartupWait {
+        server: String,
+        waited_secs: u64,
+        attempts: u32,
+        error: sqlx::Error,
+    },
     #[error("could not apply migrations to the database named by DATABASE_URL: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
 /// How long a pooled connection may sit idle and still be handed out untested.
 pub(crate) const TEST_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
-
-/// How long after the database was last found away every connection is tested.
-const TEST_AFTER_LOSS: Duration = Duration::from_secs(10);
-
-/// When a statement last failed for want of the database (see [`database_lost`]), in
-/// milliseconds since the Unix epoch; 0 for never. One for the process: a pool too many
-/// only pings a little more.
-static LAST_LOSS_MS: AtomicU64 = AtomicU64::new(0);
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Notes that the database was found away (`StoreError::Unavailable`): for
-/// [`TEST_AFTER_LOSS`], pooled connections are tested before use.
-pub(crate) fn database_lost() {
-    LAST_LOSS_MS.store(now_ms(), Ordering::Relaxed);
-}
-
-pub(crate) fn lately_lost() -> bool {
-    let last = LAST_LOSS_MS.load(Ordering::Relaxed);
-    last != 0 && now_ms().saturating_sub(last) < TEST_AFTER_LOSS.as_millis() as u64
-}
 
 /// The migrations the database says it applied: each version, and whether it succeeded. sqlx's
 /// own error: the readiness probe reports it as it is, without the store's sorting.
@@ -73,6 +78,18 @@ pub async fn connect_and_migrate(
     max_connections: u32,
     acquire_timeout: Duration,
 ) -> Result<PgPool, DbSetupError> {
+    open(url, max_connections, acquire_timeout)
+        .await
+        .map(|(pool, _)| pool)
+}
+
+/// [`connect_and_migrate`], and the pool's [`Circuit`] (the lane shares it), watched until the
+/// pool closes.
+pub async fn open(
+    url: &Secret,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<(PgPool, Arc<Circuit>), DbSetupError> {
     let options: PgConnectOptions = url.expose().parse().map_err(DbSetupError::InvalidUrl)?;
     // Host and port only: enough to see which server was meant, without the credentials.
     let connect_error = |error| DbSetupError::Connect {
@@ -96,7 +113,31 @@ pub async fn connect_and_migrate(
         }
         tracing::info!(database = options.get_database(), "created the database");
     }
-    let pool = PgPoolOptions::new()
+    let gate = Gate::open(options.get_port());
+    let gate_options = match &gate {
+        Some(gate) => options
+            .clone()
+            .socket(&gate.dir)
+            .ssl_mode(PgSslMode::Disable),
+        None => options.clone().socket(NOWHERE),
+    };
+    let circuit = Arc::new(Circuit::new(options.clone(), acquire_timeout, gate_options));
+    let pool = pool_options(max_connections, acquire_timeout, &circuit)
+        .connect_with(options.clone())
+        .await
+        .map_err(connect_error)?;
+    MIGRATOR.run(&pool).await?;
+    tokio::spawn(watch(pool.clone(), circuit.clone(), gate));
+    Ok((pool, circuit))
+}
+
+fn pool_options(
+    max_connections: u32,
+    acquire_timeout: Duration,
+    circuit: &Arc<Circuit>,
+) -> PgPoolOptions {
+    let circuit = circuit.clone();
+    PgPoolOptions::new()
         .max_connections(max_connections)
         // Fail fast when PostgreSQL is away, so callers answer 503 instead of hanging.
         .acquire_timeout(acquire_timeout)
@@ -107,17 +148,19 @@ pub async fn connect_and_migrate(
         // each is then tested and replaced, not handed to a request). sqlx always pings on
         // release, so one that breaks while busy fails only its own request (never a 200).
         .test_before_acquire(false)
-        .before_acquire(|conn, meta| {
+        .before_acquire(move |conn, meta| {
+            let circuit = circuit.clone();
             Box::pin(async move {
+                // Down, or idle since the database turned read-only: closed, not tried.
+                if circuit.is_down() || idle_since_read_only(meta.idle_for) {
+                    return Ok(false);
+                }
                 if meta.idle_for > TEST_WHEN_IDLE_FOR || lately_lost() {
-                    conn.ping().await?;
+                    conn.ping().await.inspect_err(|_| circuit.suspect())?;
                 }
                 Ok(true)
             })
         })
-        .connect_with(options.clone())
-        .await
-        .map_err(connect_error)?;
-    MIGRATOR.run(&pool).await?;
-    Ok(pool)
+        // A read-only database may be a demoted primary: its connections are not kept.
+        .after_release(|_, _| Box::pin(async { Ok(!lately_read_only()) }))
 }
