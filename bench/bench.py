@@ -13,6 +13,8 @@ service's where there are at least two. It measures
   * the HTTP ceiling: GET /health/live of the same process under the same load;
   * whole top-ups per second through the storefront API, and the service's own time in one;
   * CPU per request of the service and of PostgreSQL, peak resident memory, start-up time;
+  * a burst on the storefront API at 4x its capacity (API_MAX_CONCURRENCY): the latency of
+    what is admitted against that at capacity, and how fast the rest is refused (503);
 
 then prints one table and writes every figure to bench/results/<when>.json.
 """
@@ -35,6 +37,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / "target" / "release" / "carat-merchant"
+# bench/burst.rs, built by bench/run: latency by status, which wrk cannot split.
+BURST = ROOT / "target" / "release" / "bench-burst"
 RESULTS = ROOT / "bench" / "results"
 PG_URL = "postgres://postgres@127.0.0.1:5432"
 DB = "carat_bench"
@@ -135,7 +139,7 @@ def memory_kib(pid, field):
 # --- the service ------------------------------------------------------------------------------
 
 class Service:
-    def __init__(self, cpus, pool_size, log_path, log_filter="info", lane=None):
+    def __init__(self, cpus, pool_size, log_path, log_filter="info", lane=None, capacity=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = dict(
@@ -146,6 +150,7 @@ class Service:
             SANDBOX_LISTEN_ADDR=f"127.0.0.1:{free_port()}",
             DATABASE_MAX_CONNECTIONS=str(pool_size),
             **({"DATABASE_CALLBACK_CONNECTIONS": str(lane)} if lane else {}),
+            **({"API_MAX_CONCURRENCY": str(capacity)} if capacity else {}),
             # As in production: one JSON line per event at info, to a file.
             LOG_FORMAT="json",
             LOG_FILTER=log_filter,
@@ -271,6 +276,29 @@ def wrk(url, connections, seconds, cpus, script=""):
         "p999_ms": r["p999_us"] / 1000, "mean_ms": r["mean_us"] / 1000,
         "non_2xx": r["non_2xx"], "socket_errors": r["socket_errors"],
     }
+
+
+# --- a burst on the storefront API -----------------------------------------------------------
+
+def burst(service, path, connections, seconds, cpus):
+    """bench/burst: `connections` storefront clients, each sending its next GET as soon as the
+    last is answered (a refused one at once: the worst case for what is admitted)."""
+    host = service.base.removeprefix("http://")
+    out = subprocess.run(
+        pinned(cpus, [str(BURST), host, path, TOKEN, str(connections), str(seconds)]),
+        check=True, capture_output=True, text=True).stdout
+    r = json.loads(out)
+    r["requests"] = r["admitted"]["count"] + r["refused"]["count"] + r["other"]
+    return r
+
+
+def storefront_recharge(service):
+    """A recharge made through the API, to GET in the burst."""
+    request = urllib.request.Request(
+        f"{service.base}/api/v1/recharges", data=b'{"recharge_type":"normal"}', method="POST",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        return json.load(r)["id"]
 
 
 # --- pgbench ----------------------------------------------------------------------------------
@@ -424,6 +452,9 @@ def main():
     parser.add_argument("--profile", action="store_true", help="perf record the service")
     parser.add_argument("--log-filter", default="info",
                         help="the service's LOG_FILTER (default info, as in production)")
+    parser.add_argument("--capacity", type=int, default=None,
+                        help="API_MAX_CONCURRENCY (default: the pool size; the service's own "
+                             "default is 4 x the pool, see docs/benchmarks.md)")
     parser.add_argument("--database-tls", action="store_true",
                         help="the service and pgbench reach PostgreSQL over TLS (sslmode=require)")
     args = parser.parse_args()
@@ -443,9 +474,14 @@ def main():
         r"database_max_connections\s*=\s*(\d+)",
         (ROOT / "config" / "default.toml").read_text()).group(1))
 
+    # The burst's GET waits on nothing (no Carat call): its cost is CPU, and a closed loop at a
+    # capacity of 4 x the pool (the service's default, sized for requests that wait on Carat)
+    # would hold a run queue that a refusal waits behind too. The pool size fits it.
+    capacity = args.capacity or pool
+
     log(f"fresh database {DB}")
     psql(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)", "postgres")
-    service = Service(service_cpus, pool, service_log, args.log_filter, args.lane)
+    service = Service(service_cpus, pool, service_log, args.log_filter, args.lane, capacity)
     cold_start = service.start()
     service.stop()
     warm_starts = []
@@ -463,6 +499,7 @@ def main():
         },
         "settings": {"seconds": args.seconds, "pool": pool, "clients": clients,
                      "log_filter": args.log_filter, "lane": args.lane or "default",
+                     "api_max_concurrency": capacity,
                      "sslmode": SSLMODE[0]},
         "startup": {"cold_to_ready_ms": cold_start * 1000,
                     "warm_to_ready_ms": sorted(warm_starts)[1] * 1000},
@@ -522,6 +559,16 @@ def main():
             f"WHERE r.merchant_usn BETWEEN {replayed} AND {replayed + span - 1}"))
         if committed_in(replayed, span) != span or received < span + r["requests"]:
             sys.exit(f"repeat run c{c}: replays changed what was committed, or were not counted")
+
+    # The storefront API at its capacity, then at four times it: what is admitted should keep
+    # its latency, and what is not should be refused at once.
+    path = f"/api/v1/recharges/{storefront_recharge(service)}"
+    measured(f"storefront_c{capacity}",
+             lambda: burst(service, path, capacity, args.seconds, load_cpus))
+    r = measured(f"storefront_burst_c{4 * capacity}",
+                 lambda: burst(service, path, 4 * capacity, args.seconds, load_cpus))
+    if r["other"] or r["refused_with_retry_after"] != r["refused"]["count"]:
+        sys.exit(f"the burst had answers other than 2xx and 503 with Retry-After: {r}")
 
     if args.callbacks_only:
         results["memory"] = {"peak_rss_mib": memory_kib(service.pid, "VmHWM") / 1024}
@@ -679,7 +726,23 @@ def table(results):
                 row(f"{label} ({c})", f"{r['per_second']:.0f}", f"{r['p50_ms']:.2f}",
                     f"{r['p99_ms']:.2f}", f"{r['p999_ms']:.2f}",
                     f"{r['service_cpu_ms']:.3f}", f"{r['postgres_cpu_ms']:.3f}")
+    capacity = results["settings"].get("api_max_concurrency") or 0
+    at, flood = runs.get(f"storefront_c{capacity}"), runs.get(f"storefront_burst_c{4 * capacity}")
+    if at and flood:
+        for label, r in [(f"storefront GET, capacity ({capacity})", at["admitted"]),
+                         (f"  burst 4x ({4 * capacity}): admitted", flood["admitted"]),
+                         (f"  burst 4x ({4 * capacity}): refused", flood["refused"])]:
+            row(label, f"{r['per_second']:.0f}", f"{r['p50_ms']:.2f}", f"{r['p99_ms']:.2f}",
+                f"{r['p999_ms']:.2f}", "", "")
     lines.append("")
+    if at and flood:
+        lines.append(
+            f"burst at 4x capacity: admitted p99 {flood['admitted']['p99_ms']:.2f} ms vs "
+            f"{at['admitted']['p99_ms']:.2f} ms at capacity "
+            f"({flood['admitted']['p99_ms'] / at['admitted']['p99_ms']:.2f}x); "
+            f"{flood['refused']['count']} refused (503, Retry-After) in "
+            f"{flood['refused']['p50_ms']:.2f} ms p50, {flood['refused']['p99_ms']:.2f} ms p99, "
+            f"{flood['refused']['max_ms']:.2f} ms max")
     for c in clients:
         cb, pg = runs[f"callback_first_commit_c{c}"], runs.get(f"pgbench_same_statement_c{c}")
         old = runs.get(f"pgbench_former_transaction_c{c}")
