@@ -1,4 +1,9 @@
 # syntax=docker/dockerfile:1
+# Full build: scripts/container-build-full.sh. The runtime stage alone around binaries built on
+# the host (scripts/container-check.sh): `--target runtime --build-context build=DIR`, DIR
+# holding src/target/release/{carat-merchant,carat-sandbox}; the named context stands in for
+# the build stage, which is then not built (checked with podman/buildah).
+
 # Build: the release binary, with dependencies cached in their own layer.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
@@ -24,6 +29,8 @@ COPY src ./src
 COPY crates ./crates
 COPY migrations ./migrations
 COPY .sqlx ./.sqlx
+# config/*.toml are compiled into the binary (include_str!).
+COPY config ./config
 # Touch so cargo rebuilds the crates themselves, not the cached stubs.
 RUN find src crates -name '*.rs' -exec touch {} + && cargo build --release --locked --workspace
 
@@ -38,19 +45,21 @@ WORKDIR /app
 COPY --from=build /src/target/release/carat-merchant /usr/local/bin/carat-merchant
 # The sandbox on its own (`docker run --entrypoint carat-sandbox ...`): a strict local Carat.
 COPY --from=build /src/target/release/carat-sandbox /usr/local/bin/carat-sandbox
-COPY config ./config
+# No config/: config/*.toml are compiled into the binary. A directory mounted at /app/config
+# (the working directory's `config`) overrides them key by key.
 USER 10001
 # The image runs the production profile: it refuses to start without DATABASE_URL, API_TOKENS,
 # CARAT_BASE_URL, CARAT_MERCHANT_ID, CARAT_MERCHANT_KEY and PIN_ENCRYPTION_KEYS, and never
-# embeds the sandbox unless
-# SANDBOX=embedded is set. docker-compose.yml chooses the local profile for trials.
+# embeds the sandbox unless SANDBOX=embedded is set. docker-compose.yml chooses the local
+# profile for trials.
 ENV APP_PROFILE=production \
-    APP_CONFIG_DIR=/app/config \
     LISTEN_ADDR=0.0.0.0:8080
 EXPOSE 8080
 # Readiness (database, migrations, reconciler) by the binary itself: the image has no curl or
 # wget. `carat-merchant health` reads only LISTEN_ADDR (a wildcard is probed on loopback) and
-# exits 0 on a 200 from /health/ready; `health --live` probes /health/live instead.
+# TLS_CERT_PATH (when set, HTTPS, accepting exactly that certificate), and exits 0 on a 200
+# from /health/ready; `health --live` probes /health/live instead. Build with
+# `--format docker` under podman/buildah: the OCI format drops HEALTHCHECK.
 HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
     CMD ["/usr/local/bin/carat-merchant", "health"]
 ENTRYPOINT ["/usr/local/bin/carat-merchant"]

@@ -62,13 +62,13 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "app_profile",
         "`local`",
-        "which `config/<profile>.toml` to layer: one of the files there (`local`, `production`); anything else stops start-up. Outside `local`, the local token, merchant key and PIN key are refused",
+        "which `<profile>.toml` to layer over `default.toml`: `local` or `production` (compiled in), or another file of the config directory; anything else stops start-up. Outside `local`, the local token, merchant key and PIN key are refused",
         ENV,
     ),
     setting(
         "app_config_dir",
-        "`config`",
-        "where the TOML files are (relative to the working directory)",
+        "unset: `config` when there is one",
+        "a directory whose `default.toml` and `<profile>.toml`, each when present, override the compiled-in files key by key (relative to the working directory). Unset, `./config` does so when it exists, and a bare binary runs on the compiled-in files; set, it must be a directory",
         ENV,
     ),
     setting(
@@ -82,6 +82,12 @@ pub const SETTINGS: &[Setting] = &[
         "database_callback_connections",
         "`8`",
         "connections kept apart from the pool for the authenticity POST alone (opened on first use), so a busy storefront never makes Carat's POST wait, which would abort a create",
+        VALUE,
+    ),
+    setting(
+        "api_max_concurrency",
+        "unset: 4 × `DATABASE_MAX_CONNECTIONS`",
+        "how many storefront API requests (`/api/v1`) are served at once; one more is refused at once with 503 `overloaded` and `Retry-After` instead of queueing. Carat's callbacks, health and metrics are never refused for it",
         VALUE,
     ),
     setting(
@@ -238,6 +244,12 @@ pub const SETTINGS: &[Setting] = &[
         "database_acquire_timeout_ms",
         "`3000`",
         "a request waits this long for a connection, then gets 503",
+        VALUE,
+    ),
+    setting(
+        "database_startup_wait_secs",
+        "`10` (`60` in production)",
+        "at start-up, how long `serve` waits for a database server that does not answer yet, trying again with a growing pause (each try logged at WARN), before it exits naming this setting",
         VALUE,
     ),
     setting(
@@ -432,15 +444,11 @@ pub enum ConfigError {
     #[error("config file {path}: {reason}")]
     File { path: PathBuf, reason: String },
     #[error(
-        "no {path} (the working directory has no config/ directory?): set APP_CONFIG_DIR to the directory holding default.toml and the profile files"
+        "APP_CONFIG_DIR names {path}, which is not a directory: unset it to run on the compiled-in settings (and ./config when present), or name the directory whose TOML files override them"
     )]
-    NoDefaults { path: PathBuf },
-    #[error("APP_PROFILE `{profile}` is not a known profile: the profiles are the files in {dir}: {}", known.join(", "))]
-    UnknownProfile {
-        profile: String,
-        dir: PathBuf,
-        known: Vec<String>,
-    },
+    NoConfigDir { path: PathBuf },
+    #[error("APP_PROFILE `{profile}` is not a known profile: the profiles are {} (compiled in, and the files of the config directory)", known.join(", "))]
+    UnknownProfile { profile: String, known: Vec<String> },
 }
 
 /// Everything wrong with the configuration, so one restart finds it all.
@@ -483,6 +491,8 @@ pub struct Settings {
     pub database_callback_connections: u32,
     /// How long a request waits for a database connection before it is answered 503.
     pub database_acquire_timeout: Duration,
+    /// How long start-up waits for a database server that does not answer yet.
+    pub database_startup_wait: Duration,
     pub listen_addr: SocketAddr,
     /// Where `/metrics` is served unauthenticated; `None`: on `listen_addr`, behind a token.
     pub metrics_addr: Option<SocketAddr>,
@@ -498,6 +508,8 @@ pub struct Settings {
     pub console_session_idle: Duration,
     /// How long an `Idempotency-Key` and its stored answer are kept.
     pub idempotency_ttl: Duration,
+    /// Storefront API requests served at once; past it they are refused (`admission.rs`).
+    pub api_max_concurrency: usize,
     pub callbacks: CallbackSettings,
     pub carat: CaratSettings,
     pub cards: CardSettings,
@@ -588,15 +600,36 @@ pub struct SandboxSettings {
 }
 
 impl Settings {
-    /// Loads from `APP_CONFIG_DIR` (default `config`) and the process environment.
+    /// Loads the compiled-in files, overridden by `APP_CONFIG_DIR`'s (which must then exist)
+    /// or, when it is unset, by `./config`'s if there is one, then by the process environment.
     pub fn load() -> Result<Self, ConfigErrors> {
-        let dir = std::env::var("APP_CONFIG_DIR").unwrap_or_else(|_| "config".to_owned());
-        Self::load_from(Path::new(&dir), |name| std::env::var(name).ok())
+        let env = |name: &str| std::env::var(name).ok();
+        // Empty counts as unset, as for every setting.
+        match std::env::var_os("APP_CONFIG_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => Self::load_from(Path::new(&dir), env),
+            None => {
+                let dir = Path::new(DEFAULT_CONFIG_DIR);
+                Self::load_layered(dir.is_dir().then_some(dir), env)
+            }
+        }
     }
 
-    /// Loads from `dir`, with `env` standing for the environment (tests pass their own).
+    /// Loads with `dir`'s files over the compiled-in ones, `env` standing for the environment
+    /// (tests pass their own). A `dir` that is not a directory is an error: it was named.
     pub fn load_from(
         dir: &Path,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigErrors> {
+        if !dir.is_dir() {
+            let path = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
+            return Err(ConfigError::NoConfigDir { path }.into());
+        }
+        Self::load_layered(Some(dir), env)
+    }
+
+    /// The compiled-in files alone (no directory) or overridden by `dir`'s, then `env`.
+    pub fn load_layered(
+        dir: Option<&Path>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigErrors> {
         let profile = env("APP_PROFILE").unwrap_or_else(|| LOCAL_PROFILE.to_owned());
@@ -621,6 +654,7 @@ impl Settings {
                 database_max_connections: database.max_connections,
                 database_callback_connections: database.callback_connections,
                 database_acquire_timeout: database.acquire_timeout,
+                database_startup_wait: database.startup_wait,
                 listen_addr: server.listen_addr,
                 metrics_addr: server.metrics_addr,
                 tls: server.tls,
@@ -629,6 +663,9 @@ impl Settings {
                 api_readonly_tokens: api.readonly_tokens,
                 console_session_idle: api.console_session_idle,
                 idempotency_ttl: api.idempotency_ttl,
+                api_max_concurrency: api.max_concurrency.unwrap_or(
+                    database.max_connections as usize * crate::admission::REQUESTS_PER_CONNECTION,
+                ),
                 callbacks: callbacks?,
                 carat: carat?,
                 cards: cards?,
@@ -652,6 +689,7 @@ struct DatabaseSettings {
     max_connections: u32,
     callback_connections: u32,
     acquire_timeout: Duration,
+    startup_wait: Duration,
 }
 
 /// Where and how the service listens.
@@ -669,6 +707,8 @@ struct ApiSettings {
     /// The operator console signs in with the same tokens.
     console_session_idle: Duration,
     idempotency_ttl: Duration,
+    /// `None`: derived from the pool size.
+    max_concurrency: Option<usize>,
 }
 
 /// `CONSOLE_SESSION_IDLE` when unset.
@@ -676,32 +716,34 @@ pub const DEFAULT_CONSOLE_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// Each group reads all its settings (recording every error) before it gives up on one.
 impl Values {
-    /// `default.toml`, then the profile's file, then the environment. Fails at once when
-    /// there is no `default.toml` or no such profile: nothing else can be read then.
+    /// `default.toml`, then the profile's file, each compiled in and then `dir`'s when it has
+    /// one, key by key; then the environment. Fails at once when the profile is unknown.
     fn layered(
-        dir: &Path,
+        dir: Option<&Path>,
         profile: &str,
         env: &impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigErrors> {
-        let defaults = dir.join("default.toml");
-        if !defaults.is_file() {
-            return Err(ConfigError::NoDefaults {
-                path: std::path::absolute(&defaults).unwrap_or(defaults),
-            }
-            .into());
-        }
         let known = known_profiles(dir);
         if !known.iter().any(|k| k == profile) {
-            return Err(ConfigError::UnknownProfile {
-                profile: profile.to_owned(),
-                dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned()),
-                known,
-            }
-            .into());
+            let profile = profile.to_owned();
+            return Err(ConfigError::UnknownProfile { profile, known }.into());
         }
         let mut v = Values::default();
-        v.read_file(&defaults);
-        v.read_file(&dir.join(format!("{profile}.toml")));
+        for (name, compiled_in) in [
+            ("default", Some(DEFAULT_TOML)),
+            (profile, embedded(profile)),
+        ] {
+            let file = format!("{name}.toml");
+            if let Some(text) = compiled_in {
+                v.read_text(
+                    &Path::new(DEFAULT_CONFIG_DIR).join(&file),
+                    Ok(text.to_owned()),
+                );
+            }
+            if let Some(path) = dir.map(|d| d.join(&file)).filter(|p| p.is_file()) {
+                v.read_file(&path);
+            }
+        }
         for s in SETTINGS
             .iter()
             .filter(|s| s.kind != SettingKind::Environment)
@@ -730,11 +772,13 @@ impl Values {
         let max_connections = self.required("database_max_connections", parse_positive);
         let callback_connections = self.required("database_callback_connections", parse_positive);
         let acquire_timeout = self.required("database_acquire_timeout_ms", parse_millis);
+        let startup_wait = self.required("database_startup_wait_secs", parse_secs);
         Some(DatabaseSettings {
             url: url?,
             max_connections: max_connections?,
             callback_connections: callback_connections?,
             acquire_timeout: acquire_timeout?,
+            startup_wait: startup_wait?,
         })
     }
 
@@ -809,11 +853,13 @@ impl Values {
         let idempotency_ttl = self.required("idempotency_ttl_hours", |s| {
             parse_positive(s).map(|h: u64| Duration::from_secs(h * 3600))
         });
+        let max_concurrency = self.optional("api_max_concurrency", parse_positive);
         Some(ApiSettings {
             tokens: tokens?,
             readonly_tokens: readonly_tokens?.unwrap_or_default(),
             console_session_idle: console_session_idle?.unwrap_or(DEFAULT_CONSOLE_SESSION_IDLE),
             idempotency_ttl: idempotency_ttl?,
+            max_concurrency: max_concurrency?,
         })
     }
 
@@ -990,9 +1036,28 @@ impl Settings {
     }
 }
 
-/// The profiles: the `.toml` files in `dir` besides `default.toml`, sorted.
-fn known_profiles(dir: &Path) -> Vec<String> {
-    let mut known: Vec<String> = std::fs::read_dir(dir)
+/// Where the files that override the compiled-in ones are looked for, unless `APP_CONFIG_DIR`.
+const DEFAULT_CONFIG_DIR: &str = "config";
+
+/// The repository's files, compiled in: a bare binary runs on them and the environment alone.
+const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+const PROFILE_TOMLS: &[(&str, &str)] = &[
+    (LOCAL_PROFILE, include_str!("../config/local.toml")),
+    ("production", include_str!("../config/production.toml")),
+];
+
+fn embedded(profile: &str) -> Option<&'static str> {
+    PROFILE_TOMLS
+        .iter()
+        .find(|(name, _)| *name == profile)
+        .map(|(_, text)| *text)
+}
+
+/// The profiles: the compiled-in ones and the `.toml` files in `dir` besides `default.toml`,
+/// sorted.
+fn known_profiles(dir: Option<&Path>) -> Vec<String> {
+    let on_disk = dir
+        .and_then(|d| std::fs::read_dir(d).ok())
         .into_iter()
         .flatten()
         .flatten()
@@ -1000,9 +1065,14 @@ fn known_profiles(dir: &Path) -> Vec<String> {
             let name = entry.file_name().into_string().ok()?;
             let stem = name.strip_suffix(".toml")?;
             (stem != "default").then(|| stem.to_owned())
-        })
+        });
+    let mut known: Vec<String> = PROFILE_TOMLS
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .chain(on_disk)
         .collect();
     known.sort();
+    known.dedup();
     known
 }
 
@@ -1015,13 +1085,19 @@ struct Values {
 
 impl Values {
     fn read_file(&mut self, path: &Path) {
+        let text = std::fs::read_to_string(path);
+        self.read_text(path, text);
+    }
+
+    /// `path` names the text in errors (a compiled-in file by its repository path).
+    fn read_text(&mut self, path: &Path, text: std::io::Result<String>) {
         let mut file_error = |reason: String| {
             self.errors.push(ConfigError::File {
                 path: path.to_owned(),
                 reason,
             })
         };
-        let table: toml::Table = match std::fs::read_to_string(path) {
+        let table: toml::Table = match text {
             Ok(text) => match text.parse() {
                 Ok(table) => table,
                 Err(e) => {
@@ -1503,15 +1579,41 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_config_directory_names_app_config_dir_and_where_it_looked() {
+    fn a_named_config_directory_that_is_not_there_names_app_config_dir_and_the_path() {
         let dir = Path::new("/nonexistent-carat-merchant/config");
         let err = Settings::load_from(dir, |_| None).unwrap_err();
         let text = err.to_string();
         assert!(text.contains("APP_CONFIG_DIR"), "{text}");
         assert!(
-            text.contains("/nonexistent-carat-merchant/config/default.toml"),
+            text.contains("/nonexistent-carat-merchant/config"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_compiled_in_files_are_the_repositorys_and_a_directory_overrides_them_key_by_key() {
+        let env = |name: &str| (name == "APP_PROFILE").then(|| "production".to_owned());
+        let bare = Settings::load_layered(None, |_| None).unwrap();
+        let from_repo = load(&[]).unwrap();
+        assert_eq!(bare.profile, "local");
+        assert_eq!(bare.listen_addr, from_repo.listen_addr);
+        assert_eq!(bare.carat.merchant_id, from_repo.carat.merchant_id);
+        let err = Settings::load_layered(None, env).unwrap_err().to_string();
+        assert!(err.contains("setting API_TOKENS is missing"), "{err}");
+
+        let dir = std::env::temp_dir().join(format!("carat-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("local.toml"), "reconcile_interval_ms = 4321\n").unwrap();
+        std::fs::write(dir.join("staging.toml"), "").unwrap();
+        let s = Settings::load_from(&dir, |_| None);
+        let known = Settings::load_from(&dir, |n| (n == "APP_PROFILE").then(|| "qa".into()));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let s = s.unwrap();
+        assert_eq!(s.reconcile.interval, Duration::from_millis(4321));
+        // Everything else still comes from the compiled-in local profile.
+        assert_eq!(s.carat.merchant_id, from_repo.carat.merchant_id);
+        let known = known.unwrap_err().to_string();
+        assert!(known.contains("local, production, staging"), "{known}");
     }
 
     #[test]

@@ -121,9 +121,136 @@ async fn ready(State(state): State<HealthState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
+/// `carat-merchant health`, the container's HEALTHCHECK: what to GET and with which client.
+/// It reads the environment only (`LISTEN_ADDR`, `TLS_CERT_PATH`), never the secrets.
+pub mod probe {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+    use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+    use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
+
+    /// The probe's URL: the listen address (a wildcard reached on loopback), over HTTPS when
+    /// the service serves TLS itself.
+    pub fn url(listen_addr: &str, tls: bool, live: bool) -> String {
+        let addr = listen_addr
+            .parse::<std::net::SocketAddr>()
+            .map(crate::startup::reachable)
+            .map_or_else(|_| listen_addr.to_owned(), |a| a.to_string());
+        let scheme = if tls { "https" } else { "http" };
+        let path = if live {
+            "/health/live"
+        } else {
+            "/health/ready"
+        };
+        format!("{scheme}://{addr}{path}")
+    }
+
+    /// A client for the probe. With `cert_path` (TLS_CERT_PATH), it accepts exactly the leaf
+    /// certificate that file holds, under any name: the probe dials an address (loopback),
+    /// which a real certificate does not name, and a CA bundle to trust may not exist.
+    pub fn client(cert_path: Option<&Path>) -> Result<reqwest::Client, String> {
+        let builder = reqwest::Client::builder().timeout(Duration::from_secs(3));
+        let Some(path) = cert_path else {
+            return builder.build().map_err(|e| e.to_string());
+        };
+        let leaf = CertificateDer::pem_file_iter(path)
+            .map_err(|e| format!("TLS_CERT_PATH {}: cannot read: {e}", path.display()))?
+            .next()
+            .ok_or_else(|| format!("TLS_CERT_PATH {}: holds no certificate", path.display()))?
+            .map_err(|e| format!("TLS_CERT_PATH {}: not PEM: {e}", path.display()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = Arc::new(ExactlyThisCertificate {
+            leaf,
+            provider: provider.clone(),
+        });
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        builder
+            .tls_backend_preconfigured(config)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+
+    /// Pins the configured certificate: the server must present it, and prove it holds its
+    /// key (the handshake's signature is verified as usual).
+    #[derive(Debug)]
+    struct ExactlyThisCertificate {
+        leaf: CertificateDer<'static>,
+        provider: Arc<CryptoProvider>,
+    }
+
+    impl ServerCertVerifier for ExactlyThisCertificate {
+        fn verify_server_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            _intermediates: &[CertificateDer<'_>],
+            _server_name: &ServerName<'_>,
+            _ocsp_response: &[u8],
+            _now: UnixTime,
+        ) -> Result<ServerCertVerified, rustls::Error> {
+            if end_entity.as_ref() == self.leaf.as_ref() {
+                Ok(ServerCertVerified::assertion())
+            } else {
+                Err(CertificateError::ApplicationVerificationFailure.into())
+            }
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algorithms = &self.provider.signature_verification_algorithms;
+            verify_tls12_signature(message, cert, dss, algorithms)
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, rustls::Error> {
+            let algorithms = &self.provider.signature_verification_algorithms;
+            verify_tls13_signature(message, cert, dss, algorithms)
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_probe_dials_loopback_for_a_wildcard_and_https_with_tls() {
+        assert_eq!(
+            probe::url("0.0.0.0:8080", false, false),
+            "http://127.0.0.1:8080/health/ready"
+        );
+        assert_eq!(
+            probe::url("[::]:8443", true, true),
+            "https://[::1]:8443/health/live"
+        );
+        assert_eq!(
+            probe::url("10.0.0.5:8080", true, false),
+            "https://10.0.0.5:8080/health/ready"
+        );
+    }
 
     #[test]
     fn every_embedded_migration_must_have_succeeded() {

@@ -2,6 +2,7 @@
 //! holds the doors (the storefront API, Carat's callbacks, health, metrics) and the wiring;
 //! what they do is the use-case layer's (`carat_core`).
 
+pub mod admission;
 pub mod api;
 pub mod callbacks;
 pub mod config;

@@ -11,7 +11,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::serve::ListenerExt;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::TraceLayer;
 use url::Url;
 
 use crate::api::{self, AppState};
@@ -20,8 +20,9 @@ use crate::config::Settings;
 use crate::console::{self, ConsoleState};
 use crate::health::{self, HealthState};
 use crate::request_id::{self, X_REQUEST_ID};
+use crate::telemetry::{AccessLog, FailureLog};
 use crate::tls::{self, ReloadingCert, TlsListener};
-use crate::{fallback, metrics};
+use crate::{admission, fallback, metrics};
 use carat_core::callbacks::CallbackService;
 use carat_core::carat::{CaratClient, CaratClientConfig};
 use carat_core::cards::CardService;
@@ -94,17 +95,13 @@ impl Application {
         let console = console_router(&settings, &pool, &recharges, &metrics, &reconciler, &tls);
         let mut router = Router::new()
             .merge(console)
-            .merge(api::router(AppState {
+            .merge(api_router(
+                &settings,
                 recharges,
                 cards,
-                callbacks: callbacks.clone(),
-                idempotency: idempotency.clone(),
-                api_tokens: settings.api_tokens.clone(),
-                api_readonly_tokens: settings.api_readonly_tokens.clone(),
-                fingerprint_key: api::idempotency::FingerprintKey::derive(
-                    &settings.carat.merchant_key,
-                ),
-            }))
+                &callbacks,
+                &idempotency,
+            ))
             .merge(callbacks::router(CallbackState { callbacks }, guard))
             .merge(health::router(HealthState {
                 pool: pool.clone(),
@@ -203,6 +200,26 @@ impl Application {
     }
 }
 
+/// The storefront API (`/api/v1`): only it is admitted `API_MAX_CONCURRENCY` at a time.
+fn api_router(
+    settings: &Settings,
+    recharges: RechargeService,
+    cards: CardService,
+    callbacks: &CallbackService,
+    idempotency: &Idempotency,
+) -> Router {
+    let state = AppState {
+        recharges,
+        cards,
+        callbacks: callbacks.clone(),
+        idempotency: idempotency.clone(),
+        api_tokens: settings.api_tokens.clone(),
+        api_readonly_tokens: settings.api_readonly_tokens.clone(),
+        fingerprint_key: api::idempotency::FingerprintKey::derive(&settings.carat.merchant_key),
+    };
+    admission::limit(api::router(state), settings.api_max_concurrency)
+}
+
 /// The operator console under `/console`: its sessions and reads on the pool, its actions
 /// through the same recharge use cases as the API.
 fn console_router(
@@ -227,16 +244,19 @@ fn console_router(
     })
 }
 
-/// The pool, and the authenticity POST's own lane of connections beside it.
+/// The pool, and the authenticity POST's own lane of connections beside it; a database server
+/// that does not answer yet is waited for up to `DATABASE_STARTUP_WAIT_SECS`.
 async fn database(settings: &Settings) -> anyhow::Result<(PgPool, Arc<store::lane::Lane>)> {
-    let pool = store::connect_and_migrate(
+    let (pool, circuit) = store::db::open_waiting(
         &settings.database_url,
         settings.database_max_connections,
         settings.database_acquire_timeout,
+        settings.database_startup_wait,
     )
     .await?;
     let lane = Arc::new(store::lane::Lane::new(
         &pool,
+        circuit,
         settings.database_callback_connections,
         settings.database_acquire_timeout,
     ));
@@ -537,18 +557,20 @@ pub fn reconciler(settings: &Settings, recharges: RechargeService) -> Reconciler
 
 /// One span per request, with its `X-Request-Id` (set by [`request_id::set_and_echo`], outside
 /// this layer), carrying the recharge id and NIT once a handler knows them. The query string is
-/// left out: Carat's query call carries the merchant key there.
+/// left out: Carat's query call carries the merchant key there. Its access line has
+/// `latency_ms` as a number and a level by who is at fault ([`AccessLog`]).
 pub fn trace_layer() -> TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
     impl Fn(&Request) -> tracing::Span + Clone,
     tower_http::trace::DefaultOnRequest,
-    DefaultOnResponse,
+    AccessLog,
+    tower_http::trace::DefaultOnBodyChunk,
+    tower_http::trace::DefaultOnEos,
+    FailureLog,
 > {
-    let layer = TraceLayer::new_for_http().on_response(
-        DefaultOnResponse::new()
-            .level(tracing::Level::INFO)
-            .latency_unit(tower_http::LatencyUnit::Millis),
-    );
+    let layer = TraceLayer::new_for_http()
+        .on_response(AccessLog)
+        .on_failure(FailureLog);
     layer.make_span_with(|req: &Request| {
         let route = req
             .extensions()

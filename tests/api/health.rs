@@ -144,3 +144,27 @@ async fn ready_follows_the_reconcilers_heartbeat() {
     lock.rollback().await.unwrap();
     ready_until(&app, Duration::from_secs(10), |s, _| s == StatusCode::OK).await;
 }
+
+/// `carat-merchant health`, the image's HEALTHCHECK, as a process with only `LISTEN_ADDR`.
+async fn health_command(listen_addr: &str, args: &'static str) -> Option<i32> {
+    let env = [("LISTEN_ADDR", listen_addr.to_owned())]
+        .into_iter()
+        .collect();
+    crate::process::run(args, env).await.status.code()
+}
+
+#[tokio::test]
+async fn the_health_command_exits_0_on_ready_and_1_when_nothing_answers() {
+    let app = spawn_app().await;
+    let port = app.address.rsplit(':').next().unwrap();
+    // A wildcard address, as in the image, is probed on loopback.
+    assert_eq!(
+        health_command(&format!("0.0.0.0:{port}"), "health").await,
+        Some(0)
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    assert_eq!(health_command(&closed.to_string(), "health").await, Some(1));
+}

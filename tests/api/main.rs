@@ -1,5 +1,6 @@
 //! End-to-end tests: the service over HTTP, real PostgreSQL, the sandbox playing Carat.
 
+mod admission;
 mod answers;
 mod authenticity;
 mod card_secrecy;
@@ -10,6 +11,7 @@ mod cluster;
 mod console_backend;
 mod crash;
 mod database;
+mod database_faults;
 mod edges;
 mod faults;
 mod flow;
@@ -18,6 +20,7 @@ mod helpers;
 mod idempotency;
 mod inbox;
 mod invoice;
+mod logs;
 mod metrics;
 mod migrations;
 mod openapi;
@@ -37,6 +40,7 @@ mod security;
 mod server_timing;
 mod signature;
 mod startup_config;
+mod startup_wait;
 mod status_notifications;
 mod stored_card_payments;
 mod tls;

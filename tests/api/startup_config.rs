@@ -1,9 +1,13 @@
 //! Start-up with a bad configuration, as an operator meets it: the real binary's exit code and
-//! what it prints on stderr.
+//! what it prints on stderr. A bare copy of the binary, with no config/ beside it, starts on the
+//! compiled-in files and the environment; a config/ beside it overrides them.
 
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use carat_merchant::config::SETTINGS;
 use reqwest::StatusCode;
@@ -183,19 +187,112 @@ fn an_unreachable_database_is_named_once_without_its_url() {
 }
 
 #[test]
-fn outside_the_repository_the_message_names_app_config_dir_and_where_it_looked() {
+fn an_app_config_dir_that_is_not_there_stops_start_up_naming_it() {
     let dir = std::env::temp_dir().join(format!("carat-merchant-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir(&dir).unwrap();
-    let run = run_in(&dir, &["serve"], &[]);
-    std::fs::remove_dir(&dir).unwrap();
+    let run = run_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["serve"],
+        &[("APP_CONFIG_DIR", dir.to_str().unwrap())],
+    );
     assert_eq!(run.code, Some(2), "{}", run.stderr);
-    assert!(run.stderr.contains("APP_CONFIG_DIR"), "{}", run.stderr);
-    let looked = dir.join("config").join("default.toml");
     assert!(
-        run.stderr.contains(looked.to_str().unwrap()),
+        run.stderr
+            .contains(&format!("APP_CONFIG_DIR names {}", dir.display())),
         "{}",
         run.stderr
     );
+}
+
+/// A directory holding a copy of the binary and nothing else; removed with the test.
+struct BareDir(PathBuf);
+
+impl BareDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("carat-bare-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(BINARY, dir.join("carat-merchant")).unwrap();
+        Self(dir)
+    }
+
+    /// Starts the copy in its directory with only `env` (and `PATH`), and waits for its ready
+    /// line (JSON: the production profile's log format): the process and its address.
+    fn serve(&self, env: &BTreeMap<&'static str, String>) -> (KillOnDrop, String) {
+        let mut child = Command::new(self.0.join("carat-merchant"))
+            .arg("serve")
+            .current_dir(&self.0)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if entry["message"] == "carat-merchant ready" {
+                    let _ = sender.send(entry["local_addr"].as_str().unwrap().to_owned());
+                }
+            }
+        });
+        let child = KillOnDrop(child);
+        let address = ready
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the bare binary is ready within 30 s");
+        (child, address)
+    }
+}
+
+impl Drop for BareDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_bare_binary_starts_on_the_environment_alone_and_a_config_directory_beside_it_overrides()
+{
+    let app = spawn_app().await;
+    let bare = BareDir::new();
+    // The production profile from the compiled-in files, with the six settings it needs.
+    let mut env = app.env_with(&[("APP_PROFILE", "production")]);
+    env.insert("LISTEN_ADDR", "127.0.0.1:0".to_owned());
+    let (service, address) = bare.serve(&env);
+    let ready = app
+        .client
+        .get(format!("http://{address}/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    drop(service);
+
+    // config/ beside it overrides the compiled-in production.toml's listen_addr
+    // (0.0.0.0:8080) with a port of the test's, LISTEN_ADDR being unset.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::create_dir(bare.0.join("config")).unwrap();
+    let overriding = format!("listen_addr = \"127.0.0.1:{port}\"\n");
+    std::fs::write(bare.0.join("config/production.toml"), overriding).unwrap();
+    env.remove("LISTEN_ADDR");
+    let (_service, address) = bare.serve(&env);
+    assert_eq!(address, format!("127.0.0.1:{port}"));
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The service serving HTTPS itself (TLS_CERT_PATH / TLS_KEY_PATH) with certificates made here
 //! (`rcgen`): Carat's callback committed over TLS, an untrusting client refused, and the pair
 //! replaced while serving (the reload hook, the file watcher, SIGHUP to the real binary): new
-//! handshakes see the new certificate, a connection opened before keeps working.
+//! handshakes see the new certificate, a connection opened before keeps working. The
+//! container's probe (`carat-merchant health`) over TLS, pinning the configured certificate.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use reqwest::StatusCode;
 use tokio::net::TcpListener;
 
 use crate::helpers::{Options, TestApp, spawn_app_with};
-use crate::process::ServiceProcess;
+use crate::process::{self, ServiceProcess};
 
 const SEED_NIT: &str = "e009886843920c5173104557c9f6cd66b1481557fb3f4d88daca072eb8a50c97";
 /// The seed's (002) authenticity POST.
@@ -306,4 +307,41 @@ async fn sighup_and_a_file_change_reload_the_real_binarys_certificate() {
     service.signal("-TERM");
     let status = service.exit_status(Duration::from_secs(10)).await;
     assert!(status.success(), "{status}");
+}
+
+/// `carat-merchant health` (the image's HEALTHCHECK) with only `env`: its exit code and stdout.
+async fn health_probe(env: &[(&'static str, String)]) -> (Option<i32>, String) {
+    let output = process::run("health", env.iter().cloned().collect()).await;
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn the_health_probe_speaks_tls_when_the_service_does_and_pins_its_certificate() {
+    let app = spawn_app_with(seed_merchant()).await;
+    let certs = CertDir::new();
+    certs.install(&make_pki("carat test CA probe"));
+    let (base, _reload) = spawn_tls_instance(&app, &certs).await;
+    // As the image runs it: a wildcard LISTEN_ADDR is probed on loopback, where no name of the
+    // certificate applies.
+    let port = base.rsplit(':').next().unwrap().to_owned();
+    let listen = ("LISTEN_ADDR", format!("0.0.0.0:{port}"));
+    let [cert, _] = certs.env();
+
+    let (code, stdout) = health_probe(&[listen.clone(), cert.clone()]).await;
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.starts_with("200 OK"), "{stdout}");
+
+    // Without TLS_CERT_PATH it speaks plain HTTP to a TLS port, and fails (the former probe).
+    let (code, _) = health_probe(std::slice::from_ref(&listen)).await;
+    assert_eq!(code, Some(1));
+
+    // Another certificate, even one for the same names: refused.
+    let other = CertDir::new();
+    other.install(&make_pki("carat test CA elsewhere"));
+    let [other_cert, _] = other.env();
+    let (code, _) = health_probe(&[listen, other_cert]).await;
+    assert_eq!(code, Some(1));
 }
