@@ -35,26 +35,11 @@ fn is_sane(id: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use axum::Router;
     use axum::routing::get;
 
     use super::*;
-
-    /// The log lines written while the test runs.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::captured::Captured;
 
     /// GETs `/` with `headers` over a plain connection; answers the response's request id.
     async fn request_id_of(addr: std::net::SocketAddr, headers: &str) -> String {
@@ -99,7 +84,7 @@ mod tests {
         let made = request_id_of(addr, "").await;
         assert!(uuid::Uuid::parse_str(&made).is_ok(), "{made}");
 
-        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logs = captured.text();
         let ids: Vec<String> = logs
             .lines()
             .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())

@@ -188,7 +188,6 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
     use axum::http::Response;
@@ -196,20 +195,8 @@ mod tests {
     use tracing_subscriber::EnvFilter;
 
     use super::*;
+    use crate::telemetry::captured::Captured;
     use crate::telemetry::{AccessLog, subscriber};
-
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// What a request's span logs when the path and then the loaded recharge record its id,
     /// and a warning inside it names the recharge too.
@@ -243,7 +230,7 @@ mod tests {
                 &span,
             );
         });
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         text.lines().map(str::to_owned).collect()
     }
 

@@ -5,6 +5,8 @@
 //! the lines, each field once.
 
 mod access;
+#[cfg(test)]
+pub(crate) mod captured;
 mod lines;
 
 use std::io::IsTerminal;

@@ -121,6 +121,16 @@ fn assert_unavailable(answers: &[Answer]) {
     }
 }
 
+/// The service on `cluster`, with the long acquire timeout a fast 503 must not wait for.
+async fn app_on(cluster: &Cluster) -> TestApp {
+    spawn_app_with(Options {
+        database_server: Some(cluster.server_url()),
+        acquire_timeout: ACQUIRE_TIMEOUT,
+        ..Options::default()
+    })
+    .await
+}
+
 async fn recharge_count(app: &TestApp) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM recharges")
         .fetch_one(&app.pool)
@@ -131,12 +141,7 @@ async fn recharge_count(app: &TestApp) -> i64 {
 #[tokio::test]
 async fn a_stopped_server_is_answered_503_at_once_and_recovery_needs_no_restart() {
     let cluster = Cluster::start_new();
-    let app = spawn_app_with(Options {
-        database_server: Some(cluster.server_url()),
-        acquire_timeout: ACQUIRE_TIMEOUT,
-        ..Options::default()
-    })
-    .await;
+    let app = app_on(&cluster).await;
     let recharge = app.create_recharge().await;
     let pending = pending_creates(&app, 1).await;
 
@@ -308,12 +313,7 @@ async fn service_backends(cluster: &Cluster, database: &str) -> Vec<i32> {
 #[tokio::test]
 async fn a_read_only_database_is_an_outage_and_recovery_needs_no_restart() {
     let cluster = Cluster::start_new();
-    let app = spawn_app_with(Options {
-        database_server: Some(cluster.server_url()),
-        acquire_timeout: ACQUIRE_TIMEOUT,
-        ..Options::default()
-    })
-    .await;
+    let app = app_on(&cluster).await;
     let recharge = app.create_recharge().await;
     let pending = pending_creates(&app, 2).await;
     // The lane holds a connection too.

@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,14 +32,7 @@ impl Binary {
             ("LOG_FORMAT", format),
             ("LOG_FILTER", "info,carat_merchant=debug,sqlx=warn"),
         ]);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_carat-merchant"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env(
-                "APP_CONFIG_DIR",
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
-            )
+        let mut child = crate::process::binary("serve")
             .envs(env.iter().map(|(k, v)| (*k, v)))
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .stdout(Stdio::piped())

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 const BINARY: &str = env!("CARGO_BIN_EXE_carat-merchant");
 
-fn command(env: &BTreeMap<&'static str, String>, subcommand: &str) -> Command {
+/// The binary with `subcommand`, an environment of its own (only `PATH` is kept, so nothing of
+/// the developer's shell leaks in) and the repository's `config/`.
+pub fn binary(subcommand: &str) -> Command {
     let mut command = Command::new(BINARY);
     command
         .arg(subcommand)
@@ -19,7 +21,13 @@ fn command(env: &BTreeMap<&'static str, String>, subcommand: &str) -> Command {
         .env(
             "APP_CONFIG_DIR",
             Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
-        )
+        );
+    command
+}
+
+fn command(env: &BTreeMap<&'static str, String>, subcommand: &str) -> Command {
+    let mut command = binary(subcommand);
+    command
         .env("LOG_FORMAT", "json")
         .env("LOG_FILTER", "info,sqlx=warn")
         // A test may ask for another filter (the secrets test logs everything).

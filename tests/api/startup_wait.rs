@@ -5,8 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
@@ -28,14 +27,7 @@ struct Serve {
 
 impl Serve {
     fn spawn(env: &[(&str, String)]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_carat-merchant"))
-            .arg("serve")
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env(
-                "APP_CONFIG_DIR",
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("config"),
-            )
+        let mut child = crate::process::binary("serve")
             .env("LOG_FORMAT", "json")
             .env("LOG_FILTER", "info,sqlx=warn")
             .env("LISTEN_ADDR", "127.0.0.1:0")
@@ -125,10 +117,23 @@ async fn serve_waits_for_a_database_server_that_is_not_up_yet() {
     let address = ready["local_addr"].as_str().unwrap();
     // The one TLS stack, as every test client has it.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let response = reqwest::get(format!("http://{address}/health/ready"))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
+    // Ready also waits for the reconciler's first pass, which may come a moment after the
+    // listener: asked until it answers 200, within the same bound.
+    let deadline = Instant::now() + wait;
+    loop {
+        let response = reqwest::get(format!("http://{address}/health/ready"))
+            .await
+            .unwrap();
+        if response.status() == StatusCode::OK {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}",
+            response.text().await.unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Each try once, at WARN, numbered.
     let tries: Vec<&Value> = service.with(RETRY).collect();
     for (i, entry) in tries.iter().enumerate() {
