@@ -18,7 +18,7 @@ pub(super) fn of_failed_step(
     step: RechargeStatus,
 ) -> Option<CaratProblem> {
     let end = recharge.status;
-    if !matches!(end, RechargeStatus::Failed | RechargeStatus::Expired) {
+    if !ended_in_failure(end) {
         return None;
     }
     let (from, http_status) = ending(events, end)?;
@@ -31,6 +31,12 @@ pub(super) fn of_failed_step(
             http_status,
         )
     })
+}
+
+/// Whether a recharge in `status` may owe a step its failure as the answer: only then is its
+/// history worth reading (see [`of_failed_step`]).
+pub(super) fn ended_in_failure(status: RechargeStatus) -> bool {
+    matches!(status, RechargeStatus::Failed | RechargeStatus::Expired)
 }
 
 /// The state the recharge left to reach `end`, and the HTTP status of the call whose answer

@@ -141,6 +141,10 @@ impl RechargeService {
         recharge: &Recharge,
         step: RechargeStatus,
     ) -> Result<Option<FlowError>, FlowError> {
+        // A step that succeeded (most of them) owes nothing: its history is not read.
+        if !answer::ended_in_failure(recharge.status) {
+            return Ok(None);
+        }
         let events = store::recharges::events(&self.pool, recharge.id).await?;
         Ok(answer::of_failed_step(recharge, &events, step).map(FlowError::Carat))
     }
