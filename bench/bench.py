@@ -226,6 +226,39 @@ def settle():
     psql("CHECKPOINT")
 
 
+# --- what a top-up costs PostgreSQL ------------------------------------------------------------
+
+# A backend sends its counts to pg_stat_database when a transaction ends at least a second after
+# its last report, or after 10 s idle: read this long after the last statement, they are whole.
+STATS_FLUSH_SECONDS = 11
+
+
+def database_counts():
+    """Transactions and rows written in the bench's database so far (as reported)."""
+    row = psql("SELECT xact_commit + xact_rollback, tup_inserted, tup_updated, tup_deleted "
+               f"FROM pg_stat_database WHERE datname = '{DB}'")
+    return [int(x) for x in row.split("|")]
+
+
+def database_work_per_top_up(run, count):
+    """Transactions and rows per top-up, one top-up at a time, with the reconciler off and the
+    statistics flushed before and after. `run(n)` makes n top-ups; a few go first, so that
+    each pooled connection has prepared its statements and the catalogue cache is warm."""
+    run(3)
+    time.sleep(STATS_FLUSH_SECONDS)
+    before = database_counts()
+    run(count)
+    time.sleep(STATS_FLUSH_SECONDS)
+    after = database_counts()
+    # The first read is a transaction of its own, reported when its session ends.
+    transactions, inserted, updated, deleted = [a - b for a, b in zip(after, before)]
+    transactions -= 1
+    return {"top_ups": count, "transactions": transactions / count,
+            "rows_inserted": inserted / count, "rows_updated": updated / count,
+            "rows_deleted": deleted / count,
+            "rows_written": (inserted + updated + deleted) / count}
+
+
 # --- wrk --------------------------------------------------------------------------------------
 
 WRK_REPORT = r"""
@@ -604,10 +637,11 @@ def main():
 
     topups = topups_binary()
 
-    def top_ups(target, workers):
+    def top_ups(target, workers, count=None):
+        span = ["--count", str(count)] if count else ["--seconds", str(args.seconds)]
         out = subprocess.run(
             pinned(load_cpus, [topups, "--base", target.base, "--token", TOKEN,
-                               "--workers", str(workers), "--seconds", str(args.seconds)]),
+                               "--workers", str(workers), *span]),
             check=True, capture_output=True, text=True).stdout
         r = json.loads(out)
         r["requests"] = r["top_ups"]
@@ -649,6 +683,18 @@ def main():
         alone.stop()
         sandbox.terminate()
         sandbox.wait()
+    # What a top-up costs PostgreSQL, counted: a service of its own, with the reconciler off
+    # (its passes are transactions too), one top-up at a time.
+    log("transactions and rows per top-up (pg_stat_database)")
+    counted = Service(service_cpus, pool, service_log, args.log_filter, args.lane)
+    counted.env["RECONCILE_ENABLED"] = "false"
+    counted.start()
+    try:
+        results["database_per_top_up"] = database_work_per_top_up(
+            lambda n: top_ups(counted, 1, count=n), 30)
+    finally:
+        counted.stop()
+
     results["memory"] = {
         "peak_rss_mib": max(peak_before_top_ups, alone_peak),
         "peak_before_top_ups_mib": peak_before_top_ups,
@@ -761,12 +807,24 @@ def table(results):
         apart = name.endswith("_sandbox_apart")
         lines.append(
             f"top-ups, {t['workers']} at a time{', sandbox apart' if apart else ''}: "
-            f"{t['per_second']:.1f}/s; one (5 requests) takes {t['client_ms']['p50']:.1f} ms "
+            f"{t['per_second']:.1f}/s; one (6 requests) takes {t['client_ms']['p50']:.1f} ms "
             f"(p50) at the client: the service's own {t['service_own_ms']['p50']:.2f} ms (p50) "
             f"beyond {t['carat_wait_ms']['p50']:.1f} ms waiting on Carat; CPU per top-up: "
             f"service {t['service_cpu_ms']:.2f} ms"
             f"{'' if apart else ' (the embedded sandbox included)'}, PostgreSQL "
             f"{t['postgres_cpu_ms']:.2f} ms")
+    one = runs.get("top_ups_w1")
+    if one and "service_own_ms_by_request" in one:
+        lines.append("the service's own time per request, one top-up at a time (p50, ms): " +
+                     ", ".join(f"{name} {t['p50']:.2f}"
+                               for name, t in one["service_own_ms_by_request"].items()))
+    if "database_per_top_up" in results:
+        d = results["database_per_top_up"]
+        lines.append(
+            f"PostgreSQL per top-up (6 requests, one at a time, reconciler off, over "
+            f"{d['top_ups']}): {d['transactions']:.1f} transactions, {d['rows_written']:.1f} "
+            f"rows written ({d['rows_inserted']:.1f} inserted, {d['rows_updated']:.1f} updated, "
+            f"{d['rows_deleted']:.1f} deleted)")
     s, m = results["startup"], results["memory"]
     if len(m) == 1:
         lines.append(f"start-up to ready: {s['warm_to_ready_ms']:.0f} ms; peak RSS "

@@ -1,10 +1,13 @@
-//! Whole top-ups through the storefront API, as many workers at once as asked, for a while:
-//! create, dealers, branch data, effectuate, confirm. Run by `bench/run` against a service with
+//! Whole top-ups through the storefront API, as many workers at once as asked, for a while or
+//! for a count: create, dealers, branch data, effectuate, confirm, and the recharge read back
+//! (what a storefront shows its customer). Run by `bench/run` against a service with
 //! the embedded sandbox; prints one JSON object. Each answer's `Server-Timing` says how long the
 //! service waited on Carat and in all: the difference is the service's own time.
 //!
 //! `topups --base http://127.0.0.1:8080 --token T --workers 16 --seconds 10`
+//! `topups --base http://127.0.0.1:8080 --token T --workers 1 --count 30` (exactly 30)
 
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -14,6 +17,8 @@ struct Args {
     token: String,
     workers: usize,
     seconds: f64,
+    /// Exactly this many top-ups, however long they take (`--count`), instead of `seconds`.
+    count: Option<usize>,
 }
 
 fn args() -> Result<Args, String> {
@@ -22,6 +27,7 @@ fn args() -> Result<Args, String> {
         token: "local-dev-token".into(),
         workers: 16,
         seconds: 10.0,
+        count: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -31,6 +37,7 @@ fn args() -> Result<Args, String> {
             "--token" => args.token = value,
             "--workers" => args.workers = value.parse().map_err(|e| format!("{flag}: {e}"))?,
             "--seconds" => args.seconds = value.parse().map_err(|e| format!("{flag}: {e}"))?,
+            "--count" => args.count = Some(value.parse().map_err(|e| format!("{flag}: {e}"))?),
             // `cargo bench` passes this to every bench target.
             "--bench" => {}
             other => return Err(format!("unknown flag {other}")),
@@ -45,7 +52,19 @@ struct TopUp {
     client_ms: f64,
     total_ms: f64,
     carat_ms: f64,
+    /// The service's own time in each request, in the order of [`REQUESTS`].
+    own_ms: Vec<f64>,
 }
+
+/// A top-up's requests, as the report names them.
+const REQUESTS: [&str; 6] = [
+    "create",
+    "dealers",
+    "branches",
+    "effectuate",
+    "confirm",
+    "get",
+];
 
 /// `Server-Timing`'s `carat` and `total`, in milliseconds.
 fn server_timing(response: &reqwest::Response) -> Result<(f64, f64), String> {
@@ -88,6 +107,7 @@ impl Client {
         let (carat, total) = server_timing(&response)?;
         top_up.carat_ms += carat;
         top_up.total_ms += total;
+        top_up.own_ms.push(total - carat);
         let status = response.status().as_u16();
         let body: Value = response.json().await.map_err(|e| e.to_string())?;
         if status != expect {
@@ -102,6 +122,7 @@ impl Client {
             client_ms: 0.0,
             total_ms: 0.0,
             carat_ms: 0.0,
+            own_ms: Vec::with_capacity(REQUESTS.len()),
         };
         let url = |path: &str| format!("{}/api/v1/recharges{path}", self.base);
         let created = self
@@ -145,6 +166,12 @@ impl Client {
         if confirmed["status"] != "confirmed" {
             return Err(format!("not confirmed: {confirmed}"));
         }
+        let shown = self
+            .call(&mut t, self.http.get(url(&format!("/{id}"))), 200)
+            .await?;
+        if shown["status"] != "confirmed" || shown["events"].as_array().is_none_or(Vec::is_empty) {
+            return Err(format!("not shown confirmed, with its events: {shown}"));
+        }
         t.client_ms = started.elapsed().as_secs_f64() * 1000.0;
         Ok(t)
     }
@@ -187,13 +214,23 @@ async fn main() {
         token: args.token,
     });
     let deadline = Instant::now() + Duration::from_secs_f64(args.seconds);
+    // With `--count`, each worker takes a number until they are all taken.
+    let left = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(
+        args.count.unwrap_or(usize::MAX),
+    ));
+    let more = move || match args.count {
+        Some(_) => left
+            .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+            .is_ok(),
+        None => Instant::now() < deadline,
+    };
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..args.workers {
-        let client = client.clone();
+        let (client, more) = (client.clone(), more.clone());
         workers.spawn(async move {
             let (mut done, mut errors) = (Vec::new(), Vec::new());
-            while Instant::now() < deadline {
+            while more() {
                 match client.top_up().await {
                     Ok(t) => done.push(t),
                     Err(e) => errors.push(e),
@@ -219,6 +256,11 @@ async fn main() {
         "server_total_ms": summary(done.iter().map(|t| t.total_ms).collect()),
         "carat_wait_ms": summary(done.iter().map(|t| t.carat_ms).collect()),
         "service_own_ms": summary(own),
+        "service_own_ms_by_request": REQUESTS
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name.to_string(), summary(done.iter().map(|t| t.own_ms[i]).collect())))
+            .collect::<serde_json::Map<_, _>>(),
         "errors": errors,
     });
     println!("{report}");
