@@ -76,6 +76,8 @@ impl Application {
         let metrics = Metrics::new();
         let recharges =
             recharge_service_with(&settings, pool.clone(), carat_base_url.clone(), &metrics)?;
+        // The catalogue cache's and the payment methods' rows, kept in memory while heard.
+        recharges.listen_for_shared_changes();
         let cards = card_service_with(&settings, pool.clone(), carat_base_url.clone(), &metrics)?;
         let reconciler = settings
             .reconcile

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::ApiError;
 use super::json::{self, ApiJson, JsonBytes};
-use super::recharge_path::{KnownRecharge, recharge_id};
+use super::recharge_path::{KnownRecharge, ListedRecharge, recharge_id};
 use super::views::{PaymentView, RechargeView};
 use carat_core::recharge::{
     BranchData, Chosen, Dealers, EffectuateRequest, InvoiceRequest, OthersEffectuateRequest,
@@ -72,7 +72,7 @@ pub async fn show(
     let (receipts, pin_receipt) = state.recharges.receipts(&recharge);
     let payment = state
         .recharges
-        .payment(recharge.id)
+        .payment(&recharge)
         .await?
         .map(PaymentView::new);
     let mut view = RechargeView::new(recharge, Some(events));
@@ -97,10 +97,14 @@ pub async fn branches(
     let id = recharge_id(&id)?;
     let query: BranchesQuery = super::query::parse(raw.as_deref())?;
     let dealer_code = required("dealer_code", query.dealer_code, DealerCode::parse)?;
-    match state.recharges.recharge_type(id).await? {
+    let opened = state.recharges.open_listed(id).await?;
+    match opened.recharge_type() {
         RechargeType::Invoice => {
             let bar_code = required("bar_code", query.bar_code, BarCode::parse)?;
-            let bill = state.recharges.bill(id, &dealer_code, &bar_code).await?;
+            let bill = state
+                .recharges
+                .bill(opened, &dealer_code, &bar_code)
+                .await?;
             Ok(Json(bill).into_response())
         }
         RechargeType::Others => {
@@ -113,7 +117,7 @@ pub async fn branches(
             let branch_code = required("branch_code", query.branch_code, BranchCode::parse)?;
             let data = state
                 .recharges
-                .product_branches(id, &dealer_code, &branch_code)
+                .product_branches(opened, &dealer_code, &branch_code)
                 .await?;
             Ok(Json(data).into_response())
         }
@@ -125,7 +129,7 @@ pub async fn branches(
                 ));
             }
             let ddd = required("ddd", query.ddd, Ddd::parse)?;
-            let data: BranchData = state.recharges.branches(id, &ddd, &dealer_code).await?;
+            let data: BranchData = state.recharges.branches(opened, &ddd, &dealer_code).await?;
             Ok(Json(data).into_response())
         }
     }
@@ -144,24 +148,24 @@ fn required<T, E: std::fmt::Display>(
 /// The body is read as the recharge's kind has it, so its errors name that kind's fields.
 pub async fn effectuate(
     State(state): State<AppState>,
-    KnownRecharge(id): KnownRecharge,
+    ListedRecharge(opened): ListedRecharge,
     JsonBytes(body): JsonBytes,
 ) -> Result<Json<RechargeView>, ApiError> {
     // A body naming `tv_package` chooses among the TV packages Carat offered (`resubmit.rs`).
     let recharge = if TvChoice::is_named_in(&body) {
         let choice: TvChoice = json::parse(&body)?;
-        state.recharges.choose_tv_package(id, choice).await?
+        state.recharges.choose_tv_package(opened, choice).await?
     } else {
-        let chosen = match state.recharges.recharge_type(id).await? {
+        let chosen = match opened.recharge_type() {
             RechargeType::Normal => Chosen::Normal(json::parse::<EffectuateRequest>(&body)?),
             RechargeType::Others => Chosen::Others(json::parse::<OthersEffectuateRequest>(&body)?),
             RechargeType::Invoice => Chosen::Invoice(json::parse::<InvoiceRequest>(&body)?),
         };
-        state.recharges.effectuate(id, chosen).await?
+        state.recharges.effectuate(opened, chosen).await?
     };
     let payment = state
         .recharges
-        .payment(recharge.id)
+        .payment(&recharge)
         .await?
         .map(PaymentView::new);
     let mut view = RechargeView::new(recharge, None);
@@ -171,16 +175,16 @@ pub async fn effectuate(
 
 pub async fn confirm(
     State(state): State<AppState>,
-    KnownRecharge(id): KnownRecharge,
+    KnownRecharge(opened): KnownRecharge,
     ApiJson(body): ApiJson<ConfirmRecharge>,
 ) -> Result<Json<RechargeView>, ApiError> {
     let recharge = state
         .recharges
-        .confirm(id, body.confirm, body.used_payment_methods)
+        .confirm(opened, body.confirm, body.used_payment_methods)
         .await?;
     let payment = state
         .recharges
-        .payment(recharge.id)
+        .payment(&recharge)
         .await?
         .map(PaymentView::new);
     let mut view = RechargeView::new(recharge, None);

@@ -183,3 +183,48 @@ async fn a_new_general_hash_brings_the_full_lists_again_and_replaces_the_cache()
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(app.cache().await, (vec![], Some(fourth.into())));
 }
+
+/// Each instance keeps the catalogue cache's rows in memory (`carat_core::shared_memory`): a
+/// change nobody announces is not seen (the copy is what is served), and a new hash another
+/// instance learns is seen here as soon as its notification arrives.
+#[tokio::test]
+async fn a_new_hash_another_instance_learns_is_seen_here() {
+    let app = spawn_app().await;
+    let other = app.spawn_second_instance().await;
+    app.create_and_list().await;
+    app.create_and_list().await;
+
+    // Rows deleted behind the instances' back, unannounced: this one still serves its copy
+    // (it sends the hash of the entry it holds, and Carat confirms it).
+    sqlx::query("DELETE FROM catalogue_cache")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let served = app.create_and_list().await;
+    assert_eq!(
+        app.hashes_sent(&served.nit),
+        (FIRST.into(), vec![FIRST.into(); 2]),
+        "the copy in memory, not the rows, answered"
+    );
+    assert_eq!(served.dealers["dealers"].as_array().unwrap().len(), 5);
+
+    // Carat's tables change, and the other instance learns it from a create's answer.
+    let second = "AF32810AAF32810A";
+    app.change_tables(second);
+    let (status, created) = crate::helpers::post_to(
+        &app.client,
+        format!("{other}/api/v1/recharges"),
+        &serde_json::json!({"recharge_type": "normal"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(app.cache().await.1, Some(second.into()));
+
+    // This instance dropped its copy when the change was announced: it sends the new hash.
+    let seen = app.create_and_list().await;
+    assert_eq!(
+        app.hashes_sent(&seen.nit),
+        (second.into(), vec![NONE_CACHED.into(); 2]),
+        "the new hash, and nothing cached under it yet"
+    );
+}

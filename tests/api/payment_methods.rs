@@ -349,3 +349,45 @@ async fn a_bill_carries_them_too_summing_to_the_bill() {
         [strings(&["00:10000", "05:5990"])]
     );
 }
+
+/// What Carat announces about payment methods is kept in each instance's memory
+/// (`carat_core::shared_memory`): a request another instance hears is seen here as soon as its
+/// notification arrives, before this instance's next effectuation is checked.
+#[tokio::test]
+async fn a_request_another_instance_hears_is_seen_here() {
+    let app = spawn_app().await;
+    let other = app.spawn_second_instance().await;
+    // Both instances have checked an effectuation: each holds the row's copy.
+    for _ in 0..2 {
+        let (id, _) = started(&app).await;
+        let (status, body) = effectuate(&app, &id, effectuation(PHONE_OK, 1000)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let created = crate::helpers::post_to(
+        &app.client,
+        format!("{other}/api/v1/recharges"),
+        &json!({"recharge_type": "normal"}),
+    )
+    .await
+    .1;
+    let asked = created["id"].as_str().unwrap();
+    let (status, body) = crate::helpers::post_to(
+        &app.client,
+        format!("{other}/api/v1/recharges/{asked}/effectuate"),
+        &effectuation(PHONE_OK, SEND_PAYMENT_METHODS_AMOUNT),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["send_payment_methods"], true, "{body}");
+
+    // Committed, and so announced, before the other instance answered.
+    let (next, nit) = started(&app).await;
+    let error = app
+        .refused_effectuation(&next, &effectuation(PHONE_OK, 1000))
+        .await;
+    assert_eq!(error["field"], "sale.used_payment_methods", "{error}");
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        0
+    );
+}

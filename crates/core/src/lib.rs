@@ -12,3 +12,4 @@ pub mod console;
 pub mod idempotency;
 pub mod metrics;
 pub mod recharge;
+pub mod shared_memory;

@@ -1,12 +1,14 @@
 //! Carat's recharge tables as last listed, per general hash (`catalogue_cache`), and the
 //! current general hash (`catalogue_version`). Only the current hash's entries exist: learning
-//! a new hash deletes the old one's row, and the foreign key's cascade its entries.
+//! a new hash deletes the old one's row, and the foreign key's cascade its entries, and is
+//! announced to every instance (`shared_rows`).
 
 use serde_json::Value;
 use sqlx::PgPool;
 
 use super::StoreError;
 use super::listings::ListingKey;
+use super::shared_rows::{SharedRow, announce};
 use carat_domain::{GeneralHash, RechargeType};
 
 /// Serialises hash changes, so that two answers carrying different hashes at once cannot leave
@@ -104,11 +106,15 @@ async fn replace_version(
     )
     .execute(&mut **tx)
     .await?;
-    sqlx::query!(
+    let inserted = sqlx::query!(
         "INSERT INTO catalogue_version (general_hash) VALUES ($1) ON CONFLICT DO NOTHING",
         hash.as_str()
     )
     .execute(&mut **tx)
     .await?;
+    // A new version: the copies other instances hold are of the old one.
+    if inserted.rows_affected() > 0 {
+        announce(tx, SharedRow::Catalogue).await?;
+    }
     Ok(())
 }

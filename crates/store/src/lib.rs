@@ -16,6 +16,7 @@ pub mod payment_methods;
 pub mod payments;
 pub mod recharge_list;
 pub mod recharges;
+pub mod shared_rows;
 
 pub use db::{Circuit, MIGRATOR, connect_and_migrate};
 pub use error::{StoreError, UniqueConstraint};

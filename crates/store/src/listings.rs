@@ -8,8 +8,9 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::StoreError;
+use super::recharges::{CallRecord, EventKind};
 use carat_domain::effectuation::BarCode;
-use carat_domain::{BranchCode, Ddd};
+use carat_domain::{Actor, BranchCode, Ddd};
 
 /// Which listing a row keeps. Its text is the `listing` column of `recharge_listings` and
 /// `catalogue_cache`, whose CHECKs spell the same forms: stored text, never to change. Dealer
@@ -62,6 +63,34 @@ pub async fn save(
         recharge_id,
         listing.as_key(),
         body,
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// [`save`], with the listing call that brought it recorded in the recharge's history by the
+/// same statement.
+pub async fn save_with_call(
+    pool: &PgPool,
+    recharge_id: Uuid,
+    listing: &ListingKey,
+    body: &Value,
+    actor: &Actor,
+    call: CallRecord,
+) -> Result<(), StoreError> {
+    sqlx::query!(
+        "WITH noted AS (INSERT INTO recharge_events (recharge_id, kind, name, actor, detail) \
+                        VALUES ($1, $4, $5, $6, $7)) \
+         INSERT INTO recharge_listings (recharge_id, listing, body) VALUES ($1, $2, $3) \
+         ON CONFLICT (recharge_id, listing) DO UPDATE SET body = $3, listed_at = now()",
+        recharge_id,
+        listing.as_key(),
+        body,
+        EventKind::OutboundCall.as_str(),
+        call.name,
+        actor.to_string(),
+        call.detail,
     )
     .execute(pool)
     .await?;

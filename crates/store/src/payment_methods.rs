@@ -3,6 +3,7 @@
 use sqlx::PgPool;
 
 use super::StoreError;
+use super::shared_rows::{CHANNEL, SharedRow};
 
 /// The merchant-wide state: the last `payment_methods.max`, and whether Carat asked for the
 /// payment methods on the next transaction.
@@ -25,7 +26,8 @@ pub async fn announced(pool: &PgPool) -> Result<Announced, StoreError> {
 
 /// An effectuation answer's announcements: a max it carried replaces the kept one; its
 /// `send_payment_methods: true` is remembered (a `false` or none leaves the flag as it is: only
-/// an effectuation carrying the list clears it).
+/// an effectuation carrying the list clears it). A change is announced (`shared_rows`); the
+/// same values again write nothing.
 pub async fn take_answer(
     pool: &PgPool,
     max: Option<u32>,
@@ -34,13 +36,21 @@ pub async fn take_answer(
     if max.is_none() && !send_requested {
         return Ok(());
     }
+    let max = max.map(|m| i32::try_from(m).unwrap_or(i32::MAX));
     sqlx::query!(
-        "UPDATE merchant_payment_methods SET \
-            max_entries = COALESCE($1, max_entries), \
-            send_requested = send_requested OR $2, \
-            updated_at = now()",
-        max.map(|m| i32::try_from(m).unwrap_or(i32::MAX)),
+        "WITH changed AS ( \
+            UPDATE merchant_payment_methods SET \
+                max_entries = COALESCE($1, max_entries), \
+                send_requested = send_requested OR $2, \
+                updated_at = now() \
+            WHERE max_entries IS DISTINCT FROM COALESCE($1, max_entries) \
+               OR (NOT send_requested AND $2) \
+            RETURNING 1) \
+         SELECT pg_notify($3, $4) FROM changed",
+        max,
         send_requested,
+        CHANNEL,
+        SharedRow::PaymentMethods.as_str(),
     )
     .execute(pool)
     .await?;
@@ -50,8 +60,12 @@ pub async fn take_answer(
 /// An effectuation carrying the list went out: Carat's request is answered.
 pub async fn clear_request(pool: &PgPool) -> Result<(), StoreError> {
     sqlx::query!(
-        "UPDATE merchant_payment_methods SET send_requested = false, updated_at = now() \
-         WHERE send_requested"
+        "WITH changed AS ( \
+            UPDATE merchant_payment_methods SET send_requested = false, updated_at = now() \
+            WHERE send_requested RETURNING 1) \
+         SELECT pg_notify($1, $2) FROM changed",
+        CHANNEL,
+        SharedRow::PaymentMethods.as_str(),
     )
     .execute(pool)
     .await?;

@@ -99,13 +99,20 @@ pub(crate) struct RechargeRow {
     /// Due on the database's clock. Read with every row (one expression) so that
     /// [`renew_lease`], the only one that keeps it, needs no second row type.
     pub due: bool,
+    /// What a statement reads with the row in the same round trip (its kept listings, its
+    /// history), as one JSON value; NULL for the others. One row type serves them all.
+    pub extra: Option<Value>,
 }
 
 /// A compile-checked statement answering whole recharges as [`RechargeRow`]s: `$head`, the
 /// columns, then `$tail`. sqlx's macros take string literals only, so the column list is
-/// spliced here, once, instead of being written out in every statement.
+/// spliced here, once, instead of being written out in every statement. `extra:` names an
+/// expression read with the row as its `extra` (see [`RechargeRow::extra`]).
 macro_rules! recharge_rows {
     ($head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
+        $crate::recharges::recharge_rows!(extra: "NULL::jsonb", $head, $tail $(, $arg)*)
+    };
+    (extra: $extra:literal, $head:literal, $tail:literal $(, $arg:expr)* $(,)?) => {
         sqlx::query_as!(
             $crate::recharges::RechargeRow,
             $head
@@ -118,7 +125,9 @@ macro_rules! recharge_rows {
                      started_at, effectuated_at, next_attempt_at, reconcile_attempts,
                      reconcile_error, lease_owner, lease_until, query_requested_at,
                      decision_payment_methods AS "decision_payment_methods: sqlx::types::Json<Vec<String>>",
-                     auth_mode, COALESCE(next_attempt_at <= now(), false) AS "due!" "#
+                     auth_mode, COALESCE(next_attempt_at <= now(), false) AS "due!", "#
+                + $extra
+                + r#" AS "extra?" "#
                 + $tail
             $(, $arg)*
         )
@@ -332,6 +341,82 @@ pub async fn find(pool: &PgPool, id: Uuid) -> Result<Option<Recharge>, StoreErro
     Ok(read_one(row)?)
 }
 
+/// The recharge and, in the same round trip, what Carat listed for it: each kept listing's
+/// body by its `listing` text (`listings::ListingKey`).
+pub async fn find_listed(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<(Recharge, serde_json::Map<String, Value>)>, StoreError> {
+    let row = recharge_rows!(
+        extra: "(SELECT jsonb_object_agg(l.listing, l.body) FROM recharge_listings l \
+                 WHERE l.recharge_id = recharges.id)",
+        "SELECT",
+        "FROM recharges WHERE id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(mut row) = row else { return Ok(None) };
+    let listings = match row.extra.take() {
+        Some(Value::Object(listings)) => listings,
+        _ => serde_json::Map::new(),
+    };
+    Ok(Some((Recharge::try_from(row)?, listings)))
+}
+
+/// The recharge and, in the same round trip, its whole history, oldest first.
+pub async fn find_with_events(
+    pool: &PgPool,
+    id: Uuid,
+) -> Result<Option<(Recharge, Vec<Event>)>, StoreError> {
+    let row = recharge_rows!(
+        extra: "(SELECT jsonb_agg(jsonb_build_object('id', e.id, 'at', e.at, 'kind', e.kind, \
+                   'name', e.name, 'actor', e.actor, 'detail', e.detail) ORDER BY e.id) \
+                 FROM recharge_events e WHERE e.recharge_id = recharges.id)",
+        "SELECT",
+        "FROM recharges WHERE id = $1",
+        id
+    )
+    .fetch_optional(pool)
+    .await?;
+    let Some(mut row) = row else { return Ok(None) };
+    let events = match row.extra.take() {
+        Some(events) => serde_json::from_value::<Vec<EventRow>>(events)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        None => Vec::new(),
+    };
+    let events = events.into_iter().map(Event::try_from);
+    Ok(Some((
+        Recharge::try_from(row)?,
+        events.collect::<Result<_, sqlx::Error>>()?,
+    )))
+}
+
+/// Records an outbound call whose outcome changes nothing else (the create's), and reads the
+/// recharge as it is now, in one statement: the call's answer is in, so whatever it caused
+/// (the authenticity POST's NIT) is committed and seen.
+pub async fn note_call_and_find(
+    pool: &PgPool,
+    id: Uuid,
+    actor: &Actor,
+    call: CallRecord,
+) -> Result<Option<Recharge>, StoreError> {
+    let row = recharge_rows!(
+        "WITH noted AS (INSERT INTO recharge_events (recharge_id, kind, name, actor, detail) \
+                        VALUES ($1, $2, $3, $4, $5)) \
+         SELECT",
+        "FROM recharges WHERE id = $1",
+        id,
+        EventKind::OutboundCall.as_str(),
+        call.name,
+        actor.to_string(),
+        call.detail,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(read_one(row)?)
+}
+
 pub async fn find_by_order_id(
     pool: &PgPool,
     order_id: &OrderId,
@@ -347,15 +432,34 @@ pub async fn find_by_order_id(
 }
 
 pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<Event>, StoreError> {
-    let rows = sqlx::query!(
+    let rows = sqlx::query_as!(
+        EventRow,
         "SELECT id, at, kind, name, actor, detail FROM recharge_events \
          WHERE recharge_id = $1 ORDER BY id",
         id
     )
     .fetch_all(pool)
     .await?;
-    let events = rows.into_iter().map(|row| {
-        Ok(Event {
+    let events = rows.into_iter().map(Event::try_from);
+    Ok(events.collect::<Result<_, sqlx::Error>>()?)
+}
+
+/// A `recharge_events` row as PostgreSQL types, read as columns or as JSON.
+#[derive(serde::Deserialize)]
+struct EventRow {
+    id: i64,
+    at: DateTime<Utc>,
+    kind: String,
+    name: String,
+    actor: Option<String>,
+    detail: Value,
+}
+
+impl TryFrom<EventRow> for Event {
+    type Error = sqlx::Error;
+
+    fn try_from(row: EventRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
             id: row.id,
             at: row.at,
             kind: parse("kind", row.kind)?,
@@ -363,11 +467,10 @@ pub async fn events(pool: &PgPool, id: Uuid) -> Result<Vec<Event>, StoreError> {
             actor: parse_opt("actor", row.actor)?,
             detail: row.detail,
         })
-    });
-    Ok(events.collect::<Result<_, sqlx::Error>>()?)
+    }
 }
 
-/// Writes a new recharge in `created`, with its first event, in one transaction. Its
+/// Writes a new recharge in `created`, with its first event, in one statement. Its
 /// `merchant_usn` comes from a sequence shared by every instance. `create_window` bounds the
 /// create call: past it, a recharge still without its NIT is failed by the reconciler.
 pub async fn insert_created(
@@ -378,34 +481,33 @@ pub async fn insert_created(
     auth_mode: AuthMode,
     create_window: Duration,
 ) -> Result<Recharge, StoreError> {
-    let mut tx = pool.begin().await?;
+    // One statement: the row and its first event, the USN the sequence gave in its detail.
     let row = recharge_rows!(
-        "INSERT INTO recharges (id, recharge_type, order_id, status, call_deadline, \
-                                next_attempt_at, auth_mode) \
-         VALUES ($1, $2, $3, 'created', now() + $4::bigint * interval '1 millisecond', \
-                 now() + $4::bigint * interval '1 millisecond', $5) RETURNING",
-        "",
+        "WITH created AS ( \
+           INSERT INTO recharges (id, recharge_type, order_id, status, call_deadline, \
+                                  next_attempt_at, auth_mode) \
+           VALUES ($1, $2, $3, 'created', now() + $4::bigint * interval '1 millisecond', \
+                   now() + $4::bigint * interval '1 millisecond', $5) \
+           RETURNING *), \
+         noted AS ( \
+           INSERT INTO recharge_events (recharge_id, kind, name, actor, detail) \
+           SELECT c.id, $6, 'created', $7, jsonb_build_object('to', 'created', \
+                  'order_id', c.order_id, 'merchant_usn', c.merchant_usn, \
+                  'auth_mode', c.auth_mode) \
+           FROM created c) \
+         SELECT",
+        "FROM created",
         id,
         recharge_type.as_str(),
         order_id.as_str(),
         millis(create_window),
         auth_mode.as_str(),
+        EventKind::StateChange.as_str(),
+        Actor::Storefront.to_string(),
     )
-    .fetch_one(&mut *tx)
+    .fetch_one(pool)
     .await?;
-    let recharge = Recharge::try_from(row)?;
-    append_event(
-        &mut tx,
-        id,
-        EventKind::StateChange,
-        "created",
-        &Actor::Storefront,
-        serde_json::json!({"to": "created", "order_id": order_id,
-                           "merchant_usn": recharge.merchant_usn.get(), "auth_mode": auth_mode}),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(recharge)
+    Ok(Recharge::try_from(row)?)
 }
 
 /// What storing a NIT for an order found, before the inbox says whether the POST is new.
@@ -759,57 +861,36 @@ pub struct Step {
 }
 
 /// Applies `step` if the recharge is still where the step expects it. `Ok(None)`: someone else
-/// moved it first (another request, another instance, a newer attempt); nothing was written.
+/// moved it first (another request, another instance, a newer attempt); nothing was written
+/// but the call's record. One statement writes the row and its history; a step that writes
+/// the linked payment's row too runs in a transaction with it.
 pub async fn apply(pool: &PgPool, mut step: Step) -> Result<Option<Recharge>, StoreError> {
     let (from, to) = (step.from, step.to);
     debug_assert!(from == to || from.can_become(to), "{from} -> {to}");
     debug_assert_eq!(to.is_final(), step.next == NextAttempt::Never, "{to}");
     let mut changes = std::mem::take(&mut step.changes);
-    let payment = changes.payment.take();
+    let Some(payment) = changes.payment.take() else {
+        let mut conn = pool.acquire().await?;
+        return write_step(&mut conn, step, changes).await;
+    };
     let mut tx: Transaction<'_, Postgres> = pool.begin().await?;
-    let updated = write_step(&mut tx, &step, changes).await?;
-    // The call happened whether or not this step still applies: its outcome is evidence.
-    if let Some(call) = step.call {
-        append_event(
-            &mut tx,
-            step.id,
-            EventKind::OutboundCall,
-            &call.name,
-            &step.actor,
-            call.detail,
-        )
-        .await?;
+    let id = step.id;
+    let updated = write_step(&mut tx, step, changes).await?;
+    if updated.is_some() {
+        super::payments::write(&mut tx, id, payment).await?;
     }
-    let Some(updated) = updated else {
-        tx.commit().await?;
-        return Ok(None);
-    };
-    if let Some(payment) = payment {
-        super::payments::write(&mut tx, step.id, payment).await?;
-    }
-    let name = if from == to {
-        from.as_str().to_owned()
-    } else {
-        format!("{from} -> {to}")
-    };
-    let mut detail = step.detail;
-    if let Value::Object(map) = &mut detail {
-        map.insert("from".into(), from.as_str().into());
-        map.insert("to".into(), to.as_str().into());
-        map.insert("attempt".into(), updated.attempt.into());
-        map.insert("outcome_unknown".into(), updated.outcome_unknown.into());
-    }
-    let (id, actor) = (step.id, &step.actor);
-    append_event(&mut tx, id, EventKind::StateChange, &name, actor, detail).await?;
     tx.commit().await?;
-    Ok(Some(updated))
+    Ok(updated)
 }
 
-/// The row's update for `step`, under its guard: `None` if the row is no longer where the
-/// step expects it. `changes` is written over the stored values it names.
+/// The row's update for `step`, under its guard, with its history: `None` if the row is no
+/// longer where the step expects it, and then only the call's record is written (the call
+/// happened whether or not this step still applies: its outcome is evidence). `changes` is
+/// written over the stored values it names. The call's record comes first in the history,
+/// then the state change, which carries the attempt and doubt the row has now.
 async fn write_step(
-    tx: &mut Transaction<'_, Postgres>,
-    step: &Step,
+    conn: &mut PgConnection,
+    step: Step,
     changes: Changes,
 ) -> Result<Option<Recharge>, StoreError> {
     let (guard_attempt, call_over) = match step.guard {
@@ -824,8 +905,21 @@ async fn write_step(
         Some((code, message)) => (code, message, true),
         None => (None, None, false),
     };
+    let (from, to) = (step.from, step.to);
+    let name = if from == to {
+        from.as_str().to_owned()
+    } else {
+        format!("{from} -> {to}")
+    };
+    let mut detail = step.detail;
+    if let Value::Object(map) = &mut detail {
+        map.insert("from".into(), from.as_str().into());
+        map.insert("to".into(), to.as_str().into());
+    }
+    let (call_name, call_detail) = step.call.map(|c| (c.name, c.detail)).unzip();
     let row = recharge_rows!(
-        "UPDATE recharges SET \
+        "WITH updated AS ( \
+          UPDATE recharges SET \
             status = $3, \
             carat_status = COALESCE($4, carat_status), \
             outcome_unknown = $5, \
@@ -850,14 +944,27 @@ async fn write_step(
             last_error_message = CASE WHEN $14 THEN $16 ELSE last_error_message END, \
             decision_payment_methods = COALESCE($21, decision_payment_methods), \
             updated_at = now() \
-         WHERE id = $1 AND status = $2 \
-           AND ($17::bigint IS NULL OR attempt = $17) \
-           AND (NOT $18 OR outcome_unknown OR call_deadline IS NULL OR call_deadline <= now()) \
-         RETURNING",
-        "",
+          WHERE id = $1 AND status = $2 \
+            AND ($17::bigint IS NULL OR attempt = $17) \
+            AND (NOT $18 OR outcome_unknown OR call_deadline IS NULL OR call_deadline <= now()) \
+          RETURNING *), \
+        noted AS ( \
+          INSERT INTO recharge_events (recharge_id, kind, name, actor, detail) \
+          SELECT $1, kind, name, $22, detail FROM ( \
+            SELECT 1 AS n, 'outbound_call' AS kind, $23::text AS name, $24::jsonb AS detail \
+            WHERE $23::text IS NOT NULL \
+            UNION ALL \
+            SELECT 2, 'state_change', $25::text, \
+              CASE WHEN jsonb_typeof($26::jsonb) = 'object' THEN $26::jsonb \
+                || jsonb_build_object('attempt', u.attempt, 'outcome_unknown', u.outcome_unknown) \
+              ELSE $26::jsonb END \
+            FROM updated u) AS e \
+          ORDER BY n) \
+        SELECT",
+        "FROM updated",
         step.id,
-        step.from.as_str(),
-        step.to.as_str(),
+        from.as_str(),
+        to.as_str(),
         changes.carat_status.as_ref().map(CaratStatus::as_str),
         changes.outcome_unknown,
         step.call_window.is_some(),
@@ -877,8 +984,13 @@ async fn write_step(
         sealed.as_ref().map(|r| r.ciphertext.clone()),
         sealed.as_ref().map(|r| r.key_id.as_str().to_owned()),
         changes.decision_payment_methods.map(Json) as _,
+        step.actor.to_string(),
+        call_name,
+        call_detail,
+        name,
+        detail,
     )
-    .fetch_optional(&mut **tx)
+    .fetch_optional(conn)
     .await?;
     Ok(read_one(row)?)
 }

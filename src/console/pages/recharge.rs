@@ -513,7 +513,7 @@ async fn load(
     id: Uuid,
 ) -> Result<(Recharge, Vec<Event>, Option<PaymentRow>), FlowError> {
     let (recharge, events) = state.recharges.get(id).await?;
-    let payment = state.recharges.payment(id).await?;
+    let payment = state.recharges.payment(&recharge).await?;
     Ok((recharge, events, payment))
 }
 

@@ -4,6 +4,7 @@
 
 use uuid::Uuid;
 
+use super::steps::call_record;
 use super::{CaratFailure, CaratProblem, FlowError, RechargeService};
 use crate::carat::CaratError;
 use carat_domain::{
@@ -39,20 +40,29 @@ impl RechargeService {
                 recharge_type,
             )
             .await;
-        self.note_call(id, &Actor::Storefront, &exchange).await?;
-
-        // Signature mode: no POST comes; the NIT is in the answer, committed as a POST's would be.
-        if recharge.auth_mode == AuthMode::Signature
-            && let Ok(answer) = &exchange.result
-            && let Err(problem) = self.commit_answered_nit(&recharge, answer).await?
-        {
-            let now = self.load(id).await?;
-            return Err(self.fail_create(&now, problem).await?);
-        }
-
-        // Whichever instance received the authenticity POST has committed the NIT by now:
-        // Carat answers the create only after the POST was answered.
-        let now = self.load(id).await?;
+        let now = match recharge.auth_mode {
+            // Whichever instance received the authenticity POST has committed the NIT by now:
+            // Carat answers the create only after the POST was answered. The call is kept in
+            // the history by the statement that reads the recharge as it is now.
+            AuthMode::Authenticity => {
+                let call = call_record(&exchange);
+                store::recharges::note_call_and_find(&self.pool, id, &Actor::Storefront, call)
+                    .await?
+                    .ok_or(FlowError::NotFound)?
+            }
+            // Signature mode: no POST comes; the NIT is in the answer, committed as a POST's
+            // would be, after the call is kept.
+            AuthMode::Signature => {
+                self.note_call(id, &Actor::Storefront, &exchange).await?;
+                if let Ok(answer) = &exchange.result
+                    && let Err(problem) = self.commit_answered_nit(&recharge, answer).await?
+                {
+                    let now = self.load(id).await?;
+                    return Err(self.fail_create(&now, problem).await?);
+                }
+                self.load(id).await?
+            }
+        };
         // The current hash comes in the answer in signature mode, in the POST otherwise.
         let answered_hash = exchange
             .result

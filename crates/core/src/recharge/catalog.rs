@@ -3,13 +3,13 @@
 //! (`store::listings`) so that its effectuation is checked against them before Carat is called.
 
 use serde::{Serialize, de::DeserializeOwned};
-use uuid::Uuid;
 
+use super::steps::call_record;
 use super::views::{
     AmountRangeView, BillListing, BranchData, BranchView, CategoryView, DealerView, Dealers,
     QuestionView,
 };
-use super::{CaratProblem, FlowError, RechargeService, bills, catalog_check, why_not};
+use super::{CaratProblem, FlowError, Opened, RechargeService, bills, catalog_check, why_not};
 use crate::carat::Exchange;
 use carat_domain::effectuation::BarCode;
 use carat_domain::{
@@ -17,7 +17,7 @@ use carat_domain::{
     RechargeStatus, RechargeType,
 };
 use carat_store::listings::ListingKey;
-use carat_store::{self as store, Changes, Guard, Recharge, Step};
+use carat_store::{self as store, CallRecord, Changes, Guard, Recharge, Step};
 use carat_wire::{AmountRange, BranchDataDealerRef, ListBranchDataResponse, ListDealersResponse};
 
 /// The stored listing of a recharge's dealers.
@@ -47,12 +47,13 @@ impl RechargeService {
     /// only for an `others` recharge's.
     pub(super) async fn checked_product_branches(
         &self,
-        id: Uuid,
+        opened: Opened,
         dealer_code: &DealerCode,
         branch_code: &BranchCode,
     ) -> Result<BranchData, FlowError> {
-        let (recharge, nit) = self.listable(id).await?;
-        let dealers = self.dealers_of(&recharge, &nit).await?;
+        let (opened, nit) = self.listable(opened).await?;
+        let dealers = self.dealers_of(&opened, &nit).await?;
+        let recharge = opened.recharge();
         let dealer =
             catalog_check::product(dealer_code, branch_code, &dealers).map_err(|mut e| {
                 // Named as in the query string.
@@ -63,7 +64,7 @@ impl RechargeService {
                 .into();
                 FlowError::Invalid(e)
             })?;
-        self.list_product_branches(&recharge, &nit, dealer_code, &dealer, branch_code)
+        self.list_product_branches(recharge, &nit, dealer_code, &dealer, branch_code)
             .await
     }
 
@@ -72,14 +73,15 @@ impl RechargeService {
     /// the storefront's mistake, a 422 naming `dealer_code` before Carat is asked.
     pub(super) async fn checked_branches(
         &self,
-        id: Uuid,
+        opened: Opened,
         ddd: &Ddd,
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
-        let (recharge, nit) = self.listable(id).await?;
-        let dealers = self.dealers_of(&recharge, &nit).await?;
+        let (opened, nit) = self.listable(opened).await?;
+        let dealers = self.dealers_of(&opened, &nit).await?;
         catalog_check::listed_dealer(dealer_code, &dealers).map_err(as_dealer_code)?;
-        self.list_branches(&recharge, &nit, ddd, dealer_code).await
+        self.list_branches(opened.recharge(), &nit, ddd, dealer_code)
+            .await
     }
 
     /// Checks `req` against what Carat listed for this recharge: a dealer, product, amount,
@@ -89,7 +91,7 @@ impl RechargeService {
     /// safe to make.
     pub(super) async fn check_against_listings(
         &self,
-        recharge: &Recharge,
+        opened: &Opened,
         nit: &Nit,
         req: &Effectuation,
     ) -> Result<(), FlowError> {
@@ -97,22 +99,20 @@ impl RechargeService {
         let Some(choice) = catalog_check::Choice::of(req) else {
             return Ok(());
         };
-        let dealers = self.dealers_of(recharge, nit).await?;
+        let dealers = self.dealers_of(opened, nit).await?;
+        let recharge = opened.recharge();
         catalog_check::dealer(&choice, &dealers).map_err(FlowError::Invalid)?;
         let branch_data = match &req.input {
             EffectuationInput::Normal { dealer, phone, .. } => {
                 let (ddd, dealer) = (&phone.ddd, &dealer.code);
-                match self
-                    .stored(recharge, &branches_listing(ddd, dealer))
-                    .await?
-                {
+                match self.stored(opened, &branches_listing(ddd, dealer)).await? {
                     Some(data) => data,
                     None => self.list_branches(recharge, nit, ddd, dealer).await?,
                 }
             }
             EffectuationInput::Others { dealer, .. } => {
                 let listing = product_listing(&dealer.code, &dealer.branch.code);
-                match self.stored(recharge, &listing).await? {
+                match self.stored(opened, &listing).await? {
                     Some(data) => data,
                     None => {
                         let listed =
@@ -135,10 +135,10 @@ impl RechargeService {
     }
 
     /// The dealers listed for this recharge, listing them now if the storefront has not.
-    async fn dealers_of(&self, recharge: &Recharge, nit: &Nit) -> Result<Dealers, FlowError> {
-        match self.stored(recharge, DEALERS_LISTING).await? {
+    async fn dealers_of(&self, opened: &Opened, nit: &Nit) -> Result<Dealers, FlowError> {
+        match self.stored(opened, DEALERS_LISTING).await? {
             Some(dealers) => Ok(dealers),
-            None => self.list_dealers(recharge, nit).await,
+            None => self.list_dealers(opened.recharge(), nit).await,
         }
     }
 
@@ -158,18 +158,17 @@ impl RechargeService {
             type_code: dealer.type_code.clone(),
             branch: None,
         };
-        let view = self
+        let (view, call) = self
             .list_through_cache(recharge, &listing, |hash| async move {
                 let exchange = self
                     .carat_for(recharge)
                     .list_product_branches(nit, sent, branch_code, &hash)
                     .await;
-                Ok(branch_data_view(
-                    self.record_list_call(recharge, exchange).await?,
-                ))
+                let (answer, call) = self.record_list_call(recharge, exchange).await?;
+                Ok((branch_data_view(answer), call))
             })
             .await?;
-        self.keep(recharge, &listing, &view).await?;
+        self.keep(recharge, &listing, &view, call).await?;
         Ok(view)
     }
 
@@ -178,15 +177,14 @@ impl RechargeService {
         recharge: &Recharge,
         nit: &Nit,
     ) -> Result<Dealers, FlowError> {
-        let view = self
+        let (view, call) = self
             .list_through_cache(recharge, DEALERS_LISTING, |hash| async move {
                 let exchange = self.carat_for(recharge).list_dealers(nit, &hash).await;
-                Ok(dealers_view(
-                    self.record_list_call(recharge, exchange).await?,
-                ))
+                let (answer, call) = self.record_list_call(recharge, exchange).await?;
+                Ok((dealers_view(answer), call))
             })
             .await?;
-        self.keep(recharge, DEALERS_LISTING, &view).await?;
+        self.keep(recharge, DEALERS_LISTING, &view, call).await?;
         Ok(view)
     }
 
@@ -198,18 +196,17 @@ impl RechargeService {
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
         let listing = branches_listing(ddd, dealer_code);
-        let view = self
+        let (view, call) = self
             .list_through_cache(recharge, &listing, |hash| async move {
                 let exchange = self
                     .carat_for(recharge)
                     .list_branches(nit, ddd, dealer_code, &hash)
                     .await;
-                Ok(branch_data_view(
-                    self.record_list_call(recharge, exchange).await?,
-                ))
+                let (answer, call) = self.record_list_call(recharge, exchange).await?;
+                Ok((branch_data_view(answer), call))
             })
             .await?;
-        self.keep(recharge, &listing, &view).await?;
+        self.keep(recharge, &listing, &view, call).await?;
         Ok(view)
     }
 
@@ -217,12 +214,13 @@ impl RechargeService {
     /// (dealers are listed first if they were not yet), kept as `listing`.
     pub(super) async fn list_invoice(
         &self,
-        id: Uuid,
+        opened: Opened,
         dealer_code: &DealerCode,
         bar_code: &BarCode,
         listing: &ListingKey,
     ) -> Result<BillListing, FlowError> {
-        let (recharge, nit) = self.listable(id).await?;
+        let (opened, nit) = self.listable(opened).await?;
+        let recharge = opened.recharge();
         if recharge.recharge_type != RechargeType::Invoice {
             return Err(FlowError::Invalid(FieldError::new(
                 "bar_code",
@@ -232,7 +230,7 @@ impl RechargeService {
                 ),
             )));
         }
-        let dealers = self.dealers_of(&recharge, &nit).await?;
+        let dealers = self.dealers_of(&opened, &nit).await?;
         let dealer = catalog_check::listed_dealer(dealer_code, &dealers).map_err(as_dealer_code)?;
         let sent = BranchDataDealerRef {
             code: dealer.code.clone(),
@@ -240,60 +238,84 @@ impl RechargeService {
             branch: None,
         };
         let exchange = self
-            .carat_for(&recharge)
+            .carat_for(recharge)
             .list_invoice(&nit, sent, bar_code)
             .await;
-        let answer = self.record_list_call(&recharge, exchange).await?;
+        let (answer, call) = self.record_list_call(recharge, exchange).await?;
         let carat_status = answer.status.clone().unwrap_or_default();
-        let bill = bills::bill_view(answer, dealer, bar_code)
-            .map_err(|why| bills::unusable_bill(why, &carat_status, recharge.status))?;
-        self.keep(&recharge, listing, &bill).await?;
+        let bill = match bills::bill_view(answer, dealer, bar_code) {
+            Ok(bill) => bill,
+            Err(why) => {
+                self.note(recharge, call).await?;
+                return Err(bills::unusable_bill(why, &carat_status, recharge.status));
+            }
+        };
+        self.keep(recharge, listing, &bill, call).await?;
         Ok(bill)
     }
 
+    /// Keeps `view` as the recharge's `listing`, and the call that listed it in its history,
+    /// in one statement.
     async fn keep<T: Serialize>(
         &self,
         recharge: &Recharge,
         listing: &ListingKey,
         view: &T,
+        call: CallRecord,
     ) -> Result<(), FlowError> {
         let body = serde_json::to_value(view).expect("a view serializes");
-        Ok(store::listings::save(&self.pool, recharge.id, listing, &body).await?)
+        let actor = Actor::Storefront;
+        store::listings::save_with_call(&self.pool, recharge.id, listing, &body, &actor, call)
+            .await?;
+        Ok(())
     }
 
-    /// A listing kept earlier; one that no longer reads as a view counts as never listed.
+    /// Keeps a listing call whose answer is not kept (refused, or unusable) in the history.
+    async fn note(&self, recharge: &Recharge, call: CallRecord) -> Result<(), FlowError> {
+        store::recharges::record_call(&self.pool, recharge.id, &Actor::Storefront, call).await?;
+        Ok(())
+    }
+
+    /// A listing kept earlier, as read with the recharge (or from the store, when it was not);
+    /// one that no longer reads as a view counts as never listed.
     async fn stored<T: DeserializeOwned>(
         &self,
-        recharge: &Recharge,
+        opened: &Opened,
         listing: &ListingKey,
     ) -> Result<Option<T>, FlowError> {
-        let body = store::listings::find(&self.pool, recharge.id, listing).await?;
-        Ok(body.and_then(|body| serde_json::from_value(body).ok()))
+        let body = match &opened.listings {
+            Some(listings) => listings.get(&listing.as_key()).cloned(),
+            None => store::listings::find(&self.pool, opened.recharge.id, listing).await?,
+        };
+        Ok(body.and_then(|body| T::deserialize(body).ok()))
     }
 
-    /// Listing belongs between create and effectuation (Carat status NOV).
-    pub(super) async fn listable(&self, id: Uuid) -> Result<(Recharge, Nit), FlowError> {
-        let recharge = self.load(id).await?;
-        match (&recharge.nit, recharge.status) {
+    /// Listing belongs between create and effectuation (Carat status NOV): the NIT to list
+    /// with, read once the recharge is opened.
+    pub(super) async fn listable(&self, opened: Opened) -> Result<(Opened, Nit), FlowError> {
+        match (&opened.recharge.nit, opened.recharge.status) {
             (Some(nit), RechargeStatus::Started) => {
                 let nit = nit.clone();
-                Ok((recharge, nit))
+                Ok((opened, nit))
             }
             (_, status) => Err(FlowError::out_of_order(status, why_not(status, "list"))),
         }
     }
 
+    /// A listing's answer and the record of its call, to be kept together; a refusal is
+    /// recorded here, with what it did to the recharge.
     async fn record_list_call<T: carat_wire::Verdict>(
         &self,
         recharge: &Recharge,
         exchange: Exchange<T>,
-    ) -> Result<T, FlowError> {
+    ) -> Result<(T, CallRecord), FlowError> {
         let actor = Actor::Storefront;
-        self.note_call(recharge.id, &actor, &exchange).await?;
+        let call = call_record(&exchange);
         let error = match exchange.result {
-            Ok(answer) => return Ok(answer),
+            Ok(answer) => return Ok((answer, call)),
             Err(error) => error,
         };
+        self.note(recharge, call).await?;
         let problem = CaratProblem::not_applied(&error);
         let status = match problem.ends(recharge.status) {
             Some(next) => {

@@ -8,7 +8,9 @@
 //! something is the full list, served and cached under its hash (a new hash replaces the
 //! cache); an answer with no valid hash is served as it is and cached nowhere.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,8 +19,9 @@ use super::catalog::DEALERS_LISTING;
 use super::views::{BranchData, Dealers};
 use super::{FlowError, RechargeService};
 use carat_domain::{GeneralHash, RechargeType};
+use carat_store::catalogue_cache::Cached;
 use carat_store::listings::ListingKey;
-use carat_store::{self as store, Recharge};
+use carat_store::{self as store, CallRecord, Recharge};
 
 /// A listing the cache can hold: what hash it came with, and whether it lists anything.
 pub(super) trait Listing: Serialize + DeserializeOwned {
@@ -75,12 +78,44 @@ fn cacheable(recharge_type: RechargeType, listing: &ListingKey) -> bool {
     recharge_type != RechargeType::Invoice || listing == DEALERS_LISTING
 }
 
+/// What this process knows of the catalogue cache's rows, kept by `shared_memory`'s rule.
+///
+/// Why a stale copy cannot move money: an entry is served only when Carat, answering the
+/// listing that sent the entry's own hash, says that hash is current (see [`judge`]); and the
+/// hash sent with a create or an effectuation only tells Carat what this side holds, and Carat
+/// answers with its current one. A stale copy costs a full listing, never a wrong one.
+#[derive(Debug, Default)]
+pub(super) struct CatalogueCopy {
+    /// `Some`: the current hash is known (`None` inside: no answer carried one yet).
+    hash: Option<Option<GeneralHash>>,
+    /// Entries looked up under that hash: `None` where the database had none.
+    entries: HashMap<(RechargeType, String), Option<Arc<Cached>>>,
+}
+
+impl CatalogueCopy {
+    /// `hash` is the current one: entries kept under another are gone (the cascade).
+    fn current(&mut self, hash: &GeneralHash) {
+        if self.hash.as_ref().and_then(Option::as_ref) != Some(hash) {
+            self.entries.clear();
+        }
+        self.hash = Some(Some(hash.clone()));
+    }
+}
+
 impl RechargeService {
     /// The hash to send on a create or an effectuation: the current one, or "nothing cached".
     pub(super) async fn general_hash(&self) -> Result<GeneralHash, FlowError> {
-        Ok(store::catalogue_cache::current_hash(&self.pool)
-            .await?
-            .unwrap_or_else(GeneralHash::none_cached))
+        let hash = match self.catalogue.read(|c| c.hash.clone()).flatten() {
+            Some(hash) => hash,
+            None => {
+                let stamp = self.catalogue.stamp();
+                let hash = store::catalogue_cache::current_hash(&self.pool).await?;
+                self.catalogue
+                    .learnt(stamp, |c| c.hash = Some(hash.clone()));
+                hash
+            }
+        };
+        Ok(hash.unwrap_or_else(GeneralHash::none_cached))
     }
 
     /// Takes the hash of an answer that lists nothing (create, effectuation): a new one
@@ -91,51 +126,110 @@ impl RechargeService {
         let Some(hash) = hash.and_then(|h| GeneralHash::parse(h).ok()) else {
             return;
         };
-        if let Err(error) = store::catalogue_cache::learn(&self.pool, &hash).await {
-            tracing::warn!(%hash, error = %error, "the catalogue cache could not take a new general hash");
+        let known = self.catalogue.read(|c| c.hash.clone()).flatten().flatten();
+        if known.as_ref() == Some(&hash) {
+            return;
+        }
+        let stamp = self.catalogue.stamp();
+        match store::catalogue_cache::learn(&self.pool, &hash).await {
+            Ok(()) => self.catalogue.learnt(stamp, |c| c.current(&hash)),
+            Err(error) => {
+                tracing::warn!(%hash, error = %error, "the catalogue cache could not take a new general hash");
+            }
         }
     }
 
+    /// The entry cached for `listing` of `recharge_type`, from this process's copy if it is
+    /// good, else from the database.
+    async fn cached_entry(
+        &self,
+        recharge_type: RechargeType,
+        listing: &ListingKey,
+    ) -> Result<Option<Arc<Cached>>, FlowError> {
+        let key = (recharge_type, listing.as_key());
+        if let Some(Some(entry)) = self.catalogue.read(|c| c.entries.get(&key).cloned()) {
+            return Ok(entry);
+        }
+        let stamp = self.catalogue.stamp();
+        let found = store::catalogue_cache::find(&self.pool, recharge_type, listing).await?;
+        let found = found.map(Arc::new);
+        self.catalogue.learnt(stamp, |c| {
+            // Found under another hash than the one known: the copy is behind; start again.
+            if let Some(entry) = &found
+                && c.hash
+                    .as_ref()
+                    .is_some_and(|h| h.as_ref() != Some(&entry.general_hash))
+            {
+                *c = CatalogueCopy::default();
+            }
+            c.entries.insert(key, found.clone());
+        });
+        Ok(found)
+    }
+
+    /// Caches `body` as `listing`'s entry under `hash`, here and in the database.
+    async fn keep_entry(
+        &self,
+        recharge_type: RechargeType,
+        listing: &ListingKey,
+        hash: &GeneralHash,
+        body: serde_json::Value,
+    ) -> Result<(), FlowError> {
+        let stamp = self.catalogue.stamp();
+        store::catalogue_cache::keep(&self.pool, recharge_type, listing, hash, &body).await?;
+        self.catalogue.learnt(stamp, |c| {
+            c.current(hash);
+            let entry = Cached {
+                general_hash: hash.clone(),
+                body,
+            };
+            c.entries
+                .insert((recharge_type, listing.as_key()), Some(Arc::new(entry)));
+        });
+        Ok(())
+    }
+
     /// Lists `listing` of `recharge` by `call`, which is given the hash to send, through the
-    /// cache: see the module's comment.
+    /// cache: see the module's comment. The call's record comes back with the listing, for
+    /// the caller to keep with it.
     pub(super) async fn list_through_cache<T, F, Fut>(
         &self,
         recharge: &Recharge,
         listing: &ListingKey,
         call: F,
-    ) -> Result<T, FlowError>
+    ) -> Result<(T, CallRecord), FlowError>
     where
         T: Listing,
         F: FnOnce(GeneralHash) -> Fut,
-        Fut: Future<Output = Result<T, FlowError>>,
+        Fut: Future<Output = Result<(T, CallRecord), FlowError>>,
     {
         let recharge_type = recharge.recharge_type;
         let cacheable = cacheable(recharge_type, listing);
         let cached = match cacheable {
-            true => store::catalogue_cache::find(&self.pool, recharge_type, listing).await?,
+            true => self.cached_entry(recharge_type, listing).await?,
             false => None,
         };
         // An entry that no longer reads as a view counts as never cached.
         let cached =
-            cached.and_then(|c| Some((c.general_hash, serde_json::from_value::<T>(c.body).ok()?)));
+            cached.and_then(|c| Some((c.general_hash.clone(), T::deserialize(&c.body).ok()?)));
         let sent = cached.as_ref().map(|(hash, _)| hash.clone());
-        let answer = call(sent.clone().unwrap_or_else(GeneralHash::none_cached)).await?;
+        let (answer, call) = call(sent.clone().unwrap_or_else(GeneralHash::none_cached)).await?;
         let verdict = judge(sent.as_ref(), answer.general_hash(), answer.lists_nothing());
-        match (verdict, cached) {
-            (Verdict::Current, Some((_, view))) => Ok(view),
+        let served = match (verdict, cached) {
+            (Verdict::Current, Some((_, view))) => view,
             (Verdict::Full(hash), _) if cacheable => {
                 let body = serde_json::to_value(&answer).expect("a view serializes");
-                store::catalogue_cache::keep(&self.pool, recharge_type, listing, &hash, &body)
-                    .await?;
-                Ok(answer)
+                self.keep_entry(recharge_type, listing, &hash, body).await?;
+                answer
             }
             (Verdict::Full(hash), _) => {
-                store::catalogue_cache::learn(&self.pool, &hash).await?;
-                Ok(answer)
+                self.take_general_hash(Some(hash.as_str())).await;
+                answer
             }
             // Unversioned (`Current` always has the entry whose hash was sent).
-            _ => Ok(answer),
-        }
+            _ => answer,
+        };
+        Ok((served, call))
     }
 }
 

@@ -4,11 +4,9 @@
 //! settles the same transaction and cannot charge twice (Carat's documentation does not say
 //! so explicitly; verify in homologation).
 
-use uuid::Uuid;
-
 use super::payment_methods;
 use super::steps::{Race, call_record};
-use super::{CaratFailure, CaratProblem, FlowError, RechargeService, why_not};
+use super::{CaratFailure, CaratProblem, FlowError, Opened, RechargeService, why_not};
 use carat_domain::payment_methods::to_wire_list;
 use carat_domain::{Actor, CaratStatus, RechargeStatus, UsedPaymentMethod};
 use carat_store::{self as store, CallRecord, Changes, Guard, Recharge, Step};
@@ -54,15 +52,16 @@ fn settled_by(in_flight: RechargeStatus, carat: Option<&CaratStatus>) -> Option<
 impl RechargeService {
     pub(super) async fn decide(
         &self,
-        id: Uuid,
+        opened: Opened,
         decision: Decision,
         methods: Option<&[UsedPaymentMethod]>,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
         let action = decision.action();
         // A request that loses the race to send waits for the winner.
-        self.at_most_twice(id, action, |mut recharge: Recharge| {
+        self.at_most_twice(opened, action, |opened| {
             Box::pin(async move {
+                let mut recharge = opened.into_recharge();
                 // The same decision already out: answer as it will.
                 if recharge.status == decision.in_flight() {
                     recharge = self.wait_for_call(recharge).await?;

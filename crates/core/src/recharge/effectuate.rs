@@ -3,13 +3,11 @@
 
 use std::time::Duration;
 
-use uuid::Uuid;
-
 use super::payment::CardSecrets;
 use super::requests::Chosen;
 use super::steps::{Race, call_record};
 use super::{
-    CaratFailure, CaratProblem, FlowError, Receipts, RechargeService, carat_answer, why_not,
+    CaratFailure, CaratProblem, FlowError, Opened, Receipts, RechargeService, carat_answer, why_not,
 };
 use carat_domain::{
     Actor, AmountKey, Answer, CaratAnswer, CaratStatus, DealerCode, DealerTypeCode, Effectuation,
@@ -145,11 +143,11 @@ fn answers_to_wire(answers: &[Answer]) -> Option<Vec<AnswerWire>> {
 impl RechargeService {
     pub(super) async fn effectuate_now(
         &self,
-        id: Uuid,
+        opened: Opened,
         chosen: Chosen,
         actor: &Actor,
     ) -> Result<Recharge, FlowError> {
-        let mut effectuation = self.effectuation_of(id, &chosen).await?;
+        let mut effectuation = self.effectuation_of(opened.recharge.id, &chosen).await?;
         // The payment's card data is split off here: only its kept part joins the effectuation.
         let card = match chosen.payment() {
             Some(choice) => {
@@ -161,8 +159,8 @@ impl RechargeService {
         };
         // A request that loses the race to start the call waits for the winner.
         let (chosen, effectuation, card) = (&chosen, &effectuation, card.as_ref());
-        self.at_most_twice(id, "effectuate", |recharge| {
-            Box::pin(self.try_effectuate(recharge, chosen, effectuation, card, actor))
+        self.at_most_twice(opened, "effectuate", |opened| {
+            Box::pin(self.try_effectuate(opened, chosen, effectuation, card, actor))
         })
         .await
     }
@@ -172,7 +170,7 @@ impl RechargeService {
     /// another request took the step first.
     async fn try_effectuate(
         &self,
-        mut recharge: Recharge,
+        opened: Opened,
         chosen: &Chosen,
         effectuation: &Effectuation,
         card: Option<&CardSecrets>,
@@ -181,6 +179,7 @@ impl RechargeService {
         // The same effectuation as the one stored: a retry of a request whose answer the
         // storefront lost.
         let matches = |r: &Recharge| r.effectuation() == Some(effectuation);
+        let mut recharge = opened.recharge.clone();
         if recharge.status == RechargeStatus::Effectuating {
             if !matches(&recharge) {
                 return Err(FlowError::out_of_order(
@@ -192,6 +191,11 @@ impl RechargeService {
             recharge = self.wait_for_call(recharge).await?;
             if recharge.status == RechargeStatus::Effectuating {
                 recharge = self.resolve_in_doubt(recharge, actor).await?;
+            }
+            // Back where it may be effectuated (the other was refused): once more from a
+            // fresh read, whose listings are checked as they are now.
+            if recharge.status == RechargeStatus::Started {
+                return Ok(Race::Lost);
             }
         }
         match recharge.status {
@@ -219,7 +223,7 @@ impl RechargeService {
         };
         // The storefront's own mistakes (a dealer, amount or answer Carat did not list for
         // this recharge) are a 422 here, before anything is written or sent.
-        self.check_chosen(&recharge, &nit, chosen).await?;
+        self.check_chosen(&opened, &nit, chosen).await?;
         self.check_effectuation_methods(effectuation).await?;
         let detail = serde_json::json!(effectuation);
         // A refusal leaves the NIT NOV (unless it says otherwise): the storefront may correct
@@ -258,10 +262,15 @@ impl RechargeService {
         let general_hash = self.general_hash().await?;
         // Committed before the call: from here on, a crash leaves a recharge in doubt that a
         // query resolves, never one that is effectuated twice.
+        // The payment's row is written when there is one to write, or an earlier attempt's to
+        // remove: only an effectuation with a payment has one.
+        let had_payment = recharge.effectuation().is_some_and(|e| e.payment.is_some());
+        let payment = (effectuation.payment.is_some() || had_payment)
+            .then(|| PaymentWrite::Sent(effectuation.payment.clone()));
         let step = Step {
             changes: Changes {
                 effectuation: Some(effectuation.clone()),
-                payment: Some(PaymentWrite::Sent(effectuation.payment.clone())),
+                payment,
                 ..Changes::default()
             },
             detail,

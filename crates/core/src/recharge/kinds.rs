@@ -4,10 +4,10 @@
 
 use uuid::Uuid;
 
+use super::Opened;
 use super::requests::Chosen;
 use super::{FlowError, RechargeService};
 use carat_domain::{Effectuation, Nit};
-use carat_store::Recharge;
 
 impl RechargeService {
     /// The effectuation `chosen` asks for.
@@ -27,19 +27,13 @@ impl RechargeService {
     /// or sent.
     pub(super) async fn check_chosen(
         &self,
-        recharge: &Recharge,
+        opened: &Opened,
         nit: &Nit,
         chosen: &Chosen,
     ) -> Result<(), FlowError> {
         match chosen {
-            Chosen::Normal(req) => {
-                self.check_against_listings(recharge, nit, &req.input())
-                    .await
-            }
-            Chosen::Others(req) => {
-                self.check_against_listings(recharge, nit, &req.input())
-                    .await
-            }
+            Chosen::Normal(req) => self.check_against_listings(opened, nit, &req.input()).await,
+            Chosen::Others(req) => self.check_against_listings(opened, nit, &req.input()).await,
             // Built from the kept bill, so checked against it already.
             Chosen::Invoice(_) => Ok(()),
         }

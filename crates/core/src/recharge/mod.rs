@@ -61,9 +61,11 @@ pub use requests::*;
 pub use views::*;
 
 use crate::carat::CaratClient;
-use carat_domain::RechargeStatus;
+use crate::shared_memory::{Freshness, Kept};
 use carat_domain::receipt_cipher::Keyring;
+use carat_domain::{RechargeStatus, RechargeType};
 use carat_store::{self as store, NextAttempt, Recharge};
+use catalogue_cache::CatalogueCopy;
 
 /// How long things take, and may take.
 #[derive(Clone, Debug)]
@@ -110,15 +112,67 @@ pub struct RechargeService {
     timing: Timing,
     /// Seals and opens the receipts that carry a PIN.
     pin_keys: Arc<Keyring>,
+    /// Whether the copies below may be served (`shared_memory`).
+    freshness: Arc<Freshness>,
+    /// The catalogue cache's rows, as this process knows them (`catalogue_cache.rs`).
+    catalogue: Arc<Kept<CatalogueCopy>>,
+    /// What Carat announced about payment methods, as this process knows it
+    /// (`payment_methods.rs`).
+    announced: Arc<Kept<Option<store::payment_methods::Announced>>>,
 }
 
 impl RechargeService {
     pub fn new(pool: PgPool, carat: CaratClient, timing: Timing, pin_keys: Arc<Keyring>) -> Self {
+        let freshness = Arc::new(Freshness::default());
         Self {
             pool,
             carat,
             timing,
             pin_keys,
+            catalogue: Arc::new(Kept::new(freshness.clone())),
+            announced: Arc::new(Kept::new(freshness.clone())),
+            freshness,
+        }
+    }
+
+    /// Keeps copies of the rows every instance shares, listening for their changes: until
+    /// this is called (a one-off command), and whenever the listener is lost, every read of
+    /// them goes to the database.
+    pub fn listen_for_shared_changes(&self) {
+        self.freshness.listen(self.pool.clone());
+    }
+
+    /// Whether copies of the shared rows are served now (tests wait for it).
+    pub fn shared_copies_live(&self) -> bool {
+        self.freshness.is_live()
+    }
+
+    /// The recharge a storefront request names, read once for the whole request.
+    pub async fn open(&self, id: Uuid) -> Result<Opened, FlowError> {
+        Ok(Opened {
+            recharge: self.load(id).await?,
+            listings: None,
+        })
+    }
+
+    /// [`Self::open`], with what Carat listed for the recharge (an effectuation is checked
+    /// against it), in the same round trip.
+    pub async fn open_listed(&self, id: Uuid) -> Result<Opened, FlowError> {
+        let (recharge, listings) = store::recharges::find_listed(&self.pool, id)
+            .await?
+            .ok_or(FlowError::NotFound)?;
+        trace_ids(&recharge);
+        Ok(Opened {
+            recharge,
+            listings: Some(listings),
+        })
+    }
+
+    /// Reads a recharge again, with its listings if `listed`.
+    async fn reopen(&self, id: Uuid, listed: bool) -> Result<Opened, FlowError> {
+        match listed {
+            true => self.open_listed(id).await,
+            false => self.open(id).await,
         }
     }
 
@@ -136,13 +190,40 @@ impl RechargeService {
         let recharge = store::recharges::find(&self.pool, id)
             .await?
             .ok_or(FlowError::NotFound)?;
-        // The request's span carries both ids from here on.
-        let span = tracing::Span::current();
-        span.record("recharge_id", tracing::field::display(recharge.id));
-        if let Some(nit) = &recharge.nit {
-            span.record("nit", tracing::field::display(nit));
-        }
+        trace_ids(&recharge);
         Ok(recharge)
+    }
+}
+
+/// The request's span carries both ids from here on.
+fn trace_ids(recharge: &Recharge) {
+    let span = tracing::Span::current();
+    span.record("recharge_id", tracing::field::display(recharge.id));
+    if let Some(nit) = &recharge.nit {
+        span.record("nit", tracing::field::display(nit));
+    }
+}
+
+/// A recharge as a request read it, with what Carat listed for it when the request needs that.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    recharge: Recharge,
+    /// Each kept listing's body by its key's text; `None`: not read with the recharge (a
+    /// check then reads each one it needs from the store).
+    listings: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Opened {
+    pub fn recharge(&self) -> &Recharge {
+        &self.recharge
+    }
+
+    pub fn recharge_type(&self) -> RechargeType {
+        self.recharge.recharge_type
+    }
+
+    pub fn into_recharge(self) -> Recharge {
+        self.recharge
     }
 }
 

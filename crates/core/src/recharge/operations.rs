@@ -11,7 +11,7 @@ use super::operator::operator_reason;
 use super::requests::{Chosen, TvChoice};
 use super::steps::detached;
 use super::views::{BillListing, BranchData, Dealers};
-use super::{FlowError, PinReceipt, Receipts, RechargeService, payment_methods};
+use super::{FlowError, Opened, PinReceipt, Receipts, RechargeService, payment_methods};
 use carat_domain::effectuation::BarCode;
 use carat_domain::{Actor, BranchCode, Ddd, DealerCode, OrderId, RechargeType, UsedPaymentMethod};
 use carat_store::payments::PaymentRow;
@@ -31,19 +31,19 @@ impl RechargeService {
 
     /// The dealers Carat lists for the recharge, kept with it.
     pub async fn dealers(&self, id: Uuid) -> Result<Dealers, FlowError> {
-        let (recharge, nit) = self.listable(id).await?;
-        self.list_dealers(&recharge, &nit).await
+        let (opened, nit) = self.listable(self.open(id).await?).await?;
+        self.list_dealers(opened.recharge(), &nit).await
     }
 
     /// The amount ranges and questions of a `normal` recharge's dealer in `ddd`, kept with it.
     /// A dealer its dealers listing does not hold is refused (422 `dealer_code`) unasked.
     pub async fn branches(
         &self,
-        id: Uuid,
+        opened: Opened,
         ddd: &Ddd,
         dealer_code: &DealerCode,
     ) -> Result<BranchData, FlowError> {
-        self.checked_branches(id, ddd, dealer_code).await
+        self.checked_branches(opened, ddd, dealer_code).await
     }
 
     /// Branch data of an `others` product: `dealer_code`'s branch `branch_code`, as Carat
@@ -51,11 +51,11 @@ impl RechargeService {
     /// only for an `others` recharge's.
     pub async fn product_branches(
         &self,
-        id: Uuid,
+        opened: Opened,
         dealer_code: &DealerCode,
         branch_code: &BranchCode,
     ) -> Result<BranchData, FlowError> {
-        self.checked_product_branches(id, dealer_code, branch_code)
+        self.checked_product_branches(opened, dealer_code, branch_code)
             .await
     }
 
@@ -63,32 +63,37 @@ impl RechargeService {
     /// finds for the bar code, kept with the recharge.
     pub async fn bill(
         &self,
-        id: Uuid,
+        opened: Opened,
         dealer_code: &DealerCode,
         bar_code: &BarCode,
     ) -> Result<BillListing, FlowError> {
         let listing = bill_listing(dealer_code, bar_code);
-        self.list_invoice(id, dealer_code, bar_code, &listing).await
+        self.list_invoice(opened, dealer_code, bar_code, &listing)
+            .await
     }
 
     /// Sells: checked against what Carat listed, sent at most once per attempt.
-    pub async fn effectuate(&self, id: Uuid, chosen: Chosen) -> Result<Recharge, FlowError> {
+    pub async fn effectuate(&self, opened: Opened, chosen: Chosen) -> Result<Recharge, FlowError> {
         let this = self.clone();
-        detached(async move { this.effectuate_now(id, chosen, &Actor::Storefront).await }).await
+        detached(async move {
+            this.effectuate_now(opened, chosen, &Actor::Storefront)
+                .await
+        })
+        .await
     }
 
     /// The TV package Carat asked for: the effectuation is sent again with it.
     pub async fn choose_tv_package(
         &self,
-        id: Uuid,
+        opened: Opened,
         choice: TvChoice,
     ) -> Result<Recharge, FlowError> {
         let this = self.clone();
         detached(async move {
             let actor = Actor::Storefront;
             let choice = &choice;
-            this.at_most_twice(id, "choose a TV package", |recharge| {
-                Box::pin(this.try_choose(recharge, choice, &actor))
+            this.at_most_twice(opened, "choose a TV package", |opened| {
+                Box::pin(this.try_choose(opened.into_recharge(), choice, &actor))
             })
             .await
         })
@@ -99,7 +104,7 @@ impl RechargeService {
     /// `used_payment_methods`: how the sale was paid, sent with a confirmation.
     pub async fn confirm(
         &self,
-        id: Uuid,
+        opened: Opened,
         confirm: bool,
         used_payment_methods: Option<Vec<UsedPaymentMethod>>,
     ) -> Result<Recharge, FlowError> {
@@ -110,15 +115,18 @@ impl RechargeService {
         let decision = Decision { confirm };
         detached(async move {
             let methods = used_payment_methods.as_deref();
-            this.decide(id, decision, methods, &Actor::Storefront).await
+            this.decide(opened, decision, methods, &Actor::Storefront)
+                .await
         })
         .await
     }
 
     /// The recharge and its history.
     pub async fn get(&self, id: Uuid) -> Result<(Recharge, Vec<Event>), FlowError> {
-        let recharge = self.load(id).await?;
-        let events = store::recharges::events(&self.pool, id).await?;
+        let (recharge, events) = store::recharges::find_with_events(&self.pool, id)
+            .await?
+            .ok_or(FlowError::NotFound)?;
+        super::trace_ids(&recharge);
         Ok((recharge, events))
     }
 
@@ -132,19 +140,15 @@ impl RechargeService {
         Ok(store::recharge_list::list(&self.pool, filter, after, limit).await?)
     }
 
-    /// Whether a recharge with this id exists (a path names one before its body is read).
-    pub async fn exists(&self, id: Uuid) -> Result<bool, FlowError> {
-        Ok(store::recharges::find(&self.pool, id).await?.is_some())
-    }
-
-    /// The kind of a recharge, to read a storefront body by.
-    pub async fn recharge_type(&self, id: Uuid) -> Result<RechargeType, FlowError> {
-        Ok(self.load(id).await?.recharge_type)
-    }
-
-    /// A recharge's payment as kept, if it has one (each door shows it its own way).
-    pub async fn payment(&self, id: Uuid) -> Result<Option<PaymentRow>, FlowError> {
-        Ok(store::payments::load(&self.pool, id).await?)
+    /// A recharge's payment as kept, if it has one (each door shows it its own way). Only a
+    /// recharge effectuated with a payment has its row (written with the effectuation's step),
+    /// so the others' is not looked for.
+    pub async fn payment(&self, recharge: &Recharge) -> Result<Option<PaymentRow>, FlowError> {
+        let paid = recharge.effectuation().is_some_and(|e| e.payment.is_some());
+        if !paid {
+            return Ok(None);
+        }
+        Ok(store::payments::load(&self.pool, recharge.id).await?)
     }
 
     /// The receipts to show: a PIN sale's opened, the others' as stored. A sealed receipt no

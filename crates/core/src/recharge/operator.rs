@@ -226,7 +226,11 @@ impl RechargeService {
         self.note_operator_action(id, actor, action, reason).await?;
         let owner = lease_owner(actor);
         self.take_lease(id, &owner).await?;
-        let outcome = self.decide(id, decision, None, actor).await;
+        // Read once the lease is held: what the decision starts from.
+        let outcome = match self.open(id).await {
+            Ok(opened) => self.decide(opened, decision, None, actor).await,
+            Err(e) => Err(e),
+        };
         self.let_go(id, &owner).await;
         outcome
     }

@@ -14,6 +14,7 @@
 
 use carat_domain::payment_methods::check_list;
 use carat_domain::{Effectuation, FieldError, UsedPaymentMethod};
+use carat_store::payment_methods::Announced;
 use carat_store::{self as store, Recharge};
 use carat_wire::DoRechargeResponse;
 
@@ -73,13 +74,26 @@ pub(super) fn only_on_confirmation() -> FlowError {
 }
 
 impl RechargeService {
+    /// What Carat announced to this merchant, from this process's copy while it is good
+    /// (`shared_memory`). A stale copy cannot move money: it only holds a request to a count
+    /// or asks for the list, a 422 at worst; Carat judges the effectuation itself.
+    async fn announced(&self) -> Result<Announced, FlowError> {
+        if let Some(Some(announced)) = self.announced.read(|a| *a) {
+            return Ok(announced);
+        }
+        let stamp = self.announced.stamp();
+        let announced = store::payment_methods::announced(&self.pool).await?;
+        self.announced.learnt(stamp, |a| *a = Some(announced));
+        Ok(announced)
+    }
+
     /// The effectuation's list against what Carat announced to this merchant: a 422 before
     /// anything is written or sent.
     pub(super) async fn check_effectuation_methods(
         &self,
         effectuation: &Effectuation,
     ) -> Result<(), FlowError> {
-        let announced = store::payment_methods::announced(&self.pool).await?;
+        let announced = self.announced().await?;
         match &effectuation.optional.used_payment_methods {
             None if announced.send_requested => Err(FlowError::Invalid(FieldError::new(
                 EFFECTUATION_FIELD,
@@ -99,22 +113,51 @@ impl RechargeService {
         }
     }
 
-    /// An effectuation carrying the list went out: Carat's request for it is answered.
+    /// An effectuation carrying the list went out: Carat's request for it is answered. Known
+    /// here not to be pending, nothing is written.
     pub(super) async fn effectuation_methods_sent(&self, effectuation: &Effectuation) {
         if effectuation.optional.used_payment_methods.is_none() {
             return;
         }
-        if let Err(error) = store::payment_methods::clear_request(&self.pool).await {
-            tracing::warn!(error = %error, "could not clear Carat's request for payment methods");
+        if self
+            .announced
+            .read(|a| a.is_some_and(|a| !a.send_requested))
+            == Some(true)
+        {
+            return;
+        }
+        let stamp = self.announced.stamp();
+        match store::payment_methods::clear_request(&self.pool).await {
+            Ok(()) => self.announced.learnt(stamp, |a| {
+                if let Some(a) = a {
+                    a.send_requested = false;
+                }
+            }),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not clear Carat's request for payment methods");
+            }
         }
     }
 
-    /// Keeps what an effectuation answer announced. Losing it costs only a check (the max) or
-    /// a reminder (the request), so a database error is logged, not raised.
+    /// Keeps what an effectuation answer announced; the same announcement again, as this
+    /// process knows it, writes nothing. Losing it costs only a check (the max) or a reminder
+    /// (the request), so a database error is logged, not raised.
     pub(super) async fn take_payment_methods(&self, answer: &DoRechargeResponse) {
         let (max, send) = announced_in(answer);
-        if let Err(error) = store::payment_methods::take_answer(&self.pool, max, send).await {
-            tracing::warn!(error = %error, "could not keep what Carat announced about payment methods");
+        let after = |a: &Announced| Announced {
+            max: max.map(|m| m as usize).or(a.max),
+            send_requested: a.send_requested || send,
+        };
+        let unchanged = self.announced.read(|a| a.is_some_and(|a| after(&a) == a));
+        if (max.is_none() && !send) || unchanged == Some(true) {
+            return;
+        }
+        let stamp = self.announced.stamp();
+        match store::payment_methods::take_answer(&self.pool, max, send).await {
+            Ok(()) => self.announced.learnt(stamp, |a| *a = a.map(|a| after(&a))),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not keep what Carat announced about payment methods");
+            }
         }
     }
 }

@@ -9,9 +9,8 @@ mod record;
 use std::future::Future;
 
 use tracing::Instrument;
-use uuid::Uuid;
 
-use super::{FlowError, RechargeService, why_not};
+use super::{FlowError, Opened, RechargeService, why_not};
 use carat_domain::{Actor, RechargeStatus};
 use carat_store::{Changes, Guard, NextAttempt, Recharge, Step};
 
@@ -57,25 +56,25 @@ impl RechargeService {
     }
 
     /// Takes a step that may lose a race (another request, instance or reconciler moved the
-    /// recharge first): `attempt` runs on the stored recharge, and once more on a fresh read
-    /// if it lost, for the winner's outcome usually answers it; losing twice is a 409.
+    /// recharge first): `attempt` runs on the recharge as the request opened it, and once more
+    /// on a fresh read if it lost, for the winner's outcome usually answers it; losing twice is
+    /// a 409.
     pub(in crate::recharge) async fn at_most_twice<'a, T>(
         &'a self,
-        id: Uuid,
+        opened: Opened,
         action: &str,
-        mut attempt: impl FnMut(Recharge) -> Attempt<'a, T>,
+        mut attempt: impl FnMut(Opened) -> Attempt<'a, T>,
     ) -> Result<T, FlowError> {
-        let mut recharge = self.load(id).await?;
+        let (id, listed) = (opened.recharge.id, opened.listings.is_some());
+        let mut opened = opened;
         for _ in 0..2 {
-            match attempt(recharge).await? {
+            match attempt(opened).await? {
                 Race::Won(answer) => return Ok(answer),
-                Race::Lost => recharge = self.load(id).await?,
+                Race::Lost => opened = self.reopen(id, listed).await?,
             }
         }
-        Err(FlowError::out_of_order(
-            recharge.status,
-            why_not(recharge.status, action),
-        ))
+        let status = opened.recharge.status;
+        Err(FlowError::out_of_order(status, why_not(status, action)))
     }
 
     /// Waits while another request's call on this recharge is out, then reads it again: an
