@@ -50,27 +50,8 @@ impl fmt::Display for ListingKey {
 }
 
 /// Keeps `body` as the recharge's latest `listing` (a later listing replaces an earlier one:
-/// it is what Carat offers now).
-pub async fn save(
-    pool: &PgPool,
-    recharge_id: Uuid,
-    listing: &ListingKey,
-    body: &Value,
-) -> Result<(), StoreError> {
-    sqlx::query!(
-        "INSERT INTO recharge_listings (recharge_id, listing, body) VALUES ($1, $2, $3) \
-         ON CONFLICT (recharge_id, listing) DO UPDATE SET body = $3, listed_at = now()",
-        recharge_id,
-        listing.as_key(),
-        body,
-    )
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// [`save`], with the listing call that brought it recorded in the recharge's history by the
-/// same statement.
+/// it is what Carat offers now), with the listing call that brought it recorded in the
+/// recharge's history by the same statement.
 pub async fn save_with_call(
     pool: &PgPool,
     recharge_id: Uuid,
