@@ -33,6 +33,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -651,6 +652,11 @@ def main():
 
     # Until now the embedded sandbox held next to nothing: this is the service's own peak.
     peak_before_top_ups = memory_kib(service.pid, "VmHWM") / 1024
+    # The top-ups meet the service's own admission capacity (4 x the pool), not the burst's.
+    if capacity != 4 * pool:
+        service.stop()
+        service = Service(service_cpus, pool, service_log, args.log_filter, args.lane)
+        service.start()
     # One at a time: what the service adds to a top-up when nothing queues; then many at
     # once: how many it completes a second.
     for workers in sorted({1, args.topup_workers}):
@@ -679,6 +685,14 @@ def main():
             r = top_ups(alone, args.topup_workers)
         runs[f"top_ups_w{args.topup_workers}_sandbox_apart"] = meter.per_request(r)
         alone_peak = memory_kib(alone.pid, "VmHWM") / 1024
+        if args.profile:
+            # Where a top-up's time goes in the service: sampled over a run of its own.
+            log("profiling the service through top-ups (sandbox apart)")
+            with ThreadPoolExecutor(1) as executor:
+                loaded = executor.submit(top_ups, alone, args.topup_workers)
+                results["profile_top_ups"] = perf_profile(
+                    alone.pid, max(3, args.seconds - 2), RESULTS)
+                loaded.result()
     finally:
         alone.stop()
         sandbox.terminate()
@@ -825,6 +839,10 @@ def table(results):
             f"{d['top_ups']}): {d['transactions']:.1f} transactions, {d['rows_written']:.1f} "
             f"rows written ({d['rows_inserted']:.1f} inserted, {d['rows_updated']:.1f} updated, "
             f"{d['rows_deleted']:.1f} deleted)")
+    profile = results.get("profile_top_ups")
+    if profile:
+        lines.append("the service's CPU through top-ups, by object: " +
+                     "; ".join(profile["by_object"][:6]))
     s, m = results["startup"], results["memory"]
     if len(m) == 1:
         lines.append(f"start-up to ready: {s['warm_to_ready_ms']:.0f} ms; peak RSS "

@@ -104,15 +104,17 @@ impl Client {
             .send()
             .await
             .map_err(|e| e.to_string())?;
-        let (carat, total) = server_timing(&response)?;
-        top_up.carat_ms += carat;
-        top_up.total_ms += total;
-        top_up.own_ms.push(total - carat);
         let status = response.status().as_u16();
+        // Read first: an answer the service did not give (a refusal at admission) has no timing.
+        let timing = server_timing(&response);
         let body: Value = response.json().await.map_err(|e| e.to_string())?;
         if status != expect {
             return Err(format!("{status}: {body}"));
         }
+        let (carat, total) = timing?;
+        top_up.carat_ms += carat;
+        top_up.total_ms += total;
+        top_up.own_ms.push(total - carat);
         Ok(body)
     }
 
