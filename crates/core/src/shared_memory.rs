@@ -71,11 +71,6 @@ impl Freshness {
             }
         });
     }
-
-    /// Whether copies may be kept now (tests wait for the listener with it).
-    pub fn is_live(&self) -> bool {
-        self.live.load(Ordering::SeqCst)
-    }
 }
 
 /// A copy of shared values (`T::default()` knows none of them yet), good while its

@@ -142,11 +142,6 @@ impl RechargeService {
         self.freshness.listen(self.pool.clone());
     }
 
-    /// Whether copies of the shared rows are served now (tests wait for it).
-    pub fn shared_copies_live(&self) -> bool {
-        self.freshness.is_live()
-    }
-
     /// The recharge a storefront request names, read once for the whole request.
     pub async fn open(&self, id: Uuid) -> Result<Opened, FlowError> {
         Ok(Opened {
@@ -205,7 +200,7 @@ fn trace_ids(recharge: &Recharge) {
 }
 
 /// A recharge as a request read it, with what Carat listed for it when the request needs that.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Opened {
     recharge: Recharge,
     /// Each kept listing's body by its key's text; `None`: not read with the recharge (a
