@@ -52,6 +52,20 @@ pub struct Application {
     idempotency: Idempotency,
     /// The certificate served, when the service terminates TLS itself.
     tls: Option<Arc<ReloadingCert>>,
+    services: Services,
+}
+
+/// The use cases the doors share, for a door that runs beside the routers in the same
+/// process (the homologation runner).
+#[derive(Clone)]
+pub struct Services {
+    pub recharges: RechargeService,
+    pub cards: CardService,
+    pub callbacks: CallbackService,
+    /// The embedded sandbox, when it plays Carat.
+    pub sandbox: Option<Sandbox>,
+    /// The Carat the service calls: `CARAT_BASE_URL`, or the embedded sandbox's own.
+    pub carat_base_url: Url,
 }
 
 impl Application {
@@ -94,6 +108,13 @@ impl Application {
             settings.carat.nit_lifetime,
         );
         let idempotency = Idempotency::new(pool.clone(), settings.idempotency_ttl);
+        let services = Services {
+            recharges: recharges.clone(),
+            cards: cards.clone(),
+            callbacks: callbacks.clone(),
+            sandbox: sandbox.clone(),
+            carat_base_url: carat_base_url.clone(),
+        };
         let console = console_router(&settings, &pool, &recharges, &metrics, &reconciler, &tls);
         let mut router = Router::new()
             .merge(console)
@@ -137,7 +158,12 @@ impl Application {
             shutdown_grace: settings.shutdown_grace,
             idempotency,
             tls,
+            services,
         })
+    }
+
+    pub fn services(&self) -> Services {
+        self.services.clone()
     }
 
     /// The reload hook when serving TLS: SIGHUP calls [`ReloadingCert::reload`] on it, and so
