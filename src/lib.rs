@@ -9,6 +9,7 @@ pub mod config;
 pub mod console;
 pub mod fallback;
 pub mod health;
+pub mod homologation;
 mod layers;
 pub mod metrics;
 pub mod request_id;

@@ -1,4 +1,4 @@
-//! `carat-merchant serve | sandbox | migrate | reconcile | health | openapi`.
+//! `carat-merchant serve | sandbox | migrate | reconcile | homologate | health | openapi`.
 
 use std::process::ExitCode;
 
@@ -6,9 +6,9 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tokio::net::TcpListener;
 
 use carat_merchant::config::{self, Settings};
-use carat_merchant::health;
 use carat_merchant::startup::{self, Application};
 use carat_merchant::telemetry;
+use carat_merchant::{health, homologation};
 use carat_sandbox::{self as sandbox, Sandbox, SandboxConfig};
 use carat_store as store;
 
@@ -48,6 +48,31 @@ enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Run Carat's homologation script end to end through this service, serving its callbacks
+    /// on LISTEN_ADDR, and write the evidence to send Carat (docs/going-live.md). Exit 0 when
+    /// no case fails, 1 when one does, 2 when the run cannot start.
+    Homologate {
+        /// Where report.json, report.md and report.html are written.
+        #[arg(long, value_name = "DIR", required_unless_present = "list")]
+        report: Option<std::path::PathBuf>,
+        /// Print the cases, with their sources, and exit.
+        #[arg(long)]
+        list: bool,
+        /// Run only these cases (names as --list prints them, comma-separated).
+        #[arg(long, value_name = "NAME,...")]
+        only: Option<String>,
+        /// Allow Carat's production (or an unknown) base URL; asks for the merchant id to
+        /// confirm: these flows move real money.
+        #[arg(long)]
+        production: bool,
+        /// The URL Carat reaches this host at, for the callback URLs to register (default:
+        /// http://LISTEN_ADDR).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<url::Url>,
+        /// How long to wait for a callback Carat sends on its own (a HASH notification).
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        callback_wait_secs: u64,
+    },
     /// Print the storefront API's OpenAPI document (what GET /api/openapi.json serves) and
     /// exit, for linters and client generators; needs no configuration.
     Openapi,
@@ -78,6 +103,10 @@ async fn main() -> ExitCode {
         println!("{document:#}");
         return ExitCode::SUCCESS;
     }
+    if let Some(Command::Homologate { list: true, .. }) = &cli.command {
+        print!("{}", carat_merchant::homologation::cases::table::list());
+        return ExitCode::SUCCESS;
+    }
     let settings = match Settings::load() {
         Ok(settings) => settings,
         Err(errors) => {
@@ -89,11 +118,29 @@ async fn main() -> ExitCode {
         }
     };
     telemetry::init(settings.log_format, &settings.log_filter);
+    if let Some(Command::Homologate {
+        report: Some(report),
+        only,
+        production,
+        public_url,
+        callback_wait_secs,
+        ..
+    }) = cli.command
+    {
+        let options = homologation::Options {
+            report,
+            only,
+            production,
+            public_url,
+            callback_wait: std::time::Duration::from_secs(callback_wait_secs),
+        };
+        return homologation::run(settings, options).await;
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Sandbox => run_sandbox(settings).await,
         Command::Reconcile => reconcile(settings).await,
-        Command::Health { .. } | Command::Openapi => {
+        Command::Health { .. } | Command::Openapi | Command::Homologate { .. } => {
             unreachable!("answered before the configuration is loaded")
         }
         Command::Migrate => {

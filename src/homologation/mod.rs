@@ -1,0 +1,282 @@
+//! `carat-merchant homologate`: runs Carat's certification flows end to end through this
+//! service's own use cases, and writes the evidence a merchant sends to Carat.
+//!
+//! The run serves the service itself on `LISTEN_ADDR` (Carat's callbacks must reach it), so
+//! the evidence is of the code that goes live. Each case is the storefront of its sales; every
+//! sale ends confirmed or undone, and the report says how.
+
+pub mod cases;
+mod ending;
+pub mod evidence;
+pub mod inputs;
+mod preflight;
+mod progress;
+pub mod report;
+pub mod safety;
+mod settle;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use url::Url;
+
+use crate::config::Settings;
+use crate::startup::{self, Application};
+use cases::{CaseEnd, CaseId, Ctx, Doors};
+use evidence::{CaseReport, Environment, Outcome, Report, Summary};
+use inputs::Inputs;
+use safety::Target;
+
+/// What the command line asked for.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub report: PathBuf,
+    pub only: Option<String>,
+    pub production: bool,
+    /// The URL Carat reaches this host at; default `http://LISTEN_ADDR`.
+    pub public_url: Option<Url>,
+    /// How long to wait for a callback Carat sends on its own.
+    pub callback_wait: Duration,
+}
+
+/// Exit codes: 0 no case failed, 1 a case failed, 2 the run could not start.
+pub async fn run(settings: Settings, options: Options) -> ExitCode {
+    match run_checked(settings, options).await {
+        Ok(code) => code,
+        Err(refusal) => {
+            eprintln!("carat-merchant homologate: {refusal:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<ExitCode> {
+    let selected = cases::table::select(options.only.as_deref()).map_err(anyhow::Error::msg)?;
+    let target = Target::of(settings.carat.base_url.as_ref());
+    refuse_production(&settings, &options, target)?;
+    let started_at = Utc::now();
+    // The service itself: its database, its callbacks and, without CARAT_BASE_URL, the
+    // embedded sandbox. A database that cannot be reached stops the run here.
+    let app = match Application::build(settings.clone()).await {
+        Ok(app) => app,
+        Err(e) => anyhow::bail!("the database or the listener: {e:#}"),
+    };
+    let mut preflight = vec![
+        preflight::settings(&settings, app.local_addr()),
+        evidence::Check {
+            name: "banco de dados / database".into(),
+            ok: true,
+            detail: "connected, migrations applied".into(),
+        },
+    ];
+    let services = app.services();
+    let public_url = match &options.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let scheme = if app.tls().is_some() { "https" } else { "http" };
+            let addr = startup::reachable(app.local_addr());
+            Url::parse(&format!("{scheme}://{addr}/"))?
+        }
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    preflight.push(
+        preflight::reachable(
+            "Carat: alcance e TLS / reachability and TLS",
+            &services.carat_base_url,
+        )
+        .await,
+    );
+    preflight.push(preflight::callbacks_reach_us(&public_url).await);
+    let callback_urls = preflight::callback_urls(&public_url, &settings);
+    print_preflight(&preflight, &callback_urls);
+
+    let mut cases_run = Vec::new();
+    if preflight.iter().all(|c| c.ok) {
+        let doors = doors(&settings, services.clone(), options.callback_wait);
+        let inputs = Inputs::read(|k| std::env::var(k).ok(), services.sandbox.is_some());
+        cases_run = run_cases(&doors, &inputs, &selected).await;
+    } else {
+        eprintln!("a check failed: no case was run");
+    }
+    let _ = stop.send(());
+    let _ = serving.await;
+
+    let environment = Environment {
+        carat_url: preflight::redacted(&services.carat_base_url),
+        sandbox: services.sandbox.is_some(),
+        merchant_id: settings.carat.merchant_id.as_str().to_owned(),
+        auth_mode: settings.carat.auth_mode.as_str().to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        callback_urls,
+        started_at,
+        finished_at: Utc::now(),
+    };
+    let report = Report {
+        environment,
+        summary: Summary::of(&cases_run),
+        preflight,
+        cases: cases_run,
+    };
+    write_report(&settings, &options, &report)?;
+    println!("{}", progress::summary(report.summary));
+    Ok(exit_code(&report))
+}
+
+/// 0 when no case failed, 1 when one did, 2 when a check stopped the run before the cases.
+fn exit_code(report: &Report) -> ExitCode {
+    if !report.preflight.iter().all(|c| c.ok) {
+        ExitCode::from(2)
+    } else if report.summary.failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn refuse_production(settings: &Settings, options: &Options, target: Target) -> anyhow::Result<()> {
+    let url = settings
+        .carat
+        .base_url
+        .as_ref()
+        .map(preflight::redacted)
+        .unwrap_or_default();
+    if let Some(refusal) = safety::refusal(target, options.production, &url) {
+        anyhow::bail!(refusal);
+    }
+    if target.moves_real_money() {
+        let merchant_id = settings.carat.merchant_id.as_str();
+        let stdin = std::io::stdin();
+        if !safety::confirmed(merchant_id, &mut stdin.lock(), &mut std::io::stderr()) {
+            anyhow::bail!("--production was not confirmed: nothing was run");
+        }
+    }
+    Ok(())
+}
+
+fn doors(settings: &Settings, services: startup::Services, callback_wait: Duration) -> Doors {
+    Doors {
+        reconciler: startup::reconciler(settings, services.recharges.clone()),
+        recharges: services.recharges,
+        cards: services.cards,
+        callbacks: services.callbacks,
+        sandbox: services.sandbox,
+        auth_mode: settings.carat.auth_mode,
+        callback_wait,
+    }
+}
+
+fn print_preflight(checks: &[evidence::Check], urls: &[evidence::CallbackUrl]) {
+    for check in checks {
+        let word = if check.ok { "ok" } else { "FAILED" };
+        println!("check {}: {word}: {}", check.name, check.detail);
+    }
+    println!("register these URLs with Carat:");
+    for url in urls {
+        println!("  {:<13} {}", url.callback, url.url);
+    }
+}
+
+async fn run_cases(doors: &Doors, inputs: &Inputs, selected: &[CaseId]) -> Vec<CaseReport> {
+    let run_id = run_id();
+    let total = selected.len();
+    let mut reports = Vec::new();
+    for (i, case) in selected.iter().enumerate() {
+        println!("{}", progress::started(i + 1, total, case.name()));
+        let report = run_case(doors, inputs, &run_id, i + 1, *case).await;
+        let elapsed = Duration::from_millis(report.elapsed_ms);
+        println!(
+            "{}",
+            progress::finished(
+                i + 1,
+                total,
+                case.name(),
+                report.outcome,
+                elapsed,
+                report.reason.as_deref()
+            )
+        );
+        reports.push(report);
+    }
+    reports
+}
+
+async fn run_case(
+    doors: &Doors,
+    inputs: &Inputs,
+    run_id: &str,
+    no: usize,
+    case: CaseId,
+) -> CaseReport {
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let mut ctx = Ctx::new(doors, inputs, run_id, no);
+    let ended = cases::run(case, &mut ctx).await;
+    // Every sale ends, whatever the case did.
+    let sales = settle::sales(&mut ctx).await;
+    let cards = settle::cards(&ctx).await;
+    let (outcome, reason) = match ended {
+        Ok(()) => (Outcome::Pass, None),
+        Err(CaseEnd::Skip(reason)) => (Outcome::Skipped, Some(reason)),
+        Err(CaseEnd::Fail(reason)) => (Outcome::Fail, Some(reason)),
+    };
+    CaseReport {
+        name: case.name().to_owned(),
+        title: case.title().to_owned(),
+        source: case.source().to_owned(),
+        simulated: ctx.simulated.take(),
+        outcome,
+        reason,
+        started_at,
+        elapsed_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        steps: std::mem::take(&mut ctx.steps),
+        sales,
+        cards,
+    }
+}
+
+/// Eight characters unique to the run: order and customer ids are made from it.
+fn run_id() -> String {
+    let seconds = Utc::now().timestamp().unsigned_abs();
+    let mut id = String::new();
+    let mut n = seconds ^ u64::from(rand::random::<u16>()) << 32;
+    for _ in 0..8 {
+        let digit = u32::try_from(n % 36).unwrap_or(0);
+        id.push(
+            char::from_digit(digit, 36)
+                .unwrap_or('0')
+                .to_ascii_uppercase(),
+        );
+        n /= 36;
+    }
+    id
+}
+
+/// Writes the three files, after checking that no secret the run knows is in them.
+fn write_report(settings: &Settings, options: &Options, report: &Report) -> anyhow::Result<()> {
+    let json = serde_json::to_string(report)?;
+    let mut secrets = vec![settings.carat.merchant_key.expose().to_owned()];
+    secrets.extend(
+        settings
+            .callbacks
+            .path_secret
+            .as_ref()
+            .map(|s| s.expose().to_owned()),
+    );
+    secrets.extend(Inputs::read(|k| std::env::var(k).ok(), report.environment.sandbox).secrets());
+    if let Some(found) = secrets
+        .iter()
+        .filter(|s| s.len() >= 6)
+        .find(|s| json.contains(s.as_str()))
+    {
+        let _ = found;
+        anyhow::bail!("the report would hold a secret: it was not written");
+    }
+    let written = report::write(&options.report, report)?;
+    println!("report: {}", written.html.display());
+    Ok(())
+}
