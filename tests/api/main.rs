@@ -17,6 +17,7 @@ mod faults;
 mod flow;
 mod health;
 mod helpers;
+mod homologation;
 mod idempotency;
 mod inbox;
 mod invoice;

@@ -14,6 +14,7 @@ mod actions;
 mod browser;
 mod cluster;
 mod console;
+mod homologation_report;
 mod payments;
 mod pins;
 mod screenshots;

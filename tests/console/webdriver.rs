@@ -324,6 +324,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("set window rect: {e}"));
     }
 
+    /// The page printed to PDF, as the browser's own "print to PDF" makes it (A4).
+    pub async fn print_pdf(&self) -> Vec<u8> {
+        let page = json!({"page": {"width": 21.0, "height": 29.7}, "background": false});
+        let encoded = value_string(self.post("/print", page).await.unwrap());
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .expect("a base64 PDF")
+    }
+
     /// A PNG of the viewport.
     pub async fn screenshot(&self) -> Vec<u8> {
         let encoded = value_string(self.get("/screenshot").await.unwrap());
