@@ -91,7 +91,14 @@ async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<Exi
         )
         .await,
     );
-    preflight.push(preflight::callbacks_reach_us(&public_url).await);
+    // The embedded sandbox, or a sandbox on this machine, reaches loopback; Carat does not.
+    let carat_is_local = services.sandbox.is_some()
+        || settings
+            .carat
+            .base_url
+            .as_ref()
+            .is_some_and(preflight::is_loopback);
+    preflight.push(preflight::callbacks_reach_us(&public_url, carat_is_local).await);
     let callback_urls = preflight::callback_urls(&public_url, &settings);
     print_preflight(&preflight, &callback_urls);
 

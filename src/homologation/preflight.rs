@@ -77,8 +77,20 @@ pub async fn reachable(name: &str, url: &Url) -> Check {
     }
 }
 
-/// This service's own liveness at the public URL: what Carat would reach is this process.
-pub async fn callbacks_reach_us(public_url: &Url) -> Check {
+/// This service's own liveness at the public URL: what Carat would reach is this process. A
+/// remote Carat (`carat_is_local` false) cannot reach a loopback URL.
+pub async fn callbacks_reach_us(public_url: &Url, carat_is_local: bool) -> Check {
+    if !carat_is_local && is_loopback(public_url) {
+        return Check {
+            name: "URLs de callback / callback URLs".into(),
+            ok: false,
+            detail: format!(
+                "{} is loopback: Carat cannot reach it; give --public-url (the HTTPS URL Carat \
+                 reaches this host at)",
+                redacted(public_url)
+            ),
+        };
+    }
     let Ok(url) = public_url.join("health/live") else {
         return Check {
             name: "URLs de callback / callback URLs".into(),
@@ -94,6 +106,15 @@ pub async fn callbacks_reach_us(public_url: &Url) -> Check {
         );
     }
     check
+}
+
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
 }
 
 /// A URL as the report prints it: without user, password or query (a key could ride there).

@@ -83,7 +83,7 @@ pub async fn signature_mode(ctx: &mut Ctx<'_>) -> Step<()> {
     if ctx.doors.auth_mode != AuthMode::Signature {
         return Err(CaseEnd::Skip(
             "CARAT_AUTH_MODE is authenticity: set CARAT_AUTH_MODE=signature and \
-             CARAT_JWT_PRIVATE_KEY_PATH to run it (docs/going-live.md)"
+             CARAT_JWT_PRIVATE_KEY to run it (docs/going-live.md)"
                 .into(),
         ));
     }
