@@ -65,7 +65,9 @@ async fn the_html_report_reads_and_prints_in_chromium() {
     // It prints: the browser's own PDF of it has pages.
     let pdf = browser.print_pdf().await;
     assert!(pdf.starts_with(b"%PDF"), "not a PDF");
-    std::fs::write(folder.join("report.pdf"), &pdf).unwrap();
+    // Not a picture for the docs: always to the temporary folder.
+    let pdf_file = std::env::temp_dir().join("carat-homologation-report.pdf");
+    std::fs::write(pdf_file, &pdf).unwrap();
     // Each case starts a page of its own.
     assert!(pages(&pdf) >= 14, "{} pages", pages(&pdf));
     let _ = std::fs::remove_dir_all(&dir);
