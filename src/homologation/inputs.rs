@@ -16,6 +16,17 @@ pub struct TestCard {
     pub security_code: String,
 }
 
+impl TestCard {
+    /// The card as a payment's `card` body.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "number": self.number,
+            "expiry_date": self.expiry,
+            "security_code": self.security_code,
+        })
+    }
+}
+
 impl std::fmt::Debug for TestCard {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("TestCard([redacted])")

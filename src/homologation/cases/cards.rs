@@ -32,12 +32,7 @@ pub async fn denied(ctx: &mut Ctx<'_>) -> Step<()> {
         .denied_card
         .as_ref()
         .map_err(|missing| CaseEnd::Skip(missing.reason()))?;
-    let card = json!({
-        "number": card.number,
-        "expiry_date": card.expiry,
-        "security_code": card.security_code,
-    });
-    sell::top_up(ctx, Paying::Card(card), "failed")
+    sell::top_up(ctx, Paying::Card(card.body()), "failed")
         .await
         .map(drop)
 }

@@ -4,24 +4,18 @@
 use serde_json::json;
 
 use super::catalogue;
-use super::context::{CaseEnd, Ctx, Step, describe, flow_text};
-use super::sell::{self, effectuate_seen};
+use super::context::{CaseEnd, Ctx, Step, describe};
+use super::sell::{self, created_and_listed, effectuate_expecting, phone_body};
 use crate::homologation::evidence::mask_pin;
 use carat_core::recharge::{DealerView, PinReceipt};
 use carat_domain::RechargeType;
 
 /// A PIN product sold, its PIN kept (encrypted) before the confirmation.
 pub async fn pin_product(ctx: &mut Ctx<'_>) -> Step<()> {
-    let created = ctx.create(RechargeType::Others).await;
-    let id = ctx.check("create (others)", created, describe)?.id;
-    let dealers = ctx.dealers(id).await;
-    let dealers = ctx.check("list dealers", dealers, |d| {
-        format!("{} dealers", d.dealers.len())
-    })?;
+    let (id, dealers) = created_and_listed(ctx, RechargeType::Others).await?;
     let Some((dealer, branch)) = catalogue::first_product(&dealers) else {
-        return Err(CaseEnd::Skip(
-            "Carat's listing offers no PIN product (no dealer with a branch)".into(),
-        ));
+        let reason = "Carat's listing offers no PIN product (no dealer with a branch)";
+        return Err(CaseEnd::Skip(reason.into()));
     };
     let (dealer, branch) = (dealer.clone(), branch.to_owned());
     let listed = ctx.product_branches(id, &dealer.code, &branch).await;
@@ -38,9 +32,7 @@ pub async fn pin_product(ctx: &mut Ctx<'_>) -> Step<()> {
     if let Some(key) = key {
         body["amount_key"] = json!(key);
     }
-    let effectuated = ctx.effectuate(id, body).await.map_err(flow_text);
-    let recharge = effectuate_seen(ctx, effectuated, id).await?;
-    ctx.expect_status("effectuation's outcome", &recharge, "pending_confirmation")?;
+    let recharge = effectuate_expecting(ctx, id, body, "pending_confirmation").await?;
     let (receipts, state) = ctx.doors.recharges.receipts(&recharge);
     let kept = match state {
         Some(PinReceipt::Kept) => Ok(masked_pin(receipts.and_then(|r| r.customer))),
@@ -80,12 +72,7 @@ pub async fn bill_paid(ctx: &mut Ctx<'_>) -> Step<()> {
         .bar_code
         .clone()
         .map_err(|missing| CaseEnd::Skip(missing.reason()))?;
-    let created = ctx.create(RechargeType::Invoice).await;
-    let id = ctx.check("create (invoice)", created, describe)?.id;
-    let dealers = ctx.dealers(id).await;
-    let dealers = ctx.check("list dealers", dealers, |d| {
-        format!("{} dealers", d.dealers.len())
-    })?;
+    let (id, dealers) = created_and_listed(ctx, RechargeType::Invoice).await?;
     let Some(dealer) = dealers.dealers.first().cloned() else {
         return Err(CaseEnd::Skip(
             "Carat's listing offers no bill dealer".into(),
@@ -93,43 +80,28 @@ pub async fn bill_paid(ctx: &mut Ctx<'_>) -> Step<()> {
     };
     let found = ctx.bill(id, &dealer.code, &bar_code).await;
     let bill = ctx.check("find the bill", found, |b| {
-        format!(
-            "dealer {} ({}): {} cents",
-            dealer.code,
-            dealer.name,
-            b.invoice.amount.get()
-        )
+        let cents = b.invoice.amount.get();
+        format!("dealer {} ({}): {cents} cents", dealer.code, dealer.name)
     })?;
     let body = json!({
         "dealer": {"code": dealer.code, "type_code": type_code(&dealer)},
         "invoice": {"bar_code": bar_code},
         "amount": bill.invoice.amount.get(),
     });
-    let effectuated = ctx.effectuate(id, body).await.map_err(flow_text);
-    let recharge = effectuate_seen(ctx, effectuated, id).await?;
-    ctx.expect_status("effectuation's outcome", &recharge, "pending_confirmation")?;
+    effectuate_expecting(ctx, id, body, "pending_confirmation").await?;
     sell::end(ctx, id, true).await.map(drop)
 }
 
 /// A top-up of a dealer whose branch data asks questions, answered.
 pub async fn dealer_questions(ctx: &mut Ctx<'_>) -> Step<()> {
-    let created = ctx.create(RechargeType::Normal).await;
-    let id = ctx.check("create", created, describe)?.id;
-    let dealers = ctx.dealers(id).await;
-    let dealers = ctx.check("list dealers", dealers, |d| {
-        format!("{} dealers", d.dealers.len())
-    })?;
+    let (id, dealers) = created_and_listed(ctx, RechargeType::Normal).await?;
     let ddd = ctx.inputs.ddd.clone();
     let mut found = None;
     for dealer in catalogue::phone_dealers(&dealers) {
         let listed = ctx.branches(id, &ddd, &dealer.code).await;
         let data = ctx.check("list branch data", listed, |b| {
-            format!(
-                "dealer {} ({}): {} question(s)",
-                dealer.code,
-                dealer.name,
-                b.questions.len()
-            )
+            let (code, name, n) = (&dealer.code, &dealer.name, b.questions.len());
+            format!("dealer {code} ({name}): {n} question(s)")
         })?;
         if !data.questions.is_empty() {
             found = Some((dealer.clone(), data));
@@ -141,37 +113,20 @@ pub async fn dealer_questions(ctx: &mut Ctx<'_>) -> Step<()> {
             "no dealer Carat lists asks a question".into(),
         ));
     };
-    let (amount, key) = catalogue::amount(&data)
-        .ok_or_else(|| CaseEnd::Fail(format!("dealer {} lists no amount", dealer.code)))?;
-    let answers = catalogue::answers(&data.questions);
+    let body = phone_body(ctx, &dealer, &data)?;
+    let answered = body["answers"].as_array().map_or(0, Vec::len);
     ctx.note(
         "answer the questions",
         true,
-        format!("{} answer(s)", answers.len()),
+        format!("{answered} answer(s)"),
     );
-    let mut body = json!({
-        "dealer": {"code": dealer.code, "type_code": type_code(&dealer)},
-        "phone": {"ddd": ddd, "number": ctx.inputs.phone},
-        "amount": amount,
-        "answers": answers,
-    });
-    if let Some(key) = key {
-        body["amount_key"] = json!(key);
-    }
-    let effectuated = ctx.effectuate(id, body).await.map_err(flow_text);
-    let recharge = effectuate_seen(ctx, effectuated, id).await?;
-    ctx.expect_status("effectuation's outcome", &recharge, "pending_confirmation")?;
+    effectuate_expecting(ctx, id, body, "pending_confirmation").await?;
     sell::end(ctx, id, true).await.map(drop)
 }
 
 /// A TV recharge: Carat answers AGU with the packages, one is chosen, the sale is confirmed.
 pub async fn tv_package(ctx: &mut Ctx<'_>) -> Step<()> {
-    let created = ctx.create(RechargeType::Normal).await;
-    let id = ctx.check("create", created, describe)?.id;
-    let dealers = ctx.dealers(id).await;
-    let dealers = ctx.check("list dealers", dealers, |d| {
-        format!("{} dealers", d.dealers.len())
-    })?;
+    let (id, dealers) = created_and_listed(ctx, RechargeType::Normal).await?;
     let Some(dealer) = catalogue::tv_dealer(&dealers).cloned() else {
         return Err(CaseEnd::Skip(
             "Carat's dealers listing names no TV dealer".into(),
@@ -182,20 +137,8 @@ pub async fn tv_package(ctx: &mut Ctx<'_>) -> Step<()> {
     let data = ctx.check("list branch data", listed, |_| {
         format!("TV dealer {} ({})", dealer.code, dealer.name)
     })?;
-    let (amount, key) = catalogue::amount(&data)
-        .ok_or_else(|| CaseEnd::Fail(format!("dealer {} lists no amount", dealer.code)))?;
-    let mut body = json!({
-        "dealer": {"code": dealer.code, "type_code": type_code(&dealer)},
-        "phone": {"ddd": ddd, "number": ctx.inputs.phone},
-        "amount": amount,
-        "answers": catalogue::answers(&data.questions),
-    });
-    if let Some(key) = key {
-        body["amount_key"] = json!(key);
-    }
-    let effectuated = ctx.effectuate(id, body).await.map_err(flow_text);
-    let recharge = effectuate_seen(ctx, effectuated, id).await?;
-    ctx.expect_status("AGU: a package to choose", &recharge, "awaiting_choice")?;
+    let body = phone_body(ctx, &dealer, &data)?;
+    let recharge = effectuate_expecting(ctx, id, body, "awaiting_choice").await?;
     let packages = recharge
         .carat_answer
         .as_ref()

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::catalogue;
 use super::context::{CaseEnd, Ctx, Step, describe, flow_text};
+use carat_core::recharge::{BranchData, DealerView, Dealers};
 use carat_domain::RechargeType;
 use carat_store::Recharge;
 
@@ -25,13 +26,7 @@ pub enum Paying {
 /// Creates a top-up, lists what Carat offers, and effectuates it as the storefront would;
 /// `expect`: the status the effectuation must leave (`pending_confirmation` when approved).
 pub async fn top_up(ctx: &mut Ctx<'_>, paying: Paying, expect: &str) -> Step<Sold> {
-    let created = ctx.create(RechargeType::Normal).await;
-    let recharge = ctx.check("create", created, describe)?;
-    let id = recharge.id;
-    let dealers = ctx.dealers(id).await;
-    let dealers = ctx.check("list dealers", dealers, |d| {
-        format!("{} dealers listed", d.dealers.len())
-    })?;
+    let (id, dealers) = created_and_listed(ctx, RechargeType::Normal).await?;
     let Some(dealer) = catalogue::phone_dealers(&dealers)
         .first()
         .map(|d| (*d).clone())
@@ -43,40 +38,66 @@ pub async fn top_up(ctx: &mut Ctx<'_>, paying: Paying, expect: &str) -> Step<Sol
     let ddd = ctx.inputs.ddd.clone();
     let branches = ctx.branches(id, &ddd, &dealer.code).await;
     let data = ctx.check("list branch data", branches, |b| {
-        format!(
-            "dealer {} ({}), area {ddd}: {} categories",
-            dealer.code,
-            dealer.name,
-            b.categories.len()
-        )
+        let (code, name, n) = (&dealer.code, &dealer.name, b.categories.len());
+        format!("dealer {code} ({name}), area {ddd}: {n} categories")
     })?;
-    let Some((amount, amount_key)) = catalogue::amount(&data) else {
+    let mut body = phone_body(ctx, &dealer, &data)?;
+    let amount = body["amount"].as_u64().unwrap_or_default();
+    if let Paying::Card(card) = paying {
+        let authorizer = ctx.inputs.authorizer_id.clone();
+        body["payment"] = catalogue::payment(amount, &authorizer, card);
+    }
+    let recharge = effectuate_expecting(ctx, id, body, expect).await?;
+    Ok(Sold {
+        id,
+        recharge,
+        amount,
+    })
+}
+
+/// Creates a recharge of `kind` and lists its dealers.
+pub async fn created_and_listed(ctx: &mut Ctx<'_>, kind: RechargeType) -> Step<(Uuid, Dealers)> {
+    let created = ctx.create(kind).await;
+    let recharge = ctx.check(&format!("create ({})", kind.as_str()), created, describe)?;
+    let dealers = ctx.dealers(recharge.id).await;
+    let dealers = ctx.check("list dealers", dealers, |d| {
+        format!("{} dealers listed", d.dealers.len())
+    })?;
+    Ok((recharge.id, dealers))
+}
+
+/// The storefront's body for a phone (or TV) dealer: an amount it listed, the answers to its
+/// questions, the inputs' phone.
+pub fn phone_body(ctx: &Ctx<'_>, dealer: &DealerView, data: &BranchData) -> Step<Value> {
+    let Some((amount, amount_key)) = catalogue::amount(data) else {
+        let code = &dealer.code;
         return Err(CaseEnd::Fail(format!(
-            "step `list branch data` failed: dealer {} lists no amount",
-            dealer.code
+            "step `list branch data` failed: dealer {code} lists no amount"
         )));
     };
     let mut body = json!({
         "dealer": {"code": dealer.code, "type_code": dealer.type_code.as_deref().unwrap_or("")},
-        "phone": {"ddd": ddd, "number": ctx.inputs.phone},
+        "phone": {"ddd": ctx.inputs.ddd, "number": ctx.inputs.phone},
         "amount": amount,
         "answers": catalogue::answers(&data.questions),
     });
     if let Some(key) = amount_key {
         body["amount_key"] = json!(key);
     }
-    if let Paying::Card(card) = paying {
-        let authorizer = ctx.inputs.authorizer_id.clone();
-        body["payment"] = catalogue::payment(amount, &authorizer, card);
-    }
+    Ok(body)
+}
+
+/// Effectuates with `body` and checks the status it leaves.
+pub async fn effectuate_expecting(
+    ctx: &mut Ctx<'_>,
+    id: Uuid,
+    body: Value,
+    expect: &str,
+) -> Step<Recharge> {
     let effectuated = ctx.effectuate(id, body).await.map_err(flow_text);
     let recharge = effectuate_seen(ctx, effectuated, id).await?;
     ctx.expect_status("effectuation's outcome", &recharge, expect)?;
-    Ok(Sold {
-        id,
-        recharge,
-        amount,
-    })
+    Ok(recharge)
 }
 
 /// The effectuation's step: a refusal is recorded as what Carat said, and the recharge is read
@@ -120,9 +141,5 @@ pub fn approved_card(ctx: &Ctx<'_>) -> Step<Value> {
         .approved_card
         .as_ref()
         .map_err(|missing| CaseEnd::Skip(missing.reason()))?;
-    Ok(json!({
-        "number": card.number,
-        "expiry_date": card.expiry,
-        "security_code": card.security_code,
-    }))
+    Ok(card.body())
 }
