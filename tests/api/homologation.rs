@@ -257,12 +257,8 @@ async fn a_sandbox_fault_fails_its_case_names_the_step_and_the_sale_still_ends()
     app.sandbox.inject(Operation::Confirm, Fault::Error500, 1);
     let dir = ReportDir::new();
     let env = app.env_with(&[("LISTEN_ADDR", listen.as_str())]);
-    let args = [
-        "--only",
-        "top_up_confirmed,lost_effectuation_answer",
-        "--report",
-        dir.arg(),
-    ];
+    let only = "top_up_confirmed,card_denied,lost_effectuation_answer";
+    let args = ["--only", only, "--report", dir.arg()];
     let output = homologate(&args, env, "").await;
     let printed = text(&output);
     assert_eq!(output.status.code(), Some(1), "{printed}");
@@ -292,8 +288,23 @@ async fn a_sandbox_fault_fails_its_case_names_the_step_and_the_sale_still_ends()
         sale["ended"].as_str().unwrap().contains("reconciler"),
         "{sale}"
     );
-    // Against a Carat that is not the embedded sandbox, the simulated case is skipped.
-    assert_eq!(report["cases"][1]["outcome"], "skipped");
+    // Against a Carat that is not the embedded sandbox, a test card must be configured, and
+    // the simulated case cannot run: both are skipped, each with its reason.
+    let denied = &report["cases"][1];
+    assert_eq!(denied["outcome"], "skipped", "{denied}");
+    let reason = denied["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("HOMOLOGATION_DENIED_CARD_NUMBER is not set"),
+        "{reason}"
+    );
+    let simulated = &report["cases"][2];
+    assert_eq!(simulated["outcome"], "skipped", "{simulated}");
+    assert!(
+        simulated["reason"]
+            .as_str()
+            .unwrap()
+            .contains("embedded sandbox")
+    );
     // Markdown escapes the backticks; HTML may escape nothing else here.
     for (name, text) in dir.texts() {
         let text = text.replace('\\', "");
