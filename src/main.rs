@@ -50,7 +50,7 @@ enum Command {
     },
     /// Run Carat's homologation script end to end through this service, serving its callbacks
     /// on LISTEN_ADDR, and write the evidence to send Carat (docs/going-live.md). Exit 0 when
-    /// no case fails, 1 when one does, 2 when the run cannot start.
+    /// no case fails, 1 when one does, 2 when the run cannot start, 130 when interrupted.
     Homologate {
         /// Where report.json, report.md and report.html are written.
         #[arg(long, value_name = "DIR", required_unless_present = "list")]

@@ -28,6 +28,12 @@ pub struct Environment {
     pub auth_mode: String,
     /// This build's version (`CARGO_PKG_VERSION`).
     pub version: String,
+    /// Unique to the run: every order id it makes starts `HML<run_id>` (what to search for in
+    /// the console).
+    pub run_id: String,
+    /// The run was stopped (SIGINT or SIGTERM) before its last case: the cases not begun are
+    /// skipped.
+    pub interrupted: bool,
     /// The URLs that must be registered with Carat, by callback.
     pub callback_urls: Vec<CallbackUrl>,
     pub started_at: DateTime<Utc>,

@@ -13,19 +13,20 @@ mod preflight;
 mod progress;
 pub mod report;
 pub mod safety;
+mod script;
 mod settle;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use url::Url;
 
 use crate::config::Settings;
 use crate::startup::{self, Application};
-use cases::{CaseEnd, CaseId, Ctx, Doors};
-use evidence::{CaseReport, Environment, Outcome, Report, Summary};
+use cases::Doors;
+use evidence::{Environment, Report, Summary};
 use inputs::Inputs;
 use safety::Target;
 
@@ -102,11 +103,13 @@ async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<Exi
     let callback_urls = preflight::callback_urls(&public_url, &settings);
     print_preflight(&preflight, &callback_urls);
 
+    let run_id = script::run_id();
+    let interruption = script::Interruption::watch();
     let mut cases_run = Vec::new();
     if preflight.iter().all(|c| c.ok) {
         let doors = doors(&settings, services.clone(), options.callback_wait);
         let inputs = Inputs::read(|k| std::env::var(k).ok(), services.sandbox.is_some());
-        cases_run = run_cases(&doors, &inputs, &selected).await;
+        cases_run = script::run(&doors, &inputs, &selected, &run_id, &interruption).await;
     } else {
         eprintln!("a check failed: no case was run");
     }
@@ -119,6 +122,8 @@ async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<Exi
         merchant_id: settings.carat.merchant_id.as_str().to_owned(),
         auth_mode: settings.carat.auth_mode.as_str().to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        run_id,
+        interrupted: interruption.asked(),
         callback_urls,
         started_at,
         finished_at: Utc::now(),
@@ -134,12 +139,15 @@ async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<Exi
     Ok(exit_code(&report))
 }
 
-/// 0 when no case failed, 1 when one did, 2 when a check stopped the run before the cases.
+/// 0 when no case failed, 1 when one did, 2 when a check stopped the run before the cases,
+/// 130 when it was interrupted (what a shell reports for Ctrl-C).
 fn exit_code(report: &Report) -> ExitCode {
     if !report.preflight.iter().all(|c| c.ok) {
         ExitCode::from(2)
     } else if report.summary.failed > 0 {
         ExitCode::FAILURE
+    } else if report.environment.interrupted {
+        ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
     }
@@ -186,81 +194,6 @@ fn print_preflight(checks: &[evidence::Check], urls: &[evidence::CallbackUrl]) {
     for url in urls {
         println!("  {:<13} {}", url.callback, url.url);
     }
-}
-
-async fn run_cases(doors: &Doors, inputs: &Inputs, selected: &[CaseId]) -> Vec<CaseReport> {
-    let run_id = run_id();
-    let total = selected.len();
-    let mut reports = Vec::new();
-    for (i, case) in selected.iter().enumerate() {
-        println!("{}", progress::started(i + 1, total, case.name()));
-        let report = run_case(doors, inputs, &run_id, i + 1, *case).await;
-        let elapsed = Duration::from_millis(report.elapsed_ms);
-        println!(
-            "{}",
-            progress::finished(
-                i + 1,
-                total,
-                case.name(),
-                report.outcome,
-                elapsed,
-                report.reason.as_deref()
-            )
-        );
-        reports.push(report);
-    }
-    reports
-}
-
-async fn run_case(
-    doors: &Doors,
-    inputs: &Inputs,
-    run_id: &str,
-    no: usize,
-    case: CaseId,
-) -> CaseReport {
-    let started_at = Utc::now();
-    let clock = Instant::now();
-    let mut ctx = Ctx::new(doors, inputs, run_id, no);
-    let ended = cases::run(case, &mut ctx).await;
-    // Every sale ends, whatever the case did.
-    let sales = settle::sales(&mut ctx).await;
-    let cards = settle::cards(&ctx).await;
-    let (outcome, reason) = match ended {
-        Ok(()) => (Outcome::Pass, None),
-        Err(CaseEnd::Skip(reason)) => (Outcome::Skipped, Some(reason)),
-        Err(CaseEnd::Fail(reason)) => (Outcome::Fail, Some(reason)),
-    };
-    CaseReport {
-        name: case.name().to_owned(),
-        title: case.title().to_owned(),
-        source: case.source().to_owned(),
-        simulated: ctx.simulated.take(),
-        outcome,
-        reason,
-        started_at,
-        elapsed_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-        steps: std::mem::take(&mut ctx.steps),
-        sales,
-        cards,
-    }
-}
-
-/// Eight characters unique to the run: order and customer ids are made from it.
-fn run_id() -> String {
-    let seconds = Utc::now().timestamp().unsigned_abs();
-    let mut id = String::new();
-    let mut n = seconds ^ u64::from(rand::random::<u16>()) << 32;
-    for _ in 0..8 {
-        let digit = u32::try_from(n % 36).unwrap_or(0);
-        id.push(
-            char::from_digit(digit, 36)
-                .unwrap_or('0')
-                .to_ascii_uppercase(),
-        );
-        n /= 36;
-    }
-    id
 }
 
 /// Writes the three files, after checking that no secret the run knows is in them.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use url::Url;
@@ -357,4 +357,64 @@ async fn list_prints_every_case_with_its_source_and_only_refuses_an_unknown_name
         "{}",
         text(&refused)
     );
+}
+
+#[tokio::test]
+async fn an_interrupted_run_ends_the_case_under_way_and_skips_the_rest() {
+    let app = spawn_app().await;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let callback = |name: &str| Url::parse(&format!("http://{listen}/callbacks/{name}")).unwrap();
+    app.sandbox.set_authenticity_url(callback("authenticity"));
+    // The first effectuation is answered after the sandbox's slow delay: the signal comes
+    // while it is out.
+    app.sandbox.inject(Operation::Effectuate, Fault::Slow, 1);
+    let dir = ReportDir::new();
+    let env = app.env_with(&[("LISTEN_ADDR", listen.as_str())]);
+    let report_dir = dir.arg().to_owned();
+    let (code, printed) = tokio::task::spawn_blocking(move || {
+        use std::io::{BufRead, BufReader};
+        let mut child = process::binary("homologate")
+            .args(["--only", "top_up_confirmed,top_up_undone,status_query"])
+            .args(["--report", &report_dir])
+            .env("LOG_FILTER", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the binary starts");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut printed = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let first_case_began = line.starts_with("[ 1/3] top_up_confirmed ...");
+            printed.push(line);
+            if first_case_began {
+                let pid = child.id().to_string();
+                assert!(
+                    Command::new("kill")
+                        .args(["-INT", &pid])
+                        .status()
+                        .unwrap()
+                        .success()
+                );
+                break;
+            }
+        }
+        printed.extend(lines.map_while(Result::ok));
+        (child.wait().unwrap().code(), printed.join("\n"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(130), "{printed}");
+    let report = dir.json();
+    assert_eq!(report["environment"]["interrupted"], true);
+    let cases = report["cases"].as_array().unwrap();
+    // The case under way finished, its sale confirmed; the others never began.
+    assert_eq!(cases[0]["outcome"], "pass", "{}", cases[0]);
+    assert_eq!(cases[0]["sales"][0]["status"], "confirmed");
+    for case in &cases[1..] {
+        assert_eq!(case["outcome"], "skipped", "{case}");
+        assert!(case["reason"].as_str().unwrap().contains("interrupted"));
+        assert!(case["sales"].as_array().unwrap().is_empty());
+    }
 }

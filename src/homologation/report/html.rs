@@ -92,7 +92,9 @@ fn banner(env: &Environment) -> Markup {
         p class="banner" {
             code { (env.carat_url) } " · " code { (env.merchant_id) } " · v" (env.version)
             " · " (env.finished_at.format("%Y-%m-%d %H:%M UTC").to_string())
+            " · " code { (env.run_id) }
             @if env.sandbox { " · " strong { "sandbox" } }
+            @if env.interrupted { " · " strong { "interrompida / interrupted" } }
         }
     }
 }
@@ -128,6 +130,8 @@ fn environment(env: &Environment) -> Markup {
                 dt { "Lojista / Merchant id" } dd { code { (env.merchant_id) } }
                 dt { "Autenticação / Auth mode" } dd { code { (env.auth_mode) } }
                 dt { "Versão / Version" } dd { code { (env.version) } }
+                dt { "Execução / Run id" } dd { code { (env.run_id) } " (pedidos / order ids " code { "HML" (env.run_id) "…" } ")" }
+                dt { "Interrompida / Interrupted" } dd { (yes_no(env.interrupted)) }
                 dt { "Início / Started (UTC)" } dd { (utc(env.started_at)) }
                 dt { "Fim / Finished (UTC)" } dd { (utc(env.finished_at)) }
             }

@@ -44,6 +44,18 @@ fn environment(out: &mut String, env: &Environment) -> Result {
         ("Lojista / Merchant id", code(&env.merchant_id)),
         ("Autenticação / Auth mode", code(&env.auth_mode)),
         ("Versão / Version", code(&env.version)),
+        (
+            "Execução / Run id",
+            format!(
+                "{} (order ids {})",
+                code(&env.run_id),
+                code(&format!("HML{}…", env.run_id))
+            ),
+        ),
+        (
+            "Interrompida / Interrupted",
+            yes_no(env.interrupted).to_owned(),
+        ),
         ("Início / Started (UTC)", utc(env.started_at)),
         ("Fim / Finished (UTC)", utc(env.finished_at)),
     ];

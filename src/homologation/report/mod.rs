@@ -271,6 +271,8 @@ pub(crate) fn sample() -> Report {
             merchant_id: "MERCHANT01".into(),
             auth_mode: "authenticity".into(),
             version: "0.1.0".into(),
+            run_id: "R1N2I3D4".into(),
+            interrupted: false,
             callback_urls: vec![CallbackUrl {
                 callback: "status".into(),
                 url: "https://shop.example/carat/status".into(),
