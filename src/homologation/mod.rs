@@ -42,7 +42,8 @@ pub struct Options {
     pub callback_wait: Duration,
 }
 
-/// Exit codes: 0 no case failed, 1 a case failed, 2 the run could not start.
+/// Exit codes: 0 no case failed, 1 a case failed, 2 the run could not start, 130 it was
+/// interrupted ([`exit_code`]).
 pub async fn run(settings: Settings, options: Options) -> ExitCode {
     match run_checked(settings, options).await {
         Ok(code) => code,
@@ -58,14 +59,65 @@ async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<Exi
     let target = Target::of(settings.carat.base_url.as_ref());
     refuse_production(&settings, &options, target)?;
     let started_at = Utc::now();
-    // The service itself: its database, its callbacks and, without CARAT_BASE_URL, the
-    // embedded sandbox. A database that cannot be reached stops the run here.
+    let started = start(&settings, &options).await?;
+    let services = &started.services;
+    print_preflight(&started.preflight, &started.callback_urls);
+
+    let run_id = script::run_id();
+    let interruption = script::Interruption::watch();
+    let mut cases_run = Vec::new();
+    if started.preflight.iter().all(|c| c.ok) {
+        let doors = doors(&settings, services.clone(), options.callback_wait);
+        let inputs = Inputs::read(|k| std::env::var(k).ok(), services.sandbox.is_some());
+        cases_run = script::run(&doors, &inputs, &selected, &run_id, &interruption).await;
+    } else {
+        eprintln!("a check failed: no case was run");
+    }
+    let _ = started.stop.send(());
+    let _ = started.serving.await;
+
+    let environment = Environment {
+        carat_url: preflight::redacted(&services.carat_base_url),
+        sandbox: services.sandbox.is_some(),
+        merchant_id: settings.carat.merchant_id.as_str().to_owned(),
+        auth_mode: settings.carat.auth_mode.as_str().to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        run_id,
+        interrupted: interruption.asked(),
+        callback_urls: started.callback_urls,
+        started_at,
+        finished_at: Utc::now(),
+    };
+    let report = Report {
+        environment,
+        summary: Summary::of(&cases_run),
+        preflight: started.preflight,
+        cases: cases_run,
+    };
+    write_report(&settings, &options, &report)?;
+    println!("{}", progress::summary(report.summary));
+    Ok(exit_code(&report))
+}
+
+/// The service serving for the run, and what was checked before the first case.
+struct Started {
+    services: startup::Services,
+    preflight: Vec<evidence::Check>,
+    callback_urls: Vec<evidence::CallbackUrl>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the service itself (its database, its callbacks and, without CARAT_BASE_URL, the
+/// embedded sandbox), then checks what the cases need. A database that cannot be reached
+/// stops the run here.
+async fn start(settings: &Settings, options: &Options) -> anyhow::Result<Started> {
     let app = match Application::build(settings.clone()).await {
         Ok(app) => app,
         Err(e) => anyhow::bail!("the database or the listener: {e:#}"),
     };
-    let mut preflight = vec![
-        preflight::settings(&settings, app.local_addr()),
+    let mut checks = vec![
+        preflight::settings(settings, app.local_addr()),
         evidence::Check {
             name: "banco de dados / database".into(),
             ok: true,
@@ -85,58 +137,19 @@ async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<Exi
     let serving = tokio::spawn(app.run_until(async {
         let _ = stopped.await;
     }));
-    preflight.push(
-        preflight::reachable(
-            "Carat: alcance e TLS / reachability and TLS",
-            &services.carat_base_url,
-        )
-        .await,
-    );
+    let carat = "Carat: alcance e TLS / reachability and TLS";
+    checks.push(preflight::reachable(carat, &services.carat_base_url).await);
     // The embedded sandbox, or a sandbox on this machine, reaches loopback; Carat does not.
-    let carat_is_local = services.sandbox.is_some()
-        || settings
-            .carat
-            .base_url
-            .as_ref()
-            .is_some_and(preflight::is_loopback);
-    preflight.push(preflight::callbacks_reach_us(&public_url, carat_is_local).await);
-    let callback_urls = preflight::callback_urls(&public_url, &settings);
-    print_preflight(&preflight, &callback_urls);
-
-    let run_id = script::run_id();
-    let interruption = script::Interruption::watch();
-    let mut cases_run = Vec::new();
-    if preflight.iter().all(|c| c.ok) {
-        let doors = doors(&settings, services.clone(), options.callback_wait);
-        let inputs = Inputs::read(|k| std::env::var(k).ok(), services.sandbox.is_some());
-        cases_run = script::run(&doors, &inputs, &selected, &run_id, &interruption).await;
-    } else {
-        eprintln!("a check failed: no case was run");
-    }
-    let _ = stop.send(());
-    let _ = serving.await;
-
-    let environment = Environment {
-        carat_url: preflight::redacted(&services.carat_base_url),
-        sandbox: services.sandbox.is_some(),
-        merchant_id: settings.carat.merchant_id.as_str().to_owned(),
-        auth_mode: settings.carat.auth_mode.as_str().to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-        run_id,
-        interrupted: interruption.asked(),
-        callback_urls,
-        started_at,
-        finished_at: Utc::now(),
-    };
-    let report = Report {
-        environment,
-        summary: Summary::of(&cases_run),
-        preflight,
-        cases: cases_run,
-    };
-    write_report(&settings, &options, &report)?;
-    println!("{}", progress::summary(report.summary));
-    Ok(exit_code(&report))
+    let base_url = settings.carat.base_url.as_ref();
+    let carat_is_local = services.sandbox.is_some() || base_url.is_some_and(preflight::is_loopback);
+    checks.push(preflight::callbacks_reach_us(&public_url, carat_is_local).await);
+    Ok(Started {
+        callback_urls: preflight::callback_urls(&public_url, settings),
+        services,
+        preflight: checks,
+        stop,
+        serving,
+    })
 }
 
 /// 0 when no case failed, 1 when one did, 2 when a check stopped the run before the cases,
@@ -208,12 +221,9 @@ fn write_report(settings: &Settings, options: &Options, report: &Report) -> anyh
             .map(|s| s.expose().to_owned()),
     );
     secrets.extend(Inputs::read(|k| std::env::var(k).ok(), report.environment.sandbox).secrets());
-    if let Some(found) = secrets
-        .iter()
-        .filter(|s| s.len() >= 6)
-        .find(|s| json.contains(s.as_str()))
-    {
-        let _ = found;
+    // Shorter values (a security code) would match timestamps; the history redacts them.
+    let leaks = |s: &String| s.len() >= 6 && json.contains(s.as_str());
+    if secrets.iter().any(leaks) {
         anyhow::bail!("the report would hold a secret: it was not written");
     }
     let written = report::write(&options.report, report)?;
