@@ -187,8 +187,12 @@ fn refuse_production(settings: &Settings, options: &Options, target: Target) -> 
 }
 
 fn doors(settings: &Settings, services: startup::Services, callback_wait: Duration) -> Doors {
+    // An owner of its own: beside the background reconciler of the same process, a lease
+    // either one holds keeps the other off the recharge.
+    let mut own = settings.clone();
+    own.reconcile.instance_id = format!("{}-homologation", settings.reconcile.instance_id);
     Doors {
-        reconciler: startup::reconciler(settings, services.recharges.clone()),
+        reconciler: startup::reconciler(&own, services.recharges.clone()),
         recharges: services.recharges,
         cards: services.cards,
         callbacks: services.callbacks,
