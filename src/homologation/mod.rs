@@ -141,7 +141,8 @@ async fn start(settings: &Settings, options: &Options) -> anyhow::Result<Started
     checks.push(preflight::reachable(carat, &services.carat_base_url).await);
     // The embedded sandbox, or a sandbox on this machine, reaches loopback; Carat does not.
     let base_url = settings.carat.base_url.as_ref();
-    let carat_is_local = services.sandbox.is_some() || base_url.is_some_and(preflight::is_loopback);
+    let carat_is_local =
+        services.sandbox.is_some() || base_url.is_some_and(carat_core::carat::client::is_loopback);
     checks.push(preflight::callbacks_reach_us(&public_url, carat_is_local).await);
     Ok(Started {
         callback_urls: preflight::callback_urls(&public_url, settings),

@@ -7,6 +7,7 @@ use url::Url;
 
 use super::evidence::{CallbackUrl, Check};
 use crate::config::Settings;
+use carat_core::carat::client::is_loopback;
 
 /// How long a reachability probe waits.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,15 +107,6 @@ pub async fn callbacks_reach_us(public_url: &Url, carat_is_local: bool) -> Check
         );
     }
     check
-}
-
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 /// A URL as the report prints it: without user, password or query (a key could ride there).

@@ -6,6 +6,8 @@ use std::io::BufRead;
 
 use url::Url;
 
+use carat_core::carat::client::is_loopback;
+
 /// Carat's homologation hosts (digest §1: the e-SiTef one and the re-branded docs' one).
 const HOMOLOGATION_HOSTS: [&str; 2] = [
     "esitef-homologacao.softwareexpress.com.br",
@@ -37,13 +39,7 @@ impl Target {
             return Self::EmbeddedSandbox;
         };
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        let loopback = match url.host() {
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            None => false,
-        };
-        if loopback || HOMOLOGATION_HOSTS.contains(&host.as_str()) {
+        if is_loopback(url) || HOMOLOGATION_HOSTS.contains(&host.as_str()) {
             Self::Homologation
         } else if PRODUCTION_HOSTS.contains(&host.as_str()) {
             Self::Production

@@ -55,13 +55,7 @@ pub fn transport(base_url: &Url) -> Result<Transport, String> {
     match base_url.scheme() {
         "https" => Ok(Transport::Tls),
         "http" => {
-            let loopback = match base_url.host() {
-                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-                Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-                None => false,
-            };
-            if loopback {
+            if is_loopback(base_url) {
                 Ok(Transport::PlainLoopback)
             } else {
                 Err(
@@ -72,6 +66,16 @@ pub fn transport(base_url: &Url) -> Result<Transport, String> {
             }
         }
         _ => Err("must be an https URL".into()),
+    }
+}
+
+/// Whether `url`'s host is this machine: 127.0.0.0/8, `::1` or `localhost`.
+pub fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
