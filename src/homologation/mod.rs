@@ -65,10 +65,10 @@ async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<Exi
 
     let run_id = script::run_id();
     let interruption = script::Interruption::watch();
+    let inputs = Inputs::read(|k| std::env::var(k).ok(), services.sandbox.is_some());
     let mut cases_run = Vec::new();
     if started.preflight.iter().all(|c| c.ok) {
         let doors = doors(&settings, services.clone(), options.callback_wait);
-        let inputs = Inputs::read(|k| std::env::var(k).ok(), services.sandbox.is_some());
         cases_run = script::run(&doors, &inputs, &selected, &run_id, &interruption).await;
     } else {
         eprintln!("a check failed: no case was run");
@@ -94,7 +94,7 @@ async fn run_checked(settings: Settings, options: Options) -> anyhow::Result<Exi
         preflight: started.preflight,
         cases: cases_run,
     };
-    write_report(&settings, &options, &report)?;
+    write_report(&settings, &options, &inputs, &report)?;
     println!("{}", progress::summary(report.summary));
     Ok(exit_code(&report))
 }
@@ -215,7 +215,12 @@ fn print_preflight(checks: &[evidence::Check], urls: &[evidence::CallbackUrl]) {
 }
 
 /// Writes the three files, after checking that no secret the run knows is in them.
-fn write_report(settings: &Settings, options: &Options, report: &Report) -> anyhow::Result<()> {
+fn write_report(
+    settings: &Settings,
+    options: &Options,
+    inputs: &Inputs,
+    report: &Report,
+) -> anyhow::Result<()> {
     let json = serde_json::to_string(report)?;
     let mut secrets = vec![settings.carat.merchant_key.expose().to_owned()];
     secrets.extend(
@@ -225,7 +230,7 @@ fn write_report(settings: &Settings, options: &Options, report: &Report) -> anyh
             .as_ref()
             .map(|s| s.expose().to_owned()),
     );
-    secrets.extend(Inputs::read(|k| std::env::var(k).ok(), report.environment.sandbox).secrets());
+    secrets.extend(inputs.secrets());
     // Shorter values (a security code) would match timestamps; the history redacts them.
     let leaks = |s: &String| s.len() >= 6 && json.contains(s.as_str());
     if secrets.iter().any(leaks) {

@@ -25,7 +25,7 @@ pub async fn sales(ctx: &mut Ctx<'_>) -> Vec<SaleRecord> {
 }
 
 async fn end_if_open(ctx: &mut Ctx<'_>, id: Uuid) {
-    let Ok(recharge) = ctx.load(id).await else {
+    let Ok(mut recharge) = ctx.load(id).await else {
         return;
     };
     let in_doubt = matches!(
@@ -34,10 +34,11 @@ async fn end_if_open(ctx: &mut Ctx<'_>, id: Uuid) {
     );
     if in_doubt {
         let _ = ctx.doors.reconciler.run_pass().await;
+        let Ok(now) = ctx.load(id).await else {
+            return;
+        };
+        recharge = now;
     }
-    let Ok(recharge) = ctx.load(id).await else {
-        return;
-    };
     if recharge.status == RechargeStatus::PendingConfirmation {
         let undone = ctx.decide(id, false, None).await;
         let detail = match &undone {
