@@ -29,6 +29,21 @@ async fn started(app: &TestApp) -> (String, String) {
     )
 }
 
+/// A new recharge's effectuation without `used_payment_methods`, refused naming the field, with
+/// nothing sent to Carat; answers the recharge's id and the refusal.
+async fn refused_without_methods(app: &TestApp) -> (String, Value) {
+    let (next, nit) = started(app).await;
+    let error = app
+        .refused_effectuation(&next, &effectuation(PHONE_OK, 1000))
+        .await;
+    assert_eq!(error["field"], "sale.used_payment_methods", "{error}");
+    assert_eq!(
+        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
+        0
+    );
+    (next, error)
+}
+
 async fn effectuate(app: &TestApp, id: &str, body: Value) -> (StatusCode, Value) {
     app.post_json(&format!("/api/v1/recharges/{id}/effectuate"), body)
         .await
@@ -276,21 +291,13 @@ async fn send_payment_methods_makes_the_next_effectuation_carry_them() {
     assert_eq!(body["send_payment_methods"], true, "{body}");
 
     // The merchant's next effectuation, another recharge's, must carry them.
-    let (next, nit) = started(&app).await;
-    let error = app
-        .refused_effectuation(&next, &effectuation(PHONE_OK, 1000))
-        .await;
-    assert_eq!(error["field"], "sale.used_payment_methods", "{error}");
+    let (next, error) = refused_without_methods(&app).await;
     assert!(
         error["message"]
             .as_str()
             .unwrap()
             .contains("Carat Portal asked"),
         "{error}"
-    );
-    assert_eq!(
-        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
-        0
     );
     let (status, body) = effectuate(
         &app,
@@ -381,13 +388,5 @@ async fn a_request_another_instance_hears_is_seen_here() {
     assert_eq!(body["send_payment_methods"], true, "{body}");
 
     // Committed, and so announced, before the other instance answered.
-    let (next, nit) = started(&app).await;
-    let error = app
-        .refused_effectuation(&next, &effectuation(PHONE_OK, 1000))
-        .await;
-    assert_eq!(error["field"], "sale.used_payment_methods", "{error}");
-    assert_eq!(
-        app.sandbox.transaction(&nit).unwrap().effectuation_requests,
-        0
-    );
+    refused_without_methods(&app).await;
 }
